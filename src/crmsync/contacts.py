@@ -1,0 +1,480 @@
+"""Contacts: the field map, the address modes and the address remap.
+
+Rules (Dynamics 365, System Settings > Synchronization):
+- "Synchronize the mailing address only" (`MAILING_ONLY`): CRM address1 ↔ the
+  Outlook address marked "This is the mailing address"; the others do not travel.
+- "Synchronize all three addresses" (`ALL_THREE`): address1 ↔ Business,
+  address2 ↔ Home, address3 ↔ Other.
+- Switching between them remaps linked contacts, which Dynamics warns can lose
+  data. crmsync merges edits under the old mode first, then remaps under
+  `Settings.address_remap`, and reports every address it cannot keep.
+- Only tracked Outlook contacts sync. A contact deleted in (or scoped out of)
+  the CRM is removed from the mailbox; an Outlook delete never deletes the CRM
+  contact: the pair is unlinked.
+- A contact new on both sides with the same first e-mail address is linked,
+  not created twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import attrs
+
+from crmsync.merge import DomainRules, FieldRule, Pair, PairResult, View, sync_domain
+from crmsync.plan import Notice, Plan, Severity
+from crmsync.policy import SyncInput, finish_plan
+from crmsync.records import (
+    NO_ADDRESS,
+    OUTLOOK_ADDRESS_FIELDS,
+    Address,
+    AddressKind,
+    CrmContact,
+    Domain,
+    OutlookContact,
+    Side,
+)
+from crmsync.settings import AddressRemap, AddressSync, Direction, Settings
+
+__all__ = ["FIELDS", "RULES", "ContactRules", "policy"]
+
+
+def _emails(value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(e.strip().casefold() for e in value)
+
+
+def _address(value: Address) -> tuple[str, ...]:
+    return value.normalized if value is not None else ()
+
+
+FIELDS: tuple[FieldRule, ...] = (
+    FieldRule(name="first_name", crm="firstname", outlook="givenName", label="first name"),
+    FieldRule(name="last_name", crm="lastname", outlook="surname", label="last name"),
+    FieldRule(
+        name="emails",
+        crm="emailaddress1..3",
+        outlook="emailAddresses",
+        compare=_emails,
+        label="e-mail addresses",
+    ),
+    FieldRule(name="business_phone", crm="telephone1", outlook="businessPhones"),
+    FieldRule(name="home_phone", crm="telephone2", outlook="homePhones"),
+    FieldRule(name="mobile_phone", crm="mobilephone", outlook="mobilePhone"),
+    FieldRule(name="job_title", crm="jobtitle", outlook="jobTitle"),
+    FieldRule(name="department", crm="department", outlook="department"),
+    FieldRule(name="notes", crm="description", outlook="personalNotes"),
+    FieldRule(
+        name="address1",
+        crm="address1_*",
+        outlook="mailing address, or businessAddress",
+        compare=_address,
+        label="address 1",
+    ),
+    FieldRule(
+        name="address2",
+        crm="address2_*",
+        outlook="homeAddress (all three addresses)",
+        compare=_address,
+        label="address 2",
+    ),
+    FieldRule(
+        name="address3",
+        crm="address3_*",
+        outlook="otherAddress (all three addresses)",
+        compare=_address,
+        label="address 3",
+    ),
+)
+"""The contact field map (Dynamics column ↔ Outlook property)."""
+
+_PLAIN = tuple(rule.name for rule in FIELDS if not rule.name.startswith("address"))
+ADDRESS_FIELDS = ("address1", "address2", "address3")
+KINDS = (AddressKind.BUSINESS, AddressKind.HOME, AddressKind.OTHER)
+"""Under ALL_THREE, address1..3 pair with these Outlook addresses in order."""
+
+
+def _crm_addresses(record: CrmContact) -> list[Address]:
+    return [record.address1, record.address2, record.address3]
+
+
+def _outlook_addresses(record: OutlookContact) -> list[Address]:
+    return [record.address(kind) for kind in KINDS]
+
+
+def _with_crm_addresses(record: CrmContact, slots: Sequence[Address]) -> CrmContact:
+    values: dict[str, Any] = dict(zip(ADDRESS_FIELDS, slots, strict=True))
+    return attrs.evolve(record, **values)
+
+
+def _with_outlook_addresses(record: OutlookContact, slots: Sequence[Address]) -> OutlookContact:
+    names = [OUTLOOK_ADDRESS_FIELDS[kind] for kind in KINDS]
+    values: dict[str, Any] = dict(zip(names, slots, strict=True))
+    return attrs.evolve(record, **values)
+
+
+class _Slots:
+    """Address slots of one side, compared for sync purposes."""
+
+    @staticmethod
+    def holds(slots: Sequence[Address], address: Address) -> bool:
+        return any(s.same_as(address) for s in slots)
+
+    @staticmethod
+    def distinct(*sides: Sequence[Address]) -> list[Address]:
+        out: list[Address] = []
+        for slots in sides:
+            for address in slots:
+                if not address.is_empty and not _Slots.holds(out, address):
+                    out.append(address)
+        return out
+
+
+@attrs.frozen
+class _Remap:
+    crm: tuple[Address, ...]
+    outlook: tuple[Address, ...]
+    problem: str = ""  # why PRESERVE cannot keep every address
+    notices: tuple[Notice, ...] = ()
+
+
+def _preserve_all_three(crm: list[Address], outlook: list[Address]) -> tuple[list[Address], str]:
+    """One set of three slots holding every distinct address of both sides."""
+    final: list[Address | None] = [None, None, None]
+    contested: list[int] = []
+    for i in range(3):
+        c, o = crm[i], outlook[i]
+        if c.is_empty and o.is_empty:
+            continue
+        if c.same_as(o) or o.is_empty:
+            final[i] = c
+        elif c.is_empty:
+            final[i] = o
+        else:
+            contested.append(i)
+    remaining = [
+        a
+        for a in _Slots.distinct(crm, outlook)
+        if not _Slots.holds([f for f in final if f is not None], a)
+    ]
+
+    def take(address: Address) -> bool:
+        for j, r in enumerate(remaining):
+            if r.same_as(address):
+                del remaining[j]
+                return True
+        return False
+
+    # A contested slot keeps the CRM's address, else Outlook's; the rest fill free slots.
+    for i in contested:
+        if take(crm[i]):
+            final[i] = crm[i]
+        elif take(outlook[i]):
+            final[i] = outlook[i]
+    for i in range(3):
+        if final[i] is None and remaining:
+            final[i] = remaining.pop(0)
+    if remaining:
+        lost = "; ".join(a.one_line() for a in remaining)
+        return (
+            crm,
+            f"both sides together hold more than three distinct addresses ({lost} has no slot)",
+        )
+    return [f if f is not None else NO_ADDRESS for f in final], ""
+
+
+def _place(slots: list[Address], address: Address, free: Sequence[int]) -> bool:
+    for i in free:
+        if slots[i].is_empty:
+            slots[i] = address
+            return True
+    return False
+
+
+def _preserve_mailing(
+    crm: list[Address], outlook: list[Address], mailing: int
+) -> tuple[list[Address], list[Address], str]:
+    """CRM address1 equal to the Outlook mailing address, every address kept on both sides."""
+    everything = _Slots.distinct(crm, outlook)
+    c, o = list(crm), list(outlook)
+    # The Outlook mailing address is the user's explicit choice; CRM slots carry
+    # no meaning beyond their order, so the CRM side moves.
+    value = o[mailing] if not o[mailing].is_empty else c[0]
+    if o[mailing].is_empty:
+        o[mailing] = value
+    if not c[0].same_as(value):
+        old = c[0]
+        swap = next((j for j in (1, 2) if c[j].same_as(value)), None)
+        c[0] = value
+        if swap is not None:
+            c[swap] = old
+        elif not old.is_empty and not _place(c, old, (1, 2)):
+            return crm, outlook, f"the CRM has no free slot for {old.one_line()}"
+    for address in everything:
+        if not _Slots.holds(c, address) and not _place(c, address, (1, 2)):
+            return crm, outlook, f"the CRM has no free slot for {address.one_line()}"
+        others = [i for i in range(3) if i != mailing]
+        if not _Slots.holds(o, address) and not _place(o, address, others):
+            return crm, outlook, f"Outlook has no free address for {address.one_line()}"
+    return c, o, ""
+
+
+class ContactRules(DomainRules[CrmContact, OutlookContact]):
+    """The contacts domain, plugged into the shared merge."""
+
+    domain: ClassVar[Domain] = Domain.CONTACT
+    fields: ClassVar[tuple[FieldRule, ...]] = FIELDS
+    snapshot_field: ClassVar[str] = "contacts"
+
+    # --- views -----------------------------------------------------------------
+    def crm_view(self, record: CrmContact, settings: Settings) -> View:
+        """Names, e-mails, phones, title, department, notes and the synced addresses."""
+        view: View = {name: getattr(record, name) for name in _PLAIN}
+        view["address1"] = record.address1
+        if settings.address_sync is AddressSync.ALL_THREE:
+            view["address2"] = record.address2
+            view["address3"] = record.address3
+        return view
+
+    def outlook_view(self, record: OutlookContact, settings: Settings) -> View:
+        """As `crm_view`; address1 is the mailing address under MAILING_ONLY."""
+        view: View = {name: getattr(record, name) for name in _PLAIN}
+        if settings.address_sync is AddressSync.ALL_THREE:
+            for name, kind in zip(ADDRESS_FIELDS, KINDS, strict=True):
+                view[name] = record.address(kind)
+        else:
+            view["address1"] = record.address(record.mailing_address)
+        return view
+
+    def to_crm(
+        self,
+        view: View,
+        template: CrmContact | None,
+        key: str,
+        inp: SyncInput,
+        settings: Settings,
+    ) -> CrmContact:
+        """Writes view fields onto a CRM contact (a new one is owned by the user)."""
+        if template is None:
+            template = CrmContact(key=key, owner=inp.user)
+        return attrs.evolve(template, **view)
+
+    def to_outlook(
+        self,
+        view: View,
+        template: OutlookContact | None,
+        key: str,
+        inp: SyncInput,
+        settings: Settings,
+    ) -> OutlookContact:
+        """Writes view fields onto an Outlook contact, addresses by the address mode."""
+        if template is None:
+            template = OutlookContact(key=key)
+        values = {name: value for name, value in view.items() if name in _PLAIN}
+        if settings.address_sync is AddressSync.ALL_THREE:
+            for name, kind in zip(ADDRESS_FIELDS, KINDS, strict=True):
+                if name in view:
+                    values[OUTLOOK_ADDRESS_FIELDS[kind]] = view[name]
+        elif "address1" in view:
+            values[OUTLOOK_ADDRESS_FIELDS[template.mailing_address]] = view["address1"]
+        return attrs.evolve(template, **values)
+
+    # --- rules -------------------------------------------------------------------
+    def natural_key(self, record: Any, side: Side) -> str:
+        """The first e-mail address, casefolded."""
+        return record.emails[0].strip().casefold() if record.emails else ""
+
+    def delete_refused(self, deleted_on: Side, survivor: Any, pair: Pair, inp: SyncInput) -> str:
+        """A CRM delete removes the Outlook contact; an Outlook delete never deletes the CRM's."""
+        if deleted_on is Side.OUTLOOK:
+            return (
+                "The contact was deleted in Outlook; the CRM contact is kept and no longer "
+                "syncs with this mailbox."
+            )
+        return ""
+
+    def merge_pair(
+        self,
+        pair: Pair,
+        inp: SyncInput,
+        settings: Settings | None = None,
+        skip: frozenset[str] = frozenset(),
+    ) -> PairResult:
+        """Merges a pair, remapping its addresses when the address mode switched."""
+        pending = inp.baseline is not None and pair.key in inp.baseline.pending_remap
+        if pending:
+            # Addresses stay out of the merge until the remap can run.
+            result = super().merge_pair(pair, inp, skip=frozenset(ADDRESS_FIELDS))
+        elif self._switched(pair, inp):
+            old = attrs.evolve(inp.settings, address_sync=inp.previous_settings.address_sync)
+            result = super().merge_pair(pair, inp, settings=old)
+        else:
+            return super().merge_pair(pair, inp, settings, skip)
+        self._remap(pair, result, inp, was_pending=pending)
+        return result
+
+    def _switched(self, pair: Pair, inp: SyncInput) -> bool:
+        """True when the address mode changed and the baseline pair does not fit the new one."""
+        if not pair.linked or inp.previous_settings.address_sync is inp.settings.address_sync:
+            return False
+        crm = self.crm_view(pair.base_crm, inp.settings)
+        outlook = self.outlook_view(pair.base_outlook, inp.settings)
+        return any(
+            not rule.same(crm.get(rule.name, NO_ADDRESS), outlook.get(rule.name, NO_ADDRESS))
+            for rule in FIELDS
+            if rule.name in ADDRESS_FIELDS
+        )
+
+    def _remap(self, pair: Pair, result: PairResult, inp: SyncInput, *, was_pending: bool) -> None:
+        crm: CrmContact = result.crm_after
+        outlook: OutlookContact = result.outlook_after
+        remap = _remap_addresses(crm, outlook, inp.settings, pair.key)
+        result.notices.extend(remap.notices)
+        if remap.problem:
+            result.notices.append(
+                self.notice(
+                    pair.key,
+                    "address_remap_conflict",
+                    f"The address mode changed to {inp.settings.address_sync.value}, but the "
+                    f"addresses cannot be remapped without losing one: {remap.problem}. The "
+                    "contact's addresses are left as they are until a person makes them fit.",
+                    Severity.WARNING,
+                )
+            )
+            # The addresses stay pending: the baseline keeps their previous values.
+            if pair.linked:
+                result.base_crm = _with_crm_addresses(
+                    result.base_crm, _crm_addresses(pair.base_crm)
+                )
+                result.base_outlook = attrs.evolve(
+                    _with_outlook_addresses(
+                        result.base_outlook, _outlook_addresses(pair.base_outlook)
+                    ),
+                    mailing_address=pair.base_outlook.mailing_address,
+                )
+            if not was_pending:
+                result.pending_remap = True
+            return
+        new_crm = _with_crm_addresses(crm, remap.crm)
+        new_outlook = _with_outlook_addresses(outlook, remap.outlook)
+        if new_crm != crm:
+            result.crm_reason = "address_remap"
+        if new_outlook != outlook:
+            result.outlook_reason = "address_remap"
+        result.crm_after = result.base_crm = new_crm
+        result.outlook_after = result.base_outlook = new_outlook
+        if was_pending:
+            result.pending_remap = False
+
+
+def _remap_addresses(
+    crm: CrmContact, outlook: OutlookContact, settings: Settings, key: str
+) -> _Remap:
+    """The addresses of both sides under the new address mode."""
+    c, o = _crm_addresses(crm), _outlook_addresses(outlook)
+    mailing = KINDS.index(outlook.mailing_address)
+    before = _Slots.distinct(c, o)
+    policy = settings.address_remap
+    all_three = settings.address_sync is AddressSync.ALL_THREE
+    if policy is AddressRemap.PRESERVE:
+        if all_three:
+            final, problem = _preserve_all_three(c, o)
+            new_c, new_o = final, list(final)
+        else:
+            new_c, new_o, problem = _preserve_mailing(c, o, mailing)
+        if problem:
+            return _Remap(tuple(c), tuple(o), problem)
+        # Keep each side's own spelling where the address is the same.
+        new_c = [old if old.same_as(new) else new for old, new in zip(c, new_c, strict=True)]
+        new_o = [old if old.same_as(new) else new for old, new in zip(o, new_o, strict=True)]
+        blocked = _forbidden_writes(c, new_c, o, new_o, settings)
+        if blocked:
+            return _Remap(tuple(c), tuple(o), blocked)
+        return _Remap(tuple(new_c), tuple(new_o))
+    # CRM_WINS / OUTLOOK_WINS: the winner's addresses overwrite the loser's.
+    new_c, new_o = list(c), list(o)
+    pairs = [(i, i) for i in range(3)] if all_three else [(0, mailing)]
+    notices: list[Notice] = []
+    for crm_slot, outlook_slot in pairs:
+        if policy is AddressRemap.CRM_WINS:
+            new_o[outlook_slot] = c[crm_slot]
+        else:
+            new_c[crm_slot] = o[outlook_slot]
+    for i in range(3):
+        field = ADDRESS_FIELDS[i]
+        if not new_c[i].same_as(c[i]) and not settings.direction(f"contact.{field}").to_crm:
+            new_c[i] = c[i]
+            notices.append(_not_synced(key, field, Side.CRM))
+        slot_field = ADDRESS_FIELDS[i]
+        if (
+            not new_o[i].same_as(o[i])
+            and not settings.direction(f"contact.{slot_field}").to_outlook
+        ):
+            new_o[i] = o[i]
+            notices.append(_not_synced(key, slot_field, Side.OUTLOOK))
+    kept = _Slots.distinct(new_c, new_o)
+    for address in before:
+        if not _Slots.holds(kept, address):
+            side = Side.OUTLOOK if _Slots.holds(o, address) else Side.CRM
+            winner = "the CRM" if policy is AddressRemap.CRM_WINS else "Outlook"
+            notices.append(
+                Notice(
+                    domain=Domain.CONTACT,
+                    key=key,
+                    code="address_remap_data_loss",
+                    message=f"Remapping addresses to {settings.address_sync.value} ({winner} wins) "
+                    f"overwrites {address.one_line()}, which is kept nowhere else.",
+                    severity=Severity.DATA_LOSS,
+                    side=side,
+                )
+            )
+    return _Remap(tuple(new_c), tuple(new_o), notices=tuple(notices))
+
+
+def _not_synced(key: str, field: str, side: Side) -> Notice:
+    where = "the CRM" if side is Side.CRM else "Outlook"
+    return Notice(
+        domain=Domain.CONTACT,
+        key=key,
+        code="field_not_synced",
+        message=f"The address remap would write {field} in {where}, but its "
+        f"direction does not allow it; {where} keeps its address.",
+        severity=Severity.INFO,
+        side=side,
+    )
+
+
+def _forbidden_writes(
+    c: list[Address],
+    new_c: list[Address],
+    o: list[Address],
+    new_o: list[Address],
+    settings: Settings,
+) -> str:
+    """Why a PRESERVE remap would write where a field's direction forbids it ('' if not)."""
+    for i, field in enumerate(ADDRESS_FIELDS):
+        direction: Direction = settings.direction(f"contact.{field}")
+        if not new_c[i].same_as(c[i]) and not direction.to_crm:
+            return f"{field} would change in the CRM, but it syncs {direction.value}"
+        # An Outlook address slot answers to the field it pairs with under ALL_THREE.
+        if not new_o[i].same_as(o[i]) and not direction.to_outlook:
+            return f"the {KINDS[i].value} address would change in Outlook, but {field} syncs " + (
+                direction.value
+            )
+    return ""
+
+
+RULES = ContactRules()
+
+
+def policy(inp: SyncInput) -> Plan:
+    """Plans the contacts of `inp`.
+
+    Args:
+        inp: both sides, the baseline and the settings.
+
+    Returns:
+        A plan holding only contact ops, notices and baseline updates.
+    """
+    planned = sync_domain(RULES, inp)
+    return finish_plan(inp, planned.ops, planned.notices, planned.updates)

@@ -1,0 +1,449 @@
+"""JSON in and out: one cattrs converter, `dumps`/`loads`, and error translation.
+
+Every structuring error becomes an `InvalidInput` that lists each problem with
+its JSON path (`$.contacts[3].address1.city: expected str, got int`).
+Datetimes travel as ISO 8601 with their offset, dates as ISO dates, enums as
+their lower-case values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+)
+
+from crmsync.errors import InvalidInput, PathPart, Problem, SettingsError
+from crmsync.plan import FORMAT_VERSION, Action, BaselineUpdate, FieldChange, Notice, Op, Plan
+from crmsync.records import (
+    SNAPSHOT_FIELD,
+    Address,
+    Appointment,
+    Attachment,
+    Baseline,
+    CrmContact,
+    CrmSnapshot,
+    Domain,
+    OutlookContact,
+    OutlookSnapshot,
+    Recurrence,
+    Side,
+    Task,
+)
+from crmsync.settings import FieldDirections, Settings
+
+__all__ = ["dumps", "fingerprint", "loads", "make_converter", "record_type"]
+
+T = TypeVar("T")
+
+_RECORD_TYPES: dict[tuple[Domain, Side], type[Any]] = {
+    (Domain.CONTACT, Side.CRM): CrmContact,
+    (Domain.CONTACT, Side.OUTLOOK): OutlookContact,
+    (Domain.APPOINTMENT, Side.CRM): Appointment,
+    (Domain.APPOINTMENT, Side.OUTLOOK): Appointment,
+    (Domain.ATTACHMENT, Side.CRM): Attachment,
+    (Domain.ATTACHMENT, Side.OUTLOOK): Attachment,
+    (Domain.TASK, Side.CRM): Task,
+    (Domain.TASK, Side.OUTLOOK): Task,
+}
+
+for _cls in (
+    Address,
+    Attachment,
+    Recurrence,
+    CrmContact,
+    OutlookContact,
+    Appointment,
+    Task,
+    CrmSnapshot,
+    OutlookSnapshot,
+    Baseline,
+    Settings,
+    FieldChange,
+    Op,
+    Notice,
+    BaselineUpdate,
+    Plan,
+):
+    attrs.resolve_types(_cls)
+
+
+def record_type(domain: Domain, side: Side) -> type[Any]:
+    """The record class of a domain on a side (ATTACHMENT: `Attachment`)."""
+    return _RECORD_TYPES[(domain, side)]
+
+
+def _strict(kind: type, name: str) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: Any) -> Any:
+        if isinstance(value, bool) and kind is not bool:
+            raise TypeError(f"expected {name}, got a boolean")
+        if not isinstance(value, kind):
+            raise TypeError(f"expected {name}, got {_json_type(value)}")
+        return value
+
+    return structure
+
+
+def _json_type(value: Any) -> str:
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _structure_float(value: Any, _: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {_json_type(value)}")
+    return float(value)
+
+
+def _structure_datetime(value: Any, _: Any) -> dt.datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 date-time string, got {_json_type(value)}")
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date-time: {value[:40]!r}") from None
+
+
+def _structure_date(value: Any, _: Any) -> dt.date:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 date string, got {_json_type(value)}")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date: {value[:40]!r}") from None
+
+
+def _structure_enum(cls: type[StrEnum]) -> Callable[[Any, Any], StrEnum]:
+    def structure(value: Any, _: Any) -> StrEnum:
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string, got {_json_type(value)}")
+        try:
+            return cls(value)
+        except ValueError:
+            allowed = ", ".join(m.value for m in cls)
+            raise ValueError(f"unknown value {value[:40]!r}; expected one of: {allowed}") from None
+
+    return structure
+
+
+def make_converter() -> cattrs.Converter:
+    """Builds crmsync's own cattrs converter (never the global one).
+
+    Returns:
+        A converter that structures and unstructures every public record,
+        snapshot, baseline, settings object and plan.
+    """
+    conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
+    conv.register_structure_hook(str, _strict(str, "a string"))
+    conv.register_structure_hook(bool, _strict(bool, "true or false"))
+    conv.register_structure_hook(int, _strict(int, "a whole number"))
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook(dt.datetime, _structure_datetime)
+    conv.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)
+    conv.register_structure_hook(dt.date, _structure_date)
+    conv.register_unstructure_hook(dt.date, dt.date.isoformat)
+    conv.register_structure_hook_factory(
+        lambda t: isinstance(t, type) and issubclass(t, StrEnum), _structure_enum
+    )
+    conv.register_unstructure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, StrEnum), lambda e: e.value
+    )
+
+    def structure_directions(value: Any, _: Any) -> FieldDirections:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected an object of field: direction, got {_json_type(value)}")
+        return FieldDirections(value)
+
+    conv.register_structure_hook(FieldDirections, structure_directions)
+    conv.register_unstructure_hook(FieldDirections, dict)
+    strings = frozenset[str]
+    conv.register_unstructure_hook_func(lambda t: t == strings, sorted)
+    conv.register_structure_hook_func(
+        lambda t: t == strings, lambda v, _: frozenset(conv.structure(v, tuple[str, ...]))
+    )
+    unlinked = frozenset[tuple[Domain, str]]
+    conv.register_unstructure_hook_func(
+        lambda t: t == unlinked, lambda v: [[d.value, k] for d, k in sorted(v)]
+    )
+    conv.register_structure_hook_func(
+        lambda t: t == unlinked,
+        lambda v, _: frozenset(conv.structure(v, tuple[tuple[Domain, str], ...])),
+    )
+
+    def unstructure_any(value: Any) -> Any:
+        return conv.unstructure(value, unstructure_as=type(value))
+
+    conv.register_unstructure_hook(
+        FieldChange,
+        lambda c: {"field": c.field, "old": unstructure_any(c.old), "new": unstructure_any(c.new)},
+    )
+    conv.register_unstructure_hook(
+        Op,
+        lambda op: {
+            "action": op.action.value,
+            "side": op.side.value,
+            "domain": op.domain.value,
+            "key": op.key,
+            "changes": [conv.unstructure(c, FieldChange) for c in op.changes],
+            "record": unstructure_any(op.record) if op.record is not None else None,
+            "reason": op.reason,
+        },
+    )
+    conv.register_structure_hook(Op, lambda v, _: _structure_op(conv, v))
+    conv.register_unstructure_hook(
+        BaselineUpdate,
+        lambda u: {
+            "domain": u.domain.value,
+            "key": u.key,
+            "crm": unstructure_any(u.crm) if u.crm is not None else None,
+            "outlook": unstructure_any(u.outlook) if u.outlook is not None else None,
+            "unlinked": u.unlinked,
+            "pending_remap": u.pending_remap,
+        },
+    )
+    conv.register_structure_hook(BaselineUpdate, lambda v, _: _structure_update(conv, v))
+    return conv
+
+
+def _object(value: Any, fields: Iterable[str], required: Iterable[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidInput([Problem((), f"expected an object, got {_json_type(value)}")])
+    problems = [Problem((k,), "unknown field") for k in value if k not in fields]
+    problems += [Problem((k,), "required field missing") for k in required if k not in value]
+    if problems:
+        raise InvalidInput(problems)
+    return value
+
+
+def _part(conv: cattrs.Converter, value: Any, cls: Any, *path: PathPart) -> Any:
+    try:
+        return conv.structure(value, cls)
+    except Exception as exc:
+        raise InvalidInput(_problems(exc, path)) from None
+
+
+def _structure_op(conv: cattrs.Converter, value: Any) -> Op:
+    fields = ("action", "side", "domain", "key", "changes", "record", "reason")
+    data = _object(value, fields, ("action", "side", "domain", "key", "reason"))
+    action = _part(conv, data["action"], Action, "action")
+    side = _part(conv, data["side"], Side, "side")
+    domain = _part(conv, data["domain"], Domain, "domain")
+    cls = record_type(domain, side)
+    changes = []
+    raw_changes = data.get("changes") or []
+    if not isinstance(raw_changes, list):
+        raise InvalidInput([Problem(("changes",), "expected a list")])
+    types = attrs.fields_dict(cls)
+    for i, change in enumerate(raw_changes):
+        item = _object(change, ("field", "old", "new"), ("field", "old", "new"))
+        name = _part(conv, item["field"], str, "changes", i, "field")
+        if name not in types:
+            raise InvalidInput(
+                [Problem(("changes", i, "field"), f"{cls.__name__} has no {name!r}")]
+            )
+        kind = types[name].type
+        old = _part(conv, item["old"], kind, "changes", i, "old")
+        new = _part(conv, item["new"], kind, "changes", i, "new")
+        changes.append(FieldChange(name, old, new))
+    record = data.get("record")
+    if record is not None:
+        record = _part(conv, record, cls, "record")
+    return Op(
+        action=action,
+        side=side,
+        domain=domain,
+        key=_part(conv, data["key"], str, "key"),
+        changes=tuple(changes),
+        record=record,
+        reason=_part(conv, data["reason"], str, "reason"),
+    )
+
+
+def _structure_update(conv: cattrs.Converter, value: Any) -> BaselineUpdate:
+    fields = ("domain", "key", "crm", "outlook", "unlinked", "pending_remap")
+    data = _object(value, fields, ("domain", "key"))
+    domain = _part(conv, data["domain"], Domain, "domain")
+    sides = {}
+    for side in Side:
+        raw = data.get(side.value)
+        sides[side] = (
+            None if raw is None else _part(conv, raw, record_type(domain, side), side.value)
+        )
+    return BaselineUpdate(
+        domain=domain,
+        key=_part(conv, data["key"], str, "key"),
+        crm=sides[Side.CRM],
+        outlook=sides[Side.OUTLOOK],
+        unlinked=_part(conv, data.get("unlinked"), bool | None, "unlinked"),
+        pending_remap=_part(conv, data.get("pending_remap"), bool | None, "pending_remap"),
+    )
+
+
+def _problems(exc: BaseException, path: tuple[PathPart, ...]) -> list[Problem]:
+    """Flattens a cattrs error tree into located problems."""
+    if isinstance(exc, InvalidInput | SettingsError):
+        return [p.under(*path) for p in exc.problems]
+    if isinstance(exc, ClassValidationError):
+        out: list[Problem] = []
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            out += _problems(sub, (*path, note.name))
+        for sub in without:
+            out += _problems(sub, path)
+        return out
+    if isinstance(exc, IterableValidationError):
+        out = []
+        listed, unlisted = exc.group_exceptions()
+        for sub, item in listed:
+            index: Any = item.index
+            out += _problems(sub, (*path, index))
+        for sub in unlisted:
+            out += _problems(sub, path)
+        return out
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return [Problem((*path, k), "unknown field") for k in sorted(exc.extra_fields)]
+    if isinstance(exc, BaseExceptionGroup):
+        return [p for sub in exc.exceptions for p in _problems(sub, path)]
+    if isinstance(exc, KeyError):
+        return [Problem(path, "required field missing")]
+    if isinstance(exc, AttributeError | TypeError) and "object" in str(exc) and not path:
+        return [Problem(path, f"expected an object ({exc})")]
+    return [Problem(path, str(exc) or type(exc).__name__)]
+
+
+_CONVERTER = make_converter()
+
+_MAJOR = FORMAT_VERSION.split(".", 1)[0]
+
+
+def _check_version(data: Any) -> None:
+    if not isinstance(data, dict):
+        return
+    version = data.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, str) or version.split(".", 1)[0] != _MAJOR:
+        raise InvalidInput(
+            [
+                Problem(
+                    ("format_version",),
+                    f"unsupported plan format {version!r}; this crmsync reads {_MAJOR}.x",
+                )
+            ]
+        )
+
+
+def unstructure(value: Any) -> Any:
+    """A public crmsync value as plain JSON-ready data."""
+    return _CONVERTER.unstructure(value, unstructure_as=type(value))
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Plain data to a crmsync value of type `cls`.
+
+    Raises:
+        InvalidInput: every problem, with its JSON path.
+    """
+    if cls is Plan:
+        _check_version(data)
+    try:
+        return _CONVERTER.structure(data, cls)
+    except RecursionError:
+        raise InvalidInput([Problem((), "nested too deeply")]) from None
+    except Exception as exc:
+        problems = _problems(exc, ())
+        raise InvalidInput(problems or [Problem((), str(exc))]) from None
+
+
+def dumps(value: Any, *, indent: int | None = 2) -> str:
+    """Serializes a plan, snapshot, baseline, settings object or record to JSON.
+
+    Args:
+        value: the value to serialize.
+        indent: JSON indentation (None for one line).
+
+    Returns:
+        The JSON text.
+    """
+    return json.dumps(unstructure(value), indent=indent, ensure_ascii=False)
+
+
+def loads(text: str | bytes, cls: type[T]) -> T:
+    """Reads a value of type `cls` from JSON.
+
+    Args:
+        text: JSON text (bytes must be UTF-8).
+        cls: what to read: `Plan`, `CrmSnapshot`, `Baseline`, `Settings`...
+
+    Returns:
+        The value, validated like a directly constructed one.
+
+    Raises:
+        InvalidInput: bad JSON, or every problem in the data with its path.
+    """
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput([Problem((), f"not valid UTF-8 (byte {exc.start})")]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            [Problem((), f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")]
+        ) from None
+    except RecursionError:
+        raise InvalidInput([Problem((), "JSON nested too deeply")]) from None
+    return structure(data, cls)
+
+
+def _digest_entry(domain: Domain, side: Side, key: str, record: Any) -> bytes:
+    data = None
+    if record is not None:
+        data = _CONVERTER.unstructure(record, unstructure_as=type(record))
+        data.pop("modified", None)  # metadata: never a change
+    return json.dumps([domain.value, side.value, key, data], sort_keys=True).encode()
+
+
+def fingerprint(ops: Iterable[Op], crm: CrmSnapshot, outlook: OutlookSnapshot) -> str:
+    """A stable digest of the records `ops` read and write, both sides.
+
+    It depends only on those records, not on their order nor on the rest of
+    the snapshots, so it stays cheap for a plan over many unchanged records.
+    """
+    targets: set[tuple[Domain, str]] = set()
+    for op in ops:
+        owner: Domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
+        targets.add((owner, op.key))
+        targets.update((owner, c.new) for c in op.changes if c.field == "key")
+    digest = hashlib.sha256()
+    if targets:
+        snapshots = {Side.CRM: crm, Side.OUTLOOK: outlook}
+        wanted: dict[Domain, set[str]] = {}
+        for domain, key in targets:
+            wanted.setdefault(domain, set()).add(key)
+        found: dict[tuple[Domain, Side, str], Any] = {}
+        for domain, keys in wanted.items():
+            for side, snapshot in snapshots.items():
+                for record in getattr(snapshot, SNAPSHOT_FIELD[domain]):
+                    if record.key in keys:
+                        found[(domain, side, record.key)] = record
+        for domain, key in sorted(targets):
+            for side in Side:
+                digest.update(_digest_entry(domain, side, key, found.get((domain, side, key))))
+    return "sha256:" + digest.hexdigest()

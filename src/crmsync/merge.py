@@ -1,0 +1,810 @@
+"""The shared three-way merge every sync domain runs on.
+
+Rule 1: no domain knowledge. The merge compares *views* (field name → value)
+        that a domain projects from its records; it never knows about
+        addresses, attachments or assigned tasks. Domains plug their rules in
+        through `DomainRules`.
+Rule 2: a changed value is never dropped silently. A change either travels,
+        or wins a conflict (the losing value is recorded in a
+        `conflict_resolved` notice), or is reported (`field_not_synced`,
+        `conflict`, `delete_not_propagated`, `mass_delete_blocked`).
+Rule 3: a delete never destroys an unpropagated change: a record deleted on
+        one side and changed on the other is recreated where it was deleted.
+Rule 4: the same inputs in any order give the same result, and nothing here
+        reads a clock, a file or a random number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+import attrs
+
+from crmsync.plan import Action, BaselineUpdate, FieldChange, Notice, Op, Severity, describe
+from crmsync.policy import SyncInput
+from crmsync.records import Address, Domain, Side
+from crmsync.settings import ConflictPolicy, Direction, Settings
+
+__all__ = [
+    "DomainPlan",
+    "DomainRules",
+    "FieldRule",
+    "MergeResult",
+    "Pair",
+    "PairResult",
+    "View",
+    "changes_between",
+    "merge_fields",
+    "sync_domain",
+]
+
+View = dict[str, Any]
+CrmT = TypeVar("CrmT")
+OutT = TypeVar("OutT")
+
+MASS_DELETE_MINIMUM = 10
+_SIDE_NAMES = {Side.CRM: "the CRM", Side.OUTLOOK: "Outlook"}
+
+
+@attrs.frozen(kw_only=True)
+class FieldRule:
+    """One row of a domain's field map ("Manage the synchronized fields").
+
+    Args:
+        name: the field's name in the view, and in `field_directions`
+            (`"<domain>.<name>"`).
+        crm: the Dynamics column it maps to.
+        outlook: the Outlook property it maps to.
+        fixed: True when the direction is fixed and cannot be set.
+        direction: the default (or fixed) direction.
+        compare: turns a value into what sync compares (a normalized form),
+            or None to compare values as they are.
+        label: the field's name in sentences.
+    """
+
+    name: str
+    crm: str
+    outlook: str
+    fixed: bool = False
+    direction: Direction = Direction.TWO_WAY
+    compare: Callable[[Any], Any] | None = None
+    label: str = ""
+
+    def same(self, a: Any, b: Any) -> bool:
+        """Equality for sync purposes."""
+        if a == b:
+            return True
+        return self.compare is not None and self.compare(a) == self.compare(b)
+
+    @property
+    def title(self) -> str:
+        """The field as a person names it."""
+        return self.label or self.name.replace("_", " ")
+
+
+@attrs.frozen
+class MergeResult:
+    """What the field merge decided for one pair.
+
+    `crm` and `outlook` hold the view fields to write on each side; `pending`
+    the fields left for a person (their baseline values stay).
+    """
+
+    crm: View
+    outlook: View
+    crm_reason: str
+    outlook_reason: str
+    pending: frozenset[str]
+    notices: tuple[Notice, ...]
+
+
+_REASON_RANK = {"": 0, "changed_in_crm": 1, "changed_in_outlook": 1, "first_sync": 2}
+
+
+def _stronger(current: str, new: str) -> str:
+    return new if _REASON_RANK.get(new, 3) > _REASON_RANK.get(current, 3) else current
+
+
+def _winner(
+    policy: ConflictPolicy, crm_modified: dt.datetime | None, outlook_modified: dt.datetime | None
+) -> Side:
+    if policy is ConflictPolicy.OUTLOOK_WINS:
+        return Side.OUTLOOK
+    if policy is ConflictPolicy.NEWEST_WINS and crm_modified and outlook_modified:
+        # A tie, or a missing time on either side, goes to the CRM.
+        return Side.OUTLOOK if outlook_modified > crm_modified else Side.CRM
+    return Side.CRM
+
+
+def _is_blank(value: Any) -> bool:
+    if isinstance(value, Address):
+        return value.is_empty
+    return value is None or value in ("", ())
+
+
+def _can_send(direction: Direction, side: Side) -> bool:
+    return direction.to_outlook if side is Side.CRM else direction.to_crm
+
+
+def merge_fields(
+    *,
+    domain: Domain,
+    key: str,
+    rules: Iterable[FieldRule],
+    crm: Mapping[str, Any],
+    outlook: Mapping[str, Any],
+    base_crm: Mapping[str, Any] | None,
+    base_outlook: Mapping[str, Any] | None,
+    directions: Mapping[str, Direction],
+    policy: ConflictPolicy,
+    crm_modified: dt.datetime | None = None,
+    outlook_modified: dt.datetime | None = None,
+) -> MergeResult:
+    """Three-way merges one linked pair, field by field.
+
+    Without a baseline (a first sync) every differing field is a conflict. A
+    field in neither view is not compared.
+
+    Args:
+        domain: the pair's domain, for notices.
+        key: the pair's key, for notices.
+        rules: the fields to merge.
+        crm: the CRM record's view now.
+        outlook: the Outlook record's view now.
+        base_crm: the CRM record's view at the last sync, or None.
+        base_outlook: the Outlook record's view at the last sync, or None.
+        directions: each field's direction for this pair.
+        policy: who wins a conflict.
+        crm_modified: when the CRM record last changed (NEWEST_WINS).
+        outlook_modified: when the Outlook record last changed.
+
+    Returns:
+        The values to write on each side, the pending fields and the notices.
+    """
+    writes: dict[Side, View] = {Side.CRM: {}, Side.OUTLOOK: {}}
+    reasons = {Side.CRM: "", Side.OUTLOOK: ""}
+    pending: set[str] = set()
+    notices: list[Notice] = []
+    now = {Side.CRM: crm, Side.OUTLOOK: outlook}
+
+    def note(code: str, message: str, severity: Severity, side: Side | None) -> None:
+        notices.append(
+            Notice(domain=domain, key=key, code=code, message=message, severity=severity, side=side)
+        )
+
+    for rule in rules:
+        name = rule.name
+        if name not in crm or name not in outlook:
+            continue
+        values = {Side.CRM: crm[name], Side.OUTLOOK: outlook[name]}
+        if rule.same(values[Side.CRM], values[Side.OUTLOOK]):
+            continue
+        if base_crm is None or base_outlook is None:
+            # First sync: differing fields are conflicts, except that a value
+            # fills an empty field without overwriting anything.
+            changed = {side: not _is_blank(values[side]) for side in Side}
+        else:
+            changed = {
+                Side.CRM: not rule.same(values[Side.CRM], base_crm[name]),
+                Side.OUTLOOK: not rule.same(values[Side.OUTLOOK], base_outlook[name]),
+            }
+        direction = directions.get(name, Direction.TWO_WAY)
+        if not any(changed.values()):
+            continue  # a standing difference on a one-way field: nothing new
+        if changed[Side.CRM] != changed[Side.OUTLOOK]:
+            source = Side.CRM if changed[Side.CRM] else Side.OUTLOOK
+            if _can_send(direction, source):
+                writes[source.other][name] = values[source]
+                reasons[source.other] = _stronger(reasons[source.other], f"changed_in_{source}")
+            else:
+                note(
+                    "field_not_synced",
+                    f"{rule.title} changed in {_SIDE_NAMES[source]} to "
+                    f"{describe(values[source])}, but it does not sync to "
+                    f"{_SIDE_NAMES[source.other]} (direction: {direction.value}); "
+                    f"the change stays in {_SIDE_NAMES[source]}.",
+                    Severity.INFO,
+                    source,
+                )
+            continue
+        # Changed on both sides, differently.
+        first = base_crm is None
+        if not (_can_send(direction, Side.CRM) or _can_send(direction, Side.OUTLOOK)):
+            note(
+                "field_not_synced",
+                f"{rule.title} differs (the CRM: {describe(values[Side.CRM])}, Outlook: "
+                f"{describe(values[Side.OUTLOOK])}) and does not sync (direction: none).",
+                Severity.INFO,
+                None,
+            )
+            continue
+        if policy is ConflictPolicy.MANUAL:
+            pending.add(name)
+            note(
+                "conflict",
+                f"{rule.title} {'differs' if first else 'changed on both sides'} (the CRM: "
+                f"{describe(values[Side.CRM])}, Outlook: {describe(values[Side.OUTLOOK])}); "
+                "left for a person to resolve (conflict policy: manual).",
+                Severity.WARNING,
+                None,
+            )
+            continue
+        winner = _winner(policy, crm_modified, outlook_modified)
+        why = f"conflict policy: {policy.value}"
+        if not _can_send(direction, winner):
+            winner = winner.other
+            why = f"it only syncs to {_SIDE_NAMES[winner.other]}"
+        loser = winner.other
+        writes[loser][name] = values[winner]
+        reason = "first_sync" if first else f"conflict_{policy.value}"
+        reasons[loser] = _stronger(reasons[loser], reason)
+        note(
+            "conflict_resolved",
+            f"{rule.title} {'differed' if first else 'changed on both sides'}; "
+            f"{_SIDE_NAMES[winner]}'s {describe(values[winner])} won ({why}) and "
+            f"{_SIDE_NAMES[loser]}'s {describe(now[loser][name])} was overwritten.",
+            Severity.WARNING,
+            loser,
+        )
+    return MergeResult(
+        crm=writes[Side.CRM],
+        outlook=writes[Side.OUTLOOK],
+        crm_reason=reasons[Side.CRM],
+        outlook_reason=reasons[Side.OUTLOOK],
+        pending=frozenset(pending),
+        notices=tuple(notices),
+    )
+
+
+def changes_between(before: Any, after: Any) -> tuple[FieldChange, ...]:
+    """The attribute changes that turn record `before` into `after`.
+
+    `key` and `modified` are never changes.
+    """
+    out = []
+    for field in attrs.fields(type(before)):
+        if field.name in ("key", "modified"):
+            continue
+        old, new = getattr(before, field.name), getattr(after, field.name)
+        if old != new:
+            out.append(FieldChange(field.name, old, new))
+    return tuple(out)
+
+
+@attrs.frozen
+class Pair:
+    """One key's records: now on each side (None if absent) and at the last sync."""
+
+    key: str
+    crm: Any
+    outlook: Any
+    base_crm: Any = None
+    base_outlook: Any = None
+
+    @property
+    def linked(self) -> bool:
+        """True when the baseline holds the pair on both sides."""
+        return self.base_crm is not None and self.base_outlook is not None
+
+
+@attrs.define(kw_only=True)
+class PairResult:
+    """What a domain decided for one key: the records as the plan leaves them.
+
+    The driver turns the difference between `*_before` and `*_after` into ops
+    and `base_*` into the baseline update (`keep_baseline` leaves the
+    baseline entry as it was).
+    """
+
+    key: str
+    crm_before: Any
+    outlook_before: Any
+    crm_after: Any
+    outlook_after: Any
+    crm_reason: str = ""
+    outlook_reason: str = ""
+    base_crm: Any = None
+    base_outlook: Any = None
+    keep_baseline: bool = False
+    pending_remap: bool | None = None
+    notices: list[Notice] = attrs.field(factory=list)
+    extra_ops: list[Op] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class DomainPlan:
+    """One domain's share of a plan."""
+
+    ops: tuple[Op, ...]
+    notices: tuple[Notice, ...]
+    updates: tuple[BaselineUpdate, ...]
+
+
+class DomainRules(Generic[CrmT, OutT]):
+    """A sync domain's rules, plugged into the shared merge.
+
+    Subclasses set `domain`, `fields` and `snapshot_field`, implement the
+    views and the builders, and override the hooks their rules need.
+    """
+
+    domain: ClassVar[Domain]
+    fields: ClassVar[tuple[FieldRule, ...]]
+    snapshot_field: ClassVar[str]
+
+    # --- projections -------------------------------------------------------
+    def crm_view(self, record: CrmT, settings: Settings) -> View:
+        """The CRM record as a view."""
+        raise NotImplementedError
+
+    def outlook_view(self, record: OutT, settings: Settings) -> View:
+        """The Outlook record as a view."""
+        raise NotImplementedError
+
+    def to_crm(
+        self, view: View, template: CrmT | None, key: str, inp: SyncInput, settings: Settings
+    ) -> CrmT:
+        """Writes view fields onto `template`, or builds a new CRM record from a view."""
+        raise NotImplementedError
+
+    def to_outlook(
+        self, view: View, template: OutT | None, key: str, inp: SyncInput, settings: Settings
+    ) -> OutT:
+        """Writes view fields onto `template`, or builds a new Outlook record from a view."""
+        raise NotImplementedError
+
+    # --- hooks ---------------------------------------------------------------
+    def refusals(self, record: Any, side: Side, inp: SyncInput) -> list[Notice]:
+        """Notices for a record that does not sync at all; empty when it syncs."""
+        if side is Side.OUTLOOK and not record.tracked:
+            return [
+                self.notice(
+                    record.key,
+                    "not_tracked",
+                    "This Outlook item is not tracked in the CRM, so it does not sync.",
+                    Severity.INFO,
+                    side,
+                )
+            ]
+        return []
+
+    def natural_key(self, record: Any, side: Side) -> str:
+        """What identifies a record new on both sides (empty: never matches)."""
+        return ""
+
+    def directions(
+        self, crm: CrmT | None, outlook: OutT | None, settings: Settings
+    ) -> dict[str, Direction]:
+        """Each field's direction for this pair: fixed, or as the settings say."""
+        return {
+            rule.name: rule.direction
+            if rule.fixed
+            else settings.direction(f"{self.domain}.{rule.name}")
+            for rule in self.fields
+        }
+
+    def delete_refused(self, deleted_on: Side, survivor: Any, pair: Pair, inp: SyncInput) -> str:
+        """Why a delete on `deleted_on` is not applied to the survivor ('' applies it)."""
+        return ""
+
+    def finish(self, results: list[PairResult], inp: SyncInput) -> None:
+        """A last pass over all the domain's results (budgets and the like)."""
+
+    # --- the generic steps ---------------------------------------------------
+    def notice(
+        self, key: str, code: str, message: str, severity: Severity, side: Side | None = None
+    ) -> Notice:
+        """A notice in this domain."""
+        return Notice(
+            domain=self.domain, key=key, code=code, message=message, severity=severity, side=side
+        )
+
+    def view(self, record: Any, side: Side, settings: Settings) -> View:
+        """The view of a record of either side."""
+        if side is Side.CRM:
+            return self.crm_view(record, settings)
+        return self.outlook_view(record, settings)
+
+    def build(
+        self, view: View, template: Any, key: str, side: Side, inp: SyncInput, settings: Settings
+    ) -> Any:
+        """Writes a view onto a record of either side (or builds one)."""
+        if side is Side.CRM:
+            return self.to_crm(view, template, key, inp, settings)
+        return self.to_outlook(view, template, key, inp, settings)
+
+    def changed(self, a: View, b: View) -> bool:
+        """True when two views of one side differ for sync purposes."""
+        return any(
+            rule.name in a and not rule.same(a[rule.name], b.get(rule.name)) for rule in self.fields
+        )
+
+    def create(self, pair: Pair, source: Side, inp: SyncInput, reason: str) -> PairResult:
+        """Creates the source record on the other side (only fields that may travel)."""
+        record = pair.crm if source is Side.CRM else pair.outlook
+        target = source.other
+        directions = self.directions(pair.crm, pair.outlook, inp.settings)
+        view = {
+            name: value
+            for name, value in self.view(record, source, inp.settings).items()
+            if _can_send(directions.get(name, Direction.TWO_WAY), source)
+        }
+        created = self.build(view, None, pair.key, target, inp, inp.settings)
+        crm, outlook = (record, created) if source is Side.CRM else (created, record)
+        result = PairResult(
+            key=pair.key,
+            crm_before=pair.crm,
+            outlook_before=pair.outlook,
+            crm_after=crm,
+            outlook_after=outlook,
+            base_crm=crm,
+            base_outlook=outlook,
+        )
+        setattr(result, f"{target}_reason", reason)
+        return result
+
+    def merge_pair(
+        self,
+        pair: Pair,
+        inp: SyncInput,
+        settings: Settings | None = None,
+        skip: frozenset[str] = frozenset(),
+    ) -> PairResult:
+        """Merges a pair present on both sides.
+
+        Args:
+            pair: the records now and at the last sync.
+            inp: the whole input.
+            settings: the settings to make views under (default: the current ones).
+            skip: view fields to leave out of the merge.
+
+        Returns:
+            The records as the plan leaves them, and the baseline to keep.
+        """
+        settings = settings or inp.settings
+
+        def view(record: Any, side: Side) -> View:
+            full = self.view(record, side, settings)
+            return {k: v for k, v in full.items() if k not in skip} if skip else full
+
+        views = {side: view(getattr(pair, side), side) for side in Side}
+        base = None
+        if pair.linked:
+            base = {side: view(getattr(pair, f"base_{side}"), side) for side in Side}
+        merged = merge_fields(
+            domain=self.domain,
+            key=pair.key,
+            rules=self.fields,
+            crm=views[Side.CRM],
+            outlook=views[Side.OUTLOOK],
+            base_crm=base[Side.CRM] if base else None,
+            base_outlook=base[Side.OUTLOOK] if base else None,
+            directions=self.directions(pair.crm, pair.outlook, settings),
+            policy=settings.conflict,
+            crm_modified=getattr(pair.crm, "modified", None),
+            outlook_modified=getattr(pair.outlook, "modified", None),
+        )
+        crm_after, outlook_after = pair.crm, pair.outlook
+        if merged.crm:
+            crm_after = self.to_crm(merged.crm, pair.crm, pair.key, inp, settings)
+        if merged.outlook:
+            outlook_after = self.to_outlook(merged.outlook, pair.outlook, pair.key, inp, settings)
+        result = PairResult(
+            key=pair.key,
+            crm_before=pair.crm,
+            outlook_before=pair.outlook,
+            crm_after=crm_after,
+            outlook_after=outlook_after,
+            crm_reason=merged.crm_reason,
+            outlook_reason=merged.outlook_reason,
+            base_crm=crm_after,
+            base_outlook=outlook_after,
+            notices=list(merged.notices),
+        )
+        if merged.pending:
+            if base is None:
+                # A first-sync conflict left for a person: no baseline yet, so
+                # the next plan sees the same conflict again.
+                result.keep_baseline = True
+            else:
+                for side in Side:
+                    kept = {name: base[side][name] for name in merged.pending}
+                    after = getattr(result, f"{side}_after")
+                    rebuilt = self.build(kept, after, pair.key, side, inp, settings)
+                    setattr(result, f"base_{side}", rebuilt)
+        return result
+
+
+def _mass_delete_blocked(
+    rules: DomainRules[Any, Any],
+    linked: set[str],
+    present: Mapping[Side, set[str]],
+    settings: Settings,
+) -> tuple[dict[Side, bool], list[Notice]]:
+    blocked = {Side.CRM: False, Side.OUTLOOK: False}
+    notices = []
+    for side in Side:
+        lost = len(linked - present[side])
+        share = lost / len(linked) if linked else 0.0
+        if lost >= MASS_DELETE_MINIMUM and share > settings.mass_delete_threshold:
+            if settings.allow_mass_delete:
+                continue
+            blocked[side] = True
+            notices.append(
+                rules.notice(
+                    "",
+                    "mass_delete_blocked",
+                    f"{_SIDE_NAMES[side]} lost {lost} of {len(linked)} linked "
+                    f"{rules.snapshot_field} since the last sync ({share:.0%}); nothing they "
+                    "would cause is written. If the deletes are real, plan again with "
+                    "allow_mass_delete.",
+                    Severity.DATA_LOSS,
+                    side,
+                )
+            )
+    return blocked, notices
+
+
+def _match_new(
+    rules: DomainRules[Any, Any],
+    candidates: Mapping[Side, list[Any]],
+) -> tuple[list[tuple[Any, Any]], set[str], list[Notice]]:
+    """Pairs records new on both sides by natural key: (crm, outlook) links."""
+    groups: dict[str, dict[Side, list[Any]]] = defaultdict(lambda: {Side.CRM: [], Side.OUTLOOK: []})
+    for side, records in candidates.items():
+        for record in records:
+            natural = rules.natural_key(record, side)
+            if natural:
+                groups[natural][side].append(record)
+    links: list[tuple[Any, Any]] = []
+    held: set[str] = set()
+    notices: list[Notice] = []
+    for natural in sorted(groups):
+        found = groups[natural]
+        if not found[Side.CRM] or not found[Side.OUTLOOK]:
+            continue
+        if len(found[Side.CRM]) == 1 and len(found[Side.OUTLOOK]) == 1:
+            links.append((found[Side.CRM][0], found[Side.OUTLOOK][0]))
+            continue
+        keys = {side: sorted(r.key for r in found[side]) for side in Side}
+        for side in Side:
+            for record in found[side]:
+                held.add(record.key)
+                notices.append(
+                    rules.notice(
+                        record.key,
+                        "ambiguous_match",
+                        f"{natural!r} matches {len(keys[Side.CRM])} CRM and "
+                        f"{len(keys[Side.OUTLOOK])} Outlook records that are new on both sides "
+                        f"(CRM: {', '.join(keys[Side.CRM])}; "
+                        f"Outlook: {', '.join(keys[Side.OUTLOOK])}); "
+                        "nothing is linked or created until a person links them.",
+                        Severity.WARNING,
+                        side,
+                    )
+                )
+    return links, held, notices
+
+
+def _index(records: Iterable[Any]) -> dict[str, Any]:
+    return {record.key: record for record in records}
+
+
+def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> DomainPlan:
+    """Plans one domain: refusals, duplicates, creates, merges, deletes, the guard.
+
+    Args:
+        rules: the domain's rules.
+        inp: both sides, the baseline, the settings.
+
+    Returns:
+        The domain's ops, notices and baseline updates.
+    """
+    field = rules.snapshot_field
+    current = {
+        Side.CRM: _index(getattr(inp.crm, field)),
+        Side.OUTLOOK: _index(getattr(inp.outlook, field)),
+    }
+    base = (
+        {Side.CRM: {}, Side.OUTLOOK: {}}
+        if inp.baseline is None
+        else {
+            Side.CRM: _index(getattr(inp.baseline.crm, field)),
+            Side.OUTLOOK: _index(getattr(inp.baseline.outlook, field)),
+        }
+    )
+    linked = base[Side.CRM].keys() & base[Side.OUTLOOK].keys()
+    unlinked = set()
+    if inp.baseline is not None:
+        unlinked = {key for domain, key in inp.baseline.unlinked if domain is rules.domain}
+
+    notices: list[Notice] = []
+    ops: list[Op] = []
+    updates: list[BaselineUpdate] = []
+
+    refused: set[str] = set()
+    for side in Side:
+        for key, record in current[side].items():
+            found = rules.refusals(record, side, inp)
+            if found:
+                notices.extend(found)
+                refused.add(key)
+    live = {side: {k: r for k, r in current[side].items() if k not in refused} for side in Side}
+
+    blocked, guard_notices = _mass_delete_blocked(
+        rules, set(linked), {side: set(current[side]) for side in Side}, inp.settings
+    )
+    notices.extend(guard_notices)
+
+    # Duplicate prevention: records new on both sides, matched by natural key.
+    candidates = {
+        side: [
+            r
+            for k, r in sorted(live[side].items())
+            if k not in live[side.other] and k not in linked
+        ]
+        for side in Side
+    }
+    links, held, match_notices = _match_new(rules, candidates)
+    notices.extend(match_notices)
+    for crm_record, outlook_record in links:
+        held.update((crm_record.key, outlook_record.key))
+        ops.append(
+            Op(
+                action=Action.LINK,
+                side=Side.OUTLOOK,
+                domain=rules.domain,
+                key=outlook_record.key,
+                reason="same_natural_key",
+                changes=(FieldChange("key", outlook_record.key, crm_record.key),),
+            )
+        )
+        for key in {crm_record.key, outlook_record.key} & unlinked:
+            updates.append(BaselineUpdate(domain=rules.domain, key=key, unlinked=False))
+
+    # Unchanged pairs are skipped unless the settings changed: a new setting
+    # (attachments turned on, say) may make an old difference travel.
+    unchanged_settings = inp.baseline is not None and inp.baseline.settings == inp.settings
+    results: list[PairResult] = []
+    for key in sorted(live[Side.CRM].keys() | live[Side.OUTLOOK].keys() | linked):
+        if key in held or key in refused:
+            continue
+        crm, outlook = live[Side.CRM].get(key), live[Side.OUTLOOK].get(key)
+        is_linked = key in linked
+        pair = Pair(
+            key,
+            crm,
+            outlook,
+            base[Side.CRM].get(key) if is_linked else None,
+            base[Side.OUTLOOK].get(key) if is_linked else None,
+        )
+        if crm is not None and outlook is not None:
+            if (
+                unchanged_settings
+                and is_linked
+                and crm == pair.base_crm
+                and outlook == pair.base_outlook
+            ):
+                continue  # nothing changed on either side since the last sync
+            results.append(rules.merge_pair(pair, inp))
+            if key in unlinked:
+                updates.append(BaselineUpdate(domain=rules.domain, key=key, unlinked=False))
+            continue
+        if crm is None and outlook is None:
+            # Deleted on both sides: the pair leaves the baseline.
+            if not (blocked[Side.CRM] or blocked[Side.OUTLOOK]):
+                updates.append(BaselineUpdate(domain=rules.domain, key=key))
+            continue
+        survivor_side = Side.CRM if crm is not None else Side.OUTLOOK
+        survivor = crm if crm is not None else outlook
+        if not is_linked:
+            if key in unlinked:
+                notices.append(
+                    rules.notice(
+                        key,
+                        "unlinked",
+                        "A delete on the other side broke this record's link earlier; it does not "
+                        "sync until the application links it again.",
+                        Severity.INFO,
+                        survivor_side,
+                    )
+                )
+            else:
+                results.append(rules.create(pair, survivor_side, inp, f"new_in_{survivor_side}"))
+            continue
+        deleted_on = survivor_side.other
+        if blocked[deleted_on]:
+            continue
+        base_view = rules.view(getattr(pair, f"base_{survivor_side}"), survivor_side, inp.settings)
+        if rules.changed(rules.view(survivor, survivor_side, inp.settings), base_view):
+            # Rule 3: the change wins over the delete.
+            fresh = Pair(key, crm, outlook)
+            results.append(rules.create(fresh, survivor_side, inp, "recreated_after_delete"))
+            continue
+        why = rules.delete_refused(deleted_on, survivor, pair, inp)
+        if not why:
+            ops.append(
+                Op(
+                    action=Action.DELETE,
+                    side=survivor_side,
+                    domain=rules.domain,
+                    key=key,
+                    reason=f"deleted_in_{deleted_on}",
+                )
+            )
+            updates.append(BaselineUpdate(domain=rules.domain, key=key))
+        else:
+            ops.append(
+                Op(
+                    action=Action.UNLINK,
+                    side=survivor_side,
+                    domain=rules.domain,
+                    key=key,
+                    reason=f"deleted_in_{deleted_on}",
+                )
+            )
+            notices.append(
+                rules.notice(key, "delete_not_propagated", why, Severity.WARNING, survivor_side)
+            )
+            updates.append(BaselineUpdate(domain=rules.domain, key=key, unlinked=True))
+
+    rules.finish(results, inp)
+    for result in results:
+        _emit(rules, result, base, ops, notices, updates)
+    return DomainPlan(tuple(ops), tuple(notices), tuple(updates))
+
+
+def _emit(
+    rules: DomainRules[Any, Any],
+    result: PairResult,
+    base: Mapping[Side, Mapping[str, Any]],
+    ops: list[Op],
+    notices: list[Notice],
+    updates: list[BaselineUpdate],
+) -> None:
+    notices.extend(result.notices)
+    ops.extend(result.extra_ops)
+    for side in Side:
+        before, after = getattr(result, f"{side}_before"), getattr(result, f"{side}_after")
+        reason = getattr(result, f"{side}_reason") or f"changed_in_{side.other}"
+        if before is None and after is not None:
+            ops.append(
+                Op(
+                    action=Action.CREATE,
+                    side=side,
+                    domain=rules.domain,
+                    key=result.key,
+                    record=after,
+                    reason=reason,
+                )
+            )
+        elif before is not None and after is not None:
+            changes = changes_between(before, after)
+            if changes:
+                ops.append(
+                    Op(
+                        action=Action.UPDATE,
+                        side=side,
+                        domain=rules.domain,
+                        key=result.key,
+                        changes=changes,
+                        reason=reason,
+                    )
+                )
+    if result.keep_baseline:
+        return
+    previous_crm = base[Side.CRM].get(result.key)
+    previous_outlook = base[Side.OUTLOOK].get(result.key)
+    same = previous_crm == result.base_crm and previous_outlook == result.base_outlook
+    if not same or result.pending_remap is not None:
+        updates.append(
+            BaselineUpdate(
+                domain=rules.domain,
+                key=result.key,
+                crm=result.base_crm,
+                outlook=result.base_outlook,
+                pending_remap=result.pending_remap,
+            )
+        )

@@ -1,0 +1,293 @@
+"""The plan: what to create, update, delete, link or unlink on each side, and why.
+
+A `Plan` is plain immutable data. Its ops and notices are kept in one total
+order, so the same inputs in any order give the same plan, and the same JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from crmsync.records import (
+    Address,
+    Appointment,
+    Attachment,
+    CrmContact,
+    Domain,
+    OutlookContact,
+    Side,
+    Task,
+)
+from crmsync.settings import Settings
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Action",
+    "BaselineUpdate",
+    "FieldChange",
+    "Notice",
+    "Op",
+    "Plan",
+    "Record",
+    "Severity",
+]
+
+FORMAT_VERSION = "1.0"
+
+Record = CrmContact | OutlookContact | Appointment | Task
+"""A record of any domain, on either side."""
+
+
+class Action(StrEnum):
+    """What an op does to its side."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    LINK = "link"
+    UNLINK = "unlink"
+
+
+class Severity(StrEnum):
+    """How much a notice matters."""
+
+    INFO = "info"
+    WARNING = "warning"
+    DATA_LOSS = "data_loss"
+
+
+_ORDER: dict[Any, int] = {
+    member: i for enum in (Domain, Side, Action) for i, member in enumerate(enum)
+}
+
+
+@attrs.frozen
+class FieldChange:
+    """One attribute of the target record, before and after.
+
+    `old` and `new` hold the record's own value types (an `Address`, a
+    `datetime`); `field` is the attribute name on the target record.
+    """
+
+    field: str
+    old: Any
+    new: Any
+
+
+@attrs.frozen(kw_only=True)
+class Op:
+    """One operation, applied to one side.
+
+    Args:
+        action: create, update, delete, link or unlink.
+        side: where it is applied (for UNLINK: the side whose record remains).
+        domain: contact, appointment, attachment or task.
+        key: the record's key on that side (for attachment ops: the
+            appointment's key; for LINK: the Outlook record's current key).
+        changes: one `FieldChange` per attribute that changes.
+        record: the full target-shaped record for CREATE, the `Attachment`
+            for attachment ops, otherwise None.
+        reason: the rule that fired, in snake_case (`new_in_crm`).
+    """
+
+    action: Action
+    side: Side
+    domain: Domain
+    key: str
+    changes: tuple[FieldChange, ...] = ()
+    record: Record | Attachment | None = None
+    reason: str
+
+    def sort_key(self) -> tuple[Any, ...]:
+        """The plan's total order: domain, side, key, action, attachment identity."""
+        identity = self.record.identity if isinstance(self.record, Attachment) else ("", "")
+        return (_ORDER[self.domain], _ORDER[self.side], self.key, _ORDER[self.action], identity)
+
+    @property
+    def target(self) -> tuple[Domain, Side, str, tuple[str, str] | None]:
+        """What the op acts on: two ops with one target must agree."""
+        identity = self.record.identity if isinstance(self.record, Attachment) else None
+        return (self.domain, self.side, self.key, identity)
+
+
+@attrs.frozen(kw_only=True)
+class Notice:
+    """Why a record is not synced, or is synced with a caveat.
+
+    `code` is stable (see docs/notices.md); `message` is a plain sentence.
+    `key` is empty for a notice about a whole domain.
+    """
+
+    domain: Domain
+    key: str
+    code: str
+    message: str
+    severity: Severity = Severity.INFO
+    side: Side | None = None
+
+    def sort_key(self) -> tuple[Any, ...]:
+        """Notices are ordered by domain, key, code and message."""
+        return (_ORDER[self.domain], self.key, self.code, self.message, str(self.side))
+
+
+@attrs.frozen(kw_only=True)
+class BaselineUpdate:
+    """What the baseline holds for one record once the plan is applied.
+
+    The update replaces the baseline's entries for `(domain, key)` on both
+    sides: `None` means no entry. `unlinked` and `pending_remap` are None when
+    the plan does not change them.
+    """
+
+    domain: Domain
+    key: str
+    crm: Record | None = None
+    outlook: Record | None = None
+    unlinked: bool | None = None
+    pending_remap: bool | None = None
+
+    def sort_key(self) -> tuple[Any, ...]:
+        """Updates are ordered by domain and key."""
+        return (_ORDER[self.domain], self.key)
+
+
+def _sorted_ops(ops: Iterable[Op]) -> tuple[Op, ...]:
+    return tuple(sorted(ops, key=Op.sort_key))
+
+
+def _sorted_notices(notices: Iterable[Notice]) -> tuple[Notice, ...]:
+    return tuple(sorted(set(notices), key=Notice.sort_key))
+
+
+def _sorted_updates(updates: Iterable[BaselineUpdate]) -> tuple[BaselineUpdate, ...]:
+    return tuple(sorted(updates, key=BaselineUpdate.sort_key))
+
+
+@attrs.frozen(kw_only=True)
+class Plan:
+    """A diff plan: ops, notices and the baseline they lead to.
+
+    Args:
+        ops: the operations, in the plan's total order.
+        notices: every caveat and every record left alone, with its reason.
+        now: the moment the plan was made for (an aware datetime).
+        settings: the settings it was made with.
+        baseline_updates: what the baseline must hold once the ops are applied.
+        fingerprint: a digest of the records the ops read and write.
+        has_baseline: whether the plan was made with a baseline.
+        format_version: the JSON format's version.
+    """
+
+    ops: tuple[Op, ...] = attrs.field(default=(), converter=_sorted_ops)
+    notices: tuple[Notice, ...] = attrs.field(default=(), converter=_sorted_notices)
+    now: dt.datetime
+    settings: Settings = attrs.field(factory=Settings)
+    baseline_updates: tuple[BaselineUpdate, ...] = attrs.field(
+        default=(), converter=_sorted_updates
+    )
+    fingerprint: str = ""
+    has_baseline: bool = False
+    format_version: str = FORMAT_VERSION
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the plan has no ops (notices alone do not count)."""
+        return not self.ops
+
+    @property
+    def has_data_loss(self) -> bool:
+        """True when a notice says data would be lost."""
+        return any(n.severity is Severity.DATA_LOSS for n in self.notices)
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Counts of ops per `domain.side.action` and of notices per code."""
+        ops = Counter(f"{op.domain}.{op.side}.{op.action}" for op in self.ops)
+        notices = Counter(n.code for n in self.notices)
+        return {"ops": dict(sorted(ops.items())), "notices": dict(sorted(notices.items()))}
+
+    def render(self) -> str:
+        """A readable text, grouped by domain and side, with reasons."""
+        return render(self)
+
+
+_TITLES = {
+    Domain.CONTACT: "Contacts",
+    Domain.APPOINTMENT: "Appointments",
+    Domain.ATTACHMENT: "Attachments",
+    Domain.TASK: "Tasks",
+}
+_SIDE_TITLES = {Side.CRM: "in the CRM", Side.OUTLOOK: "in Outlook"}
+
+
+def describe(value: Any) -> str:
+    """A value as a person reads it in a notice or a rendered plan."""
+    if isinstance(value, Address):
+        return value.one_line() if not value.is_empty else "(no address)"
+    if isinstance(value, str):
+        return repr(value) if value else "(empty)"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(describe(v) for v in value) + "]"
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return value.value
+    if value is None:
+        return "(none)"
+    return str(value)
+
+
+def _record_label(record: Any) -> str:
+    if isinstance(record, Attachment):
+        return f"{record.name} ({record.size:,} bytes)"
+    if isinstance(record, CrmContact | OutlookContact):
+        name = f"{record.first_name} {record.last_name}".strip()
+        return name or (record.emails[0] if record.emails else "")
+    if isinstance(record, Appointment | Task):
+        return record.subject
+    return ""
+
+
+def render(plan: Plan) -> str:
+    """Formats a plan for a person: what happens where, and why."""
+    lines = [f"crmsync plan for {plan.now.isoformat()}"]
+    summary = plan.summary()
+    if plan.is_empty:
+        lines.append("Nothing to write: both sides are in sync.")
+    for domain in Domain:
+        ops = [op for op in plan.ops if op.domain is domain]
+        notices = [n for n in plan.notices if n.domain is domain]
+        if not ops and not notices:
+            continue
+        lines.append("")
+        lines.append(_TITLES[domain])
+        for side in Side:
+            side_ops = [op for op in ops if op.side is side]
+            if not side_ops:
+                continue
+            lines.append(f"  {_SIDE_TITLES[side]}:")
+            for op in side_ops:
+                label = _record_label(op.record)
+                head = f"    {op.action.value:<7} {op.key}"
+                if label:
+                    head += f"  {label}"
+                lines.append(f"{head}  ({op.reason})")
+                lines.extend(
+                    f"        {c.field}: {describe(c.old)} -> {describe(c.new)}" for c in op.changes
+                )
+        if notices:
+            lines.append("  notices:")
+            for n in notices:
+                where = f" {n.key}" if n.key else ""
+                lines.append(f"    [{n.severity.value}] {n.code}{where}: {n.message}")
+    counts = ", ".join(f"{k} {v}" for k, v in summary["ops"].items()) or "no ops"
+    lines.append("")
+    lines.append(f"Summary: {counts}; {len(plan.notices)} notice(s)")
+    if plan.has_data_loss:
+        lines.append("WARNING: this plan reports data loss; read the data_loss notices.")
+    return "\n".join(lines)

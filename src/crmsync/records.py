@@ -1,0 +1,713 @@
+"""The records crmsync plans over: frozen, validated, hashable values.
+
+Every record validates itself when it is constructed, so a record built by hand
+and a record read by `crmsync.loads` are refused for the same reasons, with an
+`InvalidInput` that names the record and every bad field.
+
+`modified` is metadata: it never travels, it is never a change, and it takes no
+part in equality (two records that differ only in `modified` are equal).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import attrs
+
+from crmsync.errors import InvalidInput, PathPart, Problem
+from crmsync.settings import Settings
+
+__all__ = [
+    "ActivityKind",
+    "ActivityState",
+    "Address",
+    "AddressKind",
+    "Appointment",
+    "Attachment",
+    "Baseline",
+    "CrmContact",
+    "CrmSnapshot",
+    "Domain",
+    "OutlookContact",
+    "OutlookSnapshot",
+    "Priority",
+    "Recurrence",
+    "ShowAs",
+    "Side",
+    "Task",
+    "TaskStatus",
+]
+
+MAX_EMAILS = 3
+
+
+class Priority(StrEnum):
+    """Importance of an appointment or a task (Outlook Importance, CRM prioritycode)."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class ShowAs(StrEnum):
+    """Outlook's "Show time as" (Graph `showAs`)."""
+
+    FREE = "free"
+    TENTATIVE = "tentative"
+    BUSY = "busy"
+    OOF = "oof"
+    WORKING_ELSEWHERE = "working_elsewhere"
+    UNKNOWN = "unknown"
+
+
+class ActivityState(StrEnum):
+    """The CRM state of an activity (Dataverse `statecode`)."""
+
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+    SCHEDULED = "scheduled"
+
+
+class ActivityKind(StrEnum):
+    """What kind of CRM activity an appointment is."""
+
+    APPOINTMENT = "appointment"
+    SERVICE_ACTIVITY = "service_activity"
+
+
+class TaskStatus(StrEnum):
+    """A task's status, in Outlook's vocabulary."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    WAITING_ON_OTHERS = "waiting_on_others"
+    DEFERRED = "deferred"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+
+
+class Side(StrEnum):
+    """The two sides of a sync."""
+
+    CRM = "crm"
+    OUTLOOK = "outlook"
+
+    @property
+    def other(self) -> Side:
+        """The opposite side."""
+        return Side.OUTLOOK if self is Side.CRM else Side.CRM
+
+
+class Domain(StrEnum):
+    """What a record, an op or a notice is about."""
+
+    CONTACT = "contact"
+    APPOINTMENT = "appointment"
+    ATTACHMENT = "attachment"
+    TASK = "task"
+
+
+class AddressKind(StrEnum):
+    """The three addresses of an Outlook contact."""
+
+    BUSINESS = "business"
+    HOME = "home"
+    OTHER = "other"
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _member(enum: type[E], value: E | str) -> E:
+    """An enum member from a member or its plain value; a bad value is left for validation."""
+    if isinstance(value, enum):
+        return value
+    try:
+        return enum(value)
+    except ValueError:
+        return value  # type: ignore[return-value]  # reported by _Checks.enum
+
+
+def _priority(value: Priority | str) -> Priority:
+    return _member(Priority, value)
+
+
+def _show_as(value: ShowAs | str) -> ShowAs:
+    return _member(ShowAs, value)
+
+
+def _activity_kind(value: ActivityKind | str) -> ActivityKind:
+    return _member(ActivityKind, value)
+
+
+def _activity_state(value: ActivityState | str) -> ActivityState:
+    return _member(ActivityState, value)
+
+
+def _task_status(value: TaskStatus | str) -> TaskStatus:
+    return _member(TaskStatus, value)
+
+
+def _address_kind(value: AddressKind | str) -> AddressKind:
+    return _member(AddressKind, value)
+
+
+def _recurrence_pattern(value: RecurrencePattern | str) -> RecurrencePattern:
+    return _member(RecurrencePattern, value)
+
+
+def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    # A str is iterable too; keep it whole so validation can report it.
+    if isinstance(value, str | bytes):
+        return value  # type: ignore[return-value]  # reported by _Checks
+    return tuple(value)
+
+
+class _Checks:
+    """Collects every problem of one record before raising."""
+
+    def __init__(self, record: object) -> None:
+        self.record = record
+        self.problems: list[Problem] = []
+
+    def add(self, path: PathPart | tuple[PathPart, ...], message: str) -> None:
+        parts = path if isinstance(path, tuple) else (path,)
+        self.problems.append(Problem(parts, message))
+
+    def text(self, *names: str) -> None:
+        for name in names:
+            value = getattr(self.record, name)
+            if not isinstance(value, str):
+                self.add(name, f"expected str, got {type(value).__name__}")
+
+    def key(self) -> None:
+        value = getattr(self.record, "key")  # noqa: B009 - every caller has a key
+        if not isinstance(value, str):
+            self.add("key", f"expected str, got {type(value).__name__}")
+        elif not value.strip():
+            self.add("key", "must not be empty")
+
+    def flag(self, *names: str) -> None:
+        for name in names:
+            if not isinstance(getattr(self.record, name), bool):
+                self.add(name, "expected true or false")
+
+    def enum(self, name: str, enum: type[StrEnum]) -> None:
+        value = getattr(self.record, name)
+        if not isinstance(value, enum):
+            allowed = ", ".join(m.value for m in enum)
+            self.add(name, f"unknown value {value!r}; expected one of: {allowed}")
+
+    def moment(self, name: str, *, optional: bool = False) -> None:
+        value = getattr(self.record, name)
+        if value is None and optional:
+            return
+        if not isinstance(value, dt.datetime):
+            self.add(name, f"expected a datetime, got {type(value).__name__}")
+        elif value.tzinfo is None or value.utcoffset() is None:
+            self.add(name, "datetime must be timezone-aware (it has no UTC offset)")
+
+    def strings(self, name: str) -> None:
+        value = getattr(self.record, name)
+        if not isinstance(value, tuple):
+            self.add(name, f"expected a list of str, got {type(value).__name__}")
+            return
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                self.add((name, i), f"expected str, got {type(item).__name__}")
+            elif not item.strip():
+                self.add((name, i), "must not be empty")
+
+    def nested(self, name: str, cls: type, *, optional: bool = False) -> None:
+        value = getattr(self.record, name)
+        if value is None and optional:
+            return
+        if not isinstance(value, cls):
+            self.add(name, f"expected {cls.__name__}, got {type(value).__name__}")
+
+    def integer(self, name: str, *, low: int | None = None, high: int | None = None) -> bool:
+        value = getattr(self.record, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.add(name, f"expected an integer, got {type(value).__name__}")
+            return False
+        if low is not None and value < low:
+            self.add(name, f"must be at least {low} (got {value})")
+            return False
+        if high is not None and value > high:
+            self.add(name, f"must be at most {high} (got {value})")
+            return False
+        return True
+
+    def done(self) -> None:
+        if self.problems:
+            cls = type(self.record).__name__
+            key = getattr(self.record, "key", None)
+            root = f"{cls}(key={key!r})" if isinstance(key, str) else cls
+            raise InvalidInput(self.problems, root=root)
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _norm(text: str) -> str:
+    return _SPACE.sub(" ", text).strip().casefold()
+
+
+@attrs.frozen(kw_only=True)
+class Address:
+    r"""A postal address.
+
+    `street` holds up to three lines joined by "\\n" (CRM line1–3, Graph
+    `street`). Two addresses are the same for sync purposes when `same_as`
+    says so: after stripping, collapsing white space and casefolding.
+    """
+
+    street: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        checks = _Checks(self)
+        checks.text("street", "city", "state", "postal_code", "country")
+        if isinstance(self.street, str) and self.street.count("\n") > 2:
+            checks.add("street", "holds more than three lines")
+        checks.done()
+
+    @property
+    def normalized(self) -> tuple[str, ...]:
+        """The address as sync compares it (lines, white space and case folded)."""
+        lines = tuple(_norm(line) for line in self.street.split("\n"))
+        return (
+            *lines,
+            _norm(self.city),
+            _norm(self.state),
+            _norm(self.postal_code),
+            _norm(self.country),
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        """True when every part is blank: "no address"."""
+        return not any(self.normalized)
+
+    def same_as(self, other: Address) -> bool:
+        """Equality for sync purposes."""
+        return self.normalized == other.normalized
+
+    def one_line(self) -> str:
+        """The address on one line, for messages."""
+        parts = [*self.street.split("\n"), self.city, self.state, self.postal_code, self.country]
+        return ", ".join(p.strip() for p in parts if p.strip()) or "(empty)"
+
+
+NO_ADDRESS = Address()
+
+
+def _contact_checks(checks: _Checks, record: CrmContact | OutlookContact) -> None:
+    checks.key()
+    checks.text(
+        "first_name",
+        "last_name",
+        "business_phone",
+        "home_phone",
+        "mobile_phone",
+        "job_title",
+        "department",
+        "notes",
+    )
+    checks.strings("emails")
+    if isinstance(record.emails, tuple) and len(record.emails) > MAX_EMAILS:
+        checks.add("emails", f"more than three e-mail addresses ({len(record.emails)})")
+    checks.moment("modified", optional=True)
+
+
+@attrs.frozen(kw_only=True)
+class CrmContact:
+    """A Dynamics 365 contact, as far as synchronization is concerned."""
+
+    key: str
+    first_name: str = ""
+    last_name: str = ""
+    emails: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    business_phone: str = ""
+    home_phone: str = ""
+    mobile_phone: str = ""
+    job_title: str = ""
+    department: str = ""
+    notes: str = ""
+    address1: Address = NO_ADDRESS
+    address2: Address = NO_ADDRESS
+    address3: Address = NO_ADDRESS
+    owner: str = ""
+    modified: dt.datetime | None = attrs.field(default=None, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        checks = _Checks(self)
+        _contact_checks(checks, self)
+        checks.text("owner")
+        for name in ("address1", "address2", "address3"):
+            checks.nested(name, Address)
+        checks.done()
+
+
+@attrs.frozen(kw_only=True)
+class OutlookContact:
+    """An Outlook/Exchange contact.
+
+    `mailing_address` is Outlook's "This is the mailing address" choice (EWS
+    PostalAddressIndex). Only `tracked` contacts sync to the CRM.
+    """
+
+    key: str
+    first_name: str = ""
+    last_name: str = ""
+    emails: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    business_phone: str = ""
+    home_phone: str = ""
+    mobile_phone: str = ""
+    job_title: str = ""
+    department: str = ""
+    notes: str = ""
+    business_address: Address = NO_ADDRESS
+    home_address: Address = NO_ADDRESS
+    other_address: Address = NO_ADDRESS
+    mailing_address: AddressKind = attrs.field(
+        default=AddressKind.BUSINESS, converter=_address_kind
+    )
+    tracked: bool = True
+    modified: dt.datetime | None = attrs.field(default=None, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        checks = _Checks(self)
+        _contact_checks(checks, self)
+        for name in ("business_address", "home_address", "other_address"):
+            checks.nested(name, Address)
+        checks.enum("mailing_address", AddressKind)
+        checks.flag("tracked")
+        checks.done()
+
+    def address(self, kind: AddressKind) -> Address:
+        """The address of the given kind."""
+        return getattr(self, OUTLOOK_ADDRESS_FIELDS[kind])  # type: ignore[no-any-return]
+
+
+OUTLOOK_ADDRESS_FIELDS: dict[AddressKind, str] = {
+    AddressKind.BUSINESS: "business_address",
+    AddressKind.HOME: "home_address",
+    AddressKind.OTHER: "other_address",
+}
+
+
+@attrs.frozen(kw_only=True)
+class Attachment:
+    """A file attached to an appointment; the library never holds its bytes.
+
+    Its identity across sides is `(content_hash, name)`.
+    """
+
+    name: str
+    size: int
+    content_hash: str
+    mime_type: str = "application/octet-stream"
+
+    def __attrs_post_init__(self) -> None:
+        checks = _Checks(self)
+        checks.text("name", "content_hash", "mime_type")
+        if isinstance(self.name, str) and not self.name.strip():
+            checks.add("name", "must not be empty")
+        if isinstance(self.content_hash, str) and not self.content_hash.strip():
+            checks.add("content_hash", "must not be empty")
+        checks.integer("size", low=0)
+        checks.done()
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """`(content_hash, name)`: the same file on both sides."""
+        return (self.content_hash, self.name)
+
+
+class RecurrencePattern(StrEnum):
+    """Recurrence patterns, in the Microsoft Graph vocabulary."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    ABSOLUTE_MONTHLY = "absolute_monthly"
+    RELATIVE_MONTHLY = "relative_monthly"
+    ABSOLUTE_YEARLY = "absolute_yearly"
+    RELATIVE_YEARLY = "relative_yearly"
+
+
+DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+WEEK_INDEXES = ("first", "second", "third", "fourth", "last")
+
+
+@attrs.frozen(kw_only=True)
+class Recurrence:
+    """A recurrence pattern and range (Graph `patternedRecurrence`).
+
+    `days_of_week` are lower-case day names; `index` is first, second, third,
+    fourth or last (relative patterns); `start_date`/`end_date` are dates.
+    """
+
+    pattern: RecurrencePattern = attrs.field(converter=_recurrence_pattern)
+    start_date: dt.date
+    interval: int = 1
+    days_of_week: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    day_of_month: int | None = None
+    month: int | None = None
+    index: str | None = None
+    end_date: dt.date | None = None
+    occurrences: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        checks = _Checks(self)
+        checks.enum("pattern", RecurrencePattern)
+        checks.integer("interval", low=1)
+        checks.strings("days_of_week")
+        if isinstance(self.days_of_week, tuple):
+            for i, day in enumerate(self.days_of_week):
+                if isinstance(day, str) and day not in DAY_NAMES:
+                    checks.add(("days_of_week", i), f"unknown day {day!r}")
+        if self.day_of_month is not None:
+            checks.integer("day_of_month", low=1, high=31)
+        if self.month is not None:
+            checks.integer("month", low=1, high=12)
+        if self.index is not None and self.index not in WEEK_INDEXES:
+            checks.add("index", f"unknown value {self.index!r}; expected {', '.join(WEEK_INDEXES)}")
+        if self.occurrences is not None:
+            checks.integer("occurrences", low=1)
+        start_ok = isinstance(self.start_date, dt.date) and not isinstance(
+            self.start_date, dt.datetime
+        )
+        if not start_ok:
+            checks.add("start_date", "expected a date")
+        if self.end_date is not None:
+            if not isinstance(self.end_date, dt.date) or isinstance(self.end_date, dt.datetime):
+                checks.add("end_date", "expected a date")
+            elif start_ok and self.end_date < self.start_date:
+                checks.add("end_date", "is before start_date")
+        checks.done()
+
+
+@attrs.frozen(kw_only=True)
+class Appointment:
+    """An appointment (or a CRM service activity) on either side.
+
+    `recurrence` set means a series master; `series_key` set means a modified
+    occurrence (an exception) of that series. `uid` is the iCalendar UID, used
+    to match records that are new on both sides, never to link them otherwise.
+    """
+
+    key: str
+    start: dt.datetime
+    end: dt.datetime
+    subject: str = ""
+    body: str = ""
+    location: str = ""
+    all_day: bool = False
+    priority: Priority = attrs.field(default=Priority.NORMAL, converter=_priority)
+    show_as: ShowAs = attrs.field(default=ShowAs.BUSY, converter=_show_as)
+    organizer: str = ""
+    required: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    optional: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    regarding: str = ""
+    uid: str = ""
+    kind: ActivityKind = attrs.field(default=ActivityKind.APPOINTMENT, converter=_activity_kind)
+    recurrence: Recurrence | None = None
+    series_key: str = ""
+    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=_tuple)
+    state: ActivityState = attrs.field(default=ActivityState.OPEN, converter=_activity_state)
+    owner: str = ""
+    tracked: bool = True
+    modified: dt.datetime | None = attrs.field(default=None, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        checks = _Checks(self)
+        checks.key()
+        checks.text(
+            "subject", "body", "location", "organizer", "regarding", "uid", "series_key", "owner"
+        )
+        checks.moment("start")
+        checks.moment("end")
+        if not checks.problems and self.end < self.start:
+            checks.add("end", "is before start")
+        checks.flag("all_day", "tracked")
+        checks.enum("priority", Priority)
+        checks.enum("show_as", ShowAs)
+        checks.enum("kind", ActivityKind)
+        checks.enum("state", ActivityState)
+        checks.strings("required")
+        checks.strings("optional")
+        checks.nested("recurrence", Recurrence, optional=True)
+        if self.recurrence is not None and self.series_key:
+            checks.add("series_key", "a series master cannot also be an occurrence of a series")
+        if isinstance(self.attachments, tuple):
+            seen: set[tuple[str, str]] = set()
+            for i, item in enumerate(self.attachments):
+                if not isinstance(item, Attachment):
+                    checks.add(("attachments", i), "expected Attachment")
+                elif item.identity in seen:
+                    checks.add(("attachments", i), f"duplicate attachment {item.name!r}")
+                else:
+                    seen.add(item.identity)
+        else:
+            checks.add("attachments", "expected a list of Attachment")
+        checks.moment("modified", optional=True)
+        checks.done()
+
+    @property
+    def is_recurring(self) -> bool:
+        """True for a series master and for an exception of a series."""
+        return self.recurrence is not None or bool(self.series_key)
+
+
+@attrs.frozen(kw_only=True)
+class Task:
+    """A task on either side.
+
+    `assigned_to` non-empty means the task was assigned in Outlook ("Assign
+    Task"); `assigned_by` is then the assigner's e-mail address.
+    """
+
+    key: str
+    subject: str = ""
+    notes: str = ""
+    start: dt.datetime | None = None
+    due: dt.datetime | None = None
+    completed: dt.datetime | None = None
+    percent_complete: int = 0
+    status: TaskStatus = attrs.field(default=TaskStatus.NOT_STARTED, converter=_task_status)
+    priority: Priority = attrs.field(default=Priority.NORMAL, converter=_priority)
+    recurrence: Recurrence | None = None
+    assigned_by: str = ""
+    assigned_to: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    regarding: str = ""
+    owner: str = ""
+    tracked: bool = True
+    modified: dt.datetime | None = attrs.field(default=None, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        checks = _Checks(self)
+        checks.key()
+        checks.text("subject", "notes", "assigned_by", "regarding", "owner")
+        for name in ("start", "due", "completed", "modified"):
+            checks.moment(name, optional=True)
+        checks.integer("percent_complete", low=0, high=100)
+        checks.enum("status", TaskStatus)
+        checks.enum("priority", Priority)
+        checks.nested("recurrence", Recurrence, optional=True)
+        checks.strings("assigned_to")
+        checks.flag("tracked")
+        checks.done()
+
+
+def _check_collection(
+    checks: _Checks, name: str, cls: type[Any], *, keyed: Callable[[Any], str]
+) -> None:
+    items = getattr(checks.record, name)
+    if not isinstance(items, tuple):
+        checks.add(name, f"expected a list of {cls.__name__}")
+        return
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, cls):
+            checks.add((name, i), f"expected {cls.__name__}, got {type(item).__name__}")
+            continue
+        key = keyed(item)
+        if key in first:
+            checks.add((name, i, "key"), f"duplicate key {key!r} (also at {name}[{first[key]}])")
+        else:
+            first[key] = i
+
+
+def _key(record: Any) -> str:
+    return record.key  # type: ignore[no-any-return]
+
+
+@attrs.frozen(kw_only=True)
+class CrmSnapshot:
+    """What the CRM holds now (or held at the last sync) for one user."""
+
+    contacts: tuple[CrmContact, ...] = attrs.field(default=(), converter=_tuple)
+    appointments: tuple[Appointment, ...] = attrs.field(default=(), converter=_tuple)
+    tasks: tuple[Task, ...] = attrs.field(default=(), converter=_tuple)
+
+    def __attrs_post_init__(self) -> None:
+        checks = _Checks(self)
+        _check_collection(checks, "contacts", CrmContact, keyed=_key)
+        _check_collection(checks, "appointments", Appointment, keyed=_key)
+        _check_collection(checks, "tasks", Task, keyed=_key)
+        checks.done()
+
+
+@attrs.frozen(kw_only=True)
+class OutlookSnapshot:
+    """What the mailbox holds now (or held at the last sync)."""
+
+    contacts: tuple[OutlookContact, ...] = attrs.field(default=(), converter=_tuple)
+    appointments: tuple[Appointment, ...] = attrs.field(default=(), converter=_tuple)
+    tasks: tuple[Task, ...] = attrs.field(default=(), converter=_tuple)
+
+    def __attrs_post_init__(self) -> None:
+        checks = _Checks(self)
+        _check_collection(checks, "contacts", OutlookContact, keyed=_key)
+        _check_collection(checks, "appointments", Appointment, keyed=_key)
+        _check_collection(checks, "tasks", Task, keyed=_key)
+        checks.done()
+
+
+SNAPSHOT_FIELD: dict[Domain, str] = {
+    Domain.CONTACT: "contacts",
+    Domain.APPOINTMENT: "appointments",
+    Domain.TASK: "tasks",
+}
+
+
+def _unlinked(value: Iterable[tuple[Domain | str, str]]) -> frozenset[tuple[Domain, str]]:
+    out: set[tuple[Domain, str]] = set()
+    for item in value:
+        domain, key = item
+        out.add((_member(Domain, domain), key))
+    return frozenset(out)
+
+
+def _keys(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+@attrs.frozen(kw_only=True)
+class Baseline:
+    """Both sides as they were right after the last successful sync.
+
+    A key present on both sides is a linked pair. `settings` are the settings
+    in force then. `unlinked` holds `(domain, key)` of records whose link a
+    delete rule broke: they no longer sync until the application links them
+    again. `pending_remap` holds the keys of contacts whose address remap is
+    still waiting for a person.
+    """
+
+    crm: CrmSnapshot = attrs.field(factory=CrmSnapshot)
+    outlook: OutlookSnapshot = attrs.field(factory=OutlookSnapshot)
+    settings: Settings = attrs.field(factory=Settings)
+    unlinked: frozenset[tuple[Domain, str]] = attrs.field(default=frozenset(), converter=_unlinked)
+    pending_remap: frozenset[str] = attrs.field(default=frozenset(), converter=_keys)
+
+    def __attrs_post_init__(self) -> None:
+        checks = _Checks(self)
+        checks.nested("crm", CrmSnapshot)
+        checks.nested("outlook", OutlookSnapshot)
+        checks.nested("settings", Settings)
+        for domain, key in sorted(self.unlinked, key=str):
+            if not isinstance(domain, Domain) or not isinstance(key, str):
+                checks.add("unlinked", f"expected [domain, key], got [{domain!r}, {key!r}]")
+        for key in sorted(self.pending_remap, key=str):
+            if not isinstance(key, str):
+                checks.add("pending_remap", f"expected a contact key, got {key!r}")
+        checks.done()
