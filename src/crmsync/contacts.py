@@ -178,7 +178,8 @@ def _preserve_all_three(crm: list[Address], outlook: list[Address]) -> tuple[lis
         lost = "; ".join(a.one_line() for a in remaining)
         return (
             crm,
-            f"both sides together hold more than three distinct addresses ({lost} has no slot)",
+            "both sides together hold more than three distinct addresses "
+            f"(no slot left for {lost})",
         )
     return [f if f is not None else NO_ADDRESS for f in final], ""
 
@@ -293,6 +294,10 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
             )
         return ""
 
+    def pending(self, key: str, inp: SyncInput) -> bool:
+        """A contact whose address remap waits for a person."""
+        return inp.baseline is not None and key in inp.baseline.pending_remap
+
     def merge_pair(
         self,
         pair: Pair,
@@ -301,7 +306,7 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
         skip: frozenset[str] = frozenset(),
     ) -> PairResult:
         """Merges a pair, remapping its addresses when the address mode switched."""
-        pending = inp.baseline is not None and pair.key in inp.baseline.pending_remap
+        pending = self.pending(pair.key, inp)
         if pending:
             # Addresses stay out of the merge until the remap can run.
             result = super().merge_pair(pair, inp, skip=frozenset(ADDRESS_FIELDS))
@@ -314,16 +319,17 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
         return result
 
     def _switched(self, pair: Pair, inp: SyncInput) -> bool:
-        """True when the address mode changed and the baseline pair does not fit the new one."""
-        if not pair.linked or inp.previous_settings.address_sync is inp.settings.address_sync:
+        """True when the baseline's addresses read differently under the new address mode."""
+        old, new = inp.previous_settings, inp.settings
+        if not pair.linked or old.address_sync is new.address_sync:
             return False
-        crm = self.crm_view(pair.base_crm, inp.settings)
-        outlook = self.outlook_view(pair.base_outlook, inp.settings)
-        return any(
-            not rule.same(crm.get(rule.name, NO_ADDRESS), outlook.get(rule.name, NO_ADDRESS))
-            for rule in FIELDS
-            if rule.name in ADDRESS_FIELDS
-        )
+        for side in Side:
+            record = getattr(pair, f"base_{side}")
+            before, after = self.view(record, side, old), self.view(record, side, new)
+            for name in ADDRESS_FIELDS:
+                if not before.get(name, NO_ADDRESS).same_as(after.get(name, NO_ADDRESS)):
+                    return True
+        return False
 
     def _remap(self, pair: Pair, result: PairResult, inp: SyncInput, *, was_pending: bool) -> None:
         crm: CrmContact = result.crm_after

@@ -389,6 +389,10 @@ class DomainRules(Generic[CrmT, OutT]):
         """Why a delete on `deleted_on` is not applied to the survivor ('' applies it)."""
         return ""
 
+    def pending(self, key: str, inp: SyncInput) -> bool:
+        """True when the baseline says work on this key is still waiting."""
+        return False
+
     def finish(self, results: list[PairResult], inp: SyncInput) -> None:
         """A last pass over all the domain's results (budgets and the like)."""
 
@@ -686,6 +690,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> DomainPlan:
                 and is_linked
                 and crm == pair.base_crm
                 and outlook == pair.base_outlook
+                and not rules.pending(key, inp)
             ):
                 continue  # nothing changed on either side since the last sync
             results.append(rules.merge_pair(pair, inp))

@@ -1,0 +1,57 @@
+"""Shared helpers for the example tests: a fixed clock, one sync round."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import crmsync
+from crmsync import Baseline, CrmSnapshot, OutlookSnapshot, Plan, Settings, Synced
+
+NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+USER = "ann@contoso.com"
+
+
+def plan(
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    settings: Settings | None = None,
+    baseline: Baseline | None = None,
+) -> Plan:
+    return crmsync.plan(crm, outlook, settings or Settings(), baseline, user=USER, now=NOW)
+
+
+def sync(
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    settings: Settings | None = None,
+    baseline: Baseline | None = None,
+) -> tuple[Plan, Synced]:
+    """Plans and applies one round."""
+    planned = plan(crm, outlook, settings, baseline)
+    return planned, crmsync.apply(planned, crm, outlook, baseline)
+
+
+def converge(
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    settings: Settings | None = None,
+    baseline: Baseline | None = None,
+    rounds: int = 1,
+) -> Synced:
+    """Syncs `rounds` times and checks the next plan has no ops."""
+    synced = None
+    for _ in range(rounds):
+        _, synced = sync(crm, outlook, settings, baseline)
+        crm, outlook, baseline = synced.crm, synced.outlook, synced.baseline
+    again = plan(crm, outlook, settings, baseline)
+    assert again.is_empty, again.render()
+    assert synced is not None
+    return synced
+
+
+def codes(planned: Plan) -> list[str]:
+    return [n.code for n in planned.notices]
+
+
+def ops(planned: Plan) -> list[tuple[str, str, str, str]]:
+    return [(op.domain.value, op.side.value, op.key, op.action.value) for op in planned.ops]
