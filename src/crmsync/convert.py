@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
@@ -21,7 +21,9 @@ from cattrs.errors import (
     ClassValidationError,
     ForbiddenExtraKeysError,
     IterableValidationError,
+    IterableValidationNote,
 )
+from cattrs.gen import make_dict_structure_fn
 
 from crmsync.errors import InvalidInput, PathPart, Problem, SettingsError
 from crmsync.plan import FORMAT_VERSION, Action, BaselineUpdate, FieldChange, Notice, Op, Plan
@@ -159,11 +161,19 @@ def make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)
     conv.register_structure_hook(dt.date, _structure_date)
     conv.register_unstructure_hook(dt.date, dt.date.isoformat)
-    conv.register_structure_hook_factory(
-        lambda t: isinstance(t, type) and issubclass(t, StrEnum), _structure_enum
-    )
+    # Registered on the class, so it comes before str in every StrEnum's MRO.
+    conv.register_structure_hook(StrEnum, lambda v, t: _structure_enum(t)(v, t))
     conv.register_unstructure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, StrEnum), lambda e: e.value
+    )
+
+    def is_list(t: Any) -> bool:
+        args = get_args(t)
+        return get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+    conv.register_structure_hook_factory(is_list, lambda t: _list_hook(conv, t))
+    conv.register_structure_hook_factory(
+        lambda t: isinstance(t, type) and attrs.has(t), lambda t: _object_hook(conv, t)
     )
 
     def structure_directions(value: Any, _: Any) -> FieldDirections:
@@ -220,6 +230,44 @@ def make_converter() -> cattrs.Converter:
     )
     conv.register_structure_hook(BaselineUpdate, lambda v, _: _structure_update(conv, v))
     return conv
+
+
+def _list_hook(conv: cattrs.Converter, list_type: Any) -> Callable[[Any, Any], Any]:
+    """A JSON list as a tuple, every bad item reported with its index."""
+    item_type = get_args(list_type)[0]
+
+    def structure(value: Any, _: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"expected a list, got {_json_type(value)}")
+        items, errors = [], []
+        for index, item in enumerate(value):
+            try:
+                items.append(conv.structure(item, item_type))
+            except Exception as exc:  # noqa: BLE001 - gathered, reported with the index
+                exc.__notes__ = [
+                    *getattr(exc, "__notes__", []),
+                    IterableValidationNote(f"index {index}", index, item_type),
+                ]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError(f"while structuring {list_type!r}", errors, list_type)
+        return tuple(items)
+
+    return structure
+
+
+def _object_hook(conv: cattrs.Converter, cls: type) -> Callable[[Any, Any], Any]:
+    """A JSON object as an attrs class; anything but an object is one clear problem."""
+    generated: Callable[[Any, Any], Any] = make_dict_structure_fn(
+        cls, conv, _cattrs_forbid_extra_keys=True, _cattrs_detailed_validation=True
+    )
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object, got {_json_type(value)}")
+        return generated(value, cls)
+
+    return structure
 
 
 def _object(value: Any, fields: Iterable[str], required: Iterable[str]) -> dict[str, Any]:
@@ -323,8 +371,6 @@ def _problems(exc: BaseException, path: tuple[PathPart, ...]) -> list[Problem]:
         return [p for sub in exc.exceptions for p in _problems(sub, path)]
     if isinstance(exc, KeyError):
         return [Problem(path, "required field missing")]
-    if isinstance(exc, AttributeError | TypeError) and "object" in str(exc) and not path:
-        return [Problem(path, f"expected an object ({exc})")]
     return [Problem(path, str(exc) or type(exc).__name__)]
 
 

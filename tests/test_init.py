@@ -1,0 +1,33 @@
+"""Tests for crmsync/__init__.py: the curated front door."""
+
+from __future__ import annotations
+
+import crmsync
+
+CONTRACT = ["Settings", "AddressSync", "AddressRemap", "ConflictPolicy", "Direction", "Address", "AddressKind", "CrmContact", "OutlookContact", "Appointment", "Attachment", "Recurrence", "ActivityKind", "ShowAs", "Priority", "ActivityState", "Task", "TaskStatus", "CrmSnapshot", "OutlookSnapshot", "Baseline", "Plan", "Op", "FieldChange", "Notice", "Action", "Side", "Domain", "Severity", "SyncInput", "Synced", "InvalidInput", "SettingsError", "StalePlan", "plan", "apply", "dumps", "loads", "compose", "exclude"]
+
+
+def test_all_is_sorted_and_names_exactly_the_public_names() -> None:
+    assert crmsync.__all__ == sorted(crmsync.__all__)
+    public = {name for name in vars(crmsync) if not name.startswith("_")}
+    modules = {name for name in public if type(getattr(crmsync, name)).__name__ == "module"}
+    assert set(crmsync.__all__) == public - modules - {"annotations"}
+
+
+def test_the_design_contract_names_are_exported() -> None:
+    assert set(CONTRACT) <= set(crmsync.__all__)
+
+
+def test_every_error_inherits_from_the_root_and_the_matching_builtin() -> None:
+    for error in (
+        crmsync.InvalidInput,
+        crmsync.SettingsError,
+        crmsync.StalePlan,
+        crmsync.PolicyConflict,
+    ):
+        assert issubclass(error, crmsync.CrmsyncError)
+        assert issubclass(error, ValueError)
+
+
+def test_strategies_are_not_imported_by_the_package() -> None:
+    assert "strategies" not in vars(crmsync)

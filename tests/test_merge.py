@@ -1,0 +1,257 @@
+"""Tests for crmsync.merge: the shared three-way merge and the domain driver."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+import pytest
+
+import crmsync
+from crmsync import (
+    Action,
+    Baseline,
+    ConflictPolicy,
+    CrmContact,
+    CrmSnapshot,
+    Direction,
+    OutlookContact,
+    OutlookSnapshot,
+    Settings,
+    Severity,
+    Side,
+)
+from crmsync.merge import FieldRule, merge_fields
+from crmsync.records import Domain
+from support import codes, converge, ops, plan, sync
+
+T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+T1 = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+
+RULES = (FieldRule(name="a", crm="a", outlook="a"), FieldRule(name="b", crm="b", outlook="b"))
+
+
+def merge(crm: dict, outlook: dict, base: dict | None, **kw: object):  # type: ignore[no-untyped-def]
+    args = {
+        "domain": Domain.CONTACT,
+        "key": "k",
+        "rules": RULES,
+        "crm": crm,
+        "outlook": outlook,
+        "base_crm": base,
+        "base_outlook": base,
+        "directions": {},
+        "policy": ConflictPolicy.CRM_WINS,
+    }
+    args.update(kw)
+    return merge_fields(**args)
+
+
+def test_a_field_changed_on_one_side_travels_to_the_other() -> None:
+    result = merge({"a": "new", "b": "x"}, {"a": "old", "b": "x"}, {"a": "old", "b": "x"})
+    assert (result.crm, result.outlook) == ({}, {"a": "new"})
+    assert result.outlook_reason == "changed_in_crm"
+    assert result.notices == ()
+
+
+def test_changed_on_both_sides_to_the_same_value_is_no_conflict() -> None:
+    result = merge({"a": "same"}, {"a": "same"}, {"a": "old"})
+    assert (result.crm, result.outlook, result.notices) == ({}, {}, ())
+
+
+@pytest.mark.parametrize(
+    ("policy", "crm_time", "outlook_time", "winner"),
+    [
+        (ConflictPolicy.CRM_WINS, None, None, Side.CRM),
+        (ConflictPolicy.OUTLOOK_WINS, None, None, Side.OUTLOOK),
+        (ConflictPolicy.NEWEST_WINS, T0, T1, Side.OUTLOOK),
+        (ConflictPolicy.NEWEST_WINS, T1, T0, Side.CRM),
+        (ConflictPolicy.NEWEST_WINS, T1, T1, Side.CRM),  # a tie goes to the CRM
+        (ConflictPolicy.NEWEST_WINS, None, T1, Side.CRM),  # so does a missing time
+    ],
+)
+def test_a_conflict_is_resolved_by_the_policy_and_the_losing_value_recorded(
+    policy: ConflictPolicy, crm_time: object, outlook_time: object, winner: Side
+) -> None:
+    result = merge(
+        {"a": "c"},
+        {"a": "o"},
+        {"a": "base"},
+        policy=policy,
+        crm_modified=crm_time,
+        outlook_modified=outlook_time,
+    )
+    loser_writes = result.outlook if winner is Side.CRM else result.crm
+    assert loser_writes == {"a": "c" if winner is Side.CRM else "o"}
+    [notice] = result.notices
+    assert notice.code == "conflict_resolved"
+    assert notice.side is winner.other
+    lost = "'o'" if winner is Side.CRM else "'c'"
+    assert lost in notice.message
+
+
+def test_manual_conflicts_write_nothing_and_stay_pending() -> None:
+    result = merge(
+        {"a": "c", "b": "1"},
+        {"a": "o", "b": "0"},
+        {"a": "base", "b": "0"},
+        policy=ConflictPolicy.MANUAL,
+    )
+    assert result.pending == {"a"}
+    assert result.outlook == {"b": "1"}  # the rest of the record still syncs
+    assert [n.code for n in result.notices] == ["conflict"]
+
+
+@pytest.mark.parametrize(
+    ("direction", "writes_outlook", "notice"),
+    [
+        (Direction.TWO_WAY, True, None),
+        (Direction.TO_OUTLOOK, True, None),
+        (Direction.TO_CRM, False, "field_not_synced"),
+        (Direction.NONE, False, "field_not_synced"),
+    ],
+)
+def test_a_crm_change_travels_only_where_its_direction_allows(
+    direction: Direction, writes_outlook: bool, notice: str | None
+) -> None:
+    result = merge({"a": "new"}, {"a": "old"}, {"a": "old"}, directions={"a": direction})
+    assert bool(result.outlook) is writes_outlook
+    assert [n.code for n in result.notices] == ([notice] if notice else [])
+
+
+def test_a_one_way_field_conflict_goes_to_the_side_allowed_to_send() -> None:
+    result = merge({"a": "c"}, {"a": "o"}, {"a": "base"}, directions={"a": Direction.TO_CRM})
+    assert result.crm == {"a": "o"}
+    [notice] = result.notices
+    assert notice.code == "conflict_resolved"
+    assert "'c'" in notice.message
+
+
+def test_first_sync_differing_fields_are_conflicts_but_a_value_fills_an_empty_field() -> None:
+    result = merge({"a": "c", "b": ""}, {"a": "o", "b": "x"}, None)
+    assert result.crm == {"b": "x"}
+    assert result.outlook == {"a": "c"}
+    assert result.crm_reason == "changed_in_outlook"
+    assert result.outlook_reason == "first_sync"
+    assert [n.code for n in result.notices] == ["conflict_resolved"]
+
+
+def test_a_standing_difference_on_a_one_way_field_is_left_alone() -> None:
+    result = merge({"a": "c"}, {"a": "o"}, None, base_crm={"a": "c"}, base_outlook={"a": "o"})
+    assert (result.crm, result.outlook, result.notices) == ({}, {}, ())
+
+
+# --- the driver ------------------------------------------------------------------------
+
+
+def contacts(n: int, *, prefix: str = "k") -> tuple[list[CrmContact], list[OutlookContact]]:
+    crm = [CrmContact(key=f"{prefix}{i}", first_name=f"N{i}") for i in range(n)]
+    outlook = [OutlookContact(key=f"{prefix}{i}", first_name=f"N{i}") for i in range(n)]
+    return crm, outlook
+
+
+def baseline_of(crm: list[CrmContact], outlook: list[OutlookContact]) -> Baseline:
+    return Baseline(crm=CrmSnapshot(contacts=crm), outlook=OutlookSnapshot(contacts=outlook))
+
+
+def test_mass_delete_guard_blocks_an_emptied_side_and_says_so_once() -> None:
+    crm, outlook = contacts(12)
+    baseline = baseline_of(crm, outlook)
+    planned = plan(CrmSnapshot(contacts=crm[:2]), OutlookSnapshot(contacts=outlook), None, baseline)
+    assert planned.is_empty  # no DELETE of the 10 Outlook contacts
+    [notice] = planned.notices
+    assert (notice.code, notice.key, notice.severity, notice.side) == (
+        "mass_delete_blocked",
+        "",
+        Severity.DATA_LOSS,
+        Side.CRM,
+    )
+    # The missing records stay pending: the baseline keeps them.
+    synced = crmsync.apply(
+        planned, CrmSnapshot(contacts=crm[:2]), OutlookSnapshot(contacts=outlook), baseline
+    )
+    assert len(synced.baseline.crm.contacts) == 12
+
+
+def test_mass_delete_guard_lets_the_deletes_through_when_allowed() -> None:
+    crm, outlook = contacts(12)
+    baseline = baseline_of(crm, outlook)
+    settings = Settings(allow_mass_delete=True)
+    planned = plan(
+        CrmSnapshot(contacts=crm[:2]),
+        OutlookSnapshot(contacts=outlook),
+        settings,
+        attrs.evolve(baseline, settings=settings),
+    )
+    assert [op.action for op in planned.ops] == [Action.DELETE] * 10
+
+
+def test_mass_delete_guard_needs_at_least_ten_lost_records() -> None:
+    crm, outlook = contacts(9)
+    baseline = baseline_of(crm, outlook)
+    planned = plan(CrmSnapshot(), OutlookSnapshot(contacts=outlook), None, baseline)
+    assert [op.action for op in planned.ops] == [Action.DELETE] * 9
+
+
+def test_mass_delete_guard_needs_more_than_the_threshold_share() -> None:
+    crm, outlook = contacts(30)
+    baseline = baseline_of(crm, outlook)
+    planned = plan(
+        CrmSnapshot(contacts=crm[:15]), OutlookSnapshot(contacts=outlook), None, baseline
+    )
+    assert len(planned.ops) == 15  # exactly half is not more than 0.5
+    assert "mass_delete_blocked" not in codes(planned)
+
+
+def test_records_deleted_on_both_sides_leave_the_baseline() -> None:
+    crm, outlook = contacts(1)
+    baseline = baseline_of(crm, outlook)
+    planned = plan(CrmSnapshot(), OutlookSnapshot(), None, baseline)
+    assert planned.is_empty
+    synced = crmsync.apply(planned, CrmSnapshot(), OutlookSnapshot(), baseline)
+    assert synced.baseline.crm.contacts == synced.baseline.outlook.contacts == ()
+
+
+def test_unchanged_pairs_produce_no_ops_and_no_baseline_updates() -> None:
+    crm, outlook = contacts(5)
+    baseline = baseline_of(crm, outlook)
+    planned = plan(CrmSnapshot(contacts=crm), OutlookSnapshot(contacts=outlook), None, baseline)
+    assert planned.is_empty
+    assert planned.baseline_updates == ()
+
+
+def test_a_manual_conflict_keeps_the_previous_baseline_for_the_pending_field_only() -> None:
+    settings = Settings(conflict="manual")
+    crm = CrmContact(key="k", job_title="A", department="D")
+    outlook = OutlookContact(key="k", job_title="A", department="D")
+    baseline = Baseline(
+        crm=CrmSnapshot(contacts=[crm]),
+        outlook=OutlookSnapshot(contacts=[outlook]),
+        settings=settings,
+    )
+    c2 = attrs.evolve(crm, job_title="B", department="E")
+    o2 = attrs.evolve(outlook, job_title="C")
+    planned, synced = sync(
+        CrmSnapshot(contacts=[c2]), OutlookSnapshot(contacts=[o2]), settings, baseline
+    )
+    assert ops(planned) == [("contact", "outlook", "k", "update")]
+    assert codes(planned) == ["conflict"]
+    [base_crm] = synced.baseline.crm.contacts
+    assert (base_crm.job_title, base_crm.department) == ("A", "E")
+    again = plan(synced.crm, synced.outlook, settings, synced.baseline)
+    assert again.is_empty
+    assert codes(again) == ["conflict"]  # the same pending work, and only that
+
+
+def test_the_same_inputs_in_any_order_give_the_same_plan() -> None:
+    crm, outlook = contacts(6)
+    crm = [attrs.evolve(c, job_title="x") for c in crm]
+    a = plan(CrmSnapshot(contacts=crm), OutlookSnapshot(contacts=outlook))
+    b = plan(CrmSnapshot(contacts=crm[::-1]), OutlookSnapshot(contacts=outlook[::-1]))
+    assert crmsync.dumps(a) == crmsync.dumps(b)
+
+
+def test_a_first_sync_converges_in_one_round() -> None:
+    crm, outlook = contacts(3)
+    crm = [attrs.evolve(c, job_title="t") for c in crm] + [CrmContact(key="only-crm")]
+    converge(CrmSnapshot(contacts=crm), OutlookSnapshot(contacts=outlook))

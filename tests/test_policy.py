@@ -1,0 +1,83 @@
+"""Tests for crmsync.policy: SyncInput, compose, exclude."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+import crmsync
+from crmsync import (
+    Action,
+    CrmContact,
+    CrmSnapshot,
+    Domain,
+    InvalidInput,
+    Op,
+    OutlookContact,
+    OutlookSnapshot,
+    Plan,
+    PolicyConflict,
+    Side,
+    SyncInput,
+    compose,
+    default_policies,
+    exclude,
+)
+from crmsync.policy import finish_plan
+from support import NOW, USER
+
+
+def inp(crm: CrmSnapshot, outlook: OutlookSnapshot) -> SyncInput:
+    return SyncInput(crm=crm, outlook=outlook, user=USER, now=NOW)
+
+
+def test_sync_input_refuses_a_naive_now() -> None:
+    with pytest.raises(InvalidInput, match=r"now: expected a timezone-aware datetime"):
+        SyncInput(crm=CrmSnapshot(), outlook=OutlookSnapshot(), now=dt.datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+def test_plan_is_compose_over_the_default_policies() -> None:
+    crm = CrmSnapshot(contacts=[CrmContact(key="a")])
+    composed = compose(*default_policies())(inp(crm, OutlookSnapshot()))
+    assert composed == crmsync.plan(crm, OutlookSnapshot(), user=USER, now=NOW)
+
+
+def test_compose_refuses_two_ops_that_disagree_on_the_same_record() -> None:
+    def deleter(i: SyncInput) -> Plan:
+        op = Op(action=Action.DELETE, side=Side.OUTLOOK, domain=Domain.CONTACT, key="a", reason="x")
+        return finish_plan(i, [op], [], [])
+
+    def creator(i: SyncInput) -> Plan:
+        op = Op(
+            action=Action.CREATE,
+            side=Side.OUTLOOK,
+            domain=Domain.CONTACT,
+            key="a",
+            record=OutlookContact(key="a"),
+            reason="y",
+        )
+        return finish_plan(i, [op], [], [])
+
+    with pytest.raises(PolicyConflict, match="disagree on contact 'a'"):
+        compose(deleter, creator)(inp(CrmSnapshot(), OutlookSnapshot()))
+    # Identical ops from two policies are kept once.
+    assert len(compose(deleter, deleter)(inp(CrmSnapshot(), OutlookSnapshot())).ops) == 1
+
+
+def test_exclude_skips_matching_records_with_a_notice_and_changes_nothing_else() -> None:
+    crm = CrmSnapshot(contacts=[CrmContact(key="a", notes="#private"), CrmContact(key="b")])
+    policy = exclude(
+        compose(*default_policies()),
+        lambda r: isinstance(r, CrmContact) and "#private" in r.notes,
+        "private_contact",
+    )
+    planned = crmsync.plan(crm, OutlookSnapshot(), user=USER, now=NOW, policy=policy)
+    assert [op.key for op in planned.ops] == ["b"]
+    [notice] = planned.notices
+    assert (notice.code, notice.key, notice.side) == ("private_contact", "a", Side.CRM)
+
+
+def test_exclude_requires_a_snake_case_code() -> None:
+    with pytest.raises(ValueError, match="snake_case"):
+        exclude(compose(), lambda r: True, "Bad Code")

@@ -1,0 +1,70 @@
+"""Tests for crmsync.settings: documented defaults and validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from crmsync import (
+    AddressRemap,
+    AddressSync,
+    ConflictPolicy,
+    Direction,
+    Settings,
+    SettingsError,
+)
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    s = Settings()
+    assert s.sync_appointment_attachments is False
+    assert s.address_sync is AddressSync.MAILING_ONLY
+    assert s.address_remap is AddressRemap.PRESERVE
+    assert s.sync_assigned_tasks is False
+    assert s.organization_domains == frozenset()
+    assert s.conflict is ConflictPolicy.CRM_WINS
+    assert dict(s.field_directions) == {}
+    assert s.max_attachment_bytes == 5120 * 1024
+    assert s.attachment_budget_bytes is None
+    assert (s.mass_delete_threshold, s.allow_mass_delete) == (0.5, False)
+
+
+def test_a_direction_on_a_fixed_field_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match=r"appointment.priority: this field has a fixed"):
+        Settings(field_directions={"appointment.priority": "to_crm"})
+
+
+def test_a_direction_on_an_unknown_field_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match=r"contact.shoe_size: unknown field"):
+        Settings(field_directions={"contact.shoe_size": "none"})
+
+
+def test_settable_fields_take_a_direction_as_enum_or_plain_value() -> None:
+    s = Settings(field_directions={"contact.job_title": "to_crm", "task.due": Direction.NONE})
+    assert s.direction("contact.job_title") is Direction.TO_CRM
+    assert s.direction("task.due") is Direction.NONE
+    assert s.direction("contact.notes") is Direction.TWO_WAY
+
+
+def test_every_bad_value_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as exc:
+        Settings(
+            address_sync="some",
+            mass_delete_threshold=2.0,
+            max_attachment_bytes=-1,
+            attachment_budget_bytes=-5,
+            field_directions={"contact.notes": "sideways"},
+        )
+    assert len(exc.value.problems) == 5
+
+
+def test_organization_domains_are_casefolded() -> None:
+    assert Settings(organization_domains=frozenset({" Contoso.COM"})).organization_domains == {
+        "contoso.com"
+    }
+
+
+def test_settings_are_hashable_and_comparable() -> None:
+    a = Settings(field_directions={"contact.notes": "none"})
+    b = Settings(field_directions={"contact.notes": Direction.NONE})
+    assert a == b
+    assert hash(a) == hash(b)
