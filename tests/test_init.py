@@ -4,7 +4,48 @@ from __future__ import annotations
 
 import crmsync
 
-CONTRACT = ["Settings", "AddressSync", "AddressRemap", "ConflictPolicy", "Direction", "Address", "AddressKind", "CrmContact", "OutlookContact", "Appointment", "Attachment", "Recurrence", "ActivityKind", "ShowAs", "Priority", "ActivityState", "Task", "TaskStatus", "CrmSnapshot", "OutlookSnapshot", "Baseline", "Plan", "Op", "FieldChange", "Notice", "Action", "Side", "Domain", "Severity", "SyncInput", "Synced", "InvalidInput", "SettingsError", "StalePlan", "plan", "apply", "dumps", "loads", "compose", "exclude"]
+CONTRACT = (
+    "Settings",
+    "AddressSync",
+    "AddressRemap",
+    "ConflictPolicy",
+    "Direction",
+    "Address",
+    "AddressKind",
+    "CrmContact",
+    "OutlookContact",
+    "Appointment",
+    "Attachment",
+    "Recurrence",
+    "ActivityKind",
+    "ShowAs",
+    "Priority",
+    "ActivityState",
+    "Task",
+    "TaskStatus",
+    "CrmSnapshot",
+    "OutlookSnapshot",
+    "Baseline",
+    "Plan",
+    "Op",
+    "FieldChange",
+    "Notice",
+    "Action",
+    "Side",
+    "Domain",
+    "Severity",
+    "SyncInput",
+    "Synced",
+    "InvalidInput",
+    "SettingsError",
+    "StalePlan",
+    "plan",
+    "apply",
+    "dumps",
+    "loads",
+    "compose",
+    "exclude",
+)
 
 
 def test_all_is_sorted_and_names_exactly_the_public_names() -> None:

@@ -243,7 +243,7 @@ def _list_hook(conv: cattrs.Converter, list_type: Any) -> Callable[[Any, Any], A
         for index, item in enumerate(value):
             try:
                 items.append(conv.structure(item, item_type))
-            except Exception as exc:  # noqa: BLE001 - gathered, reported with the index
+            except Exception as exc:
                 exc.__notes__ = [
                     *getattr(exc, "__notes__", []),
                     IterableValidationNote(f"index {index}", index, item_type),
