@@ -131,8 +131,7 @@ def test_first_sync_differing_fields_are_conflicts_but_a_value_fills_an_empty_fi
     result = merge({"a": "c", "b": ""}, {"a": "o", "b": "x"}, None)
     assert result.crm == {"b": "x"}
     assert result.outlook == {"a": "c"}
-    assert result.crm_reason == "changed_in_outlook"
-    assert result.outlook_reason == "first_sync"
+    assert result.crm_reason == result.outlook_reason == "first_sync"
     assert [n.code for n in result.notices] == ["conflict_resolved"]
 
 

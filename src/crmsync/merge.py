@@ -198,7 +198,8 @@ def merge_fields(
             source = Side.CRM if changed[Side.CRM] else Side.OUTLOOK
             if _can_send(direction, source):
                 writes[source.other][name] = values[source]
-                reasons[source.other] = _stronger(reasons[source.other], f"changed_in_{source}")
+                why = "first_sync" if base_crm is None else f"changed_in_{source}"
+                reasons[source.other] = _stronger(reasons[source.other], why)
             else:
                 note(
                     "field_not_synced",

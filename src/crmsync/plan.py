@@ -28,6 +28,7 @@ from crmsync.settings import Settings
 
 __all__ = [
     "FORMAT_VERSION",
+    "NOTICE_CODES",
     "Action",
     "BaselineUpdate",
     "FieldChange",
@@ -61,6 +62,83 @@ class Severity(StrEnum):
     WARNING = "warning"
     DATA_LOSS = "data_loss"
 
+
+NOTICE_CODES: dict[str, tuple[Severity, str]] = {
+    "not_tracked": (Severity.INFO, "An Outlook item that is not tracked in the CRM does not sync."),
+    "unlinked": (Severity.INFO, "A record whose link a delete broke earlier no longer syncs."),
+    "attachment_sync_disabled": (
+        Severity.INFO,
+        "An appointment's attachments differ between the sides and attachment sync is off.",
+    ),
+    "recurring_appointment_attachment_unsupported": (
+        Severity.INFO,
+        "Attachments of recurring series and their exceptions never sync.",
+    ),
+    "service_activity_attachment_unsupported": (
+        Severity.INFO,
+        "Attachments of service activities never sync.",
+    ),
+    "attachment_too_large": (
+        Severity.WARNING,
+        "An attachment above max_attachment_bytes does not sync.",
+    ),
+    "attachment_deferred": (
+        Severity.INFO,
+        "An attachment did not fit in attachment_budget_bytes; a later plan moves it.",
+    ),
+    "assigned_task_sync_disabled": (
+        Severity.INFO,
+        "A task assigned in Outlook does not sync while sync_assigned_tasks is off.",
+    ),
+    "recurring_task_unsupported": (Severity.INFO, "Recurring tasks never sync."),
+    "task_assignee_outside_organization": (
+        Severity.INFO,
+        "An assigned task whose assigner or assignee is outside organization_domains.",
+    ),
+    "task_multiple_recipients": (
+        Severity.INFO,
+        "A task assigned to more than one recipient does not sync.",
+    ),
+    "address_remap_data_loss": (
+        Severity.DATA_LOSS,
+        "An address-mode switch under CRM_WINS or OUTLOOK_WINS overwrites an address "
+        "kept nowhere else.",
+    ),
+    "address_remap_conflict": (
+        Severity.WARNING,
+        "An address-mode switch under PRESERVE cannot keep every address: the contact's "
+        "addresses wait for a person.",
+    ),
+    "ambiguous_match": (
+        Severity.WARNING,
+        "A record new on both sides matches several records by its natural key: nothing "
+        "is linked or created.",
+    ),
+    "mass_delete_blocked": (
+        Severity.DATA_LOSS,
+        "One side lost so many linked records that the plan writes nothing they would cause.",
+    ),
+    "conflict": (
+        Severity.WARNING,
+        "A field changed differently on both sides and the conflict policy is MANUAL.",
+    ),
+    "conflict_resolved": (
+        Severity.WARNING,
+        "A field changed differently on both sides; the notice records the value that lost.",
+    ),
+    "field_not_synced": (
+        Severity.INFO,
+        "An edit that does not travel because of its field's direction.",
+    ),
+    "delete_not_propagated": (
+        Severity.WARNING,
+        "A delete a domain rule does not apply to the other side: the pair is unlinked.",
+    ),
+}
+"""The stable notice codes crmsync emits, with their severity and meaning.
+
+Codes are extended, never renamed. `crmsync.exclude` adds the application's own.
+"""
 
 _ORDER: dict[Any, int] = {
     member: i for enum in (Domain, Side, Action) for i, member in enumerate(enum)
@@ -291,3 +369,10 @@ def render(plan: Plan) -> str:
     if plan.has_data_loss:
         lines.append("WARNING: this plan reports data loss; read the data_loss notices.")
     return "\n".join(lines)
+
+
+def notices_markdown() -> str:
+    """The notice codes as a Markdown table, as docs/notices.md shows them."""
+    rows = [f"| `{code}` | {severity.value} | {meaning} |"
+            for code, (severity, meaning) in NOTICE_CODES.items()]  # fmt: skip
+    return "\n".join(["| code | severity | meaning |", "|---|---|---|", *rows]) + "\n"
