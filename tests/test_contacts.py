@@ -531,3 +531,17 @@ def test_property_contacts_converge_in_one_round_and_plans_are_deterministic(
 
 def test_no_clock_is_read_the_plan_carries_the_given_now() -> None:
     assert plan(*one(CrmContact(key="k"), None)).now == NOW
+
+
+def test_a_remap_keeps_a_manual_conflict_on_another_field_pending() -> None:
+    crm = CrmContact(key="k", job_title="A", address1=X, address2=Y)
+    outlook = OutlookContact(key="k", job_title="A", business_address=X)
+    baseline = linked(crm, outlook, Settings(conflict="manual"))
+    settings = Settings(address_sync="all_three", conflict="manual")
+    c2, o2 = attrs.evolve(crm, job_title="B"), attrs.evolve(outlook, job_title="C")
+    planned, synced = sync(*one(c2, o2), settings, baseline)
+    assert sorted(codes(planned)) == ["conflict"]
+    assert {op.reason for op in planned.ops} == {"address_remap"}
+    again = plan(synced.crm, synced.outlook, settings, synced.baseline)
+    assert again.is_empty
+    assert codes(again) == ["conflict"]

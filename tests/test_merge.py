@@ -254,3 +254,17 @@ def test_a_first_sync_converges_in_one_round() -> None:
     crm, outlook = contacts(3)
     crm = [attrs.evolve(c, job_title="t") for c in crm] + [CrmContact(key="only-crm")]
     converge(CrmSnapshot(contacts=crm), OutlookSnapshot(contacts=outlook))
+
+
+def test_a_pair_given_one_key_again_after_an_unlink_is_linked_again_in_one_update() -> None:
+    crm = CrmContact(key="k", job_title="A")
+    outlook = OutlookContact(key="k", job_title="B")
+    baseline = Baseline(unlinked=frozenset({(Domain.CONTACT, "k")}))
+    planned = plan(CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), None, baseline)
+    [update] = planned.baseline_updates
+    assert update.unlinked is False
+    assert update.crm is not None
+    synced = converge(
+        CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), None, baseline
+    )
+    assert synced.baseline.unlinked == frozenset()

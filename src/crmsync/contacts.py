@@ -367,8 +367,10 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
             result.crm_reason = "address_remap"
         if new_outlook != outlook:
             result.outlook_reason = "address_remap"
-        result.crm_after = result.base_crm = new_crm
-        result.outlook_after = result.base_outlook = new_outlook
+        result.crm_after, result.outlook_after = new_crm, new_outlook
+        # The baseline may hold a pending field's previous value: change only the addresses.
+        result.base_crm = _with_crm_addresses(result.base_crm, remap.crm)
+        result.base_outlook = _with_outlook_addresses(result.base_outlook, remap.outlook)
         if was_pending:
             result.pending_remap = False
 

@@ -310,6 +310,7 @@ class PairResult:
     base_crm: Any = None
     base_outlook: Any = None
     keep_baseline: bool = False
+    unlinked: bool | None = None
     pending_remap: bool | None = None
     notices: list[Notice] = attrs.field(factory=list)
     extra_ops: list[Op] = attrs.field(factory=list)
@@ -694,9 +695,11 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> DomainPlan:
                 and not rules.pending(key, inp)
             ):
                 continue  # nothing changed on either side since the last sync
-            results.append(rules.merge_pair(pair, inp))
+            result = rules.merge_pair(pair, inp)
             if key in unlinked:
-                updates.append(BaselineUpdate(domain=rules.domain, key=key, unlinked=False))
+                # The application linked the pair again by giving both records one key.
+                result.unlinked = False
+            results.append(result)
             continue
         if crm is None and outlook is None:
             # Deleted on both sides: the pair leaves the baseline.
@@ -800,17 +803,21 @@ def _emit(
                     )
                 )
     if result.keep_baseline:
+        if result.unlinked is not None:
+            updates.append(BaselineUpdate(domain=rules.domain, key=result.key,
+                                          unlinked=result.unlinked))  # fmt: skip
         return
     previous_crm = base[Side.CRM].get(result.key)
     previous_outlook = base[Side.OUTLOOK].get(result.key)
     same = previous_crm == result.base_crm and previous_outlook == result.base_outlook
-    if not same or result.pending_remap is not None:
+    if not same or result.pending_remap is not None or result.unlinked is not None:
         updates.append(
             BaselineUpdate(
                 domain=rules.domain,
                 key=result.key,
                 crm=result.base_crm,
                 outlook=result.base_outlook,
+                unlinked=result.unlinked,
                 pending_remap=result.pending_remap,
             )
         )
