@@ -26,7 +26,7 @@ import attrs
 
 from crmsync.merge import DomainRules, FieldRule, Pair, PairResult, View, sync_domain
 from crmsync.plan import Action, Op, Plan, Severity
-from crmsync.policy import SyncInput, finish_plan
+from crmsync.policy import SyncInput
 from crmsync.records import ActivityKind, ActivityState, Appointment, Attachment, Domain, Side
 from crmsync.settings import Direction, Settings
 
@@ -390,5 +390,4 @@ def policy(inp: SyncInput) -> Plan:
         A plan holding only appointment and attachment ops, notices and
         baseline updates.
     """
-    planned = sync_domain(RULES, inp)
-    return finish_plan(inp, planned.ops, planned.notices, planned.updates)
+    return sync_domain(RULES, inp)

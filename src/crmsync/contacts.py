@@ -24,7 +24,7 @@ import attrs
 
 from crmsync.merge import DomainRules, FieldRule, Pair, PairResult, View, sync_domain
 from crmsync.plan import Notice, Plan, Severity
-from crmsync.policy import SyncInput, finish_plan
+from crmsync.policy import SyncInput
 from crmsync.records import (
     NO_ADDRESS,
     OUTLOOK_ADDRESS_FIELDS,
@@ -408,18 +408,14 @@ def _remap_addresses(
             new_o[outlook_slot] = c[crm_slot]
         else:
             new_c[crm_slot] = o[outlook_slot]
-    for i in range(3):
-        field = ADDRESS_FIELDS[i]
-        if not new_c[i].same_as(c[i]) and not settings.direction(f"contact.{field}").to_crm:
+    for i, field in enumerate(ADDRESS_FIELDS):
+        direction = settings.direction(f"contact.{field}")
+        if not new_c[i].same_as(c[i]) and not direction.to_crm:
             new_c[i] = c[i]
             notices.append(_not_synced(key, field, Side.CRM))
-        slot_field = ADDRESS_FIELDS[i]
-        if (
-            not new_o[i].same_as(o[i])
-            and not settings.direction(f"contact.{slot_field}").to_outlook
-        ):
+        if not new_o[i].same_as(o[i]) and not direction.to_outlook:
             new_o[i] = o[i]
-            notices.append(_not_synced(key, slot_field, Side.OUTLOOK))
+            notices.append(_not_synced(key, field, Side.OUTLOOK))
     kept = _Slots.distinct(new_c, new_o)
     for address in before:
         if not _Slots.holds(kept, address):
@@ -484,5 +480,4 @@ def policy(inp: SyncInput) -> Plan:
     Returns:
         A plan holding only contact ops, notices and baseline updates.
     """
-    planned = sync_domain(RULES, inp)
-    return finish_plan(inp, planned.ops, planned.notices, planned.updates)
+    return sync_domain(RULES, inp)

@@ -23,13 +23,12 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 
-from crmsync.plan import Action, BaselineUpdate, FieldChange, Notice, Op, Severity, describe
-from crmsync.policy import SyncInput
+from crmsync.plan import Action, BaselineUpdate, FieldChange, Notice, Op, Plan, Severity, describe
+from crmsync.policy import SyncInput, finish_plan
 from crmsync.records import Address, Domain, Side
 from crmsync.settings import ConflictPolicy, Direction, Settings
 
 __all__ = [
-    "DomainPlan",
     "DomainRules",
     "FieldRule",
     "MergeResult",
@@ -316,15 +315,6 @@ class PairResult:
     extra_ops: list[Op] = attrs.field(factory=list)
 
 
-@attrs.frozen
-class DomainPlan:
-    """One domain's share of a plan."""
-
-    ops: tuple[Op, ...]
-    notices: tuple[Notice, ...]
-    updates: tuple[BaselineUpdate, ...]
-
-
 class DomainRules(Generic[CrmT, OutT]):
     """A sync domain's rules, plugged into the shared merge.
 
@@ -598,7 +588,7 @@ def _index(records: Iterable[Any]) -> dict[str, Any]:
     return {record.key: record for record in records}
 
 
-def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> DomainPlan:
+def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> Plan:
     """Plans one domain: refusals, duplicates, creates, merges, deletes, the guard.
 
     Args:
@@ -606,7 +596,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> DomainPlan:
         inp: both sides, the baseline, the settings.
 
     Returns:
-        The domain's ops, notices and baseline updates.
+        A plan holding the domain's ops, notices and baseline updates.
     """
     field = rules.snapshot_field
     current = {
@@ -762,7 +752,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> DomainPlan:
     rules.finish(results, inp)
     for result in results:
         _emit(rules, result, base, ops, notices, updates)
-    return DomainPlan(tuple(ops), tuple(notices), tuple(updates))
+    return finish_plan(inp, ops, notices, updates)
 
 
 def _emit(

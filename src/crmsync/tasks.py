@@ -22,7 +22,7 @@ import attrs
 
 from crmsync.merge import DomainRules, FieldRule, Pair, View, sync_domain
 from crmsync.plan import Notice, Plan, Severity
-from crmsync.policy import SyncInput, finish_plan
+from crmsync.policy import SyncInput
 from crmsync.records import Domain, Side, Task, TaskStatus
 from crmsync.settings import Settings
 
@@ -202,5 +202,4 @@ def policy(inp: SyncInput) -> Plan:
     Returns:
         A plan holding only task ops, notices and baseline updates.
     """
-    planned = sync_domain(RULES, inp)
-    return finish_plan(inp, planned.ops, planned.notices, planned.updates)
+    return sync_domain(RULES, inp)
