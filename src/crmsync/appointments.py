@@ -363,7 +363,13 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
                     result.key,
                     "attachment_deferred",
                     f"{attachment.name} ({attachment.size:,} bytes) does not fit in this plan's "
-                    f"attachment budget ({budget:,} bytes); a later plan moves it.",
+                    f"attachment budget ({budget:,} bytes); "
+                    + (
+                        "a later plan moves it."
+                        if attachment.size <= budget
+                        else "it is larger than the whole budget, so it waits until "
+                        "attachment_budget_bytes is raised."
+                    ),
                     Severity.INFO,
                     op.side,
                 )
