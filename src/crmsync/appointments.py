@@ -20,6 +20,7 @@ Rules (Dynamics 365 documentation):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -146,7 +147,7 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
 
     def directions(
         self, crm: Appointment | None, outlook: Appointment | None, settings: Settings
-    ) -> dict[str, Direction]:
+    ) -> Mapping[str, Direction]:
         """Service activities, and appointments the CRM closed, sync CRM → Outlook only."""
         directions = super().directions(crm, outlook, settings)
         one_way = any(

@@ -9,6 +9,7 @@ their lower-case values.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -459,11 +460,17 @@ def loads(text: str | bytes, cls: type[T]) -> T:
 
 
 def _digest_entry(domain: Domain, side: Side, key: str, record: Any) -> bytes:
-    data = None
+    # repr() of the field values is canonical for these frozen values (attrs reprs,
+    # datetimes with their zone) and much cheaper than JSON; `modified` is left out.
+    values = None
     if record is not None:
-        data = _CONVERTER.unstructure(record, unstructure_as=type(record))
-        data.pop("modified", None)  # metadata: never a change
-    return json.dumps([domain.value, side.value, key, data], sort_keys=True).encode()
+        values = [getattr(record, name) for name in _digested_fields(type(record))]
+    return repr((domain.value, side.value, key, values)).encode()
+
+
+@functools.cache
+def _digested_fields(cls: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in attrs.fields(cls) if f.name != "modified")
 
 
 def fingerprint(ops: Iterable[Op], crm: CrmSnapshot, outlook: OutlookSnapshot) -> str:

@@ -17,8 +17,10 @@ Rule 4: the same inputs in any order give the same result, and nothing here
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
@@ -82,6 +84,19 @@ class FieldRule:
     def title(self) -> str:
         """The field as a person names it."""
         return self.label or self.name.replace("_", " ")
+
+
+@functools.lru_cache(maxsize=64)
+def _configured_directions(
+    domain: Domain, fields: tuple[FieldRule, ...], settings: Settings
+) -> Mapping[str, Direction]:
+    # Computed once per settings, not once per pair, hence read-only.
+    return MappingProxyType(
+        {
+            rule.name: rule.direction if rule.fixed else settings.direction(f"{domain}.{rule.name}")
+            for rule in fields
+        }
+    )
 
 
 @attrs.frozen
@@ -368,14 +383,9 @@ class DomainRules(Generic[CrmT, OutT]):
 
     def directions(
         self, crm: CrmT | None, outlook: OutT | None, settings: Settings
-    ) -> dict[str, Direction]:
+    ) -> Mapping[str, Direction]:
         """Each field's direction for this pair: fixed, or as the settings say."""
-        return {
-            rule.name: rule.direction
-            if rule.fixed
-            else settings.direction(f"{self.domain}.{rule.name}")
-            for rule in self.fields
-        }
+        return _configured_directions(self.domain, self.fields, settings)
 
     def delete_refused(self, deleted_on: Side, survivor: Any, pair: Pair, inp: SyncInput) -> str:
         """Why a delete on `deleted_on` is not applied to the survivor ('' applies it)."""
@@ -584,6 +594,10 @@ def _match_new(
     return links, held, notices
 
 
+def _key(record: Any) -> str:
+    return record.key  # type: ignore[no-any-return]
+
+
 def _index(records: Iterable[Any]) -> dict[str, Any]:
     return {record.key: record for record in records}
 
@@ -627,7 +641,9 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> Plan:
             if found:
                 notices.extend(found)
                 refused.add(key)
-    live = {side: {k: r for k, r in current[side].items() if k not in refused} for side in Side}
+    live = current
+    if refused:
+        live = {side: {k: r for k, r in current[side].items() if k not in refused} for side in Side}
 
     blocked, guard_notices = _mass_delete_blocked(
         rules, set(linked), {side: set(current[side]) for side in Side}, inp.settings
@@ -636,11 +652,10 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> Plan:
 
     # Duplicate prevention: records new on both sides, matched by natural key.
     candidates = {
-        side: [
-            r
-            for k, r in sorted(live[side].items())
-            if k not in live[side.other] and k not in linked
-        ]
+        side: sorted(
+            (r for k, r in live[side].items() if k not in live[side.other] and k not in linked),
+            key=_key,
+        )
         for side in Side
     }
     links, held, match_notices = _match_new(rules, candidates)
@@ -664,27 +679,31 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> Plan:
     # (attachments turned on, say) may make an old difference travel.
     unchanged_settings = inp.baseline is not None and inp.baseline.settings == inp.settings
     results: list[PairResult] = []
-    for key in sorted(live[Side.CRM].keys() | live[Side.OUTLOOK].keys() | linked):
+    live_crm, live_outlook = live[Side.CRM], live[Side.OUTLOOK]
+    base_crm, base_outlook = base[Side.CRM], base[Side.OUTLOOK]
+    # The order of keys does not matter: the plan sorts what comes out.
+    for key in live_crm.keys() | live_outlook.keys() | linked:
+        crm, outlook = live_crm.get(key), live_outlook.get(key)
+        if (
+            unchanged_settings
+            and crm is not None
+            and crm == base_crm.get(key)
+            and outlook is not None
+            and outlook == base_outlook.get(key)
+            and not rules.pending(key, inp)
+        ):
+            continue  # a linked pair, unchanged on both sides since the last sync
         if key in held or key in refused:
             continue
-        crm, outlook = live[Side.CRM].get(key), live[Side.OUTLOOK].get(key)
         is_linked = key in linked
         pair = Pair(
             key,
             crm,
             outlook,
-            base[Side.CRM].get(key) if is_linked else None,
-            base[Side.OUTLOOK].get(key) if is_linked else None,
+            base_crm.get(key) if is_linked else None,
+            base_outlook.get(key) if is_linked else None,
         )
         if crm is not None and outlook is not None:
-            if (
-                unchanged_settings
-                and is_linked
-                and crm == pair.base_crm
-                and outlook == pair.base_outlook
-                and not rules.pending(key, inp)
-            ):
-                continue  # nothing changed on either side since the last sync
             result = rules.merge_pair(pair, inp)
             if key in unlinked:
                 # The application linked the pair again by giving both records one key.
