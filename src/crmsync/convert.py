@@ -464,7 +464,8 @@ def _digest_entry(domain: Domain, side: Side, key: str, record: Any) -> bytes:
     # datetimes with their zone) and much cheaper than JSON; `modified` is left out.
     values = None
     if record is not None:
-        values = [getattr(record, name) for name in _digested_fields(type(record))]
+        cls: Any = type(record)
+        values = [getattr(record, name) for name in _digested_fields(cls)]
     return repr((domain.value, side.value, key, values)).encode()
 
 
