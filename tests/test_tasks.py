@@ -1,0 +1,170 @@
+"""Tests for crmsync.tasks: assigned tasks, recurring tasks, due dates, status, deletes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+import pytest
+
+from crmsync import (
+    Action,
+    Baseline,
+    CrmSnapshot,
+    OutlookSnapshot,
+    Recurrence,
+    Settings,
+    SettingsError,
+    Side,
+    Task,
+    TaskStatus,
+)
+from support import NOW, USER, codes, converge, ops, plan
+
+START = NOW + dt.timedelta(days=1)
+DUE = NOW + dt.timedelta(days=3)
+ASSIGNED_ON = Settings(sync_assigned_tasks=True, organization_domains=frozenset({"contoso.com"}))
+
+
+def snapshots(crm: list[Task], outlook: list[Task]) -> tuple[CrmSnapshot, OutlookSnapshot]:
+    return CrmSnapshot(tasks=crm), OutlookSnapshot(tasks=outlook)
+
+
+def linked(*records: Task, settings: Settings | None = None) -> Baseline:
+    crm, outlook = snapshots(list(records), list(records))
+    return Baseline(crm=crm, outlook=outlook, settings=settings or Settings())
+
+
+def assigned(to: tuple[str, ...] = ("lee@contoso.com",), by: str = USER) -> Task:
+    return Task(key="t", subject="Slides", assigned_by=by, assigned_to=to)
+
+
+def test_a_plain_outlook_task_syncs_by_default() -> None:
+    task = Task(key="t", subject="Call back", due=DUE)
+    [op] = plan(*snapshots([], [task])).ops
+    assert (op.action, op.side, op.record.owner) == (Action.CREATE, Side.CRM, USER)
+    converge(*snapshots([], [task]))
+
+
+def test_status_priority_and_regarding_have_a_fixed_direction() -> None:
+    for field in ("status", "priority", "regarding"):
+        with pytest.raises(SettingsError, match="fixed direction"):
+            Settings(field_directions={f"task.{field}": "none"})
+    Settings(field_directions={"task.due": "to_crm", "task.percent_complete": "none"})
+
+
+def test_tasks_assigned_in_outlook_do_not_sync_when_the_setting_is_off() -> None:
+    planned = plan(*snapshots([], [assigned()]))
+    assert planned.is_empty
+    assert codes(planned) == ["assigned_task_sync_disabled"]
+
+
+def test_tasks_assigned_in_outlook_sync_when_the_setting_is_on() -> None:
+    planned = plan(*snapshots([], [assigned()]), ASSIGNED_ON)
+    assert ops(planned) == [("task", "crm", "t", "create")]
+
+
+def test_a_task_assigned_to_several_recipients_never_syncs() -> None:
+    planned = plan(*snapshots([], [assigned(("a@contoso.com", "b@contoso.com"))]), ASSIGNED_ON)
+    assert planned.is_empty
+    assert codes(planned) == ["task_multiple_recipients"]
+
+
+@pytest.mark.parametrize(
+    ("to", "by"),
+    [(("lee@fabrikam.com",), USER), (("lee@contoso.com",), "boss@fabrikam.com")],
+    ids=["assignee_outside", "assigner_outside"],
+)
+def test_a_task_assigned_across_organizations_never_syncs(to: tuple[str, ...], by: str) -> None:
+    planned = plan(*snapshots([], [assigned(to, by)]), ASSIGNED_ON)
+    assert planned.is_empty
+    assert codes(planned) == ["task_assignee_outside_organization"]
+
+
+def test_organization_domains_compare_case_insensitively() -> None:
+    planned = plan(*snapshots([], [assigned(("Lee@CONTOSO.com",))]), ASSIGNED_ON)
+    assert ops(planned) == [("task", "crm", "t", "create")]
+
+
+def test_empty_organization_domains_means_no_one_is_inside() -> None:
+    planned = plan(*snapshots([], [assigned()]), Settings(sync_assigned_tasks=True))
+    assert codes(planned) == ["task_assignee_outside_organization"]
+
+
+def test_recurring_tasks_never_sync_whatever_the_setting() -> None:
+    weekly = Recurrence(pattern="weekly", start_date=dt.date(2026, 11, 2), days_of_week=["friday"])
+    for settings in (Settings(), ASSIGNED_ON):
+        planned = plan(*snapshots([Task(key="t", recurrence=weekly)], []), settings)
+        assert planned.is_empty
+        assert codes(planned) == ["recurring_task_unsupported"]
+
+
+def test_a_refused_task_changes_nothing_else_in_the_plan() -> None:
+    plain = Task(key="p", subject="Plain")
+    alone = plan(*snapshots([], [plain]))
+    with_refused = plan(*snapshots([], [plain, attrs.evolve(assigned(), key="r")]))
+    assert alone.ops == with_refused.ops
+
+
+def test_a_task_with_a_start_and_no_due_date_takes_its_due_date_from_its_start() -> None:
+    task = Task(key="t", start=START)
+    [op] = plan(*snapshots([], [task])).ops
+    assert op.record.due == START
+    converge(*snapshots([], [task]))
+
+
+def test_filling_in_a_due_date_from_the_start_never_churns() -> None:
+    outlook = Task(key="t", start=START)
+    crm = Task(key="t", start=START, due=START)
+    assert plan(*snapshots([crm], [outlook])).is_empty
+    assert plan(*snapshots([crm], [outlook]), None, linked(crm)).is_empty
+
+
+def test_completion_travels_with_100_percent_and_the_completed_date() -> None:
+    task = Task(key="t", percent_complete=40, status="in_progress")
+    done = attrs.evolve(task, status="completed", percent_complete=100, completed=NOW)
+    [op] = plan(*snapshots([task], [done]), None, linked(task)).ops
+    assert {(c.field, c.new) for c in op.changes} == {
+        ("status", TaskStatus.COMPLETED),
+        ("percent_complete", 100),
+        ("completed", NOW),
+    }
+    synced = converge(*snapshots([task], [done]), None, linked(task))
+    assert synced.crm.tasks[0].status is TaskStatus.COMPLETED
+
+
+def test_status_and_percent_stay_consistent_across_a_round_trip() -> None:
+    """100 % is completed; progress is never "not started"; no flip-flop after a sync."""
+    half = Task(key="t", status="not_started", percent_complete=50)
+    full = Task(key="u", status="in_progress", percent_complete=100)
+    synced = converge(*snapshots([half, full], []))
+    by_key = {t.key: t for t in synced.outlook.tasks}
+    assert (by_key["t"].status, by_key["t"].percent_complete) == (TaskStatus.IN_PROGRESS, 50)
+    assert (by_key["u"].status, by_key["u"].percent_complete) == (TaskStatus.COMPLETED, 100)
+
+
+def test_an_outlook_delete_deletes_the_crm_task() -> None:
+    task = Task(key="t")
+    assert ops(plan(*snapshots([task], []), None, linked(task))) == [("task", "crm", "t", "delete")]
+
+
+def test_a_crm_delete_removes_the_outlook_task_unless_it_is_completed() -> None:
+    open_task, done = Task(key="t"), Task(key="t", status="completed", percent_complete=100)
+    assert ops(plan(*snapshots([], [open_task]), None, linked(open_task))) == [
+        ("task", "outlook", "t", "delete")
+    ]
+    planned = plan(*snapshots([], [done]), None, linked(done))
+    assert ops(planned) == [("task", "outlook", "t", "unlink")]
+    assert codes(planned) == ["delete_not_propagated"]
+
+
+def test_a_task_field_with_direction_none_never_travels() -> None:
+    settings = Settings(field_directions={"task.notes": "none"})
+    task = Task(key="t", notes="a")
+    planned = plan(
+        *snapshots([attrs.evolve(task, notes="b")], [task]),
+        settings,
+        linked(task, settings=settings),
+    )
+    assert planned.is_empty
+    assert codes(planned) == ["field_not_synced"]
