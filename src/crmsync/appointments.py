@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from crmsync.merge import DomainRules, FieldRule, Pair, PairResult, View, sync_domain
-from crmsync.plan import Action, Op, Plan, Severity
+from crmsync.merge import DomainPolicy, DomainRules, FieldRule, Pair, PairResult, View
+from crmsync.plan import Action, Op, Severity
 from crmsync.policy import SyncInput
 from crmsync.records import ActivityKind, ActivityState, Appointment, Attachment, Domain, Side
 from crmsync.settings import Direction, Settings
@@ -387,14 +387,5 @@ _NAME = {Side.CRM: "the CRM", Side.OUTLOOK: "Outlook"}
 RULES = AppointmentRules()
 
 
-def policy(inp: SyncInput) -> Plan:
-    """Plans the appointments (and their attachments) of `inp`.
-
-    Args:
-        inp: both sides, the baseline and the settings.
-
-    Returns:
-        A plan holding only appointment and attachment ops, notices and
-        baseline updates.
-    """
-    return sync_domain(RULES, inp)
+policy = DomainPolicy(RULES)
+"""Plans the appointments of a `SyncInput`: `policy(inp) -> Plan`."""

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from crmsync.merge import DomainRules, FieldRule, Pair, PairResult, View, sync_domain
-from crmsync.plan import Notice, Plan, Severity
+from crmsync.merge import DomainPolicy, DomainRules, FieldRule, Pair, PairResult, View
+from crmsync.plan import Notice, Severity
 from crmsync.policy import SyncInput
 from crmsync.records import (
     NO_ADDRESS,
@@ -471,13 +471,5 @@ def _forbidden_writes(
 RULES = ContactRules()
 
 
-def policy(inp: SyncInput) -> Plan:
-    """Plans the contacts of `inp`.
-
-    Args:
-        inp: both sides, the baseline and the settings.
-
-    Returns:
-        A plan holding only contact ops, notices and baseline updates.
-    """
-    return sync_domain(RULES, inp)
+policy = DomainPolicy(RULES)
+"""Plans the contacts of a `SyncInput`: `policy(inp) -> Plan`."""

@@ -31,6 +31,7 @@ from crmsync.records import Address, Domain, Side
 from crmsync.settings import ConflictPolicy, Direction, Settings
 
 __all__ = [
+    "DomainPolicy",
     "DomainRules",
     "FieldRule",
     "MergeResult",
@@ -87,14 +88,16 @@ class FieldRule:
 
 
 @functools.lru_cache(maxsize=64)
-def _configured_directions(
-    domain: Domain, fields: tuple[FieldRule, ...], settings: Settings
-) -> Mapping[str, Direction]:
+def _configured_directions(domain: Domain, settings: Settings) -> Mapping[str, Direction]:
     # Computed once per settings, not once per pair, hence read-only.
+    from crmsync.fieldmap import FIELD_RULES  # noqa: PLC0415 - the domains import this module
+
+    prefix = f"{domain.value}."
     return MappingProxyType(
         {
-            rule.name: rule.direction if rule.fixed else settings.direction(f"{domain}.{rule.name}")
-            for rule in fields
+            name[len(prefix) :]: rule.direction if rule.fixed else settings.direction(name)
+            for name, rule in FIELD_RULES.items()
+            if name.startswith(prefix)
         }
     )
 
@@ -385,7 +388,7 @@ class DomainRules(Generic[CrmT, OutT]):
         self, crm: CrmT | None, outlook: OutT | None, settings: Settings
     ) -> Mapping[str, Direction]:
         """Each field's direction for this pair: fixed, or as the settings say."""
-        return _configured_directions(self.domain, self.fields, settings)
+        return _configured_directions(self.domain, settings)
 
     def delete_refused(self, deleted_on: Side, survivor: Any, pair: Pair, inp: SyncInput) -> str:
         """Why a delete on `deleted_on` is not applied to the survivor ('' applies it)."""
@@ -602,12 +605,14 @@ def _index(records: Iterable[Any]) -> dict[str, Any]:
     return {record.key: record for record in records}
 
 
-def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> Plan:
+def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bool = True) -> Plan:
     """Plans one domain: refusals, duplicates, creates, merges, deletes, the guard.
 
     Args:
         rules: the domain's rules.
         inp: both sides, the baseline, the settings.
+        fingerprint: compute the plan's fingerprint (`compose` skips it for
+            the plans it merges and fingerprints the result once).
 
     Returns:
         A plan holding the domain's ops, notices and baseline updates.
@@ -771,7 +776,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput) -> Plan:
     rules.finish(results, inp)
     for result in results:
         _emit(rules, result, base, ops, notices, updates)
-    return finish_plan(inp, ops, notices, updates)
+    return finish_plan(inp, ops, notices, updates, fingerprint=fingerprint)
 
 
 def _emit(
@@ -830,3 +835,18 @@ def _emit(
                 pending_remap=result.pending_remap,
             )
         )
+
+
+@attrs.frozen
+class DomainPolicy:
+    """A sync domain's policy: call it with a `SyncInput` to get the domain's plan."""
+
+    rules: DomainRules[Any, Any]
+
+    def __call__(self, inp: SyncInput) -> Plan:
+        """Plans the domain of `inp`."""
+        return sync_domain(self.rules, inp)
+
+    def plan_without_fingerprint(self, inp: SyncInput) -> Plan:
+        """The same plan without its fingerprint, for `compose` to fingerprint once."""
+        return sync_domain(self.rules, inp, fingerprint=False)

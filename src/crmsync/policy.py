@@ -85,6 +85,8 @@ def finish_plan(
     ops: Iterable[Op],
     notices: Iterable[Notice],
     updates: Iterable[BaselineUpdate],
+    *,
+    fingerprint: bool = True,
 ) -> Plan:
     """Builds a `Plan` for `inp`, with its fingerprint.
 
@@ -93,11 +95,13 @@ def finish_plan(
         ops: the operations.
         notices: the notices.
         updates: the baseline updates.
+        fingerprint: compute the fingerprint (it costs a read of every
+            record the ops touch).
 
     Returns:
         The plan, in its total order.
     """
-    from crmsync.convert import fingerprint  # noqa: PLC0415 - convert imports this module
+    from crmsync.convert import fingerprint as digest  # noqa: PLC0415 - convert imports us
 
     ops = tuple(ops)
     return Plan(
@@ -106,7 +110,7 @@ def finish_plan(
         baseline_updates=tuple(updates),
         now=inp.now,
         settings=inp.settings,
-        fingerprint=fingerprint(ops, inp.crm, inp.outlook),
+        fingerprint=digest(ops, inp.crm, inp.outlook) if fingerprint else "",
         has_baseline=inp.baseline is not None,
     )
 
@@ -131,7 +135,9 @@ def compose(*policies: Policy) -> Policy:
         updates: dict[Any, BaselineUpdate] = {}
         notices: list[Notice] = []
         for policy in policies:
-            plan = policy(inp)
+            # Each plan is fingerprinted once, here, not also by the policy.
+            partial = getattr(policy, "plan_without_fingerprint", None)
+            plan = partial(inp) if partial is not None else policy(inp)
             for op in plan.ops:
                 seen = ops.setdefault(op.target, op)
                 if seen != op:

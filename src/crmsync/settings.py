@@ -146,7 +146,7 @@ def _domains(value: Iterable[str]) -> frozenset[str]:
     return frozenset(d.strip().casefold() if isinstance(d, str) else d for d in value)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class Settings:
     """System Settings > Synchronization, with Dynamics' documented defaults.
 

@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from crmsync.merge import DomainRules, FieldRule, Pair, View, sync_domain
-from crmsync.plan import Notice, Plan, Severity
+from crmsync.merge import DomainPolicy, DomainRules, FieldRule, Pair, View
+from crmsync.plan import Notice, Severity
 from crmsync.policy import SyncInput
 from crmsync.records import Domain, Side, Task, TaskStatus
 from crmsync.settings import Settings
@@ -193,13 +193,5 @@ class TaskRules(DomainRules[Task, Task]):
 RULES = TaskRules()
 
 
-def policy(inp: SyncInput) -> Plan:
-    """Plans the tasks of `inp`.
-
-    Args:
-        inp: both sides, the baseline and the settings.
-
-    Returns:
-        A plan holding only task ops, notices and baseline updates.
-    """
-    return sync_domain(RULES, inp)
+policy = DomainPolicy(RULES)
+"""Plans the tasks of a `SyncInput`: `policy(inp) -> Plan`."""

@@ -124,12 +124,32 @@ class SyncModel(RuleBasedStateMachine):
         self.synced = True
         self.written.clear()
 
+    def _base_value(self, side: Side, domain: Domain, key: str, field: str) -> Any:
+        if self.baseline is None or not self._linked(domain, key):
+            return object()  # nothing to compare with
+        snapshot = self.baseline.crm if side is Side.CRM else self.baseline.outlook
+        record = next(r for r in getattr(snapshot, f"{domain.value}s") if r.key == key)
+        return getattr(record, field)
+
+    def _linked(self, domain: Domain, key: str) -> bool:
+        if self.baseline is None:
+            return False
+        field = f"{domain.value}s"
+        return all(
+            any(r.key == key for r in getattr(snapshot, field))
+            for snapshot in (self.baseline.crm, self.baseline.outlook)
+        )
+
     def _check_nothing_lost(self, plan: crmsync.Plan) -> None:
         """A value a rule wrote and that still stands is overwritten only with a notice."""
         for side, domain, key, field, value in self.written:
             records = {r.key: r for r in getattr(self._store(side), f"{domain.value}s")}
             if key not in records or getattr(records[key], field) != value:
                 continue  # written over by a later rule, or deleted by a person
+            if not value and not self._linked(domain, key):
+                continue  # on a pair's first sync a value fills an empty field (docs/settings.md)
+            if self._base_value(side, domain, key, field) == value:
+                continue  # the same value written again is no change since the last sync
             for op in plan.ops:
                 if op.side is not side or op.domain is not domain or op.key != key:
                     continue

@@ -1,0 +1,1 @@
+"""The crmsync benchmark harness: `python -m benchmarks` (see docs/performance.md)."""

@@ -1,0 +1,147 @@
+"""Runs the benchmark harness: plan time against the Python floor, memory, the CLI path.
+
+    python -m benchmarks [--sizes 10000,100000,1000000] [--out FILE] [--smoke]
+
+Every target is a ratio measured in one run, never an absolute time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import crmsync
+from benchmarks.worlds import NOW, SETTINGS, USER, World, build
+from crmsync import Baseline, CrmSnapshot, OutlookSnapshot
+
+TARGETS = {"plan_vs_floor": 3.0, "growth_100k_to_1m": 11.0, "memory_vs_input": 1.5,
+           "cli_vs_json_floor": 4.0}  # fmt: skip
+
+
+def best_of(repeats: int, work: Callable[[], Any]) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        result = work()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def floor(world: World) -> int:
+    """The least work any planner must do: join by key, compare with the baseline."""
+    differing = 0
+    for now, base in ((world.crm, world.baseline.crm), (world.outlook, world.baseline.outlook)):
+        for name in ("contacts", "appointments", "tasks"):
+            previous = {r.key: r for r in getattr(base, name)}
+            for record in getattr(now, name):
+                if record != previous.get(record.key):
+                    differing += 1
+    return differing
+
+
+def plan(world: World) -> crmsync.Plan:
+    return crmsync.plan(world.crm, world.outlook, SETTINGS, world.baseline, user=USER, now=NOW)
+
+
+def measure(size: int, repeats: int) -> dict[str, Any]:
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    world = build(size)
+    input_bytes = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+
+    floor_s, differing = best_of(repeats, lambda: floor(world))
+    plan_s, planned = best_of(repeats, lambda: plan(world))
+
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    plan(world)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+
+    texts = [crmsync.dumps(world.crm, indent=None), crmsync.dumps(world.outlook, indent=None),
+             crmsync.dumps(world.baseline, indent=None)]  # fmt: skip
+
+    def cli() -> str:
+        crm = crmsync.loads(texts[0], CrmSnapshot)
+        outlook = crmsync.loads(texts[1], OutlookSnapshot)
+        baseline = crmsync.loads(texts[2], Baseline)
+        return crmsync.dumps(crmsync.plan(crm, outlook, SETTINGS, baseline, user=USER, now=NOW))
+
+    def json_floor() -> None:
+        for text in texts:
+            json.dumps(json.loads(text))
+
+    cli_s, _ = best_of(max(1, repeats - 1), cli)
+    json_s, _ = best_of(repeats, json_floor)
+    return {
+        "size": size,
+        "changed_pairs": world.changed_pairs,
+        "differing_records": differing,
+        "ops": len(planned.ops),
+        "plan_s": plan_s,
+        "floor_s": floor_s,
+        "plan_vs_floor": plan_s / floor_s,
+        "pairs_per_s": size / plan_s,
+        "plan_peak_bytes": peak,
+        "input_bytes": input_bytes,
+        "memory_vs_input": peak / input_bytes,
+        "cli_s": cli_s,
+        "json_floor_s": json_s,
+        "cli_vs_json_floor": cli_s / json_s,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--out", default="benchmarks/results/latest.json")
+    parser.add_argument("--smoke", action="store_true", help="smallest size only, for CI")
+    args = parser.parse_args(argv)
+    sizes = [2000] if args.smoke else [int(s) for s in args.sizes.split(",")]
+    rows = []
+    header = (f"{'records':>9} {'plan s':>8} {'floor s':>8} {'x floor':>8} {'pairs/s':>10} "
+              f"{'peak MB':>8} {'input MB':>9} {'x input':>8} {'cli s':>8} {'x json':>7}")  # fmt: skip
+    print(header)
+    for size in sizes:
+        row = measure(size, repeats=1 if size >= 1_000_000 else 3)
+        rows.append(row)
+        print(f"{size:>9,} {row['plan_s']:>8.3f} {row['floor_s']:>8.3f} "
+              f"{row['plan_vs_floor']:>8.2f} {row['pairs_per_s']:>10,.0f} "
+              f"{row['plan_peak_bytes'] / 1e6:>8.1f} {row['input_bytes'] / 1e6:>9.1f} "
+              f"{row['memory_vs_input']:>8.2f} {row['cli_s']:>8.3f} "
+              f"{row['cli_vs_json_floor']:>7.2f}", flush=True)  # fmt: skip
+    by_size = {row["size"]: row for row in rows}
+    growth = None
+    if 100_000 in by_size and 1_000_000 in by_size:
+        growth = by_size[1_000_000]["plan_s"] / by_size[100_000]["plan_s"]
+        print(f"growth 100k -> 1M: {growth:.2f}x (target <= {TARGETS['growth_100k_to_1m']}x)")
+    result = {
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+        },  # fmt: skip
+        "targets": TARGETS,
+        "rows": rows,
+        "growth_100k_to_1m": growth,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
