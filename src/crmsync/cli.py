@@ -2,8 +2,6 @@
 
     crmsync plan --crm F --outlook F [--baseline F] [--settings F] [--user EMAIL]
                  [--now ISO] [--format text|json] [--fail-on-data-loss]
-                 [--crm-format crmsync|dataverse] [--outlook-format crmsync|graph]
-                 [--emit graph,dataverse]
     crmsync plan --example
     crmsync apply PLAN --crm F --outlook F [--baseline F] --out DIR
 
@@ -19,14 +17,14 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from crmsync.apply import apply
 from crmsync.convert import dumps, loads, structure
-from crmsync.errors import CrmsyncError, InvalidInput, Problem, StalePlan
+from crmsync.errors import CrmsyncError, InvalidInput, StalePlan
 from crmsync.plan import Plan
 from crmsync.planning import plan as make_plan
 from crmsync.records import Baseline, CrmSnapshot, OutlookSnapshot
@@ -66,31 +64,6 @@ def _load(path: str, cls: type[T]) -> T:
         raise _invalid(path, exc) from None
 
 
-def _load_adapted(path: str, fmt: str, cls: type[T]) -> T:
-    """Reads a snapshot in crmsync's own JSON, or through an adapter."""
-    if fmt == "crmsync":
-        return _load(path, cls)
-    try:
-        data = json.loads(_read_bytes(path))
-    except (ValueError, RecursionError) as exc:
-        raise _invalid(path, InvalidInput([Problem((), f"not valid JSON: {exc}")])) from None
-    reader = _adapter_reader(fmt)
-    try:
-        return reader(data)  # type: ignore[no-any-return]
-    except InvalidInput as exc:
-        raise _invalid(path, exc) from None
-
-
-def _adapter_reader(fmt: str) -> Callable[[Any], Any]:
-    if fmt == "graph":
-        from crmsync.adapters import graph  # noqa: PLC0415 - adapters load on demand
-
-        return graph.outlook_snapshot_from_graph
-    from crmsync.adapters import dataverse  # noqa: PLC0415 - adapters load on demand
-
-    return dataverse.crm_snapshot_from_dataverse
-
-
 def _now(text: str | None) -> dt.datetime:
     if text is None:
         return dt.datetime.now(dt.UTC)  # the shell may read the clock; the core never does
@@ -123,35 +96,19 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
     else:
         if not args.crm or not args.outlook:
             raise _Failure(["crmsync plan: give --crm and --outlook, or --example"], EXIT_USAGE)
-        crm = _load_adapted(args.crm, args.crm_format, CrmSnapshot)
-        outlook = _load_adapted(args.outlook, args.outlook_format, OutlookSnapshot)
+        crm = _load(args.crm, CrmSnapshot)
+        outlook = _load(args.outlook, OutlookSnapshot)
         baseline = _load(args.baseline, Baseline) if args.baseline else None
         settings = _load(args.settings, Settings) if args.settings else Settings()
         user, now = args.user, _now(args.now)
     planned = make_plan(crm, outlook, settings, baseline, user=user, now=now)
-    if args.emit:
-        _emit_requests(planned, args.emit, out)
-    elif args.format == "json":
+    if args.format == "json":
         out.write(dumps(planned) + "\n")
     else:
         out.write(planned.render() + "\n")
     if args.fail_on_data_loss and planned.has_data_loss:
         return EXIT_DATA_LOSS
     return EXIT_OK
-
-
-def _emit_requests(planned: Plan, targets: str, out: TextIO) -> None:
-    from crmsync.adapters import dataverse, graph  # noqa: PLC0415 - adapters load on demand
-
-    emitters = {"graph": graph.plan_requests, "dataverse": dataverse.plan_requests}
-    for target in (t.strip() for t in targets.split(",") if t.strip()):
-        if target not in emitters:
-            raise _Failure([f"crmsync: --emit {target!r}: expected graph or dataverse"], EXIT_USAGE)
-        for request in emitters[target](planned):
-            out.write(f"{request.method} {request.url}\n")
-            if request.body is not None:
-                out.write(json.dumps(request.body, indent=2, ensure_ascii=False) + "\n")
-            out.write("\n")
 
 
 def _apply_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -192,9 +149,6 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--user", default="", metavar="EMAIL", help="the syncing user")
     plan.add_argument("--now", metavar="ISO", help="plan for this moment (default: now)")
     plan.add_argument("--format", choices=("text", "json"), default="text")
-    plan.add_argument("--crm-format", choices=("crmsync", "dataverse"), default="crmsync")
-    plan.add_argument("--outlook-format", choices=("crmsync", "graph"), default="crmsync")
-    plan.add_argument("--emit", metavar="TARGETS", help="print requests: graph,dataverse")
     plan.add_argument(
         "--fail-on-data-loss", action="store_true", help="exit 3 when the plan reports data loss"
     )
