@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import crmsync
 
 CONTRACT = (
@@ -70,5 +73,11 @@ def test_every_error_inherits_from_the_root_and_the_matching_builtin() -> None:
         assert issubclass(error, ValueError)
 
 
-def test_strategies_are_not_imported_by_the_package() -> None:
-    assert "strategies" not in vars(crmsync)
+def test_neither_strategies_nor_hypothesis_are_imported_by_the_package() -> None:
+    code = (
+        "import sys, crmsync; "
+        "print('crmsync.strategies' in sys.modules, 'hypothesis' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,  # noqa: S603
+                            check=True)  # fmt: skip
+    assert result.stdout.split() == ["False", "False"]

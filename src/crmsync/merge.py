@@ -597,10 +597,6 @@ def _match_new(
     return links, held, notices
 
 
-def _key(record: Any) -> str:
-    return record.key  # type: ignore[no-any-return]
-
-
 def _index(records: Iterable[Any]) -> dict[str, Any]:
     return {record.key: record for record in records}
 
@@ -657,10 +653,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
 
     # Duplicate prevention: records new on both sides, matched by natural key.
     candidates = {
-        side: sorted(
-            (r for k, r in live[side].items() if k not in live[side.other] and k not in linked),
-            key=_key,
-        )
+        side: [live[side][k] for k in sorted(live[side].keys() - live[side.other].keys() - linked)]
         for side in Side
     }
     links, held, match_notices = _match_new(rules, candidates)
