@@ -22,8 +22,12 @@ import crmsync
 from benchmarks.worlds import NOW, SETTINGS, USER, World, build
 from crmsync import Baseline, CrmSnapshot, OutlookSnapshot
 
-TARGETS = {"plan_vs_floor": 3.0, "growth_100k_to_1m": 11.0, "memory_vs_input": 1.5,
-           "cli_vs_json_floor": 4.0}  # fmt: skip
+TARGETS = {
+    "plan_vs_floor": 3.0,
+    "growth_100k_to_1m": 11.0,
+    "memory_vs_input": 1.5,
+    "cli_vs_json_floor": 4.0,
+}
 
 
 def best_of(repeats: int, work: Callable[[], Any]) -> tuple[float, Any]:
@@ -69,8 +73,11 @@ def measure(size: int, repeats: int) -> dict[str, Any]:
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
 
-    texts = [crmsync.dumps(world.crm, indent=None), crmsync.dumps(world.outlook, indent=None),
-             crmsync.dumps(world.baseline, indent=None)]  # fmt: skip
+    texts = [
+        crmsync.dumps(world.crm, indent=None),
+        crmsync.dumps(world.outlook, indent=None),
+        crmsync.dumps(world.baseline, indent=None),
+    ]
 
     def cli() -> str:
         crm = crmsync.loads(texts[0], CrmSnapshot)
@@ -110,17 +117,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [2000] if args.smoke else [int(s) for s in args.sizes.split(",")]
     rows = []
-    header = (f"{'records':>9} {'plan s':>8} {'floor s':>8} {'x floor':>8} {'pairs/s':>10} "
-              f"{'peak MB':>8} {'input MB':>9} {'x input':>8} {'cli s':>8} {'x json':>7}")  # fmt: skip
+    header = (
+        f"{'records':>9} {'plan s':>8} {'floor s':>8} {'x floor':>8} {'pairs/s':>10} "
+        f"{'peak MB':>8} {'input MB':>9} {'x input':>8} {'cli s':>8} {'x json':>7}"
+    )
     print(header)
     for size in sizes:
         row = measure(size, repeats=1 if size >= 1_000_000 else 3)
         rows.append(row)
-        print(f"{size:>9,} {row['plan_s']:>8.3f} {row['floor_s']:>8.3f} "
-              f"{row['plan_vs_floor']:>8.2f} {row['pairs_per_s']:>10,.0f} "
-              f"{row['plan_peak_bytes'] / 1e6:>8.1f} {row['input_bytes'] / 1e6:>9.1f} "
-              f"{row['memory_vs_input']:>8.2f} {row['cli_s']:>8.3f} "
-              f"{row['cli_vs_json_floor']:>7.2f}", flush=True)  # fmt: skip
+        print(
+            f"{size:>9,} {row['plan_s']:>8.3f} {row['floor_s']:>8.3f} "
+            f"{row['plan_vs_floor']:>8.2f} {row['pairs_per_s']:>10,.0f} "
+            f"{row['plan_peak_bytes'] / 1e6:>8.1f} {row['input_bytes'] / 1e6:>9.1f} "
+            f"{row['memory_vs_input']:>8.2f} {row['cli_s']:>8.3f} "
+            f"{row['cli_vs_json_floor']:>7.2f}",
+            flush=True,
+        )
     by_size = {row["size"]: row for row in rows}
     growth = None
     if 100_000 in by_size and 1_000_000 in by_size:
@@ -131,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "processor": platform.processor(),
-        },  # fmt: skip
+        },
         "targets": TARGETS,
         "rows": rows,
         "growth_100k_to_1m": growth,

@@ -68,11 +68,20 @@ def _appointments(n: int) -> list[Appointment]:
             if i % 3 == 0
             else ()
         )
-        out.append(Appointment(
-            key=f"a{i}", subject=f"Meeting {i}", body="Agenda attached.", location="Room 1",
-            start=start, end=start + dt.timedelta(hours=1), organizer=USER,
-            required=("ben@fabrikam.com",), uid=f"uid-{i}", attachments=files,
-        ))  # fmt: skip
+        out.append(
+            Appointment(
+                key=f"a{i}",
+                subject=f"Meeting {i}",
+                body="Agenda attached.",
+                location="Room 1",
+                start=start,
+                end=start + dt.timedelta(hours=1),
+                organizer=USER,
+                required=("ben@fabrikam.com",),
+                uid=f"uid-{i}",
+                attachments=files,
+            )
+        )
     return out
 
 
@@ -85,7 +94,7 @@ def _tasks(n: int) -> list[Task]:
             start=NOW,
             due=NOW + dt.timedelta(days=i % 30),
             percent_complete=(i * 7) % 100,
-        )  # fmt: skip
+        )
         for i in range(n)
     ]
 

@@ -19,8 +19,10 @@ from support import NOW
 
 GOOD_CONTACT: dict[str, Any] = {"key": "c1", "emails": ["a@x.com"]}
 GOOD_APPOINTMENT: dict[str, Any] = {
-    "key": "a1", "start": "2026-11-24T10:00:00+00:00", "end": "2026-11-24T11:00:00+00:00"
-}  # fmt: skip
+    "key": "a1",
+    "start": "2026-11-24T10:00:00+00:00",
+    "end": "2026-11-24T11:00:00+00:00",
+}
 
 CATALOGUE: list[tuple[str, Any, type, str]] = [
     (
@@ -101,8 +103,9 @@ CATALOGUE: list[tuple[str, Any, type, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "data", "cls", "expected"), CATALOGUE,
-                         ids=[c[0] for c in CATALOGUE])  # fmt: skip
+@pytest.mark.parametrize(
+    ("case", "data", "cls", "expected"), CATALOGUE, ids=[c[0] for c in CATALOGUE]
+)
 def test_malformed_input_is_refused_with_its_path(
     case: str, data: Any, cls: type, expected: str
 ) -> None:
@@ -112,17 +115,24 @@ def test_malformed_input_is_refused_with_its_path(
 
 
 def test_one_snapshot_with_several_bad_records_reports_them_all_at_once() -> None:
-    data = {"contacts": [
-        GOOD_CONTACT,
-        {"key": 5},
-        {"key": "c3", "emails": ["1@x", "2@x", "3@x", "4@x"]},
-        {"key": "c4", "address1": {"city": []}},
-    ], "tasks": [{"key": "t", "percent_complete": 300}]}  # fmt: skip
+    data = {
+        "contacts": [
+            GOOD_CONTACT,
+            {"key": 5},
+            {"key": "c3", "emails": ["1@x", "2@x", "3@x", "4@x"]},
+            {"key": "c4", "address1": {"city": []}},
+        ],
+        "tasks": [{"key": "t", "percent_complete": 300}],
+    }
     with pytest.raises(InvalidInput) as exc:
         crmsync.loads(json.dumps(data), CrmSnapshot)
     paths = [line.split(":")[0] for line in exc.value.lines()]
-    assert paths == ["$.contacts[1].key", "$.contacts[2].emails", "$.contacts[3].address1.city",
-                     "$.tasks[0].percent_complete"]  # fmt: skip
+    assert paths == [
+        "$.contacts[1].key",
+        "$.contacts[2].emails",
+        "$.contacts[3].address1.city",
+        "$.tasks[0].percent_complete",
+    ]
 
 
 def test_invalid_utf8_is_refused() -> None:
@@ -144,9 +154,11 @@ def test_a_50_mb_string_is_handled_without_a_hang() -> None:
         crmsync.loads('{"contacts": [{"key": 1, "notes": "' + huge + '"}]}', CrmSnapshot)
 
 
-@pytest.mark.parametrize(("case", "data", "cls", "expected"),
-                         [c for c in CATALOGUE if c[2] in (CrmSnapshot,)],
-                         ids=[c[0] for c in CATALOGUE if c[2] in (CrmSnapshot,)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("case", "data", "cls", "expected"),
+    [c for c in CATALOGUE if c[2] in (CrmSnapshot,)],
+    ids=[c[0] for c in CATALOGUE if c[2] in (CrmSnapshot,)],
+)
 def test_the_cli_prints_the_problem_and_exits_1_never_a_traceback(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

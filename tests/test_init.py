@@ -78,6 +78,10 @@ def test_neither_strategies_nor_hypothesis_are_imported_by_the_package() -> None
         "import sys, crmsync; "
         "print('crmsync.strategies' in sys.modules, 'hypothesis' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,  # noqa: S603
-                            check=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.split() == ["False", "False"]

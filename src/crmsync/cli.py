@@ -123,13 +123,18 @@ def _apply_command(args: argparse.Namespace, out: TextIO) -> int:
     folder = Path(args.out)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for name, value in (("crm", synced.crm), ("outlook", synced.outlook),
-                            ("baseline", synced.baseline)):  # fmt: skip
+        for name, value in (
+            ("crm", synced.crm),
+            ("outlook", synced.outlook),
+            ("baseline", synced.baseline),
+        ):
             (folder / f"{name}.json").write_text(dumps(value) + "\n", encoding="utf-8")
     except OSError as exc:
         raise _Failure([f"crmsync: cannot write to {folder}: {exc.strerror or exc}"]) from None
-    out.write(f"applied {len(planned.ops)} op(s); wrote crm.json, outlook.json, baseline.json "
-              f"to {folder}\n")  # fmt: skip
+    out.write(
+        f"applied {len(planned.ops)} op(s); wrote crm.json, outlook.json, baseline.json "
+        f"to {folder}\n"
+    )
     return EXIT_OK
 
 
@@ -189,8 +194,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except Exception as exc:
         if os.environ.get("CRMSYNC_DEBUG"):
             raise
-        print(f"crmsync: internal error: {type(exc).__name__}: {exc} "
-              "(set CRMSYNC_DEBUG=1 for details)", file=sys.stderr)  # fmt: skip
+        print(
+            f"crmsync: internal error: {type(exc).__name__}: {exc} "
+            "(set CRMSYNC_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

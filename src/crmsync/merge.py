@@ -811,8 +811,9 @@ def _emit(
                 )
     if result.keep_baseline:
         if result.unlinked is not None:
-            updates.append(BaselineUpdate(domain=rules.domain, key=result.key,
-                                          unlinked=result.unlinked))  # fmt: skip
+            updates.append(
+                BaselineUpdate(domain=rules.domain, key=result.key, unlinked=result.unlinked)
+            )
         return
     previous_crm = base[Side.CRM].get(result.key)
     previous_outlook = base[Side.OUTLOOK].get(result.key)

@@ -373,6 +373,8 @@ def render(plan: Plan) -> str:
 
 def notices_markdown() -> str:
     """The notice codes as a Markdown table, as docs/notices.md shows them."""
-    rows = [f"| `{code}` | {severity.value} | {meaning} |"
-            for code, (severity, meaning) in NOTICE_CODES.items()]  # fmt: skip
+    rows = [
+        f"| `{code}` | {severity.value} | {meaning} |"
+        for code, (severity, meaning) in NOTICE_CODES.items()
+    ]
     return "\n".join(["| code | severity | meaning |", "|---|---|---|", *rows]) + "\n"

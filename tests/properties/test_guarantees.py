@@ -28,8 +28,9 @@ DOMAIN_RULES = {Domain.CONTACT: CONTACTS, Domain.APPOINTMENT: APPOINTMENTS, Doma
 
 
 def plan_world(world: World) -> Plan:
-    return crmsync.plan(world.crm, world.outlook, world.settings, world.baseline,
-                        user=world.user, now=world.now)  # fmt: skip
+    return crmsync.plan(
+        world.crm, world.outlook, world.settings, world.baseline, user=world.user, now=world.now
+    )
 
 
 def sync_world(world: World) -> tuple[Plan, crmsync.Synced]:
@@ -189,8 +190,10 @@ def test_maximality_every_non_conflicting_allowed_change_travels(world: World) -
             if (domain, key) in noticed or key in world.baseline.pending_remap:
                 continue  # refused, in conflict, remapped...: other laws cover those
             c, o = crm_now[key], out_now[key]
-            cv, ov = views(domain, c, Side.CRM, world.settings), views(domain, o, Side.OUTLOOK,
-                                                                       world.settings)  # fmt: skip
+            cv, ov = (
+                views(domain, c, Side.CRM, world.settings),
+                views(domain, o, Side.OUTLOOK, world.settings),
+            )
             bc = views(domain, crm_base[key], Side.CRM, world.settings)
             bo = views(domain, out_base[key], Side.OUTLOOK, world.settings)
             directions = rules.directions(c, o, world.settings)
@@ -252,8 +255,12 @@ def test_no_duplicates_a_create_never_lands_on_a_taken_key_or_doubles_a_contact(
             if email in judged:
                 assert count <= max(before_crm.get(email, 0), before_out.get(email, 0)), email
     second = plan_world(next_world(world, synced))
-    assert not any(op.action is Action.CREATE and op.domain is Domain.CONTACT
-                   and op.reason.startswith("new_in") for op in second.ops)  # fmt: skip
+    assert not any(
+        op.action is Action.CREATE
+        and op.domain is Domain.CONTACT
+        and op.reason.startswith("new_in")
+        for op in second.ops
+    )
 
 
 @given(worlds())
@@ -266,8 +273,11 @@ def test_settings_are_honoured_nothing_a_setting_turns_off_appears_in_an_op(worl
     if s.attachment_budget_bytes is not None:
         moved = sum(op.record.size for op in attachment_ops if op.action is Action.CREATE)
         assert moved <= s.attachment_budget_bytes
-    assert all(op.record.size <= s.max_attachment_bytes for op in attachment_ops
-               if op.action is Action.CREATE)  # fmt: skip
+    assert all(
+        op.record.size <= s.max_attachment_bytes
+        for op in attachment_ops
+        if op.action is Action.CREATE
+    )
     off = {tuple(name.split(".", 1)) for name, d in s.field_directions.items() if d.value == "none"}
     for op in planned.ops:
         for change in op.changes:

@@ -74,8 +74,10 @@ class SyncModel(RuleBasedStateMachine):
     def edit_contact(self, side: Side, key: str, title: str, notes: str) -> None:
         contacts = self._store(side).contacts
         if any(c.key == key for c in contacts):
-            edited = tuple(attrs.evolve(c, job_title=title, notes=notes) if c.key == key else c
-                           for c in contacts)  # fmt: skip
+            edited = tuple(
+                attrs.evolve(c, job_title=title, notes=notes) if c.key == key else c
+                for c in contacts
+            )
             self._put(side, "contacts", edited)
             self.written.append((side, Domain.CONTACT, key, "job_title", title))
 
@@ -83,8 +85,9 @@ class SyncModel(RuleBasedStateMachine):
     def edit_crm_address(self, key: str, address: crmsync.Address) -> None:
         contacts = self.crm.contacts
         if any(c.key == key for c in contacts):
-            edited = tuple(attrs.evolve(c, address2=address) if c.key == key else c
-                           for c in contacts)  # fmt: skip
+            edited = tuple(
+                attrs.evolve(c, address2=address) if c.key == key else c for c in contacts
+            )
             self._put(Side.CRM, "contacts", edited)
 
     @rule(side=SIDES, key=KEYS)
@@ -93,8 +96,9 @@ class SyncModel(RuleBasedStateMachine):
 
     @rule(side=SIDES, key=KEYS, subject=VALUES, percent=st.sampled_from([0, 50, 100]))
     def create_or_edit_task(self, side: Side, key: str, subject: str, percent: int) -> None:
-        task = Task(key=key, subject=subject, percent_complete=percent,
-                    start=NOW if percent == 50 else None)  # fmt: skip
+        task = Task(
+            key=key, subject=subject, percent_complete=percent, start=NOW if percent == 50 else None
+        )
         others = tuple(t for t in self._store(side).tasks if t.key != key)
         self._put(side, "tasks", (*others, task))
         self.written.append((side, Domain.TASK, key, "subject", subject))
@@ -103,9 +107,12 @@ class SyncModel(RuleBasedStateMachine):
     def delete_task(self, side: Side, key: str) -> None:
         self._put(side, "tasks", tuple(t for t in self._store(side).tasks if t.key != key))
 
-    @rule(mode=st.sampled_from(list(AddressSync)),
-          conflict=st.sampled_from([ConflictPolicy.CRM_WINS, ConflictPolicy.OUTLOOK_WINS,
-                                    ConflictPolicy.NEWEST_WINS]))  # fmt: skip
+    @rule(
+        mode=st.sampled_from(list(AddressSync)),
+        conflict=st.sampled_from(
+            [ConflictPolicy.CRM_WINS, ConflictPolicy.OUTLOOK_WINS, ConflictPolicy.NEWEST_WINS]
+        ),
+    )
     def flip_settings(self, mode: AddressSync, conflict: ConflictPolicy) -> None:
         self.settings = Settings(address_sync=mode, conflict=conflict)
         self.synced = False
@@ -114,8 +121,9 @@ class SyncModel(RuleBasedStateMachine):
     @rule()
     def sync(self) -> None:
         for _ in range(3):  # a LINK merges in the next round
-            plan = crmsync.plan(self.crm, self.outlook, self.settings, self.baseline,
-                                user=USER, now=NOW)  # fmt: skip
+            plan = crmsync.plan(
+                self.crm, self.outlook, self.settings, self.baseline, user=USER, now=NOW
+            )
             self._check_nothing_lost(plan)
             synced = crmsync.apply(plan, self.crm, self.outlook, self.baseline)
             self.crm, self.outlook, self.baseline = synced.crm, synced.outlook, synced.baseline
@@ -163,8 +171,9 @@ class SyncModel(RuleBasedStateMachine):
     @invariant()
     @precondition(lambda self: self.synced)
     def the_next_plan_writes_nothing(self) -> None:
-        again = crmsync.plan(self.crm, self.outlook, self.settings, self.baseline, user=USER,
-                             now=NOW)  # fmt: skip
+        again = crmsync.plan(
+            self.crm, self.outlook, self.settings, self.baseline, user=USER, now=NOW
+        )
         assert again.is_empty, again.render()
 
     @invariant()
