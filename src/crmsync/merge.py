@@ -88,16 +88,16 @@ class FieldRule:
 
 
 @functools.lru_cache(maxsize=64)
-def _configured_directions(domain: Domain, settings: Settings) -> Mapping[str, Direction]:
-    # Computed once per settings, not once per pair, hence read-only.
-    from crmsync.fieldmap import FIELD_RULES  # noqa: PLC0415 - the domains import this module
-
-    prefix = f"{domain.value}."
+def _configured_directions(
+    rules: DomainRules[Any, Any], settings: Settings
+) -> Mapping[str, Direction]:
+    # Computed once per (domain rules, settings), not once per pair, hence read-only.
     return MappingProxyType(
         {
-            name[len(prefix) :]: rule.direction if rule.fixed else settings.direction(name)
-            for name, rule in FIELD_RULES.items()
-            if name.startswith(prefix)
+            rule.name: rule.direction
+            if rule.fixed
+            else settings.direction(f"{rules.domain.value}.{rule.name}")
+            for rule in rules.fields
         }
     )
 
@@ -388,7 +388,7 @@ class DomainRules(Generic[CrmT, OutT]):
         self, crm: CrmT | None, outlook: OutT | None, settings: Settings
     ) -> Mapping[str, Direction]:
         """Each field's direction for this pair: fixed, or as the settings say."""
-        return _configured_directions(self.domain, settings)
+        return _configured_directions(self, settings)
 
     def delete_refused(self, deleted_on: Side, survivor: Any, pair: Pair, inp: SyncInput) -> str:
         """Why a delete on `deleted_on` is not applied to the survivor ('' applies it)."""
