@@ -174,3 +174,90 @@ def test_the_installed_command_runs_the_example() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["format_version"] == "1.0"
+
+
+GRAPH_FILE = {
+    "contacts": {
+        "value": [
+            {
+                "id": "g-1",
+                "givenName": "Ann",
+                "jobTitle": "Buyer",
+                "emailAddresses": [{"address": "ann@contoso.com"}],
+                "categories": ["Tracked to Dynamics 365"],
+            }
+        ]
+    }
+}
+DATAVERSE_FILE = {
+    "contacts": {
+        "value": [
+            {
+                "@odata.etag": 'W/"1"',
+                "contactid": "d-1",
+                "firstname": "Ann",
+                "jobtitle": "Head of Purchasing",
+                "emailaddress1": "ann@contoso.com",
+            }
+        ]
+    }
+}
+
+
+def _foreign(folder: Path, graph: object, dataverse: object) -> list[str]:
+    crm = write(folder, "dataverse.json", json.dumps(dataverse))
+    outlook = write(folder, "graph.json", json.dumps(graph))
+    return ["plan", "--crm", crm, "--crm-format", "dataverse", "--outlook", outlook]
+
+
+def test_plan_reads_dataverse_and_graph_files(tmp_path: Path) -> None:
+    code, text = run(*_foreign(tmp_path, GRAPH_FILE, DATAVERSE_FILE), "--outlook-format", "graph")
+
+    assert code == 0
+    assert (
+        "link    g-1  (same_natural_key)" in text
+    )  # the same first e-mail: linked, not created twice
+
+
+def test_emit_prints_each_request_with_method_url_and_body(tmp_path: Path) -> None:
+    args = _foreign(tmp_path, {"contacts": []}, DATAVERSE_FILE)
+    code, text = run(*args, "--outlook-format", "graph", "--emit", "graph,dataverse")
+
+    assert code == 0
+    assert text.startswith("POST /me/contacts\n{\n")
+    assert '"jobTitle": "Head of Purchasing"' in text
+
+
+def test_emit_as_json_is_a_list_of_requests(tmp_path: Path) -> None:
+    args = _foreign(tmp_path, {"contacts": []}, DATAVERSE_FILE)
+    code, text = run(*args, "--outlook-format", "graph", "--emit", "graph", "--format", "json")
+
+    assert code == 0
+    [request] = json.loads(text)
+    assert (request["service"], request["method"], request["url"]) == (
+        "graph",
+        "POST",
+        "/me/contacts",
+    )
+
+
+def test_a_bad_graph_file_prints_every_path_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = {"contacts": [{"id": "g", "emailAddresses": "ann"}], "events": [{"id": "e"}]}
+    code, _ = run(*_foreign(tmp_path, bad, DATAVERSE_FILE), "--outlook-format", "graph")
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "$.contacts[0].emailAddresses: expected a list, got a string" in err
+    assert "$.events[0].start: is required" in err
+    assert "Traceback" not in err
+
+
+def test_emit_with_an_unknown_service_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run(*_foreign(tmp_path, GRAPH_FILE, DATAVERSE_FILE), "--emit", "ews")
+
+    assert code == 2
+    assert "--emit takes graph, dataverse or both" in capsys.readouterr().err

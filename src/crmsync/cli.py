@@ -2,6 +2,8 @@
 
     crmsync plan --crm F --outlook F [--baseline F] [--settings F] [--user EMAIL]
                  [--now ISO] [--format text|json] [--fail-on-data-loss]
+                 [--crm-format crmsync|dataverse] [--outlook-format crmsync|graph]
+                 [--emit graph,dataverse] [--todo-list ID]
     crmsync plan --example
     crmsync apply PLAN --crm F --outlook F [--baseline F] --out DIR
 
@@ -17,17 +19,21 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO, TypeVar, cast
 
+import attrs
+
+from crmsync.adapters import crm_snapshot_from_dataverse, read_graph
+from crmsync.adapters.requests import Request, Service, requests_for
 from crmsync.apply import apply
-from crmsync.convert import dumps, loads, structure
+from crmsync.convert import dumps, loads, parse_json, structure
 from crmsync.errors import CrmsyncError, InvalidInput, StalePlan
 from crmsync.plan import Plan
 from crmsync.planning import plan as make_plan
-from crmsync.records import Baseline, CrmSnapshot, OutlookSnapshot
+from crmsync.records import Baseline, CrmSnapshot, Domain, OutlookSnapshot
 from crmsync.settings import Settings
 
 __all__ = ["main"]
@@ -64,6 +70,36 @@ def _load(path: str, cls: type[T]) -> T:
         raise _invalid(path, exc) from None
 
 
+def _load_foreign(path: str, read: Callable[[Any], T]) -> T:
+    try:
+        return read(parse_json(_read_bytes(path)))
+    except InvalidInput as exc:
+        raise _invalid(path, exc) from None
+
+
+def _services(text: str) -> tuple[Service, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in ("graph", "dataverse")]
+    if unknown or not names:
+        raise _Failure(
+            [f"crmsync plan: --emit takes graph, dataverse or both, not {text!r}"], EXIT_USAGE
+        )
+    return tuple(cast(Service, name) for name in names)
+
+
+def _write_requests(requests: Sequence[Request], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        out.write(json.dumps([attrs.asdict(r) for r in requests], indent=2) + "\n")
+        return
+    for request in requests:
+        out.write(f"{request.method} {request.url}\n")
+        if request.note:
+            out.write(f"# {request.note}\n")
+        if request.body is not None:
+            out.write(json.dumps(request.body, indent=2, ensure_ascii=False) + "\n")
+        out.write("\n")
+
+
 def _now(text: str | None) -> dt.datetime:
     if text is None:
         return dt.datetime.now(dt.UTC)  # the shell may read the clock; the core never does
@@ -85,6 +121,8 @@ def _example() -> dict[str, Any]:
 
 
 def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
+    services = _services(args.emit) if args.emit is not None else None
+    graph_ids: Mapping[tuple[Domain, str], str] = {}
     if args.example:
         example = _example()
         meta = json.loads(example["meta"])
@@ -96,13 +134,30 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
     else:
         if not args.crm or not args.outlook:
             raise _Failure(["crmsync plan: give --crm and --outlook, or --example"], EXIT_USAGE)
-        crm = _load(args.crm, CrmSnapshot)
-        outlook = _load(args.outlook, OutlookSnapshot)
+        if args.crm_format == "dataverse":
+            crm = _load_foreign(args.crm, crm_snapshot_from_dataverse)
+        else:
+            crm = _load(args.crm, CrmSnapshot)
+        if args.outlook_format == "graph":
+            read = _load_foreign(args.outlook, read_graph)
+            outlook, graph_ids = read.snapshot, read.ids
+        else:
+            outlook = _load(args.outlook, OutlookSnapshot)
         baseline = _load(args.baseline, Baseline) if args.baseline else None
         settings = _load(args.settings, Settings) if args.settings else Settings()
         user, now = args.user, _now(args.now)
     planned = make_plan(crm, outlook, settings, baseline, user=user, now=now)
-    if args.format == "json":
+    if services is not None:
+        found = requests_for(
+            planned,
+            crm,
+            outlook,
+            services=services,
+            todo_list=args.todo_list,
+            graph_ids=graph_ids,
+        )
+        _write_requests(found, args.format, out)
+    elif args.format == "json":
         out.write(dumps(planned) + "\n")
     else:
         out.write(planned.render() + "\n")
@@ -155,6 +210,30 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--now", metavar="ISO", help="plan for this moment (default: now)")
     plan.add_argument("--format", choices=("text", "json"), default="text")
     plan.add_argument(
+        "--crm-format",
+        choices=("crmsync", "dataverse"),
+        default="crmsync",
+        help="--crm holds a crmsync snapshot (default) or Dataverse Web API collections",
+    )
+    plan.add_argument(
+        "--outlook-format",
+        choices=("crmsync", "graph"),
+        default="crmsync",
+        help="--outlook holds a crmsync snapshot (default) or Microsoft Graph collections",
+    )
+    plan.add_argument(
+        "--emit",
+        metavar="SERVICES",
+        help="print the HTTP requests that carry out the plan instead of the plan: "
+        "graph, dataverse or graph,dataverse",
+    )
+    plan.add_argument(
+        "--todo-list",
+        default="{todoTaskListId}",
+        metavar="ID",
+        help="the To Do list id used in task URLs of --emit graph",
+    )
+    plan.add_argument(
         "--fail-on-data-loss", action="store_true", help="exit 3 when the plan reports data loss"
     )
     run = commands.add_parser("apply", help="apply a plan to JSON snapshots")
@@ -191,6 +270,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except CrmsyncError as exc:
         print(f"crmsync: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except BrokenPipeError:  # the reader left early (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:
         if os.environ.get("CRMSYNC_DEBUG"):
             raise

@@ -430,6 +430,27 @@ def dumps(value: Any, *, indent: int | None = 2) -> str:
     return json.dumps(unstructure(value), indent=indent, ensure_ascii=False)
 
 
+def parse_json(text: str | bytes) -> Any:
+    """Parses JSON text (bytes must be UTF-8) with errors as `InvalidInput`.
+
+    Raises:
+        InvalidInput: invalid UTF-8, invalid JSON or JSON nested too deeply.
+    """
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput([Problem((), f"not valid UTF-8 (byte {exc.start})")]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            [Problem((), f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")]
+        ) from None
+    except RecursionError:
+        raise InvalidInput([Problem((), "JSON nested too deeply")]) from None
+
+
 def loads(text: str | bytes, cls: type[T]) -> T:
     """Reads a value of type `cls` from JSON.
 
@@ -443,20 +464,7 @@ def loads(text: str | bytes, cls: type[T]) -> T:
     Raises:
         InvalidInput: bad JSON, or every problem in the data with its path.
     """
-    if isinstance(text, bytes | bytearray):
-        try:
-            text = bytes(text).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput([Problem((), f"not valid UTF-8 (byte {exc.start})")]) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            [Problem((), f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")]
-        ) from None
-    except RecursionError:
-        raise InvalidInput([Problem((), "JSON nested too deeply")]) from None
-    return structure(data, cls)
+    return structure(parse_json(text), cls)
 
 
 def _digest_entry(domain: Domain, side: Side, key: str, record: Any) -> bytes:

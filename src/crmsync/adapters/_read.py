@@ -1,0 +1,236 @@
+"""Reading JSON payloads into records: every problem collected, each with its path.
+
+A `Reader` walks one payload. Each accessor returns a usable value (an empty
+string, None, a default) even when the payload is wrong, and records the
+problem, so one call reports everything wrong with a payload at once, as
+`crmsync.loads` does. OData annotations (`@odata.etag`,
+`name@OData.Community.Display.V1.FormattedValue`) are never looked at.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from crmsync.errors import InvalidInput, PathPart, Problem
+
+T = TypeVar("T")
+
+_MISSING = object()
+
+
+class Reader:
+    """One JSON object inside a payload, and the problems found so far."""
+
+    def __init__(
+        self, payload: Any, path: tuple[PathPart, ...] = (), problems: list[Problem] | None = None
+    ) -> None:
+        self.path = path
+        self.problems: list[Problem] = [] if problems is None else problems
+        if isinstance(payload, Mapping):
+            self.payload: Mapping[str, Any] = payload
+        else:
+            self.payload = {}
+            self.problem((), f"expected a JSON object, got {_json_type(payload)}")
+
+    def problem(self, name: PathPart | tuple[PathPart, ...], message: str) -> None:
+        """Records a problem at `name`, relative to this object."""
+        parts = name if isinstance(name, tuple) else (name,)
+        self.problems.append(Problem((*self.path, *parts), message))
+
+    def has(self, name: str) -> bool:
+        """True when the payload holds `name` (null included)."""
+        return name in self.payload
+
+    def raw(self, name: str) -> Any:
+        """The value under `name`, None when absent."""
+        return self.payload.get(name)
+
+    def text(self, name: str, *, required: bool = False) -> str:
+        """A string property; absent or null is "" (or a problem when required)."""
+        value = self.payload.get(name, _MISSING)
+        if value is _MISSING or value is None:
+            if required:
+                self.problem(name, "is required")
+            return ""
+        if not isinstance(value, str):
+            self.problem(name, f"expected a string, got {_json_type(value)}")
+            return ""
+        if required and not value.strip():
+            self.problem(name, "must not be empty")
+        return value
+
+    def integer(self, name: str) -> int | None:
+        """An integer property, None when absent or null."""
+        value = self.payload.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            self.problem(name, f"expected an integer, got {_json_type(value)}")
+            return None
+        return int(value)
+
+    def number(self, name: str) -> float | None:
+        """A number property, None when absent or null."""
+        value = self.payload.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(name, f"expected a number, got {_json_type(value)}")
+            return None
+        return float(value)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A boolean property; absent or null is `default`."""
+        value = self.payload.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.problem(name, f"expected true or false, got {_json_type(value)}")
+            return default
+        return value
+
+    def moment(self, name: str, *, required: bool = False) -> dt.datetime | None:
+        """An ISO 8601 date-time with an offset (`...Z`, `...+07:00`)."""
+        text = self.text(name, required=required)
+        if not text:
+            return None
+        return parse_moment(text, lambda message: self.problem(name, message))
+
+    def day(self, name: str, *, required: bool = False) -> dt.date | None:
+        """An ISO 8601 date (`2017-09-04`)."""
+        text = self.text(name, required=required)
+        if not text:
+            return None
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            self.problem(name, f"expected a date like 2017-09-04, got {text!r}")
+            return None
+
+    def strings(self, name: str) -> list[str]:
+        """A list of strings; absent or null is empty."""
+        out: list[str] = []
+        for i, value in self._list(name):
+            if isinstance(value, str):
+                out.append(value)
+            else:
+                self.problem((name, i), f"expected a string, got {_json_type(value)}")
+        return out
+
+    def objects(self, name: str) -> Iterator[Reader]:
+        """The objects of a list property, each as a reader with its own path."""
+        for i, value in self._list(name):
+            yield Reader(value, (*self.path, name, i), self.problems)
+
+    def child(self, name: str) -> Reader | None:
+        """The object under `name`, None when absent or null."""
+        value = self.payload.get(name)
+        if value is None:
+            return None
+        return Reader(value, (*self.path, name), self.problems)
+
+    def base64(self, name: str) -> bytes | None:
+        """Base64 content (Graph `contentBytes`, Dataverse `body`)."""
+        text = self.text(name, required=True)
+        if not text:
+            return None
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            self.problem(name, "is not valid base64")
+            return None
+
+    def choice(self, name: str, table: Mapping[Any, T], default: T) -> T:
+        """A value looked up in `table`; absent or null is `default`."""
+        value = self.payload.get(name)
+        if value is None:
+            return default
+        try:
+            return table[value]
+        except (KeyError, TypeError):
+            allowed = ", ".join(repr(k) for k in table)
+            self.problem(name, f"unknown value {value!r}; expected one of: {allowed}")
+            return default
+
+    def _list(self, name: str) -> Iterator[tuple[int, Any]]:
+        value = self.payload.get(name)
+        if value is None:
+            return
+        if not isinstance(value, list):
+            self.problem(name, f"expected a list, got {_json_type(value)}")
+            return
+        yield from enumerate(value)
+
+
+def parse_moment(text: str, report: Callable[[str], None]) -> dt.datetime | None:
+    """An aware datetime from ISO 8601 text with an offset; reports naive text."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        report(f"expected an ISO 8601 date-time, got {text!r}")
+        return None
+    if moment.tzinfo is None:
+        report(f"date-time {text!r} has no UTC offset")
+        return None
+    return moment
+
+
+def build(reader: Reader, make: Callable[[], T]) -> T:
+    """Builds the record once the payload read cleanly; raises every problem at once.
+
+    A record that refuses the values it was given (an end before its start,
+    say) is reported at the payload's path, with the record's own message.
+    """
+    if not reader.problems:
+        try:
+            return make()
+        except InvalidInput as exc:
+            for line in exc.lines():
+                reader.problem((), f"the record it describes is invalid: {line}")
+    raise InvalidInput(reader.problems)
+
+
+def collection(payload: Any, path: tuple[PathPart, ...] = ()) -> list[tuple[int, Any]]:
+    """The items of an OData collection (`{"value": [...]}`) or a plain list."""
+    if isinstance(payload, Mapping) and "value" in payload:
+        payload, path = payload["value"], (*path, "value")
+    if not isinstance(payload, list):
+        message = f"expected a list or {{'value': [...]}}, got {_json_type(payload)}"
+        where = Problem(path, message)
+        raise InvalidInput([where])
+    return list(enumerate(payload))
+
+
+_BLANKS = re.compile(r"[ \t\u00a0]+")
+
+
+def normalize_text(text: str) -> str:
+    """Plain text as both sides compare it: one line ending, no trailing blanks.
+
+    Line breaks become one newline, white space runs inside a line become one space,
+    each line is stripped, and leading or trailing empty lines are dropped, so
+    the same words never differ by the way a side stores them.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(_BLANKS.sub(" ", line).strip() for line in lines).strip("\n")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__

@@ -1,0 +1,783 @@
+"""Microsoft Graph payloads (the mailbox side) in and out.
+
+`*_from_graph` read what Graph returns (`GET /me/contacts/{id}`, an event with
+`$expand=attachments`, a To Do `todoTask` or the older `outlookTask`) into
+records; `*_to_graph` write the request body an application sends with
+`POST` or `PATCH` (pass `fields=` to write only the properties an update
+changes). Read-only properties (`id`, `lastModifiedDateTime`, `changeKey`)
+are read, never written.
+
+Conventions:
+- A record's key is the CRM id Dynamics writes on an item it links (the MAPI
+  property `crmid`), else the payload's `id` (or `key=`, which overrides
+  both). So a pair stays linked from one read to the next: a body written
+  for a record carries its key as `crmid`, and a `LINK` op is a `PATCH` of
+  that property (see `crmsync.adapters.requests`).
+- An item is tracked when its categories hold "Tracked to Dynamics 365"
+  (`TRACKED_CATEGORY`), unless the caller passes `tracked=`; a body created
+  for a tracked record carries that category.
+- `dateTimeTimeZone` values take Windows zone names ("Pacific Standard Time")
+  or IANA names; the mapping between them is CLDR's, as `tzlocal` ships it.
+  Written values use the datetime's own zone when it has a Windows name, and
+  UTC otherwise.
+- HTML bodies are read as plain text (CRM descriptions are plain text, so both
+  sides compare like with like) and written back as text.
+- What Graph has no property for, Dynamics keeps in MAPI named properties on
+  the item; crmsync reads and writes the same ones through
+  `singleValueExtendedProperties`: the regarding record, the CRM activity type
+  (a service activity), Outlook's mailing-address choice and a task's percent
+  complete. An item without them reads as "no regarding", an appointment, a
+  business mailing address and the percent its status implies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Collection, Mapping
+from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString
+from tzlocal.windows_tz import tz_win, win_tz
+
+from crmsync.adapters._read import Reader, build, normalize_text
+from crmsync.errors import InvalidInput
+from crmsync.records import (
+    DAY_NAMES,
+    ActivityKind,
+    ActivityState,
+    Address,
+    AddressKind,
+    Appointment,
+    Attachment,
+    OutlookContact,
+    Priority,
+    Recurrence,
+    RecurrencePattern,
+    ShowAs,
+    Task,
+    TaskStatus,
+)
+
+__all__ = [
+    "TRACKED_CATEGORY",
+    "attachment_from_graph",
+    "contact_from_graph",
+    "contact_to_graph",
+    "event_from_graph",
+    "event_to_graph",
+    "html_to_text",
+    "recurrence_from_graph",
+    "recurrence_to_graph",
+    "task_from_graph",
+    "task_to_graph",
+]
+
+TRACKED_CATEGORY: Final = "Tracked to Dynamics 365"
+"""The category Dynamics puts on Outlook items it tracks."""
+
+JSON = dict[str, Any]
+
+# MAPI named properties, as Graph names them in singleValueExtendedProperties.
+_PUBLIC_STRINGS = "{00020329-0000-0000-C000-000000000046}"
+CRMID_PROPERTY: Final = f"String {_PUBLIC_STRINGS} Name crmid"
+REGARDING_PROPERTY: Final = f"String {_PUBLIC_STRINGS} Name crmregardingobjectid"
+OBJECT_TYPE_PROPERTY: Final = f"Integer {_PUBLIC_STRINGS} Name crmobjecttypecode"
+MAILING_ADDRESS_PROPERTY: Final = "Integer {00062004-0000-0000-C000-000000000046} Id 0x8022"
+PERCENT_PROPERTY: Final = "Double {00062003-0000-0000-C000-000000000046} Id 0x8102"
+
+_SERVICE_ACTIVITY_TYPE = 4214  # Dataverse object type code of serviceappointment
+_APPOINTMENT_TYPE = 4201
+_MAILING = {"1": AddressKind.HOME, "2": AddressKind.BUSINESS, "3": AddressKind.OTHER}
+
+_PRIORITY = {p.value: p for p in Priority}
+_SHOW_AS = {
+    "free": ShowAs.FREE,
+    "tentative": ShowAs.TENTATIVE,
+    "busy": ShowAs.BUSY,
+    "oof": ShowAs.OOF,
+    "workingElsewhere": ShowAs.WORKING_ELSEWHERE,
+    "unknown": ShowAs.UNKNOWN,
+}
+_TASK_STATUS = {
+    "notStarted": TaskStatus.NOT_STARTED,
+    "inProgress": TaskStatus.IN_PROGRESS,
+    "completed": TaskStatus.COMPLETED,
+    "waitingOnOthers": TaskStatus.WAITING_ON_OTHERS,
+    "deferred": TaskStatus.DEFERRED,
+}
+_PATTERN = {
+    "daily": RecurrencePattern.DAILY,
+    "weekly": RecurrencePattern.WEEKLY,
+    "absoluteMonthly": RecurrencePattern.ABSOLUTE_MONTHLY,
+    "relativeMonthly": RecurrencePattern.RELATIVE_MONTHLY,
+    "absoluteYearly": RecurrencePattern.ABSOLUTE_YEARLY,
+    "relativeYearly": RecurrencePattern.RELATIVE_YEARLY,
+}
+_DAYS = {name: name for name in DAY_NAMES} | {name.title(): name for name in DAY_NAMES}
+_INDEX = {name: name for name in ("first", "second", "third", "fourth", "last")}
+_RANGE = ("endDate", "noEnd", "numbered")
+
+
+def _invert(table: Mapping[str, Any]) -> dict[Any, str]:
+    return {value: name for name, value in table.items()}
+
+
+# ---------------------------------------------------------------------------
+# shared pieces
+
+
+def _extended(reader: Reader) -> dict[str, Any]:
+    """`singleValueExtendedProperties` as {id: value}, ids compared case-insensitively."""
+    return {
+        item.text("id").casefold(): item.raw("value")
+        for item in reader.objects("singleValueExtendedProperties")
+    }
+
+
+def _extended_value(props: Mapping[str, Any], prop: str) -> str:
+    value = props.get(prop.casefold())
+    return "" if value is None else str(value)
+
+
+def _key(reader: Reader, props: Mapping[str, Any], key: str | None) -> str:
+    """`key=`, else the CRM id Dynamics wrote on the item (a linked pair), else Graph's `id`."""
+    if key is not None:
+        return key
+    return _extended_value(props, CRMID_PROPERTY) or reader.text("id", required=True)
+
+
+def _tracked(reader: Reader, tracked: bool | None) -> bool:
+    if tracked is not None:
+        return tracked
+    return TRACKED_CATEGORY in reader.strings("categories")
+
+
+def _email(reader: Reader | None) -> str:
+    """The address of a Graph `recipient` (`{"emailAddress": {"address": ...}}`)."""
+    if reader is None:
+        return ""
+    inner = reader.child("emailAddress")
+    return "" if inner is None else inner.text("address").strip()
+
+
+def _recipient(address: str) -> JSON:
+    return {"emailAddress": {"address": address}}
+
+
+def _zone(name: str) -> dt.tzinfo | None:
+    if name.upper() in ("UTC", "GMT", "COORDINATED UNIVERSAL TIME"):
+        return dt.UTC
+    iana = win_tz.get(name, name)
+    try:
+        return ZoneInfo(iana)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _when(reader: Reader) -> dt.datetime | None:
+    """A `dateTimeTimeZone` (wall-clock `dateTime` plus `timeZone`) as an aware datetime."""
+    local = reader.text("dateTime", required=True)
+    zone_name = reader.text("timeZone", required=True)
+    if not local or not zone_name:
+        return None
+    zone = _zone(zone_name)
+    if zone is None:
+        reader.problem("timeZone", f"unknown time zone {zone_name!r}")
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(local)
+    except ValueError:
+        reader.problem("dateTime", f"expected an ISO 8601 date-time, got {local!r}")
+        return None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+
+
+def _moment_of(reader: Reader, name: str, *, required: bool = False) -> dt.datetime | None:
+    child = reader.child(name)
+    if child is None:
+        if required:
+            reader.problem(name, "is required")
+        return None
+    return _when(child)
+
+
+def _write_when(moment: dt.datetime) -> JSON:
+    zone = moment.tzinfo
+    key = getattr(zone, "key", None)
+    if isinstance(key, str) and key in tz_win:
+        return {"dateTime": moment.replace(tzinfo=None).isoformat(), "timeZone": tz_win[key]}
+    utc = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return {"dateTime": utc.isoformat(), "timeZone": "UTC"}
+
+
+def _body(reader: Reader) -> str:
+    body = reader.child("body")
+    if body is None:
+        return ""
+    content = body.text("content")
+    kind = body.text("contentType").lower() or "text"
+    if kind == "html":
+        return html_to_text(content)
+    if kind != "text":
+        body.problem("contentType", f"unknown value {kind!r}; expected text or html")
+    return normalize_text(content)
+
+
+def _only(
+    body: JSON,
+    fields: Collection[str] | None,
+    names: Mapping[str, tuple[str, ...]],
+    extended: Mapping[str, tuple[str, str]],
+) -> JSON:
+    """The body for the given record fields (all when None).
+
+    `names` maps a field to the properties that write it; `extended` maps a
+    field to the MAPI property (id, value) that holds it, written as
+    `singleValueExtendedProperties`.
+    """
+    chosen = set(names) | set(extended) if fields is None else set(fields)
+    unknown = chosen - set(names) - set(extended)
+    if unknown:
+        raise ValueError(f"fields Graph cannot write: {', '.join(sorted(unknown))}")
+    wanted = {prop for field in chosen & set(names) for prop in names[field]}
+    out = {prop: value for prop, value in body.items() if prop in wanted}
+    props = sorted({extended[field] for field in chosen & set(extended)})
+    if props:
+        out["singleValueExtendedProperties"] = [{"id": i, "value": v} for i, v in props]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# HTML
+
+
+_BLOCK_TAGS = (
+    "address", "article", "blockquote", "div", "dd", "dl", "dt", "footer", "h1", "h2",
+    "h3", "h4", "h5", "h6", "header", "hr", "li", "ol", "p", "pre", "section", "table",
+    "tr", "ul",
+)  # fmt: skip
+_BLOCK, _BREAK = "\x00", "\x01"
+_SPACES = re.compile(r"[ \t\r\n\f]+")
+
+
+def html_to_text(html: str) -> str:
+    """The text a reader sees in an HTML body, one line per paragraph or break.
+
+    Source line breaks and indentation are white space, as in a browser;
+    `<p>`, `<div>`, list items and table rows start a line, `<br>` breaks
+    one, and an empty paragraph (Outlook writes `<p>&nbsp;</p>`) is a blank
+    line. `<head>`, `<style>` and `<script>` are not text. The result is
+    normalized like any plain text, so the same words give the same value
+    whether a side stores HTML or text.
+    """
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["head", "style", "script", "title"]):
+        tag.decompose()
+    for tag in soup.find_all("br"):
+        tag.replace_with(NavigableString(_BREAK))
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before(NavigableString(_BLOCK))
+        tag.insert_after(NavigableString(_BLOCK))
+    lines: list[str] = []
+    for block in soup.get_text().split(_BLOCK):
+        if not block.strip(" \t\r\n\f"):  # formatting between tags, not content
+            continue
+        lines.extend(_SPACES.sub(" ", line).strip(" ") for line in block.split(_BREAK))
+    return normalize_text("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------
+# contacts
+
+
+def _address(reader: Reader | None) -> Address:
+    if reader is None:
+        return Address()
+    return Address(
+        street=normalize_text(reader.text("street")),
+        city=reader.text("city").strip(),
+        state=reader.text("state").strip(),
+        postal_code=reader.text("postalCode").strip(),
+        country=reader.text("countryOrRegion").strip(),
+    )
+
+
+def _write_address(address: Address) -> JSON:
+    return {
+        "street": address.street,
+        "city": address.city,
+        "state": address.state,
+        "postalCode": address.postal_code,
+        "countryOrRegion": address.country,
+    }
+
+
+def contact_from_graph(
+    payload: Any,
+    *,
+    key: str | None = None,
+    tracked: bool | None = None,
+    mailing_address: AddressKind | None = None,
+) -> OutlookContact:
+    """An Outlook contact from a Graph `contact`.
+
+    The first business and home phone numbers are read (crmsync holds one of
+    each, as the CRM does). Outlook's mailing-address choice is read from its
+    MAPI property when the payload carries it, else from `mailing_address`,
+    else business.
+
+    Raises:
+        InvalidInput: the payload is not a contact, each problem with its path.
+    """
+    reader = Reader(payload)
+    props = _extended(reader)
+    emails = [
+        e.text("address").strip() for e in reader.objects("emailAddresses") if e.text("address")
+    ]
+    if len(emails) > 3:
+        reader.problem("emailAddresses", f"holds {len(emails)} addresses; Outlook keeps three")
+    choice = _MAILING.get(_extended_value(props, MAILING_ADDRESS_PROPERTY))
+    values: dict[str, Any] = {
+        "key": _key(reader, props, key),
+        "first_name": reader.text("givenName").strip(),
+        "last_name": reader.text("surname").strip(),
+        "emails": tuple(emails),
+        "business_phone": next(iter(reader.strings("businessPhones")), "").strip(),
+        "home_phone": next(iter(reader.strings("homePhones")), "").strip(),
+        "mobile_phone": reader.text("mobilePhone").strip(),
+        "job_title": reader.text("jobTitle").strip(),
+        "department": reader.text("department").strip(),
+        "notes": normalize_text(reader.text("personalNotes")),
+        "business_address": _address(reader.child("businessAddress")),
+        "home_address": _address(reader.child("homeAddress")),
+        "other_address": _address(reader.child("otherAddress")),
+        "mailing_address": choice or mailing_address or AddressKind.BUSINESS,
+        "tracked": _tracked(reader, tracked),
+        "modified": reader.moment("lastModifiedDateTime"),
+    }
+    return build(reader, lambda: OutlookContact(**values))
+
+
+_CONTACT_PROPS: dict[str, tuple[str, ...]] = {
+    "first_name": ("givenName",),
+    "last_name": ("surname",),
+    "emails": ("emailAddresses",),
+    "business_phone": ("businessPhones",),
+    "home_phone": ("homePhones",),
+    "mobile_phone": ("mobilePhone",),
+    "job_title": ("jobTitle",),
+    "department": ("department",),
+    "notes": ("personalNotes",),
+    "business_address": ("businessAddress",),
+    "home_address": ("homeAddress",),
+    "other_address": ("otherAddress",),
+    "tracked": ("categories",),
+}
+
+
+def contact_to_graph(
+    contact: OutlookContact, *, fields: Collection[str] | None = None, current: Any = None
+) -> JSON:
+    """The Graph request body for a contact (all of it, or only `fields`).
+
+    `current`, the contact as Graph holds it now, keeps what crmsync does not
+    model from being overwritten: the second and later business and home
+    phone numbers, and categories other than the tracking one.
+    """
+    now = Reader(current if current is not None else {})
+    kept_business = now.strings("businessPhones")[1:]
+    kept_home = now.strings("homePhones")[1:]
+    other_categories = [c for c in now.strings("categories") if c != TRACKED_CATEGORY]
+    mailing = {kind: code for code, kind in _MAILING.items()}[contact.mailing_address]
+    body: JSON = {
+        "givenName": contact.first_name,
+        "surname": contact.last_name,
+        "emailAddresses": [{"address": e, "name": e} for e in contact.emails],
+        "businessPhones": [p for p in [contact.business_phone] if p] + kept_business,
+        "homePhones": [p for p in [contact.home_phone] if p] + kept_home,
+        "mobilePhone": contact.mobile_phone,
+        "jobTitle": contact.job_title,
+        "department": contact.department,
+        "personalNotes": contact.notes,
+        "businessAddress": _write_address(contact.business_address),
+        "homeAddress": _write_address(contact.home_address),
+        "otherAddress": _write_address(contact.other_address),
+        "categories": other_categories + ([TRACKED_CATEGORY] if contact.tracked else []),
+    }
+    extended = {
+        "key": (CRMID_PROPERTY, contact.key),
+        "mailing_address": (MAILING_ADDRESS_PROPERTY, mailing),
+    }
+    return _only(body, fields, _CONTACT_PROPS, extended)
+
+
+# ---------------------------------------------------------------------------
+# recurrence
+
+
+def recurrence_from_graph(payload: Any, *, path: tuple[str | int, ...] = ()) -> Recurrence:
+    """A recurrence from a Graph `patternedRecurrence` (`pattern` and `range`).
+
+    Raises:
+        InvalidInput: an unknown pattern or range type, a bad date, each with its path.
+    """
+    reader = Reader(payload, path)
+    pattern = reader.child("pattern") or Reader({}, (*path, "pattern"), reader.problems)
+    span = reader.child("range") or Reader({}, (*path, "range"), reader.problems)
+    if not reader.has("pattern"):
+        reader.problem("pattern", "is required")
+    if not reader.has("range"):
+        reader.problem("range", "is required")
+    kind = pattern.choice("type", _PATTERN, RecurrencePattern.DAILY)
+    days = []
+    for i, day in enumerate(pattern.strings("daysOfWeek")):
+        if day in _DAYS:
+            days.append(_DAYS[day])
+        else:
+            pattern.problem(("daysOfWeek", i), f"unknown day {day!r}")
+    range_type = span.text("type", required=True)
+    if range_type and range_type not in _RANGE:
+        span.problem("type", f"unknown value {range_type!r}; expected one of: {', '.join(_RANGE)}")
+    day_of_month = pattern.integer("dayOfMonth") or None
+    month = pattern.integer("month") or None
+    relative = kind in (RecurrencePattern.RELATIVE_MONTHLY, RecurrencePattern.RELATIVE_YEARLY)
+    weekly = kind is RecurrencePattern.WEEKLY
+    values: dict[str, Any] = {
+        "pattern": kind,
+        "interval": pattern.integer("interval") or 1,
+        "days_of_week": tuple(days),
+        "day_of_month": day_of_month,
+        "month": month,
+        "index": pattern.choice("index", _INDEX, "first") if relative else None,
+        "start_date": span.day("startDate", required=True),
+        "end_date": span.day("endDate", required=True) if range_type == "endDate" else None,
+        "occurrences": span.integer("numberOfOccurrences") if range_type == "numbered" else None,
+    }
+    if range_type == "numbered" and values["occurrences"] is None:
+        span.problem("numberOfOccurrences", "is required for a numbered range")
+    if not (relative or weekly):
+        values["days_of_week"] = ()
+    return build(reader, lambda: Recurrence(**values))
+
+
+def recurrence_to_graph(recurrence: Recurrence) -> JSON:
+    """A Graph `patternedRecurrence` for a recurrence."""
+    pattern: JSON = {
+        "type": _invert(_PATTERN)[recurrence.pattern],
+        "interval": recurrence.interval,
+    }
+    if recurrence.days_of_week:
+        pattern["daysOfWeek"] = list(recurrence.days_of_week)
+    if recurrence.day_of_month is not None:
+        pattern["dayOfMonth"] = recurrence.day_of_month
+    if recurrence.month is not None:
+        pattern["month"] = recurrence.month
+    if recurrence.index is not None:
+        pattern["index"] = recurrence.index
+    span: JSON = {"startDate": recurrence.start_date.isoformat()}
+    if recurrence.end_date is not None:
+        span |= {"type": "endDate", "endDate": recurrence.end_date.isoformat()}
+    elif recurrence.occurrences is not None:
+        span |= {"type": "numbered", "numberOfOccurrences": recurrence.occurrences}
+    else:
+        span["type"] = "noEnd"
+    return {"pattern": pattern, "range": span}
+
+
+# ---------------------------------------------------------------------------
+# events and attachments
+
+_FILE_ATTACHMENT = "microsoft.graph.fileattachment"
+
+
+def attachment_from_graph(payload: Any) -> Attachment | None:
+    """An attachment from a Graph `fileAttachment`; None for other kinds.
+
+    An `itemAttachment` (an attached message or event) or a
+    `referenceAttachment` (a link) holds no file the CRM could store, so it
+    has no attachment record. `content_hash` is "sha256:" and the hex digest
+    of the decoded `contentBytes`, and `size` their length (Graph's own
+    `size` counts the item's MIME envelope too).
+
+    Raises:
+        InvalidInput: a file attachment without valid content or name.
+    """
+    reader = Reader(payload)
+    kind = reader.text("@odata.type").lstrip("#").casefold()
+    if kind and kind != _FILE_ATTACHMENT:
+        return None
+    name = reader.text("name", required=True)
+    content = reader.base64("contentBytes")
+    reader.moment("lastModifiedDateTime")
+    mime = reader.text("contentType").strip() or "application/octet-stream"
+    return build(
+        reader,
+        lambda: Attachment(
+            name=name,
+            size=len(content or b""),
+            content_hash="sha256:" + hashlib.sha256(content or b"").hexdigest(),
+            mime_type=mime,
+        ),
+    )
+
+
+def event_from_graph(
+    payload: Any, *, key: str | None = None, tracked: bool | None = None
+) -> Appointment:
+    """An Outlook appointment from a Graph `event`.
+
+    A series master (`type` seriesMaster) carries its recurrence; an exception
+    carries `seriesMasterId` as its `series_key`. Attachments come from an
+    `attachments` list (`$expand=attachments`); only file attachments are
+    records. Attendees of type resource (rooms, equipment) are not attendees
+    in the CRM and are left out.
+
+    Raises:
+        InvalidInput: the payload is not an event (an unmodified occurrence
+            of a series is not one: its series master is), each problem with
+            its path.
+    """
+    reader = Reader(payload)
+    props = _extended(reader)
+    # A request body has no type: its recurrence says whether it is a series.
+    kind = reader.text("type") or (
+        "seriesMaster" if reader.raw("recurrence") is not None else "singleInstance"
+    )
+    if kind == "occurrence":
+        reader.problem(
+            "type",
+            "an unmodified occurrence is not a record of its own; read its series master "
+            "(list /events, not /calendarView)",
+        )
+    elif kind not in ("singleInstance", "seriesMaster", "exception"):
+        reader.problem("type", f"unknown event type {kind!r}")
+    recurrence = None
+    if kind == "seriesMaster":
+        rec = reader.raw("recurrence")
+        if rec is None:
+            reader.problem("recurrence", "a series master needs its recurrence")
+        else:
+            try:
+                recurrence = recurrence_from_graph(rec, path=("recurrence",))
+            except InvalidInput as exc:
+                reader.problems.extend(exc.problems)
+    series_key = reader.text("seriesMasterId", required=True) if kind == "exception" else ""
+    attendees: dict[str, list[str]] = {"required": [], "optional": []}
+    for person in reader.objects("attendees"):
+        role = person.text("type") or "required"
+        if role in attendees and _email(person):
+            attendees[role].append(_email(person))
+    attachments = []
+    for i, item in enumerate(reader.objects("attachments")):
+        try:
+            found = attachment_from_graph(item.payload)
+        except InvalidInput as exc:
+            reader.problems.extend(p.under("attachments", i) for p in exc.problems)
+            continue
+        if found is not None:
+            attachments.append(found)
+    location = reader.child("location")
+    object_type = _extended_value(props, OBJECT_TYPE_PROPERTY)
+    values: dict[str, Any] = {
+        "key": _key(reader, props, key),
+        "subject": reader.text("subject").strip(),
+        "body": _body(reader),
+        "location": "" if location is None else location.text("displayName").strip(),
+        "start": _moment_of(reader, "start", required=True),
+        "end": _moment_of(reader, "end", required=True),
+        "all_day": reader.flag("isAllDay"),
+        "priority": reader.choice("importance", _PRIORITY, Priority.NORMAL),
+        "show_as": reader.choice("showAs", _SHOW_AS, ShowAs.BUSY),
+        "organizer": _email(reader.child("organizer")),
+        "required": tuple(attendees["required"]),
+        "optional": tuple(attendees["optional"]),
+        "regarding": _extended_value(props, REGARDING_PROPERTY),
+        "uid": reader.text("iCalUId"),
+        "kind": ActivityKind.SERVICE_ACTIVITY
+        if object_type == str(_SERVICE_ACTIVITY_TYPE)
+        else ActivityKind.APPOINTMENT,
+        "recurrence": recurrence,
+        "series_key": series_key,
+        "attachments": tuple(attachments),
+        "state": ActivityState.CANCELED if reader.flag("isCancelled") else ActivityState.OPEN,
+        "tracked": _tracked(reader, tracked),
+        "modified": reader.moment("lastModifiedDateTime"),
+    }
+    return build(reader, lambda: Appointment(**values))
+
+
+_EVENT_PROPS: dict[str, tuple[str, ...]] = {
+    "subject": ("subject",),
+    "body": ("body",),
+    "location": ("location",),
+    "start": ("start",),
+    "end": ("end",),
+    "all_day": ("isAllDay",),
+    "priority": ("importance",),
+    "show_as": ("showAs",),
+    "organizer": ("organizer",),
+    "required": ("attendees",),
+    "optional": ("attendees",),
+    "recurrence": ("recurrence",),
+    "tracked": ("categories",),
+}
+
+
+def event_to_graph(
+    appointment: Appointment, *, fields: Collection[str] | None = None, current: Any = None
+) -> JSON:
+    """The Graph request body for an event (all of it, or only `fields`).
+
+    Attachments are not part of an event body (each is its own `POST
+    .../attachments`); `state` is not writable (cancelling is an action), nor
+    is `uid` (Graph's `iCalUId` is read-only).
+    `current` keeps categories other than the tracking one.
+    """
+    now = Reader(current if current is not None else {})
+    other_categories = [c for c in now.strings("categories") if c != TRACKED_CATEGORY]
+    object_type = (
+        _SERVICE_ACTIVITY_TYPE
+        if appointment.kind is ActivityKind.SERVICE_ACTIVITY
+        else _APPOINTMENT_TYPE
+    )
+    body: JSON = {
+        "subject": appointment.subject,
+        "body": {"contentType": "text", "content": appointment.body},
+        "location": {"displayName": appointment.location},
+        "start": _write_when(appointment.start),
+        "end": _write_when(appointment.end),
+        "isAllDay": appointment.all_day,
+        "importance": appointment.priority.value,
+        "showAs": _invert(_SHOW_AS)[appointment.show_as],
+        "organizer": _recipient(appointment.organizer),
+        "attendees": [
+            {"type": role, **_recipient(address)}
+            for role, people in (
+                ("required", appointment.required),
+                ("optional", appointment.optional),
+            )
+            for address in people
+        ],
+        "recurrence": None
+        if appointment.recurrence is None
+        else recurrence_to_graph(appointment.recurrence),
+        "categories": other_categories + ([TRACKED_CATEGORY] if appointment.tracked else []),
+    }
+    if not appointment.organizer:
+        del body["organizer"]
+    extended = {
+        "key": (CRMID_PROPERTY, appointment.key),
+        "regarding": (REGARDING_PROPERTY, appointment.regarding),
+        "kind": (OBJECT_TYPE_PROPERTY, str(object_type)),
+    }
+    return _only(body, fields, _EVENT_PROPS, extended)
+
+
+# ---------------------------------------------------------------------------
+# tasks
+
+
+def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | None = None) -> Task:
+    """A task from a To Do `todoTask` or an Outlook `outlookTask`.
+
+    The two shapes differ in their title property (`title`, `subject`) and
+    in assignment: only an `outlookTask` has `assignedTo` (a task assigned
+    in Outlook; its `owner` is the assigner). Percent complete comes from its
+    MAPI property when present, else from the status (completed 100, else 0).
+
+    Raises:
+        InvalidInput: the payload is not a task, each problem with its path.
+    """
+    reader = Reader(payload)
+    props = _extended(reader)
+    subject = reader.text("title") if reader.has("title") else reader.text("subject")
+    status = reader.choice("status", _TASK_STATUS, TaskStatus.NOT_STARTED)
+    percent_text = _extended_value(props, PERCENT_PROPERTY)
+    try:
+        percent = round(float(percent_text) * 100) if percent_text else None
+    except ValueError:
+        reader.problem(
+            "singleValueExtendedProperties", f"percent complete {percent_text!r} is not a number"
+        )
+        percent = None
+    if percent is None:
+        percent = 100 if status is TaskStatus.COMPLETED else 0
+    assigned_to = reader.text("assignedTo").strip()
+    recurrence = None
+    if reader.raw("recurrence") is not None:
+        try:
+            recurrence = recurrence_from_graph(reader.raw("recurrence"), path=("recurrence",))
+        except InvalidInput as exc:
+            reader.problems.extend(exc.problems)
+    values: dict[str, Any] = {
+        "key": _key(reader, props, key),
+        "subject": subject.strip(),
+        "notes": _body(reader),
+        "start": _moment_of(reader, "startDateTime"),
+        "due": _moment_of(reader, "dueDateTime"),
+        "completed": _moment_of(reader, "completedDateTime"),
+        "percent_complete": percent,
+        "status": status,
+        "priority": reader.choice("importance", _PRIORITY, Priority.NORMAL),
+        "recurrence": recurrence,
+        "assigned_by": reader.text("owner").strip() if assigned_to else "",
+        "assigned_to": (assigned_to,) if assigned_to else (),
+        "regarding": _extended_value(props, REGARDING_PROPERTY),
+        "tracked": _tracked(reader, tracked),
+        "modified": reader.moment("lastModifiedDateTime"),
+    }
+    return build(reader, lambda: Task(**values))
+
+
+def task_to_graph(
+    task: Task,
+    *,
+    shape: Literal["todo", "outlook"] = "todo",
+    fields: Collection[str] | None = None,
+    current: Any = None,
+) -> JSON:
+    """The request body for a To Do `todoTask` (default) or an `outlookTask`.
+
+    Graph has no canceled status: a canceled task is written as deferred.
+    Percent complete is written (as its MAPI property) to an `outlookTask`
+    only; a To Do task cannot hold it. Assignment is not written: a task is
+    assigned by sending it, not by a property.
+    """
+    now = Reader(current if current is not None else {})
+    other_categories = [c for c in now.strings("categories") if c != TRACKED_CATEGORY]
+    statuses = _invert(_TASK_STATUS) | {TaskStatus.CANCELED: "deferred"}
+    extended = {
+        "key": (CRMID_PROPERTY, task.key),
+        "regarding": (REGARDING_PROPERTY, task.regarding),
+    }
+    if shape == "outlook":
+        extended["percent_complete"] = (PERCENT_PROPERTY, str(task.percent_complete / 100))
+    body: JSON = {
+        "title" if shape == "todo" else "subject": task.subject,
+        "body": {"contentType": "text", "content": task.notes},
+        "startDateTime": None if task.start is None else _write_when(task.start),
+        "dueDateTime": None if task.due is None else _write_when(task.due),
+        "completedDateTime": None if task.completed is None else _write_when(task.completed),
+        "status": statuses[task.status],
+        "importance": task.priority.value,
+        "recurrence": None if task.recurrence is None else recurrence_to_graph(task.recurrence),
+        "categories": other_categories + ([TRACKED_CATEGORY] if task.tracked else []),
+    }
+    names = {
+        "subject": ("title", "subject"),
+        "notes": ("body",),
+        "start": ("startDateTime",),
+        "due": ("dueDateTime",),
+        "completed": ("completedDateTime",),
+        "status": ("status",),
+        "priority": ("importance",),
+        "recurrence": ("recurrence",),
+        "tracked": ("categories",),
+    }
+    if shape == "todo":
+        names["percent_complete"] = ()  # To Do cannot hold it: nothing to write
+    return _only(body, fields, names, extended)

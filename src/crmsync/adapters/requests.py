@@ -1,0 +1,212 @@
+"""A plan as the HTTP requests an application sends: Graph for Outlook, Dataverse for the CRM.
+
+crmsync never sends them; `requests_for` says what to send. An update is a
+`PATCH` holding only the properties its changes touch, computed from the
+record the plan saw with the changes applied. Some parts are the
+application's to fill in, and each such request says so in its `note`:
+
+- the file bytes of an attachment (crmsync never holds them): the body has
+  no `contentBytes` / `body`;
+- the id a service gave an attachment (`{attachmentId}` in the URL): crmsync
+  knows an attachment by `(content_hash, name)`;
+- the To Do list of a task (`todo_list`, by default the placeholder
+  `{todoTaskListId}`).
+
+A `LINK` is a `PATCH` writing the CRM key into the Outlook item's `crmid`
+property, where Dynamics keeps the link; a record created in the CRM from an
+Outlook item asks (in its note) for the same once the row has its id. An
+`UNLINK` leaves both items as they are, so it has no request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any, Literal, cast
+
+import attrs
+
+from crmsync.adapters import dataverse, graph
+from crmsync.errors import StalePlan
+from crmsync.plan import Action, Op, Plan
+from crmsync.records import Appointment, Attachment, CrmSnapshot, Domain, OutlookSnapshot, Side
+
+__all__ = ["Request", "requests_for"]
+
+Service = Literal["graph", "dataverse"]
+
+
+@attrs.frozen
+class Request:
+    """One HTTP request: method, URL relative to the service root, JSON body, and a note."""
+
+    service: Service
+    method: str
+    url: str
+    body: Mapping[str, Any] | None = None
+    note: str = ""
+
+
+def _target(op: Op, crm: CrmSnapshot, outlook: OutlookSnapshot) -> Any:
+    """The record an update or delete applies to, as the plan saw it."""
+    snapshot: CrmSnapshot | OutlookSnapshot = crm if op.side is Side.CRM else outlook
+    domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
+    name = {Domain.CONTACT: "contacts", Domain.APPOINTMENT: "appointments", Domain.TASK: "tasks"}
+    for record in getattr(snapshot, name[domain]):
+        if record.key == op.key:
+            return record
+    raise StalePlan([f"{op.side.value} has no {domain.value} {op.key!r} to {op.action.value}"])
+
+
+def _appointment(op: Op, plan: Plan, snapshot: CrmSnapshot | OutlookSnapshot) -> Appointment:
+    """The appointment an attachment op belongs to: in the snapshot, or created by the plan."""
+    for other in plan.ops:
+        if (other.action, other.domain, other.side, other.key) == (
+            Action.CREATE,
+            Domain.APPOINTMENT,
+            op.side,
+            op.key,
+        ):
+            return cast(Appointment, other.record)
+    crm = snapshot if isinstance(snapshot, CrmSnapshot) else CrmSnapshot()
+    outlook = snapshot if isinstance(snapshot, OutlookSnapshot) else OutlookSnapshot()
+    return cast(Appointment, _target(op, crm, outlook))
+
+
+def _updated(op: Op, record: Any) -> tuple[Any, set[str]]:
+    fields = {change.field for change in op.changes}
+    return attrs.evolve(record, **{c.field: c.new for c in op.changes}), fields
+
+
+def _attachment_note(attachment: Attachment) -> str:
+    return f"the attachment {attachment.name!r} ({attachment.content_hash})"
+
+
+def _graph(
+    op: Op, outlook: OutlookSnapshot, todo_list: str, ids: Mapping[tuple[Domain, str], str]
+) -> Request | None:
+    domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
+    item = ids.get((domain, op.key), op.key)
+    base = {
+        Domain.CONTACT: "/me/contacts",
+        Domain.APPOINTMENT: "/me/events",
+        Domain.ATTACHMENT: "/me/events",
+        Domain.TASK: f"/me/todo/lists/{todo_list}/tasks",
+    }[op.domain]
+    write: Any = {
+        Domain.CONTACT: graph.contact_to_graph,
+        Domain.APPOINTMENT: graph.event_to_graph,
+        Domain.TASK: graph.task_to_graph,
+    }.get(op.domain)
+    if op.domain is Domain.ATTACHMENT:
+        attachment = cast(Attachment, op.record)
+        if op.action is Action.CREATE:
+            body = {
+                "@odata.type": "#microsoft.graph.fileAttachment",
+                "name": attachment.name,
+                "contentType": attachment.mime_type,
+            }
+            note = (
+                f"add contentBytes: the base64 bytes of {_attachment_note(attachment)}; for an "
+                "event this plan creates, use the id its POST returned"
+            )
+            return Request("graph", "POST", f"{base}/{item}/attachments", body, note)
+        note = f"{{attachmentId}} is the id of {_attachment_note(attachment)}"
+        return Request("graph", "DELETE", f"{base}/{item}/attachments/{{attachmentId}}", None, note)
+    if op.action is Action.CREATE:
+        return Request("graph", "POST", base, write(op.record))
+    if op.action is Action.UPDATE:
+        record, fields = _updated(op, _target(op, CrmSnapshot(), outlook))
+        return Request("graph", "PATCH", f"{base}/{item}", write(record, fields=fields))
+    if op.action is Action.DELETE:
+        return Request("graph", "DELETE", f"{base}/{item}")
+    if op.action is Action.LINK:  # the item now carries the CRM key, as Dynamics links it
+        [change] = [c for c in op.changes if c.field == "key"]
+        record = attrs.evolve(_target(op, CrmSnapshot(), outlook), key=change.new)
+        return Request("graph", "PATCH", f"{base}/{item}", write(record, fields={"key"}))
+    return None
+
+
+def _dataverse(op: Op, plan: Plan, crm: CrmSnapshot) -> Request | None:
+    root = dataverse.API_ROOT
+    if op.domain is Domain.ATTACHMENT:
+        attachment = cast(Attachment, op.record)
+        if op.action is Action.CREATE:
+            table = dataverse.entity_set(_appointment(op, plan, crm))
+            body = {
+                "filename": attachment.name,
+                "mimetype": attachment.mime_type,
+                "filesize": attachment.size,
+                f"objectid_{table.removesuffix('s')}@odata.bind": f"/{table}({op.key})",
+            }
+            note = (
+                f"add body: the base64 bytes of {_attachment_note(attachment)}; for an "
+                "appointment this plan creates, bind the id its POST returned"
+            )
+            return Request("dataverse", "POST", f"{root}/activitymimeattachments", body, note)
+        note = f"{{attachmentId}} is the activitymimeattachmentid of {_attachment_note(attachment)}"
+        url = f"{root}/activitymimeattachments({{attachmentId}})"
+        return Request("dataverse", "DELETE", url, None, note)
+    write: Any = {
+        Domain.CONTACT: dataverse.contact_to_dataverse,
+        Domain.APPOINTMENT: dataverse.appointment_to_dataverse,
+        Domain.TASK: dataverse.task_to_dataverse,
+    }[op.domain]
+    if op.action is Action.CREATE:
+        url = f"{root}/{_table(op.domain, op.record)}"
+        note = (
+            f"then link the pair: write the new row's id into the Outlook item {op.key!r} "
+            "as its crmid property"
+        )
+        return Request("dataverse", "POST", url, write(op.record), note)
+    if op.action is Action.UPDATE:
+        current = _target(op, crm, OutlookSnapshot())
+        record, fields = _updated(op, current)
+        url = f"{root}/{_table(op.domain, current)}({op.key})"
+        return Request("dataverse", "PATCH", url, write(record, fields=fields))
+    if op.action is Action.DELETE:
+        current = _target(op, crm, OutlookSnapshot())
+        return Request("dataverse", "DELETE", f"{root}/{_table(op.domain, current)}({op.key})")
+    return None
+
+
+def _table(domain: Domain, record: Any) -> str:
+    if domain is Domain.APPOINTMENT:
+        return dataverse.entity_set(cast(Appointment, record))
+    return {Domain.CONTACT: "contacts", Domain.TASK: "tasks"}[domain]
+
+
+def requests_for(
+    plan: Plan,
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    *,
+    services: Collection[Service] = ("graph", "dataverse"),
+    todo_list: str = "{todoTaskListId}",
+    graph_ids: Mapping[tuple[Domain, str], str] | None = None,
+) -> tuple[Request, ...]:
+    """The requests that carry out a plan's ops, in the plan's order.
+
+    Args:
+        plan: the plan, made from `crm` and `outlook`.
+        crm: the CRM snapshot the plan was made from (a CRM update is the
+            record the plan saw, with the changes applied).
+        outlook: the Outlook snapshot the plan was made from.
+        services: "graph" for the Outlook ops, "dataverse" for the CRM ops.
+        todo_list: the id of the To Do list that holds the user's tasks.
+        graph_ids: the Graph id of each Outlook record whose key is not its
+            Graph id (`crmsync.adapters.read_graph` gives them).
+
+    Raises:
+        StalePlan: an op names a record the snapshots do not hold.
+    """
+    out: list[Request] = []
+    for op in plan.ops:
+        if op.side is Side.OUTLOOK and "graph" in services:
+            request = _graph(op, outlook, todo_list, graph_ids or {})
+        elif op.side is Side.CRM and "dataverse" in services:
+            request = _dataverse(op, plan, crm)
+        else:
+            continue
+        if request is not None:
+            out.append(request)
+    return tuple(out)

@@ -1,0 +1,23 @@
+"""Microsoft's documentation samples, as the project ships them for its tests.
+
+tests/samples/microsoft-docs/ holds byte-for-byte copies of
+../shared/samples/microsoft-docs/ (SOURCES.txt says where each comes from).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SAMPLES = Path(__file__).parent / "samples" / "microsoft-docs"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "samples" / "microsoft-docs"
+
+
+def sample(name: str) -> Any:
+    """The JSON of one sample file, as it is."""
+    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+
+
+def sample_names() -> list[str]:
+    return sorted(p.name for p in SAMPLES.glob("*.json"))

@@ -1,0 +1,398 @@
+"""Tests for crmsync.adapters.graph: Microsoft's Graph samples read field by field, and back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crmsync import (
+    ActivityKind,
+    ActivityState,
+    Address,
+    AddressKind,
+    Appointment,
+    Attachment,
+    InvalidInput,
+    OutlookContact,
+    Priority,
+    Recurrence,
+    ShowAs,
+    Task,
+    TaskStatus,
+)
+from crmsync.adapters import graph
+from crmsync.adapters.graph import (
+    MAILING_ADDRESS_PROPERTY,
+    PERCENT_PROPERTY,
+    REGARDING_PROPERTY,
+    TRACKED_CATEGORY,
+    attachment_from_graph,
+    contact_from_graph,
+    contact_to_graph,
+    event_from_graph,
+    event_to_graph,
+    html_to_text,
+    recurrence_from_graph,
+    task_from_graph,
+    task_to_graph,
+)
+from samples import sample
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+# --- Microsoft's samples, as they are -------------------------------------------------------
+
+
+def test_the_contact_get_sample_reads_field_by_field() -> None:
+    contact = contact_from_graph(sample("graph_contact_get.json"))
+
+    assert contact == OutlookContact(
+        key="AAMkAGVmMDEzMTM4LTZmYWUtNDdkNC1hMDZiLTU1OGY5OTZhYmY4OABGAAAAAAAiQ8W967B7TKBjgx9rVEURBwAiIsqMbYjsT5e-T7KzowPTAAAAAAEOAAAiIsqMbYjsT5e-T7KzowPTAAAYbuK-AAA=",
+        first_name="Alex",
+        last_name="Wilber",
+        emails=("Alex@FineArtSchool.net",),
+        tracked=False,
+    )
+    assert contact.modified == dt.datetime(2017, 9, 4, 15, 54, 2, tzinfo=dt.UTC)
+    assert contact.mailing_address is AddressKind.BUSINESS
+
+
+def test_the_contact_update_sample_reads_phones_jobs_and_both_addresses() -> None:
+    contact = contact_from_graph(sample("graph_contact_update_response.json"))
+
+    assert contact.key == "AAMkAGI2THk0AAA="
+    assert (contact.first_name, contact.last_name) == ("Garth", "Fort")
+    assert contact.emails == ("garth@a830edad9050849NDA1.onmicrosoft.com",)
+    assert contact.business_phone == "+1 918 555 0101"
+    assert (contact.home_phone, contact.mobile_phone) == ("", "")
+    assert contact.job_title == "Web Marketing Manager"
+    assert contact.department == "Sales & Marketing"
+    assert contact.notes == ""  # personalNotes is null
+    assert contact.business_address == Address(
+        street="10 Contoso Way", city="Redmond", state="WA", postal_code="98075", country="USA"
+    )
+    # The sample's homeAddress has no countryOrRegion: read as an empty country.
+    assert contact.home_address == Address(
+        street="123 Some street", city="Seattle", state="WA", postal_code="98121"
+    )
+    assert contact.other_address == Address()
+    assert contact.modified == dt.datetime(2014, 10, 19, 23, 8, 24, tzinfo=dt.UTC)
+
+
+def test_the_event_sample_reads_a_windows_time_zone_an_html_body_and_attendees() -> None:
+    event = event_from_graph(sample("graph_event_get.json"))
+
+    assert event.key == "AAMkAGIAAAoZDOFAAA="
+    assert event.subject == "Orientation"
+    assert event.body == (
+        "Dana, this is the time you selected for our orientation. "
+        "Please bring the notes I sent you."
+    )
+    assert event.location == "Assembly Hall"
+    # "Pacific Standard Time" is America/Los_Angeles: 10:00 PDT is 17:00 UTC.
+    assert event.start == dt.datetime(2017, 4, 21, 10, 0, tzinfo=PACIFIC)
+    assert event.start.astimezone(dt.UTC) == dt.datetime(2017, 4, 21, 17, 0, tzinfo=dt.UTC)
+    assert event.end == dt.datetime(2017, 4, 21, 12, 0, tzinfo=PACIFIC)
+    assert event.all_day is False
+    assert event.organizer == "samanthab@a830edad905084922E17020313.onmicrosoft.com"
+    assert event.required == (
+        "samanthab@a830edad905084922E17020313.onmicrosoft.com",
+        "danas@a830edad905084922E17020313.onmicrosoft.com",
+    )
+    assert event.optional == ()
+    assert (event.priority, event.show_as) == (Priority.NORMAL, ShowAs.BUSY)  # not $select'ed
+    assert (event.kind, event.state) == (ActivityKind.APPOINTMENT, ActivityState.OPEN)
+    assert (event.recurrence, event.series_key, event.attachments) == (None, "", ())
+    assert event.tracked is False
+
+
+def test_the_instances_sample_reads_the_exception_and_refuses_plain_occurrences() -> None:
+    items = sample("graph_event_instances.json")["value"]
+    exception, *occurrences = items
+
+    moved = event_from_graph(exception)
+    assert moved.key == "AAMkAGUzYAgI1sE1TatAAEYAAAAAlNFb2CNPe0ucP9you"
+    assert moved.series_key == "AAMkAGUzYRgWAAA="
+    assert moved.recurrence is None
+    assert moved.subject == "Review strategy for Q3"
+    assert moved.start == dt.datetime(2019, 4, 16, 20, 30, tzinfo=dt.UTC)
+    assert moved.end == dt.datetime(2019, 4, 16, 21, 0, tzinfo=dt.UTC)
+    for occurrence in occurrences:
+        with pytest.raises(InvalidInput, match=r"\$\.type: an unmodified occurrence"):
+            event_from_graph(occurrence)
+
+
+def test_the_file_attachment_sample_hashes_the_decoded_bytes() -> None:
+    attachment = attachment_from_graph(sample("graph_event_file_attachment_response.json"))
+
+    content = b"mac and cheese today"
+    assert attachment == Attachment(
+        name="menu.txt",
+        size=len(content),  # Graph's size (178) counts the MIME envelope too
+        content_hash="sha256:" + hashlib.sha256(content).hexdigest(),
+        mime_type="text/plain",
+    )
+
+
+def test_the_item_attachment_sample_is_not_a_file_so_no_attachment_record() -> None:
+    assert attachment_from_graph(sample("graph_event_item_attachment_response.json")) is None
+
+
+def test_the_placeholder_attachment_sample_is_refused_with_every_path() -> None:
+    # Its @odata.type lacks the leading '#' (still a file attachment); its values are
+    # placeholders: the content is not base64 and the date is not a date.
+    item = sample("graph_event_list_attachments_placeholder.json")["value"][0]
+
+    with pytest.raises(InvalidInput) as caught:
+        attachment_from_graph(item)
+
+    assert caught.value.lines() == [
+        "$.contentBytes: is not valid base64",
+        "$.lastModifiedDateTime: expected an ISO 8601 date-time, got 'datetime-value'",
+    ]
+
+
+def test_the_todo_task_sample_reads_field_by_field() -> None:
+    task = task_from_graph(sample("graph_todotask_get.json"))
+
+    assert task == Task(
+        key="721a35e2-35e2-721a-e235-1a72e2351a72",
+        subject="Shop for dinner",
+        due=dt.datetime(2020, 8, 25, 4, 0, tzinfo=dt.UTC),
+        status=TaskStatus.NOT_STARTED,
+        percent_complete=0,
+        priority=Priority.LOW,
+        tracked=False,  # categories Important and Urgent, not the tracking one
+    )
+    assert task.modified == dt.datetime(2020, 7, 22, 12, 2, 10, 883542, tzinfo=dt.UTC)
+
+
+def test_the_recurrence_samples_read_weekly_with_an_end_and_relative_monthly_without() -> None:
+    weekly, monthly = (item["recurrence"] for item in sample("graph_recurrence_examples.json"))
+
+    assert recurrence_from_graph(weekly) == Recurrence(
+        pattern="weekly",
+        interval=1,
+        days_of_week=("monday",),
+        start_date=dt.date(2017, 9, 4),
+        end_date=dt.date(2017, 12, 31),
+    )
+    assert recurrence_from_graph(monthly) == Recurrence(
+        pattern="relative_monthly",
+        interval=2,
+        days_of_week=("thursday",),
+        index="first",
+        start_date=dt.date(2017, 8, 29),
+    )
+
+
+# --- conventions -----------------------------------------------------------------------------
+
+
+def test_an_item_is_tracked_by_the_dynamics_category_unless_the_caller_says() -> None:
+    payload = {"id": "x", "categories": ["Red", TRACKED_CATEGORY]}
+
+    assert contact_from_graph(payload).tracked is True
+    assert contact_from_graph(payload, tracked=False).tracked is False
+    assert contact_from_graph({"id": "x"}, tracked=True).tracked is True
+
+
+def test_the_mailing_address_choice_is_read_from_its_mapi_property() -> None:
+    payload = {
+        "id": "x",
+        "singleValueExtendedProperties": [{"id": MAILING_ADDRESS_PROPERTY.lower(), "value": "1"}],
+    }
+
+    assert contact_from_graph(payload).mailing_address is AddressKind.HOME
+    assert contact_from_graph({"id": "x"}, mailing_address=AddressKind.OTHER).mailing_address == (
+        AddressKind.OTHER
+    )
+
+
+def test_iana_and_utc_zones_read_like_windows_ones() -> None:
+    def at(zone: str) -> dt.datetime:
+        event = event_from_graph(
+            {
+                "id": "e",
+                "start": {"dateTime": "2026-06-01T09:00:00.0000000", "timeZone": zone},
+                "end": {"dateTime": "2026-06-01T10:00:00", "timeZone": zone},
+            }
+        )
+        return event.start
+
+    assert at("W. Europe Standard Time") == at("Europe/Berlin")
+    assert at("UTC") == dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def test_a_payload_missing_what_a_record_needs_names_every_path() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        event_from_graph(
+            {
+                "subject": 7,
+                "start": {"dateTime": "2026-06-01T09:00:00", "timeZone": "Mars Standard Time"},
+                "importance": "urgent",
+                "attendees": "everyone",
+            }
+        )
+
+    assert caught.value.lines() == [
+        "$.attendees: expected a list, got a string",
+        "$.id: is required",
+        "$.subject: expected a string, got a number",
+        "$.start.timeZone: unknown time zone 'Mars Standard Time'",
+        "$.end: is required",
+        "$.importance: unknown value 'urgent'; expected one of: 'low', 'normal', 'high'",
+    ]
+
+
+def test_an_event_ending_before_it_starts_is_reported_at_the_payload() -> None:
+    with pytest.raises(
+        InvalidInput, match=r"\$: the record it describes is invalid: .*end: is before start"
+    ):
+        event_from_graph(
+            {
+                "id": "e",
+                "start": {"dateTime": "2026-06-01T10:00:00", "timeZone": "UTC"},
+                "end": {"dateTime": "2026-06-01T09:00:00", "timeZone": "UTC"},
+            }
+        )
+
+
+def test_odata_annotations_are_ignored() -> None:
+    payload = {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#me/contacts/$entity",
+        "@odata.etag": 'W/"x"',
+        "id": "x",
+        "givenName": "Ann",
+        "givenName@odata.type": "#String",
+    }
+
+    assert contact_from_graph(payload).first_name == "Ann"
+
+
+def test_html_bodies_become_the_text_a_reader_sees() -> None:
+    html = (
+        "<html><head><style>p {margin: 0}</style></head><body>\n"
+        "<p>Hello&nbsp;team,</p>\n<p>&nbsp;</p>\n"
+        "<p>Agenda:<br>one <b>bold</b> item</p><ul><li>a</li><li>b</li></ul></body></html>"
+    )
+
+    assert html_to_text(html) == "Hello team,\n\nAgenda:\none bold item\na\nb"
+
+
+def test_an_html_body_and_the_same_text_are_the_same_value() -> None:
+    as_html = {"contentType": "html", "content": "<p>Line one</p><p>Line two</p>"}
+    as_text = {"contentType": "text", "content": "Line one\r\nLine two  \n"}
+    base = {"id": "e", "start": {"dateTime": "2026-06-01T09:00:00", "timeZone": "UTC"}}
+    base["end"] = base["start"]
+
+    assert event_from_graph(base | {"body": as_html}).body == "Line one\nLine two"
+    assert event_from_graph(base | {"body": as_text}).body == "Line one\nLine two"
+
+
+def test_an_outlook_task_assigned_in_outlook_reads_assignee_assigner_and_percent() -> None:
+    task = task_from_graph(
+        {
+            "id": "t",
+            "subject": "Prepare the offer",
+            "assignedTo": "lee@contoso.com",
+            "owner": "ann@contoso.com",
+            "status": "inProgress",
+            "singleValueExtendedProperties": [{"id": PERCENT_PROPERTY, "value": "0.25"}],
+        }
+    )
+
+    assert task.subject == "Prepare the offer"
+    assert task.assigned_to == ("lee@contoso.com",)
+    assert task.assigned_by == "ann@contoso.com"
+    assert (task.status, task.percent_complete) == (TaskStatus.IN_PROGRESS, 25)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def test_a_patch_body_holds_only_the_changed_properties() -> None:
+    contact = OutlookContact(key="x", job_title="Buyer", home_address=Address(city="Lyon"))
+
+    assert contact_to_graph(contact, fields={"job_title"}) == {"jobTitle": "Buyer"}
+    assert contact_to_graph(contact, fields={"home_address"}) == {
+        "homeAddress": {
+            "street": "",
+            "city": "Lyon",
+            "state": "",
+            "postalCode": "",
+            "countryOrRegion": "",
+        }
+    }
+
+
+def test_read_only_properties_are_never_written() -> None:
+    event = event_from_graph(sample("graph_event_get.json"))
+    body = event_to_graph(event)
+
+    assert not {"id", "lastModifiedDateTime", "changeKey", "iCalUId", "createdDateTime"} & set(body)
+
+
+def test_writing_keeps_what_crmsync_does_not_model_when_given_the_current_payload() -> None:
+    current = {"businessPhones": ["+1 1", "+1 2"], "categories": ["Red"]}
+    contact = OutlookContact(key="x", business_phone="+1 9", tracked=True)
+
+    body = contact_to_graph(contact, current=current)
+
+    assert body["businessPhones"] == ["+1 9", "+1 2"]
+    assert body["categories"] == ["Red", TRACKED_CATEGORY]
+
+
+def test_times_are_written_in_their_windows_zone_or_in_utc() -> None:
+    start = dt.datetime(2026, 6, 1, 9, 0, tzinfo=PACIFIC)
+    offset = dt.datetime(2026, 6, 1, 19, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    event = Appointment(key="e", start=start, end=offset)
+
+    body = event_to_graph(event, fields={"start", "end"})
+
+    assert body["start"] == {"dateTime": "2026-06-01T09:00:00", "timeZone": "Pacific Standard Time"}
+    assert body["end"] == {"dateTime": "2026-06-01T17:00:00", "timeZone": "UTC"}
+
+
+def test_regarding_and_service_activity_travel_in_the_dynamics_mapi_properties() -> None:
+    event = Appointment(
+        key="e",
+        start=dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC),
+        end=dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC),
+        regarding="account-1",
+        kind=ActivityKind.SERVICE_ACTIVITY,
+    )
+
+    body = event_to_graph(event)
+    props = {p["id"]: p["value"] for p in body["singleValueExtendedProperties"]}
+
+    assert props[REGARDING_PROPERTY] == "account-1"
+    again = event_from_graph(body | {"id": "e"})
+    assert (again.regarding, again.kind) == ("account-1", ActivityKind.SERVICE_ACTIVITY)
+
+
+def test_a_canceled_task_is_written_as_deferred_and_to_do_gets_no_percent() -> None:
+    task = Task(key="t", status=TaskStatus.CANCELED, percent_complete=40)
+
+    todo = task_to_graph(task)
+    outlook = task_to_graph(task, shape="outlook")
+
+    assert todo["status"] == "deferred"
+    assert PERCENT_PROPERTY not in {p["id"] for p in todo["singleValueExtendedProperties"]}
+    assert "title" in todo
+    assert "subject" in outlook
+    assert {"id": PERCENT_PROPERTY, "value": "0.4"} in outlook["singleValueExtendedProperties"]
+
+
+def test_asking_for_a_field_graph_cannot_write_is_an_error() -> None:
+    with pytest.raises(ValueError, match="fields Graph cannot write: owner"):
+        task_to_graph(Task(key="t"), fields={"owner"})
+
+
+def test_module_exports_exist() -> None:
+    for name in graph.__all__:
+        assert hasattr(graph, name), name
