@@ -168,3 +168,27 @@ def test_a_task_field_with_direction_none_never_travels() -> None:
     )
     assert planned.is_empty
     assert codes(planned) == ["field_not_synced"]
+
+
+def test_status_percent_and_completed_date_resolve_a_conflict_together() -> None:
+    # The CRM set 50 % (which means in progress); Outlook set the status back to
+    # not started. Status conflicts, and the percentage moves with it: writing 50 %
+    # alone would turn Outlook's status to in progress behind the conflict's back.
+    base = Task(key="t", status=TaskStatus.DEFERRED)
+    crm = attrs.evolve(base, percent_complete=50, status=TaskStatus.IN_PROGRESS)
+    outlook = attrs.evolve(base, status=TaskStatus.NOT_STARTED)
+
+    manual = plan(*snapshots([crm], [outlook]), Settings(conflict="manual"), linked(base))
+    outlook_wins = plan(
+        *snapshots([crm], [outlook]), Settings(conflict="outlook_wins"), linked(base)
+    )
+
+    assert manual.ops == ()
+    assert codes(manual) == ["conflict", "conflict"]  # status, and percent held with it
+    [op] = outlook_wins.ops
+    assert op.side is Side.CRM
+    assert {c.field: c.new for c in op.changes} == {
+        "percent_complete": 0,
+        "status": TaskStatus.NOT_STARTED,
+    }
+    assert codes(outlook_wins) == ["conflict_resolved", "conflict_resolved"]

@@ -159,6 +159,7 @@ def merge_fields(
     policy: ConflictPolicy,
     crm_modified: dt.datetime | None = None,
     outlook_modified: dt.datetime | None = None,
+    coupled: Iterable[frozenset[str]] = (),
 ) -> MergeResult:
     """Three-way merges one linked pair, field by field.
 
@@ -177,6 +178,10 @@ def merge_fields(
         policy: who wins a conflict.
         crm_modified: when the CRM record last changed (NEWEST_WINS).
         outlook_modified: when the Outlook record last changed.
+        coupled: groups of fields a side keeps consistent with each other (a
+            task's status, percent complete and completed date): when one of
+            them is in conflict, the group is resolved as one, so a change
+            that travels alone cannot undo the resolution.
 
     Returns:
         The values to write on each side, the pending fields and the notices.
@@ -192,27 +197,76 @@ def merge_fields(
             Notice(domain=domain, key=key, code=code, message=message, severity=severity, side=side)
         )
 
-    for rule in rules:
+    def sides_changed(rule: FieldRule) -> dict[Side, bool] | None:
+        """Which sides changed the field; None when it is not compared or equal."""
         name = rule.name
-        if name not in crm or name not in outlook:
-            continue
-        values = {Side.CRM: crm[name], Side.OUTLOOK: outlook[name]}
-        if rule.same(values[Side.CRM], values[Side.OUTLOOK]):
-            continue
+        if name not in crm or name not in outlook or rule.same(crm[name], outlook[name]):
+            return None
         if base_crm is None or base_outlook is None:
             # First sync: differing fields are conflicts, except that a value
             # fills an empty field without overwriting anything.
-            changed = {side: not _is_blank(values[side]) for side in Side}
-        else:
-            changed = {
-                Side.CRM: not rule.same(values[Side.CRM], base_crm[name]),
-                Side.OUTLOOK: not rule.same(values[Side.OUTLOOK], base_outlook[name]),
-            }
+            return {side: not _is_blank(now[side][name]) for side in Side}
+        return {
+            Side.CRM: not rule.same(crm[name], base_crm[name]),
+            Side.OUTLOOK: not rule.same(outlook[name], base_outlook[name]),
+        }
+
+    rules = tuple(rules)
+    changes = {rule.name: sides_changed(rule) for rule in rules}
+    in_conflict = {
+        name
+        for name, changed in changes.items()
+        if changed is not None
+        and all(changed.values())
+        and directions.get(name, Direction.TWO_WAY) is not Direction.NONE
+    }
+    # A field that moves with a conflicting one is resolved with it.
+    held = {
+        name: sorted(group & in_conflict)[0]
+        for group in coupled
+        if group & in_conflict
+        for name in group - in_conflict
+    }
+    winner = _winner(policy, crm_modified, outlook_modified)
+
+    for rule in rules:
+        name = rule.name
+        changed = changes[name]
+        if changed is None:
+            continue
+        values = {Side.CRM: crm[name], Side.OUTLOOK: outlook[name]}
         direction = directions.get(name, Direction.TWO_WAY)
         if not any(changed.values()):
             continue  # a standing difference on a one-way field: nothing new
         if changed[Side.CRM] != changed[Side.OUTLOOK]:
             source = Side.CRM if changed[Side.CRM] else Side.OUTLOOK
+            partner = held.get(name)
+            if partner is not None and _can_send(direction, source):
+                if policy is ConflictPolicy.MANUAL:
+                    pending.add(name)
+                    note(
+                        "conflict",
+                        f"{rule.title} changed in {_SIDE_NAMES[source]} to "
+                        f"{describe(values[source])}, but it moves together with "
+                        f"{partner.replace('_', ' ')}, which changed on both sides; left "
+                        "for a person to resolve (conflict policy: manual).",
+                        Severity.WARNING,
+                        None,
+                    )
+                    continue
+                if source is not winner and _can_send(direction, winner):
+                    writes[source][name] = values[winner]
+                    reasons[source] = _stronger(reasons[source], f"conflict_{policy.value}")
+                    note(
+                        "conflict_resolved",
+                        f"{rule.title} moves together with {partner.replace('_', ' ')}, "
+                        f"which changed on both sides; {_SIDE_NAMES[winner]}'s "
+                        f"{describe(values[winner])} won (conflict policy: {policy.value}) and "
+                        f"{_SIDE_NAMES[source]}'s {describe(values[source])} was overwritten.",
+                        Severity.WARNING,
+                        source,
+                    )
+                    continue
             if _can_send(direction, source):
                 writes[source.other][name] = values[source]
                 why = "first_sync" if base_crm is None else f"changed_in_{source}"
@@ -250,19 +304,19 @@ def merge_fields(
                 None,
             )
             continue
-        winner = _winner(policy, crm_modified, outlook_modified)
+        won = winner
         why = f"conflict policy: {policy.value}"
-        if not _can_send(direction, winner):
-            winner = winner.other
-            why = f"it only syncs to {_SIDE_NAMES[winner.other]}"
-        loser = winner.other
-        writes[loser][name] = values[winner]
+        if not _can_send(direction, won):
+            won = won.other
+            why = f"it only syncs to {_SIDE_NAMES[won.other]}"
+        loser = won.other
+        writes[loser][name] = values[won]
         reason = "first_sync" if first else f"conflict_{policy.value}"
         reasons[loser] = _stronger(reasons[loser], reason)
         note(
             "conflict_resolved",
             f"{rule.title} {'differed' if first else 'changed on both sides'}; "
-            f"{_SIDE_NAMES[winner]}'s {describe(values[winner])} won ({why}) and "
+            f"{_SIDE_NAMES[won]}'s {describe(values[won])} won ({why}) and "
             f"{_SIDE_NAMES[loser]}'s {describe(now[loser][name])} was overwritten.",
             Severity.WARNING,
             loser,
@@ -282,14 +336,19 @@ def changes_between(before: Any, after: Any) -> tuple[FieldChange, ...]:
 
     `key` and `modified` are never changes.
     """
+    if after is before:
+        return ()
     out = []
-    for field in attrs.fields(type(before)):
-        if field.name in ("key", "modified"):
-            continue
-        old, new = getattr(before, field.name), getattr(after, field.name)
+    for name in _compared_fields(type(before)):
+        old, new = getattr(before, name), getattr(after, name)
         if old != new:
-            out.append(FieldChange(field.name, old, new))
+            out.append(FieldChange(name, old, new))
     return tuple(out)
+
+
+@functools.cache
+def _compared_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in attrs.fields(cls) if f.name not in ("key", "modified"))
 
 
 @attrs.frozen
@@ -343,6 +402,8 @@ class DomainRules(Generic[CrmT, OutT]):
     domain: ClassVar[Domain]
     fields: ClassVar[tuple[FieldRule, ...]]
     snapshot_field: ClassVar[str]
+    coupled: ClassVar[tuple[frozenset[str], ...]] = ()
+    """Groups of fields a record keeps consistent together (see `merge_fields`)."""
 
     # --- projections -------------------------------------------------------
     def crm_view(self, record: CrmT, settings: Settings) -> View:
@@ -494,6 +555,7 @@ class DomainRules(Generic[CrmT, OutT]):
             policy=settings.conflict,
             crm_modified=getattr(pair.crm, "modified", None),
             outlook_modified=getattr(pair.outlook, "modified", None),
+            coupled=self.coupled,
         )
         crm_after, outlook_after = pair.crm, pair.outlook
         if merged.crm:

@@ -79,6 +79,11 @@ class TaskRules(DomainRules[Task, Task]):
     domain: ClassVar[Domain] = Domain.TASK
     fields: ClassVar[tuple[FieldRule, ...]] = FIELDS
     snapshot_field: ClassVar[str] = "tasks"
+    # Writing one of these rewrites the others (50 % means in progress), so a
+    # conflict on one is resolved for all three.
+    coupled: ClassVar[tuple[frozenset[str], ...]] = (
+        frozenset({"status", "percent_complete", "completed"}),
+    )
 
     def _view(self, task: Task) -> View:
         status, percent, completed = _progress(task)
