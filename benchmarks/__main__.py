@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     for size in sizes:
-        row = measure(size, repeats=1 if size >= 1_000_000 else 3)
+        row = measure(size, repeats=2 if size >= 1_000_000 else 3)
         rows.append(row)
         print(
             f"{size:>9,} {row['plan_s']:>8.3f} {row['floor_s']:>8.3f} "
@@ -134,10 +134,15 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     by_size = {row["size"]: row for row in rows}
-    growth = None
+    growth = floor_growth = None
     if 100_000 in by_size and 1_000_000 in by_size:
         growth = by_size[1_000_000]["plan_s"] / by_size[100_000]["plan_s"]
-        print(f"growth 100k -> 1M: {growth:.2f}x (target <= {TARGETS['growth_100k_to_1m']}x)")
+        # The floor's own growth shows what the machine adds (caches, memory).
+        floor_growth = by_size[1_000_000]["floor_s"] / by_size[100_000]["floor_s"]
+        print(
+            f"growth 100k -> 1M: plan {growth:.2f}x (target <= "
+            f"{TARGETS['growth_100k_to_1m']}x), floor {floor_growth:.2f}x"
+        )
     result = {
         "machine": {
             "python": sys.version.split()[0],
@@ -147,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": TARGETS,
         "rows": rows,
         "growth_100k_to_1m": growth,
+        "floor_growth_100k_to_1m": floor_growth,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
