@@ -346,9 +346,16 @@ def changes_between(before: Any, after: Any) -> tuple[FieldChange, ...]:
     return tuple(out)
 
 
-@functools.cache
+_COMPARED: dict[type, tuple[str, ...]] = {}
+
+
 def _compared_fields(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in attrs.fields(cls) if f.name not in ("key", "modified"))
+    """A record class's attributes that can change (not `key`, not `modified`)."""
+    names = _COMPARED.get(cls)
+    if names is None:
+        names = tuple(f.name for f in attrs.fields(cls) if f.name not in ("key", "modified"))
+        _COMPARED[cls] = names
+    return names
 
 
 @attrs.frozen

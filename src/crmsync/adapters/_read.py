@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, TypeVar
 
 from crmsync.errors import InvalidInput, PathPart, Problem
+from crmsync.records import Attachment
 
 T = TypeVar("T")
 
@@ -193,6 +195,58 @@ def build(reader: Reader, make: Callable[[], T]) -> T:
             for line in exc.lines():
                 reader.problem((), f"the record it describes is invalid: {line}")
     raise InvalidInput(reader.problems)
+
+
+def file_attachment(reader: Reader, name: str, content: bytes | None, mime: str) -> Attachment:
+    """The attachment record of a file: "sha256:" + the hex digest of its bytes, and their length.
+
+    Both services send the bytes base64-encoded; the record keeps only what
+    identifies them, so the same file has the same identity on both sides.
+    """
+    data = content or b""
+    return build(
+        reader,
+        lambda: Attachment(
+            name=name,
+            size=len(data),
+            content_hash="sha256:" + hashlib.sha256(data).hexdigest(),
+            mime_type=mime.strip() or "application/octet-stream",
+        ),
+    )
+
+
+def restrict(
+    body: Mapping[str, Any],
+    fields: Collection[str] | None,
+    names: Mapping[str, tuple[str, ...]],
+    *,
+    service: str,
+    extended: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """A request body cut down to the properties that write the given record fields.
+
+    Args:
+        body: the whole body.
+        fields: record fields to write (all when None).
+        names: each field's properties in `body`.
+        service: the service's name, for the error.
+        extended: each field's MAPI property `(id, value)` (Graph only),
+            written as `singleValueExtendedProperties`.
+
+    Raises:
+        ValueError: a field the service cannot write (a caller's mistake).
+    """
+    extended = extended or {}
+    chosen = set(names) | set(extended) if fields is None else set(fields)
+    unknown = chosen - set(names) - set(extended)
+    if unknown:
+        raise ValueError(f"fields {service} cannot write: {', '.join(sorted(unknown))}")
+    wanted = {prop for field in chosen & set(names) for prop in names[field]}
+    out = {prop: value for prop, value in body.items() if prop in wanted}
+    props = sorted({extended[field] for field in chosen & set(extended)})
+    if props:
+        out["singleValueExtendedProperties"] = [{"id": i, "value": v} for i, v in props]
+    return out
 
 
 def collection(payload: Any, path: tuple[PathPart, ...] = ()) -> list[tuple[int, Any]]:

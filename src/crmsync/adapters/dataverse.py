@@ -17,11 +17,10 @@ application knows and crmsync does not.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
-from crmsync.adapters._read import Reader, build, normalize_text
+from crmsync.adapters._read import Reader, build, file_attachment, normalize_text, restrict
 from crmsync.errors import InvalidInput
 from crmsync.records import (
     DAY_NAMES,
@@ -87,16 +86,6 @@ def _utc(moment: dt.datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _only(body: JSON, fields: Collection[str] | None, names: Mapping[str, tuple[str, ...]]) -> JSON:
-    if fields is None:
-        return body
-    unknown = set(fields) - set(names)
-    if unknown:
-        raise ValueError(f"fields Dataverse cannot write: {', '.join(sorted(unknown))}")
-    wanted = {column for field in fields for column in names[field]}
-    return {column: value for column, value in body.items() if column in wanted}
 
 
 def _key(reader: Reader, column: str, key: str | None) -> str:
@@ -207,7 +196,7 @@ def contact_to_dataverse(contact: CrmContact, *, fields: Collection[str] | None 
         **_write_address(contact.address2, 2),
         **_write_address(contact.address3, 3),
     }
-    return _only(body, fields, _CONTACT_COLUMNS)
+    return restrict(body, fields, _CONTACT_COLUMNS, service="Dataverse")
 
 
 # ---------------------------------------------------------------------------
@@ -342,16 +331,7 @@ def attachment_from_dataverse(payload: Any) -> Attachment:
     size = reader.integer("filesize")
     if content is not None and size is not None and size != len(content):
         reader.problem("filesize", f"says {size} bytes, but body holds {len(content)}")
-    mime = reader.text("mimetype").strip() or "application/octet-stream"
-    return build(
-        reader,
-        lambda: Attachment(
-            name=name,
-            size=len(content or b""),
-            content_hash="sha256:" + hashlib.sha256(content or b"").hexdigest(),
-            mime_type=mime,
-        ),
-    )
+    return file_attachment(reader, name, content, reader.text("mimetype"))
 
 
 def appointment_from_dataverse(
@@ -519,7 +499,7 @@ def appointment_to_dataverse(
     }
     if appointment.recurrence is not None:
         body |= recurrence_to_dataverse(appointment.recurrence)
-    body = _only(body, fields, _APPOINTMENT_COLUMNS)
+    body = restrict(body, fields, _APPOINTMENT_COLUMNS, service="Dataverse")
     if "activity_parties" in body:  # named after the table the row lives in
         body[_parties_property(entity_set(appointment))] = body.pop("activity_parties")
     return body
@@ -586,4 +566,4 @@ def task_to_dataverse(task: Task, *, fields: Collection[str] | None = None) -> J
         "status": ("statecode", "statuscode"),
         "priority": ("prioritycode",),
     }
-    return _only(body, fields, names)
+    return restrict(body, fields, names, service="Dataverse")

@@ -33,7 +33,6 @@ Conventions:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections.abc import Collection, Mapping
 from typing import Any, Final, Literal
@@ -43,7 +42,7 @@ from bs4 import BeautifulSoup
 from bs4.element import NavigableString
 from tzlocal.windows_tz import tz_win, win_tz
 
-from crmsync.adapters._read import Reader, build, normalize_text
+from crmsync.adapters._read import Reader, build, file_attachment, normalize_text, restrict
 from crmsync.errors import InvalidInput
 from crmsync.records import (
     DAY_NAMES,
@@ -227,30 +226,6 @@ def _body(reader: Reader) -> str:
     return normalize_text(content)
 
 
-def _only(
-    body: JSON,
-    fields: Collection[str] | None,
-    names: Mapping[str, tuple[str, ...]],
-    extended: Mapping[str, tuple[str, str]],
-) -> JSON:
-    """The body for the given record fields (all when None).
-
-    `names` maps a field to the properties that write it; `extended` maps a
-    field to the MAPI property (id, value) that holds it, written as
-    `singleValueExtendedProperties`.
-    """
-    chosen = set(names) | set(extended) if fields is None else set(fields)
-    unknown = chosen - set(names) - set(extended)
-    if unknown:
-        raise ValueError(f"fields Graph cannot write: {', '.join(sorted(unknown))}")
-    wanted = {prop for field in chosen & set(names) for prop in names[field]}
-    out = {prop: value for prop, value in body.items() if prop in wanted}
-    props = sorted({extended[field] for field in chosen & set(extended)})
-    if props:
-        out["singleValueExtendedProperties"] = [{"id": i, "value": v} for i, v in props]
-    return out
-
-
 # ---------------------------------------------------------------------------
 # HTML
 
@@ -412,7 +387,7 @@ def contact_to_graph(
         "key": (CRMID_PROPERTY, contact.key),
         "mailing_address": (MAILING_ADDRESS_PROPERTY, mailing),
     }
-    return _only(body, fields, _CONTACT_PROPS, extended)
+    return restrict(body, fields, _CONTACT_PROPS, service="Graph", extended=extended)
 
 
 # ---------------------------------------------------------------------------
@@ -513,16 +488,7 @@ def attachment_from_graph(payload: Any) -> Attachment | None:
     name = reader.text("name", required=True)
     content = reader.base64("contentBytes")
     reader.moment("lastModifiedDateTime")
-    mime = reader.text("contentType").strip() or "application/octet-stream"
-    return build(
-        reader,
-        lambda: Attachment(
-            name=name,
-            size=len(content or b""),
-            content_hash="sha256:" + hashlib.sha256(content or b"").hexdigest(),
-            mime_type=mime,
-        ),
-    )
+    return file_attachment(reader, name, content, reader.text("contentType"))
 
 
 def event_from_graph(
@@ -674,7 +640,7 @@ def event_to_graph(
         "regarding": (REGARDING_PROPERTY, appointment.regarding),
         "kind": (OBJECT_TYPE_PROPERTY, str(object_type)),
     }
-    return _only(body, fields, _EVENT_PROPS, extended)
+    return restrict(body, fields, _EVENT_PROPS, service="Graph", extended=extended)
 
 
 # ---------------------------------------------------------------------------
@@ -780,4 +746,4 @@ def task_to_graph(
     }
     if shape == "todo":
         names["percent_complete"] = ()  # To Do cannot hold it: nothing to write
-    return _only(body, fields, names, extended)
+    return restrict(body, fields, names, service="Graph", extended=extended)
