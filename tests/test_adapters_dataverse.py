@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 
 import pytest
 
@@ -354,3 +355,11 @@ def test_lookups_are_read_but_never_written() -> None:
     assert not any("regarding" in column or "owner" in column for column in body)
     with pytest.raises(ValueError, match="fields Dataverse cannot write: regarding"):
         appointment_to_dataverse(appointment, fields={"regarding"})
+
+
+@pytest.mark.parametrize("number", ["Infinity", "NaN", "1e400", "2.5"])
+def test_a_number_that_is_not_an_integer_is_invalid_input(number: str) -> None:
+    row = json.loads(f'{{"activityid": "t", "percentcomplete": {number}}}')
+
+    with pytest.raises(InvalidInput, match=r"\$\.percentcomplete: expected an integer"):
+        task_from_dataverse(row)

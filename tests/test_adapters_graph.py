@@ -228,6 +228,16 @@ def test_iana_and_utc_zones_read_like_windows_ones() -> None:
     assert at("UTC") == dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 
 
+@pytest.mark.parametrize(
+    "zone", ["America", "Etc", "x" * 300, "../../etc/passwd", "", "tzone://Microsoft/Custom"]
+)
+def test_a_time_zone_that_is_not_one_is_invalid_input(zone: str) -> None:
+    when = {"dateTime": "2026-06-01T09:00:00", "timeZone": zone}
+
+    with pytest.raises(InvalidInput, match=r"\$\.start\.timeZone: "):
+        event_from_graph({"id": "e", "start": when, "end": when})
+
+
 def test_a_payload_missing_what_a_record_needs_names_every_path() -> None:
     with pytest.raises(InvalidInput) as caught:
         event_from_graph(
@@ -396,3 +406,14 @@ def test_asking_for_a_field_graph_cannot_write_is_an_error() -> None:
 def test_module_exports_exist() -> None:
     for name in graph.__all__:
         assert hasattr(graph, name), name
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "x", "1.5"])
+def test_a_percent_property_that_is_not_a_percentage_is_invalid_input(value: str) -> None:
+    payload = {
+        "id": "t",
+        "singleValueExtendedProperties": [{"id": PERCENT_PROPERTY, "value": value}],
+    }
+
+    with pytest.raises(InvalidInput, match=r"^\$"):
+        task_from_graph(payload)

@@ -71,20 +71,11 @@ class Reader:
         value = self.payload.get(name)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole:
             self.problem(name, f"expected an integer, got {_json_type(value)}")
             return None
         return int(value)
-
-    def number(self, name: str) -> float | None:
-        """A number property, None when absent or null."""
-        value = self.payload.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(name, f"expected a number, got {_json_type(value)}")
-            return None
-        return float(value)
 
     def flag(self, name: str, default: bool = False) -> bool:
         """A boolean property; absent or null is `default`."""

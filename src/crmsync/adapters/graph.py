@@ -173,7 +173,7 @@ def _zone(name: str) -> dt.tzinfo | None:
     iana = win_tz.get(name, name)
     try:
         return ZoneInfo(iana)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a folder
         return None
 
 
@@ -665,7 +665,7 @@ def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | Non
     percent_text = _extended_value(props, PERCENT_PROPERTY)
     try:
         percent = round(float(percent_text) * 100) if percent_text else None
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, NaN or infinite
         reader.problem(
             "singleValueExtendedProperties", f"percent complete {percent_text!r} is not a number"
         )
