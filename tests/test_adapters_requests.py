@@ -158,3 +158,13 @@ def test_every_planned_op_but_unlink_has_its_request(world: World) -> None:
         assert request.method == methods[op.action]
         if op.action is Action.UPDATE and op.domain is not Domain.ATTACHMENT:
             assert request.body  # never an empty PATCH
+
+
+def test_a_graph_id_is_escaped_in_its_url() -> None:
+    crm, outlook, baseline = _pair()
+    crm = CrmSnapshot(contacts=[CrmContact(key="c", job_title="Head", emails=("a@x.org",))])
+    planned = plan(crm, outlook, baseline=baseline)
+
+    [request] = requests_for(planned, crm, outlook, graph_ids={(Domain.CONTACT, "c"): "AA/b+c_d-="})
+
+    assert request.url == "/me/contacts/AA%2Fb%2Bc_d-="

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import Any, Literal, cast
+from urllib.parse import quote
 
 import attrs
 
@@ -46,30 +47,41 @@ class Request:
     note: str = ""
 
 
-def _target(op: Op, crm: CrmSnapshot, outlook: OutlookSnapshot) -> Any:
-    """The record an update or delete applies to, as the plan saw it."""
-    snapshot: CrmSnapshot | OutlookSnapshot = crm if op.side is Side.CRM else outlook
-    domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
-    name = {Domain.CONTACT: "contacts", Domain.APPOINTMENT: "appointments", Domain.TASK: "tasks"}
-    for record in getattr(snapshot, name[domain]):
-        if record.key == op.key:
-            return record
-    raise StalePlan([f"{op.side.value} has no {domain.value} {op.key!r} to {op.action.value}"])
+class _Records:
+    """Each side's records by domain and key, indexed once for the whole plan."""
+
+    def __init__(self, plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot) -> None:
+        self.created = {
+            (op.side, op.key): op.record
+            for op in plan.ops
+            if op.action is Action.CREATE and op.domain is Domain.APPOINTMENT
+        }
+        self._by: dict[tuple[Side, Domain], dict[str, Any]] = {}
+        for side, snapshot in ((Side.CRM, crm), (Side.OUTLOOK, outlook)):
+            for domain, name in _SNAPSHOT_FIELDS.items():
+                self._by[(side, domain)] = {r.key: r for r in getattr(snapshot, name)}
+
+    def target(self, op: Op) -> Any:
+        """The record an update, delete or link applies to, as the plan saw it."""
+        domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
+        record = self._by[(op.side, domain)].get(op.key)
+        if record is None:
+            where = f"{op.side.value} has no {domain.value} {op.key!r} to {op.action.value}"
+            raise StalePlan([where])
+        return record
 
 
-def _appointment(op: Op, plan: Plan, snapshot: CrmSnapshot | OutlookSnapshot) -> Appointment:
-    """The appointment an attachment op belongs to: in the snapshot, or created by the plan."""
-    for other in plan.ops:
-        if (other.action, other.domain, other.side, other.key) == (
-            Action.CREATE,
-            Domain.APPOINTMENT,
-            op.side,
-            op.key,
-        ):
-            return cast(Appointment, other.record)
-    crm = snapshot if isinstance(snapshot, CrmSnapshot) else CrmSnapshot()
-    outlook = snapshot if isinstance(snapshot, OutlookSnapshot) else OutlookSnapshot()
-    return cast(Appointment, _target(op, crm, outlook))
+_SNAPSHOT_FIELDS = {
+    Domain.CONTACT: "contacts",
+    Domain.APPOINTMENT: "appointments",
+    Domain.TASK: "tasks",
+}
+
+
+def _appointment(op: Op, records: _Records) -> Appointment:
+    """The appointment an attachment op belongs to: created by the plan, or in the snapshot."""
+    created = records.created.get((op.side, op.key))
+    return cast(Appointment, created if created is not None else records.target(op))
 
 
 def _updated(op: Op, record: Any) -> tuple[Any, set[str]]:
@@ -82,10 +94,11 @@ def _attachment_note(attachment: Attachment) -> str:
 
 
 def _graph(
-    op: Op, outlook: OutlookSnapshot, todo_list: str, ids: Mapping[tuple[Domain, str], str]
+    op: Op, records: _Records, todo_list: str, ids: Mapping[tuple[Domain, str], str]
 ) -> Request | None:
     domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
-    item = ids.get((domain, op.key), op.key)
+    # Graph ids are base64: keep '=', '-' and '_', escape '/' and '+'.
+    item = quote(ids.get((domain, op.key), op.key), safe="=-_")
     base = {
         Domain.CONTACT: "/me/contacts",
         Domain.APPOINTMENT: "/me/events",
@@ -115,23 +128,23 @@ def _graph(
     if op.action is Action.CREATE:
         return Request("graph", "POST", base, write(op.record))
     if op.action is Action.UPDATE:
-        record, fields = _updated(op, _target(op, CrmSnapshot(), outlook))
+        record, fields = _updated(op, records.target(op))
         return Request("graph", "PATCH", f"{base}/{item}", write(record, fields=fields))
     if op.action is Action.DELETE:
         return Request("graph", "DELETE", f"{base}/{item}")
     if op.action is Action.LINK:  # the item now carries the CRM key, as Dynamics links it
         [change] = [c for c in op.changes if c.field == "key"]
-        record = attrs.evolve(_target(op, CrmSnapshot(), outlook), key=change.new)
+        record = attrs.evolve(records.target(op), key=change.new)
         return Request("graph", "PATCH", f"{base}/{item}", write(record, fields={"key"}))
     return None
 
 
-def _dataverse(op: Op, plan: Plan, crm: CrmSnapshot) -> Request | None:
+def _dataverse(op: Op, records: _Records) -> Request | None:
     root = dataverse.API_ROOT
     if op.domain is Domain.ATTACHMENT:
         attachment = cast(Attachment, op.record)
         if op.action is Action.CREATE:
-            table = dataverse.entity_set(_appointment(op, plan, crm))
+            table = dataverse.entity_set(_appointment(op, records))
             body = {
                 "filename": attachment.name,
                 "mimetype": attachment.mime_type,
@@ -159,12 +172,12 @@ def _dataverse(op: Op, plan: Plan, crm: CrmSnapshot) -> Request | None:
         )
         return Request("dataverse", "POST", url, write(op.record), note)
     if op.action is Action.UPDATE:
-        current = _target(op, crm, OutlookSnapshot())
+        current = records.target(op)
         record, fields = _updated(op, current)
         url = f"{root}/{_table(op.domain, current)}({op.key})"
         return Request("dataverse", "PATCH", url, write(record, fields=fields))
     if op.action is Action.DELETE:
-        current = _target(op, crm, OutlookSnapshot())
+        current = records.target(op)
         return Request("dataverse", "DELETE", f"{root}/{_table(op.domain, current)}({op.key})")
     return None
 
@@ -200,11 +213,12 @@ def requests_for(
         StalePlan: an op names a record the snapshots do not hold.
     """
     out: list[Request] = []
+    records = _Records(plan, crm, outlook)
     for op in plan.ops:
         if op.side is Side.OUTLOOK and "graph" in services:
-            request = _graph(op, outlook, todo_list, graph_ids or {})
+            request = _graph(op, records, todo_list, graph_ids or {})
         elif op.side is Side.CRM and "dataverse" in services:
-            request = _dataverse(op, plan, crm)
+            request = _dataverse(op, records)
         else:
             continue
         if request is not None:
