@@ -52,7 +52,7 @@ _DATAVERSE_PARTS = ("contacts", "appointments", "tasks", "activitymimeattachment
 def _parts(data: Any, names: tuple[str, ...], problems: list[Problem]) -> dict[str, Any]:
     reader = Reader(data, (), problems)
     for name in reader.payload:
-        if name not in names and not name.startswith("@"):
+        if name not in names and not str(name).startswith("@"):
             reader.problem(name, f"unknown collection; expected any of: {', '.join(names)}")
     return {name: reader.payload.get(name) for name in names}
 
