@@ -106,6 +106,7 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
     domain: ClassVar[Domain] = Domain.APPOINTMENT
     fields: ClassVar[tuple[FieldRule, ...]] = FIELDS
     snapshot_field: ClassVar[str] = "appointments"
+    natural_key_label: ClassVar[str] = "iCalendar UID"
 
     def crm_view(self, record: Appointment, settings: Settings) -> View:
         """The CRM appointment as a view (time is one unit)."""

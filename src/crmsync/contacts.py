@@ -231,6 +231,7 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
     domain: ClassVar[Domain] = Domain.CONTACT
     fields: ClassVar[tuple[FieldRule, ...]] = FIELDS
     snapshot_field: ClassVar[str] = "contacts"
+    natural_key_label: ClassVar[str] = "first e-mail address"
 
     # --- views -----------------------------------------------------------------
     def crm_view(self, record: CrmContact, settings: Settings) -> View:
