@@ -108,6 +108,25 @@ def test_service_activities_sync_from_the_crm_to_outlook_only() -> None:
     assert ops(crm_edit) == [("appointment", "outlook", "a", "update")]
 
 
+def test_an_outlook_delete_of_a_service_activity_unlinks_it_never_deletes_it_in_the_crm() -> None:
+    """Service activities sync CRM → Outlook only, deletes included."""
+    service = appointment(kind="service_activity")
+    planned, synced = sync(*snapshots([service], []), None, linked(service))
+    assert ops(planned) == [("appointment", "crm", "a", "unlink")]
+    [notice] = planned.notices
+    assert (notice.code, notice.side) == ("delete_not_propagated", Side.CRM)
+    assert synced.crm.appointments == (service,)
+    assert synced.baseline.unlinked == {(Domain.APPOINTMENT, "a")}
+    converge(synced.crm, synced.outlook, None, synced.baseline)
+
+
+def test_a_crm_delete_of_a_service_activity_removes_it_from_outlook() -> None:
+    service = appointment(kind="service_activity")
+    assert ops(plan(*snapshots([], [service]), None, linked(service))) == [
+        ("appointment", "outlook", "a", "delete")
+    ]
+
+
 def test_a_completed_or_canceled_crm_appointment_takes_no_outlook_changes() -> None:
     for state in ("completed", "canceled"):
         closed = appointment(state=state)

@@ -43,3 +43,28 @@ def test_the_adapters_page_shows_what_the_command_prints(name: str, extra: list[
 
     assert main([*ARGS, *extra], out=out) == 0
     assert out.getvalue().rstrip("\n") == _shown(name)
+
+
+def _python_blocks(page: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", page.read_text("utf-8"), re.S)
+
+
+PAGES = sorted(p for p in (ROOT / "docs").glob("*.md") if _python_blocks(p))
+
+
+def test_the_docs_have_python_examples_to_run() -> None:
+    assert {p.name for p in PAGES} >= {"contacts.md", "quickstart.md", "testing.md"}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_every_python_block_in_the_docs_runs_as_written(
+    page: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A page's blocks run in order in one namespace; the tests a block defines run too."""
+    monkeypatch.chdir(ROOT)  # blocks read files by their path in the repository
+    namespace: dict[str, object] = {"__name__": f"docs.{page.stem}"}
+    for block in _python_blocks(page):
+        exec(compile(block, str(page), "exec"), namespace)  # noqa: S102 - our own docs
+    for name, value in sorted(namespace.items()):
+        if name.startswith("test_") and callable(value):
+            value()

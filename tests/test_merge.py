@@ -268,3 +268,55 @@ def test_a_pair_given_one_key_again_after_an_unlink_is_linked_again_in_one_updat
         CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), None, baseline
     )
     assert synced.baseline.unlinked == frozenset()
+
+
+# --- no baseline over linked records, possible duplicates ------------------------------------
+
+
+def test_a_plan_without_a_baseline_over_linked_records_says_deletes_cannot_be_seen() -> None:
+    """Keys on both sides mean an earlier sync linked them; its baseline was lost."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="a"), CrmContact(key="b"), CrmContact(key="c")])
+    outlook = OutlookSnapshot(contacts=[OutlookContact(key="a")])
+    planned = plan(crm, outlook)
+    [notice] = [n for n in planned.notices if n.code == "no_baseline"]
+    assert (notice.domain, notice.key, notice.severity) == (Domain.CONTACT, "", Severity.DATA_LOSS)
+    assert "2" in notice.message  # the two contacts it would re-create
+    assert planned.has_data_loss
+    # Nothing to re-create: a warning, not data loss.
+    calm = plan(crm, OutlookSnapshot(contacts=[OutlookContact(key=k) for k in "abc"]))
+    [notice] = [n for n in calm.notices if n.code == "no_baseline"]
+    assert notice.severity is Severity.WARNING
+    assert not calm.has_data_loss
+
+
+def test_a_true_first_sync_has_no_no_baseline_notice() -> None:
+    crm = CrmSnapshot(contacts=[CrmContact(key="a")])
+    outlook = OutlookSnapshot(contacts=[OutlookContact(key="o")])
+    assert "no_baseline" not in codes(plan(crm, outlook))
+    # ...and a plan with a baseline never has one.
+    synced = converge(crm, outlook)
+    assert "no_baseline" not in codes(plan(synced.crm, synced.outlook, None, synced.baseline))
+
+
+def test_a_record_created_beside_an_untracked_one_with_the_same_natural_key_is_flagged() -> None:
+    crm = CrmSnapshot(contacts=[CrmContact(key="c1", emails=["Ann@Contoso.com"])])
+    outlook = OutlookSnapshot(
+        contacts=[OutlookContact(key="o9", emails=[" ann@contoso.com"], tracked=False)]
+    )
+    planned = plan(crm, outlook)
+    assert ops(planned) == [("contact", "outlook", "c1", "create")]  # tracking is the user's call
+    [notice] = [n for n in planned.notices if n.code == "possible_duplicate"]
+    assert (notice.key, notice.side, notice.severity) == ("c1", Side.OUTLOOK, Severity.INFO)
+    assert "o9" in notice.message
+    assert sorted(codes(planned)) == ["not_tracked", "possible_duplicate"]
+
+
+def test_no_possible_duplicate_without_a_match_or_for_a_tracked_record() -> None:
+    crm = CrmSnapshot(contacts=[CrmContact(key="c1", emails=["ann@contoso.com"])])
+    other = OutlookSnapshot(
+        contacts=[OutlookContact(key="o9", emails=["lee@contoso.com"], tracked=False)]
+    )
+    assert "possible_duplicate" not in codes(plan(crm, other))
+    no_email = CrmSnapshot(contacts=[CrmContact(key="c1")])
+    empty = OutlookSnapshot(contacts=[OutlookContact(key="o9", tracked=False)])
+    assert "possible_duplicate" not in codes(plan(no_email, empty))

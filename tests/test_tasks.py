@@ -133,14 +133,26 @@ def test_completion_travels_with_100_percent_and_the_completed_date() -> None:
     assert synced.crm.tasks[0].status is TaskStatus.COMPLETED
 
 
-def test_status_and_percent_stay_consistent_across_a_round_trip() -> None:
-    """100 % is completed; progress is never "not started"; no flip-flop after a sync."""
+def test_a_task_s_status_and_percent_travel_as_they_are_never_rewritten() -> None:
+    """No silent normalization: "not started" at 50 % stays what the user wrote, on both sides."""
     half = Task(key="t", status="not_started", percent_complete=50)
     full = Task(key="u", status="in_progress", percent_complete=100)
-    synced = converge(*snapshots([half, full], []))
-    by_key = {t.key: t for t in synced.outlook.tasks}
-    assert (by_key["t"].status, by_key["t"].percent_complete) == (TaskStatus.IN_PROGRESS, 50)
-    assert (by_key["u"].status, by_key["u"].percent_complete) == (TaskStatus.COMPLETED, 100)
+    planned = plan(*snapshots([half, full], []))
+    created = {op.record.key: op.record for op in planned.ops}
+    assert {key: (t.status, t.percent_complete) for key, t in created.items()} == {
+        "t": (TaskStatus.NOT_STARTED, 50),
+        "u": (TaskStatus.IN_PROGRESS, 100),
+    }
+    converge(*snapshots([half, full], []))
+
+
+def test_an_inconsistent_task_is_not_rewritten_when_another_field_travels_to_it() -> None:
+    base = Task(key="t", subject="a", status="not_started", percent_complete=50)
+    planned = plan(*snapshots([attrs.evolve(base, subject="b")], [base]), None, linked(base))
+    [op] = planned.ops
+    assert op.side is Side.OUTLOOK
+    assert [(c.field, c.new) for c in op.changes] == [("subject", "b")]
+    assert codes(planned) == []
 
 
 def test_an_outlook_delete_deletes_the_crm_task() -> None:

@@ -106,6 +106,7 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
     domain: ClassVar[Domain] = Domain.APPOINTMENT
     fields: ClassVar[tuple[FieldRule, ...]] = FIELDS
     snapshot_field: ClassVar[str] = "appointments"
+    natural_key_label: ClassVar[str] = "iCalendar UID"
 
     def crm_view(self, record: Appointment, settings: Settings) -> View:
         """The CRM appointment as a view (time is one unit)."""
@@ -161,7 +162,13 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
         return directions
 
     def delete_refused(self, deleted_on: Side, survivor: Any, pair: Pair, inp: SyncInput) -> str:
-        """Dynamics' delete rules: organizer, future, open."""
+        """Dynamics' delete rules: service activities, organizer, future, open."""
+        if deleted_on is Side.OUTLOOK and survivor.kind is ActivityKind.SERVICE_ACTIVITY:
+            # Service activities sync from the CRM to Outlook only, deletes included.
+            return (
+                "The service activity was deleted in Outlook, but service activities sync from "
+                "the CRM to Outlook only, so the CRM keeps it."
+            )
         if not _is_organizer(survivor, inp.user):
             return (
                 f"The appointment was deleted in {_NAME[deleted_on]}, but {inp.user or 'the user'} "

@@ -26,7 +26,6 @@ from crmsync.merge import DomainPolicy, DomainRules, FieldRule, Pair, PairResult
 from crmsync.plan import Notice, Severity
 from crmsync.policy import SyncInput
 from crmsync.records import (
-    NO_ADDRESS,
     OUTLOOK_ADDRESS_FIELDS,
     Address,
     AddressKind,
@@ -139,38 +138,27 @@ class _Remap:
 
 
 def _preserve_all_three(crm: list[Address], outlook: list[Address]) -> tuple[list[Address], str]:
-    """One set of three slots holding every distinct address of both sides."""
+    """One set of three slots holding every distinct address of both sides.
+
+    Each address takes one slot: first where both sides agree, then where a
+    side holds it (the CRM's first), then any free slot. With at most three
+    distinct addresses this always fits; a slot left over keeps what the
+    sides hold there, so nothing moves that need not.
+    """
     final: list[Address | None] = [None, None, None]
-    contested: list[int] = []
+
+    def placed(address: Address) -> bool:
+        return _Slots.holds([f for f in final if f is not None], address)
+
     for i in range(3):
-        c, o = crm[i], outlook[i]
-        if c.is_empty and o.is_empty:
-            continue
-        if c.same_as(o) or o.is_empty:
-            final[i] = c
-        elif c.is_empty:
-            final[i] = o
-        else:
-            contested.append(i)
-    remaining = [
-        a
-        for a in _Slots.distinct(crm, outlook)
-        if not _Slots.holds([f for f in final if f is not None], a)
-    ]
-
-    def take(address: Address) -> bool:
-        for j, r in enumerate(remaining):
-            if r.same_as(address):
-                del remaining[j]
-                return True
-        return False
-
-    # A contested slot keeps the CRM's address, else Outlook's; the rest fill free slots.
-    for i in contested:
-        if take(crm[i]):
+        if not crm[i].is_empty and crm[i].same_as(outlook[i]) and not placed(crm[i]):
             final[i] = crm[i]
-        elif take(outlook[i]):
-            final[i] = outlook[i]
+    for i in range(3):
+        if final[i] is None:
+            final[i] = next(
+                (a for a in (crm[i], outlook[i]) if not (a.is_empty or placed(a))), None
+            )
+    remaining = [a for a in _Slots.distinct(crm, outlook) if not placed(a)]
     for i in range(3):
         if final[i] is None and remaining:
             final[i] = remaining.pop(0)
@@ -181,15 +169,39 @@ def _preserve_all_three(crm: list[Address], outlook: list[Address]) -> tuple[lis
             "both sides together hold more than three distinct addresses "
             f"(no slot left for {lost})",
         )
-    return [f if f is not None else NO_ADDRESS for f in final], ""
+    return [
+        f if f is not None else (crm[i] if not crm[i].is_empty else outlook[i])
+        for i, f in enumerate(final)
+    ], ""
 
 
-def _place(slots: list[Address], address: Address, free: Sequence[int]) -> bool:
-    for i in free:
-        if slots[i].is_empty:
-            slots[i] = address
-            return True
-    return False
+def _settle(
+    slots: list[Address], fixed: int, value: Address, everything: Sequence[Address]
+) -> tuple[list[Address], list[Address]]:
+    """One side's slots with `value` at `fixed` and every address somewhere.
+
+    A slot keeps its address unless it is a copy of one held elsewhere; the
+    addresses missing go first over such copies, then into empty slots. A slot
+    nothing needs keeps what it holds. Returns the slots and what did not fit.
+    """
+    out = list(slots)
+    out[fixed] = value
+    kept = [value] if not value.is_empty else []
+    copies, empty = [], []
+    for i, address in enumerate(slots):
+        if i == fixed:
+            continue
+        if address.is_empty:
+            empty.append(i)
+        elif _Slots.holds(kept, address):
+            copies.append(i)
+        else:
+            kept.append(address)
+    missing = [a for a in everything if not _Slots.holds(kept, a)]
+    for i in copies + empty:
+        if missing:
+            out[i] = missing.pop(0)
+    return out, missing
 
 
 def _preserve_mailing(
@@ -197,26 +209,19 @@ def _preserve_mailing(
 ) -> tuple[list[Address], list[Address], str]:
     """CRM address1 equal to the Outlook mailing address, every address kept on both sides."""
     everything = _Slots.distinct(crm, outlook)
-    c, o = list(crm), list(outlook)
     # The Outlook mailing address is the user's explicit choice; CRM slots carry
     # no meaning beyond their order, so the CRM side moves.
-    value = o[mailing] if not o[mailing].is_empty else c[0]
-    if o[mailing].is_empty:
-        o[mailing] = value
-    if not c[0].same_as(value):
-        old = c[0]
-        swap = next((j for j in (1, 2) if c[j].same_as(value)), None)
-        c[0] = value
-        if swap is not None:
-            c[swap] = old
-        elif not old.is_empty and not _place(c, old, (1, 2)):
-            return crm, outlook, f"the CRM has no free slot for {old.one_line()}"
-    for address in everything:
-        if not _Slots.holds(c, address) and not _place(c, address, (1, 2)):
-            return crm, outlook, f"the CRM has no free slot for {address.one_line()}"
-        others = [i for i in range(3) if i != mailing]
-        if not _Slots.holds(o, address) and not _place(o, address, others):
-            return crm, outlook, f"Outlook has no free address for {address.one_line()}"
+    value = outlook[mailing] if not outlook[mailing].is_empty else crm[0]
+    if value.is_empty and len(everything) == 3:
+        # Three addresses and no mailing address: address1 must hold one of
+        # them, so it becomes the mailing address on both sides.
+        value = next(a for a in everything if not _Slots.holds(outlook, a))
+    c, crm_missing = _settle(crm, 0, value, everything)
+    o, outlook_missing = _settle(outlook, mailing, value, everything)
+    if crm_missing:
+        return crm, outlook, f"the CRM has no free slot for {crm_missing[0].one_line()}"
+    if outlook_missing:
+        return crm, outlook, f"Outlook has no free address for {outlook_missing[0].one_line()}"
     return c, o, ""
 
 
@@ -226,6 +231,7 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
     domain: ClassVar[Domain] = Domain.CONTACT
     fields: ClassVar[tuple[FieldRule, ...]] = FIELDS
     snapshot_field: ClassVar[str] = "contacts"
+    natural_key_label: ClassVar[str] = "first e-mail address"
 
     # --- views -----------------------------------------------------------------
     def crm_view(self, record: CrmContact, settings: Settings) -> View:
@@ -319,17 +325,13 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
         return result
 
     def _switched(self, pair: Pair, inp: SyncInput) -> bool:
-        """True when the baseline's addresses read differently under the new address mode."""
-        old, new = inp.previous_settings, inp.settings
-        if not pair.linked or old.address_sync is new.address_sync:
-            return False
-        for side in Side:
-            record = getattr(pair, f"base_{side}")
-            before, after = self.view(record, side, old), self.view(record, side, new)
-            for name in ADDRESS_FIELDS:
-                if not before.get(name, NO_ADDRESS).same_as(after.get(name, NO_ADDRESS)):
-                    return True
-        return False
+        """True for a linked pair when the address mode differs from the last sync's.
+
+        Every linked contact is remapped, whether or not its baseline reads
+        differently under the two modes: an address edited since the last
+        sync must first travel under the mode it was edited in.
+        """
+        return pair.linked and inp.previous_settings.address_sync is not inp.settings.address_sync
 
     def _remap(self, pair: Pair, result: PairResult, inp: SyncInput, *, was_pending: bool) -> None:
         crm: CrmContact = result.crm_after

@@ -448,6 +448,9 @@ class DomainRules(Generic[CrmT, OutT]):
             ]
         return []
 
+    natural_key_label: ClassVar[str] = "natural key"
+    """What `natural_key` is, in sentences ("first e-mail address")."""
+
     def natural_key(self, record: Any, side: Side) -> str:
         """What identifies a record new on both sides (empty: never matches)."""
         return ""
@@ -798,6 +801,8 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
                 )
             else:
                 results.append(rules.create(pair, survivor_side, inp, f"new_in_{survivor_side}"))
+                if survivor_side is Side.CRM and refused:
+                    notices.extend(_possible_duplicate(rules, survivor, current, refused))
             continue
         deleted_on = survivor_side.other
         if blocked[deleted_on]:
@@ -838,7 +843,70 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
     rules.finish(results, inp)
     for result in results:
         _emit(rules, result, base, ops, notices, updates)
+    if inp.baseline is None:
+        notices.extend(_no_baseline(rules, current, ops))
     return finish_plan(inp, ops, notices, updates, fingerprint=fingerprint)
+
+
+def _no_baseline(
+    rules: DomainRules[Any, Any], current: Mapping[Side, Mapping[str, Any]], ops: list[Op]
+) -> list[Notice]:
+    """One notice when a plan without a baseline runs over records an earlier sync linked.
+
+    A key on both sides is a link only a sync (or the application) made; without
+    its baseline, a delete since then looks like a record new on the other side.
+    """
+    shared = len(current[Side.CRM].keys() & current[Side.OUTLOOK].keys())
+    if not shared:
+        return []
+    creates = sum(op.action is Action.CREATE and op.domain is rules.domain for op in ops)
+    message = (
+        f"No baseline was given, but {shared} {rules.snapshot_field} carry the same key on both "
+        "sides, so an earlier sync linked them: deletes since then cannot be seen."
+    )
+    if creates:
+        message += (
+            f" The {creates} {rules.snapshot_field} this plan creates may be ones deleted on the "
+            "other side since then; plan with the last sync's baseline."
+        )
+    return [
+        rules.notice(
+            "", "no_baseline", message, Severity.DATA_LOSS if creates else Severity.WARNING
+        )
+    ]
+
+
+def _possible_duplicate(
+    rules: DomainRules[Any, Any],
+    record: Any,
+    current: Mapping[Side, Mapping[str, Any]],
+    refused: set[str],
+) -> list[Notice]:
+    """An info notice when a CRM record is created beside an untracked Outlook one like it."""
+    natural = rules.natural_key(record, Side.CRM)
+    if not natural:
+        return []
+    outlook = current[Side.OUTLOOK]
+    alike = sorted(
+        key
+        for key in refused
+        if key in outlook
+        and not outlook[key].tracked
+        and rules.natural_key(outlook[key], Side.OUTLOOK) == natural
+    )
+    if not alike:
+        return []
+    return [
+        rules.notice(
+            record.key,
+            "possible_duplicate",
+            f"Created in Outlook beside the untracked {', '.join(alike)} with the same "
+            f"{rules.natural_key_label} ({natural}); track that one in Outlook instead to link "
+            "them.",
+            Severity.INFO,
+            Side.OUTLOOK,
+        )
+    ]
 
 
 def _emit(

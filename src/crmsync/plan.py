@@ -134,6 +134,16 @@ NOTICE_CODES: dict[str, tuple[Severity, str]] = {
         Severity.WARNING,
         "A delete a domain rule does not apply to the other side: the pair is unlinked.",
     ),
+    "no_baseline": (
+        Severity.DATA_LOSS,
+        "A plan without a baseline over records an earlier sync linked: deletes since then "
+        "cannot be seen (data_loss when the plan creates records, which may be ones deleted "
+        "since; a warning otherwise).",
+    ),
+    "possible_duplicate": (
+        Severity.INFO,
+        "A record is created beside an untracked one with the same natural key.",
+    ),
 }
 """The stable notice codes crmsync emits, with their severity and meaning.
 

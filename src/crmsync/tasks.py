@@ -7,9 +7,9 @@ Rules (Dynamics 365 documentation):
 - "Recurring task synchronization is not supported."
 - A task with a start and no due date takes its due date from its start, on
   both sides, so a plan never churns on filling it in.
-- Status and percent complete stay consistent: 100 % is completed, a task
-  with progress is not "not started", and the completed date belongs to a
-  completed task.
+- Status, percent complete and completed date travel as they are: crmsync
+  never rewrites one to agree with another ("not started" at 50 % stays so),
+  but a conflict on one of them is resolved for all three together.
 - An Outlook delete deletes the CRM task; a CRM delete removes the Outlook
   task unless it is completed there.
 """
@@ -51,24 +51,6 @@ FIELDS: tuple[FieldRule, ...] = (
 _NAMES = tuple(rule.name for rule in FIELDS)
 
 
-def _progress(task: Task) -> tuple[TaskStatus, int, Any]:
-    """Status, percent and completed date as one consistent triple."""
-    if task.status is TaskStatus.COMPLETED or task.percent_complete == 100:
-        return TaskStatus.COMPLETED, 100, task.completed
-    status = task.status
-    if status is TaskStatus.NOT_STARTED and task.percent_complete > 0:
-        status = TaskStatus.IN_PROGRESS
-    return status, task.percent_complete, None
-
-
-def consistent(task: Task) -> Task:
-    """The task with status, percent complete and completed date agreeing."""
-    status, percent, completed = _progress(task)
-    if (status, percent, completed) == (task.status, task.percent_complete, task.completed):
-        return task
-    return attrs.evolve(task, status=status, percent_complete=percent, completed=completed)
-
-
 def _domain(address: str) -> str:
     return address.rpartition("@")[2].strip().casefold() if "@" in address else ""
 
@@ -79,23 +61,22 @@ class TaskRules(DomainRules[Task, Task]):
     domain: ClassVar[Domain] = Domain.TASK
     fields: ClassVar[tuple[FieldRule, ...]] = FIELDS
     snapshot_field: ClassVar[str] = "tasks"
-    # Writing one of these rewrites the others (50 % means in progress), so a
-    # conflict on one is resolved for all three.
+    # A side keeps these consistent itself (Outlook marks a task completed at
+    # 100 %), so a conflict on one is resolved for all three.
     coupled: ClassVar[tuple[frozenset[str], ...]] = (
         frozenset({"status", "percent_complete", "completed"}),
     )
 
     def _view(self, task: Task) -> View:
-        status, percent, completed = _progress(task)
         return {
             "subject": task.subject,
             "notes": task.notes,
             "start": task.start,
             # A missing due date is the start date, on both sides.
             "due": task.due if task.due is not None else task.start,
-            "completed": completed,
-            "percent_complete": percent,
-            "status": status,
+            "completed": task.completed,
+            "percent_complete": task.percent_complete,
+            "status": task.status,
             "priority": task.priority,
             "regarding": task.regarding,
         }
@@ -111,7 +92,7 @@ class TaskRules(DomainRules[Task, Task]):
     def _build(self, view: View, template: Task | None, key: str, **new: Any) -> Task:
         if template is None:
             template = Task(key=key, **new)
-        return consistent(attrs.evolve(template, **view))
+        return attrs.evolve(template, **view)
 
     def to_crm(
         self, view: View, template: Task | None, key: str, inp: SyncInput, settings: Settings
@@ -187,7 +168,9 @@ class TaskRules(DomainRules[Task, Task]):
 
     def delete_refused(self, deleted_on: Side, survivor: Any, pair: Pair, inp: SyncInput) -> str:
         """An Outlook delete deletes the CRM task; a CRM delete spares a completed Outlook task."""
-        if deleted_on is Side.CRM and _progress(survivor)[0] is TaskStatus.COMPLETED:
+        if deleted_on is Side.CRM and (
+            survivor.status is TaskStatus.COMPLETED or survivor.percent_complete == 100
+        ):
             return (
                 "The task was deleted in the CRM, but it is completed in Outlook, so Outlook "
                 "keeps it; it no longer syncs."
