@@ -1,0 +1,422 @@
+"""A reference model of contact sync, written from ../shared/DESIGN.md alone.
+
+It is small, slow and meant to be obviously right. It never calls crmsync's own helpers
+(no `FieldRule.same`, `Address.same_as`/`normalized`, `merge_fields`, no domain module):
+it reads the records' attributes as raw values, builds records with their public
+constructors, and normalizes e-mail addresses and postal addresses itself, as DESIGN.md
+defines them:
+
+- an e-mail address is compared stripped and casefolded; a contact's natural key is its
+  first e-mail address so compared (empty never matches);
+- an address is compared part by part (each street line, city, state, postal code,
+  country) stripped, with white space collapsed, casefolded; all parts empty is "no
+  address".
+
+Scope (what `test_model.py` generates, and nothing else): contacts only, every conflict
+policy, both address modes, every remap policy, directions on the plain fields, first
+syncs, creates, deletes (CRM delete removes, Outlook delete unlinks), links by natural
+key, ambiguous matches, untracked contacts, pending remaps. Not modelled: the mass-delete
+guard (worlds stay below ten records) and directions on address fields during a remap.
+
+What it predicts for a world (`Outcome`):
+- the records each side holds after the plan is applied, compared with addresses
+  normalized (which spelling of one address a side keeps is not a rule);
+- the creates, deletes, links and unlinks by (action, side, key);
+- the notices, counted by (key, code);
+- for contacts an address remap under PRESERVE moves: the constraints the result must
+  meet (DESIGN.md fixes what is kept, not which slot holds it).
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from crmsync import Address, CrmContact, OutlookContact
+
+PLAIN = (
+    "first_name",
+    "last_name",
+    "emails",
+    "business_phone",
+    "home_phone",
+    "mobile_phone",
+    "job_title",
+    "department",
+    "notes",
+)
+ADDRESSES = ("address1", "address2", "address3")
+OUTLOOK_SLOTS = ("business_address", "home_address", "other_address")
+"""Under all three addresses, address1..3 pair with these Outlook addresses in order."""
+
+AddressKey = tuple[str, ...]
+
+
+# --- values, as DESIGN.md defines their equality --------------------------------------
+
+
+def text_key(value: str) -> str:
+    """Strip, collapse white space, casefold."""
+    return " ".join(value.split()).casefold()
+
+
+def address_key(address: Address) -> AddressKey | None:
+    """An address as sync compares it; None for "no address"."""
+    parts = (
+        *(text_key(line) for line in address.street.split("\n")),
+        text_key(address.city),
+        text_key(address.state),
+        text_key(address.postal_code),
+        text_key(address.country),
+    )
+    return parts if any(parts) else None
+
+
+def email_key(emails: Iterable[str]) -> tuple[str, ...]:
+    return tuple(e.strip().casefold() for e in emails)
+
+
+def same(field: str, a: Any, b: Any) -> bool:
+    """Equality for sync purposes."""
+    if field == "emails":
+        return email_key(a) == email_key(b)
+    if field in ADDRESSES:
+        return address_key(a) == address_key(b)
+    return bool(a == b)
+
+
+def blank(value: Any) -> bool:
+    if isinstance(value, Address):
+        return address_key(value) is None
+    return value in ("", ())
+
+
+def natural_key(contact: Any) -> str:
+    return contact.emails[0].strip().casefold() if contact.emails else ""
+
+
+# --- settings, read as raw values ---------------------------------------------------
+
+
+def all_three(settings: Any) -> bool:
+    return str(settings.address_sync) == "all_three"
+
+
+def direction(settings: Any, field: str) -> str:
+    return str(settings.field_directions.get(f"contact.{field}", "two_way"))
+
+
+def can_send(settings: Any, field: str, source: str) -> bool:
+    d = direction(settings, field)
+    return d in ("two_way", "to_outlook" if source == "crm" else "to_crm")
+
+
+OTHER = {"crm": "outlook", "outlook": "crm"}
+
+
+# --- views: a record of either side as the fields sync compares -----------------------
+
+
+def mailing_slot(contact: OutlookContact) -> str:
+    return f"{contact.mailing_address}_address"
+
+
+def view(record: Any, side: str, settings: Any) -> dict[str, Any]:
+    out = {name: getattr(record, name) for name in PLAIN}
+    if side == "crm":
+        out["address1"] = record.address1
+        if all_three(settings):
+            out["address2"], out["address3"] = record.address2, record.address3
+    elif all_three(settings):
+        for name, slot in zip(ADDRESSES, OUTLOOK_SLOTS, strict=True):
+            out[name] = getattr(record, slot)
+    else:
+        out["address1"] = getattr(record, mailing_slot(record))
+    return out
+
+
+def write(record: Any, side: str, values: Mapping[str, Any], settings: Any) -> Any:
+    """The record with view fields written onto it."""
+    if not values:
+        return record
+    if side == "crm":
+        return attrs.evolve(record, **values)
+    out = {name: value for name, value in values.items() if name in PLAIN}
+    for name, value in values.items():
+        if name in ADDRESSES:
+            if all_three(settings):
+                out[OUTLOOK_SLOTS[ADDRESSES.index(name)]] = value
+            else:
+                out[mailing_slot(record)] = value
+    return attrs.evolve(record, **out)
+
+
+def new_record(side: str, key: str, values: Mapping[str, Any], settings: Any, user: str) -> Any:
+    if side == "crm":
+        return write(CrmContact(key=key, owner=user), "crm", values, settings)
+    return write(OutlookContact(key=key), "outlook", values, settings)
+
+
+def crm_slots(record: CrmContact) -> list[Address]:
+    return [record.address1, record.address2, record.address3]
+
+
+def outlook_slots(record: OutlookContact) -> list[Address]:
+    return [getattr(record, slot) for slot in OUTLOOK_SLOTS]
+
+
+def distinct(addresses: Iterable[Address]) -> set[AddressKey]:
+    return {k for k in (address_key(a) for a in addresses) if k is not None}
+
+
+# --- the outcome ------------------------------------------------------------------------
+
+
+@attrs.define
+class Remapped:
+    """What a PRESERVE remap must leave: every one of `kept` on both sides, the new mode's
+    views agreeing, nothing else; `crm`/`outlook` are the records before the remap (their
+    other fields are exact)."""
+
+    crm: CrmContact
+    outlook: OutlookContact
+    kept: set[AddressKey]
+
+
+@attrs.define
+class Outcome:
+    crm: dict[str, Any] = attrs.Factory(dict)
+    outlook: dict[str, Any] = attrs.Factory(dict)
+    ops: set[tuple[str, str, str]] = attrs.Factory(set)
+    notices: collections.Counter[tuple[str, str]] = attrs.Factory(collections.Counter)
+    remapped: dict[str, Remapped] = attrs.Factory(dict)
+
+    def note(self, key: str, code: str) -> None:
+        self.notices[(key, code)] += 1
+
+
+# --- the rules --------------------------------------------------------------------------
+
+
+def merge(
+    key: str,
+    crm: Any,
+    outlook: Any,
+    base: tuple[Any, Any] | None,
+    settings: Any,
+    mode: Any,
+    out: Outcome,
+    skip: tuple[str, ...] = (),
+) -> tuple[Any, Any]:
+    """Three-way merges a pair field by field; returns both records as the plan leaves them.
+
+    `mode` gives the address mode the views are made under (the old one during a switch);
+    directions and the conflict policy are always the current settings'.
+    """
+    c, o = view(crm, "crm", mode), view(outlook, "outlook", mode)
+    bc = bo = None
+    if base is not None:
+        bc, bo = view(base[0], "crm", mode), view(base[1], "outlook", mode)
+    now = {"crm": c, "outlook": o}
+    writes: dict[str, dict[str, Any]] = {"crm": {}, "outlook": {}}
+    policy = str(settings.conflict)
+    winner = "crm"
+    if policy == "outlook_wins":
+        winner = "outlook"
+    elif policy == "newest_wins" and crm.modified and outlook.modified:
+        winner = "outlook" if outlook.modified > crm.modified else "crm"
+    for field in c:
+        if field in skip or same(field, c[field], o[field]):
+            continue
+        if bc is None or bo is None:
+            changed = {side: not blank(now[side][field]) for side in now}
+        else:
+            changed = {
+                "crm": not same(field, c[field], bc[field]),
+                "outlook": not same(field, o[field], bo[field]),
+            }
+        if not any(changed.values()):
+            continue  # a standing difference: nothing new
+        if changed["crm"] != changed["outlook"]:
+            source = "crm" if changed["crm"] else "outlook"
+            if can_send(settings, field, source):
+                writes[OTHER[source]][field] = now[source][field]
+            else:
+                out.note(key, "field_not_synced")
+            continue
+        if direction(settings, field) == "none":
+            out.note(key, "field_not_synced")
+            continue
+        if policy == "manual":
+            out.note(key, "conflict")
+            continue
+        won = winner if can_send(settings, field, winner) else OTHER[winner]
+        writes[OTHER[won]][field] = now[won][field]
+        out.note(key, "conflict_resolved")
+    return write(crm, "crm", writes["crm"], mode), write(
+        outlook, "outlook", writes["outlook"], mode
+    )
+
+
+def remap(key: str, crm: Any, outlook: Any, settings: Any, out: Outcome) -> tuple[Any, Any]:
+    """Remaps a linked contact's addresses under the current address mode."""
+    before = distinct([*crm_slots(crm), *outlook_slots(outlook)])
+    policy = str(settings.address_remap)
+    if policy == "preserve":
+        # Three slots a side, and under all three addresses the sides' slots must agree:
+        # every address fits as long as there are at most three.
+        if len(before) > 3:
+            out.note(key, "address_remap_conflict")
+            return crm, outlook
+        out.remapped[key] = Remapped(crm, outlook, before)
+        return crm, outlook
+    c, o = crm_slots(crm), outlook_slots(outlook)
+    pairs = (
+        [(i, i) for i in range(3)]
+        if all_three(settings)
+        else [(0, OUTLOOK_SLOTS.index(mailing_slot(outlook)))]
+    )
+    for ci, oi in pairs:
+        if policy == "crm_wins":
+            o[oi] = c[ci]
+        else:
+            c[ci] = o[oi]
+    crm = attrs.evolve(crm, **dict(zip(ADDRESSES, c, strict=True)))
+    outlook = attrs.evolve(outlook, **dict(zip(OUTLOOK_SLOTS, o, strict=True)))
+    for _ in before - distinct([*c, *o]):
+        out.note(key, "address_remap_data_loss")
+    return crm, outlook
+
+
+def plan_contacts(
+    crm: Iterable[CrmContact],
+    outlook: Iterable[OutlookContact],
+    baseline: Any,
+    settings: Any,
+    user: str,
+) -> Outcome:
+    """What syncing the contacts must give, by DESIGN.md."""
+    out = Outcome()
+    now = {"crm": {r.key: r for r in crm}, "outlook": {r.key: r for r in outlook}}
+    base: dict[str, dict[str, Any]] = {"crm": {}, "outlook": {}}
+    old_settings, unlinked, pending = settings, set(), set()
+    if baseline is not None:
+        base = {
+            "crm": {r.key: r for r in baseline.crm.contacts},
+            "outlook": {r.key: r for r in baseline.outlook.contacts},
+        }
+        old_settings = baseline.settings
+        unlinked = {key for domain, key in baseline.unlinked if str(domain) == "contact"}
+        pending = set(baseline.pending_remap)
+    linked = base["crm"].keys() & base["outlook"].keys()
+    switched = str(old_settings.address_sync) != str(settings.address_sync)
+    result = {side: dict(records) for side, records in now.items()}
+
+    # Untracked Outlook contacts do not sync, and neither does their key.
+    refused = {k for k, r in now["outlook"].items() if not r.tracked}
+    for key in refused:
+        out.note(key, "not_tracked")
+    live = {side: {k: r for k, r in now[side].items() if k not in refused} for side in now}
+
+    # Records new on both sides with one natural key are linked, not created twice.
+    groups: dict[str, dict[str, list[str]]] = collections.defaultdict(
+        lambda: {"crm": [], "outlook": []}
+    )
+    for side, records in live.items():
+        for key, record in records.items():
+            if key not in live[OTHER[side]] and key not in linked and natural_key(record):
+                groups[natural_key(record)][side].append(key)
+    held: set[str] = set()
+    for found in groups.values():
+        if not found["crm"] or not found["outlook"]:
+            continue
+        if len(found["crm"]) == 1 and len(found["outlook"]) == 1:
+            [crm_key], [outlook_key] = found["crm"], found["outlook"]
+            out.ops.add(("link", "outlook", outlook_key))
+            record = result["outlook"].pop(outlook_key)
+            result["outlook"][crm_key] = attrs.evolve(record, key=crm_key)
+            held |= {crm_key, outlook_key}
+        else:
+            for side in found:
+                for key in found[side]:
+                    out.note(key, "ambiguous_match")
+                    held.add(key)
+
+    for key in (live["crm"].keys() | live["outlook"].keys() | linked) - held - refused:
+        c, o = live["crm"].get(key), live["outlook"].get(key)
+        is_linked = key in linked
+        if c is not None and o is not None:
+            if not is_linked:
+                c, o = merge(key, c, o, None, settings, settings, out)
+            elif key in pending:
+                c, o = merge(
+                    key,
+                    c,
+                    o,
+                    (base["crm"][key], base["outlook"][key]),
+                    settings,
+                    settings,
+                    out,
+                    skip=ADDRESSES,
+                )
+                c, o = remap(key, c, o, settings, out)
+            elif switched:
+                c, o = merge(
+                    key, c, o, (base["crm"][key], base["outlook"][key]), settings, old_settings, out
+                )
+                c, o = remap(key, c, o, settings, out)
+            else:
+                c, o = merge(
+                    key, c, o, (base["crm"][key], base["outlook"][key]), settings, settings, out
+                )
+            result["crm"][key], result["outlook"][key] = c, o
+            continue
+        if c is None and o is None:
+            continue  # deleted on both sides
+        side = "crm" if c is not None else "outlook"
+        survivor = c if c is not None else o
+        if not is_linked:
+            if key in unlinked:
+                out.note(key, "unlinked")
+                continue
+            create(key, survivor, side, settings, user, out, result)
+            # A create beside an untracked Outlook contact with the same natural key.
+            twins = [r for r in now["outlook"].values() if not r.tracked and natural_key(r)]
+            if side == "crm" and any(natural_key(r) == natural_key(c) for r in twins):
+                out.note(key, "possible_duplicate")
+            continue
+        # Deleted on one side: a change on the other since the baseline wins.
+        old = base[side][key]
+        if any(
+            not same(f, v, view(old, side, s)[f])
+            for s in (settings, old_settings)
+            for f, v in view(survivor, side, s).items()
+        ):
+            create(key, survivor, side, settings, user, out, result)
+        elif side == "outlook":  # deleted in the CRM: the Outlook contact goes
+            out.ops.add(("delete", "outlook", key))
+            del result["outlook"][key]
+        else:  # deleted in Outlook: the CRM contact stays, the pair is unlinked
+            out.ops.add(("unlink", "crm", key))
+            out.note(key, "delete_not_propagated")
+    if baseline is None and now["crm"].keys() & now["outlook"].keys():
+        # Keys shared without a baseline: an earlier sync linked them, and its deletes are lost.
+        out.note("", "no_baseline")
+    out.crm, out.outlook = result["crm"], result["outlook"]
+    return out
+
+
+def create(
+    key: str, record: Any, side: str, settings: Any, user: str, out: Outcome, result: Any
+) -> None:
+    target = OTHER[side]
+    values = {
+        field: value
+        for field, value in view(record, side, settings).items()
+        if can_send(settings, field, side)
+    }
+    out.ops.add(("create", target, key))
+    result[target][key] = new_record(target, key, values, settings, user)
