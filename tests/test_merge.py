@@ -334,3 +334,14 @@ def test_an_edit_made_before_an_address_mode_switch_wins_over_a_delete() -> None
     planned = plan(CrmSnapshot(), edited, Settings(), baseline)
     assert ops(planned) == [("contact", "crm", "k", "create")]
     assert planned.ops[0].reason == "recreated_after_delete"
+
+
+def test_an_edit_to_an_address_that_does_not_sync_wins_over_a_delete() -> None:
+    """Rule 3 for addresses outside the mode: Outlook's new Other address never reached the
+    CRM (mailing only), so a CRM delete recreates the contact rather than destroy it."""
+    other = crmsync.Address(street="3 Other Ave", city="Nice")
+    baseline = baseline_of([CrmContact(key="k")], [OutlookContact(key="k")])
+    edited = OutlookSnapshot(contacts=[OutlookContact(key="k", other_address=other)])
+    planned, synced = sync(CrmSnapshot(), edited, Settings(), baseline)
+    assert ops(planned) == [("contact", "crm", "k", "create")]
+    assert synced.outlook.contacts[0].other_address == other

@@ -300,6 +300,13 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
             )
         return ""
 
+    def changed_since(self, record: Any, base: Any, side: Side, inp: SyncInput) -> bool:
+        """Any address counts, synced or not: a delete must not destroy an edit to one."""
+        every = attrs.evolve(inp.settings, address_sync=AddressSync.ALL_THREE)
+        return super().changed_since(record, base, side, inp) or self.changed(
+            self.view(record, side, every), self.view(base, side, every)
+        )
+
     def pending(self, key: str, inp: SyncInput) -> bool:
         """A contact whose address remap waits for a person."""
         return inp.baseline is not None and key in inp.baseline.pending_remap

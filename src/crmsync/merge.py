@@ -501,6 +501,17 @@ class DomainRules(Generic[CrmT, OutT]):
             rule.name in a and not rule.same(a[rule.name], b.get(rule.name)) for rule in self.fields
         )
 
+    def changed_since(self, record: Any, base: Any, side: Side, inp: SyncInput) -> bool:
+        """True when a person changed `record` since the last sync (`base`), for Rule 3.
+
+        Changed under the settings of the last sync counts too: an edit made before a
+        settings change is an unpropagated change a delete must not destroy.
+        """
+        return any(
+            self.changed(self.view(record, side, settings), self.view(base, side, settings))
+            for settings in (inp.settings, inp.previous_settings)
+        )
+
     def create(self, pair: Pair, source: Side, inp: SyncInput, reason: str) -> PairResult:
         """Creates the source record on the other side (only fields that may travel)."""
         record = pair.crm if source is Side.CRM else pair.outlook
@@ -808,15 +819,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
         if blocked[deleted_on]:
             continue
         base_record = getattr(pair, f"base_{survivor_side}")
-        # Changed under the settings of the last sync counts too: an edit made before an
-        # address-mode switch is an unpropagated change the delete must not destroy.
-        if any(
-            rules.changed(
-                rules.view(survivor, survivor_side, settings),
-                rules.view(base_record, survivor_side, settings),
-            )
-            for settings in (inp.settings, inp.previous_settings)
-        ):
+        if rules.changed_since(survivor, base_record, survivor_side, inp):
             # Rule 3: the change wins over the delete.
             fresh = Pair(key, crm, outlook)
             results.append(rules.create(fresh, survivor_side, inp, "recreated_after_delete"))

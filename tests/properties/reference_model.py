@@ -30,6 +30,7 @@ What it predicts for a world (`Outcome`):
 from __future__ import annotations
 
 import collections
+import types
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -115,6 +116,8 @@ def can_send(settings: Any, field: str, source: str) -> bool:
 
 
 OTHER = {"crm": "outlook", "outlook": "crm"}
+EVERY_ADDRESS = types.SimpleNamespace(address_sync="all_three")
+"""Reads every address of a contact, as all three addresses do."""
 
 
 # --- views: a record of either side as the fields sync compares -----------------------
@@ -388,11 +391,12 @@ def plan_contacts(
             if side == "crm" and any(natural_key(r) == natural_key(c) for r in twins):
                 out.note(key, "possible_duplicate")
             continue
-        # Deleted on one side: a change on the other since the baseline wins.
+        # Deleted on one side: a change on the other since the baseline wins, whether the
+        # field syncs under the new mode, the old one, or not at all (any address).
         old = base[side][key]
         if any(
             not same(f, v, view(old, side, s)[f])
-            for s in (settings, old_settings)
+            for s in (settings, old_settings, EVERY_ADDRESS)
             for f, v in view(survivor, side, s).items()
         ):
             create(key, survivor, side, settings, user, out, result)
