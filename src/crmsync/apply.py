@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from crmsync.convert import fingerprint
+from crmsync.convert import check_integrity, fingerprint
 from crmsync.errors import StalePlan
 from crmsync.plan import Action, BaselineUpdate, Op, Plan
 from crmsync.records import (
@@ -166,13 +166,15 @@ def apply(
         The new snapshots and baseline.
 
     Raises:
+        AlteredPlan: the plan was edited after it was made (a `StalePlan`).
         StalePlan: the snapshots are not the ones the plan was made from, or
             the plan was made with a baseline and none is given.
     """
+    records = check_integrity(plan)
     reasons = []
     if plan.has_baseline and baseline is None:
         reasons.append("the plan was made with a baseline; pass it to apply()")
-    if fingerprint(plan.ops, crm, outlook) != plan.fingerprint:
+    if fingerprint(plan.ops, crm, outlook) != records:
         reasons.append("the records the plan reads or writes have changed since it was made")
     stores = _stores(crm, outlook)
     for op in plan.ops:

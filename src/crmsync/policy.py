@@ -96,23 +96,22 @@ def finish_plan(
         notices: the notices.
         updates: the baseline updates.
         fingerprint: compute the fingerprint (it costs a read of every
-            record the ops touch).
+            record the ops touch, and of the plan's own content).
 
     Returns:
         The plan, in its total order.
     """
-    from crmsync.convert import fingerprint as digest  # noqa: PLC0415 - convert imports us
+    from crmsync.convert import seal  # noqa: PLC0415 - convert imports us
 
-    ops = tuple(ops)
-    return Plan(
-        ops=ops,
+    plan = Plan(
+        ops=tuple(ops),
         notices=tuple(notices),
         baseline_updates=tuple(updates),
         now=inp.now,
         settings=inp.settings,
-        fingerprint=digest(ops, inp.crm, inp.outlook) if fingerprint else "",
         has_baseline=inp.baseline is not None,
     )
+    return seal(plan, inp.crm, inp.outlook) if fingerprint else plan
 
 
 def compose(*policies: Policy) -> Policy:
