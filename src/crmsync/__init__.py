@@ -20,7 +20,7 @@ from crmsync.errors import (
 )
 from crmsync.plan import Action, BaselineUpdate, FieldChange, Notice, Op, Plan, Severity
 from crmsync.planning import plan
-from crmsync.policy import Policy, SyncInput, compose, default_policies, exclude
+from crmsync.policy import Policy, SyncInput, compose, default_policies, exclude, refine
 from crmsync.records import (
     ActivityKind,
     ActivityState,
@@ -92,4 +92,5 @@ __all__ = [
     "exclude",
     "loads",
     "plan",
+    "refine",
 ]
