@@ -100,6 +100,12 @@ CATALOGUE: list[tuple[str, Any, type, str]] = [
         Plan,
         "$.format_version: unsupported plan format '7.0'",
     ),
+    (
+        "a minor format version this crmsync does not know",
+        {"format_version": "1.1", "now": NOW.isoformat()},
+        Plan,
+        "$.format_version: unsupported plan format '1.1'; this crmsync reads 1.0",
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar, get_args, get_origin
@@ -26,7 +27,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
-from crmsync.errors import InvalidInput, PathPart, Problem, SettingsError
+from crmsync.errors import AlteredPlan, InvalidInput, PathPart, Problem, SettingsError
 from crmsync.plan import FORMAT_VERSION, Action, BaselineUpdate, FieldChange, Notice, Op, Plan
 from crmsync.records import (
     SNAPSHOT_FIELD,
@@ -45,7 +46,16 @@ from crmsync.records import (
 )
 from crmsync.settings import FieldDirections, Settings
 
-__all__ = ["dumps", "fingerprint", "loads", "make_converter", "record_type"]
+__all__ = [
+    "check_integrity",
+    "dumps",
+    "fingerprint",
+    "loads",
+    "make_converter",
+    "plan_fingerprint",
+    "record_type",
+    "seal",
+]
 
 T = TypeVar("T")
 
@@ -377,19 +387,22 @@ def _problems(exc: BaseException, path: tuple[PathPart, ...]) -> list[Problem]:
 
 _CONVERTER = make_converter()
 
-_MAJOR = FORMAT_VERSION.split(".", 1)[0]
+FORMAT_VERSIONS = (FORMAT_VERSION,)
+"""The plan format versions this crmsync reads."""
 
 
 def _check_version(data: Any) -> None:
     if not isinstance(data, dict):
         return
     version = data.get("format_version", FORMAT_VERSION)
-    if not isinstance(version, str) or version.split(".", 1)[0] != _MAJOR:
+    if version not in FORMAT_VERSIONS:
+        shown = repr(version[:40]) if isinstance(version, str) else _json_type(version)
         raise InvalidInput(
             [
                 Problem(
                     ("format_version",),
-                    f"unsupported plan format {version!r}; this crmsync reads {_MAJOR}.x",
+                    f"unsupported plan format {shown}; this crmsync reads "
+                    + ", ".join(FORMAT_VERSIONS),
                 )
             ]
         )
@@ -480,6 +493,100 @@ def _digest_entry(domain: Domain, side: Side, key: str, record: Any) -> bytes:
 @functools.cache
 def _digested_fields(cls: Any) -> tuple[str, ...]:
     return tuple(f.name for f in attrs.fields(cls) if f.name != "modified")
+
+
+def _plain(value: Any) -> Any:
+    """A value as the plan digest sees it: the same before and after a JSON round trip.
+
+    Datetimes become their ISO text (a zone read from Graph comes back from JSON as
+    a fixed offset); records become their class name and field values. Nested
+    values (addresses, attachments, recurrences) hold no datetime, so their
+    `repr` is already canonical.
+    """
+    layout = _LAYOUTS.get(type(value))
+    if layout is None:
+        return value.isoformat() if isinstance(value, dt.datetime) else value
+    getter, moments = layout
+    values = list(getter(value))
+    for i in moments:
+        if values[i] is not None:
+            values[i] = values[i].isoformat()
+    return (type(value).__name__, *values)
+
+
+def _layout(cls: Any) -> tuple[Callable[[Any], tuple[Any, ...]], tuple[int, ...]]:
+    fields = attrs.fields(cls)
+    moments = tuple(i for i, f in enumerate(fields) if "datetime" in str(f.type))
+    return operator.attrgetter(*(f.name for f in fields)), moments
+
+
+_LAYOUTS = {cls: _layout(cls) for cls in (CrmContact, OutlookContact, Appointment, Task)}
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # a threshold of 1 reads back from JSON as 1.0
+    if isinstance(value, dict):
+        return {k: _json_number(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_number(v) for v in value]
+    return value
+
+
+def _content_digest(plan: Plan, records: str) -> str:
+    """A digest of everything `apply` acts on: ops, baseline updates, settings, now, version.
+
+    Notices are what a person reads; they take no part in applying a plan.
+    """
+    digest = hashlib.sha256()
+    settings = json.dumps(_json_number(unstructure(plan.settings)), sort_keys=True)
+    head = (plan.format_version, _plain(plan.now), plan.has_baseline, settings, records)
+    digest.update(repr(head).encode("utf-8", "backslashreplace"))
+    for op in plan.ops:
+        changes = tuple((c.field, _plain(c.old), _plain(c.new)) for c in op.changes)
+        entry = (op.action.value, op.side.value, op.domain.value, op.key, op.reason)
+        digest.update(repr((entry, changes, _plain(op.record))).encode("utf-8", "backslashreplace"))
+    for update in plan.baseline_updates:
+        where = (update.domain.value, update.key, update.unlinked, update.pending_remap)
+        sides = (_plain(update.crm), _plain(update.outlook))
+        digest.update(repr((where, sides)).encode("utf-8", "backslashreplace"))
+    return digest.hexdigest()
+
+
+def plan_fingerprint(plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot) -> str:
+    """The fingerprint a plan made from `crm` and `outlook` carries.
+
+    `sha256:<content>:<records>`: a digest of the plan's own content (ops,
+    baseline updates, settings, now, format version and the records digest)
+    and the digest of the records its ops read and write (`fingerprint`). The
+    cost follows the size of the plan, not of the snapshots.
+    """
+    records = fingerprint(plan.ops, crm, outlook).removeprefix("sha256:")
+    return f"sha256:{_content_digest(plan, records)}:{records}"
+
+
+def seal(plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot) -> Plan:
+    """The plan with its fingerprint (see `plan_fingerprint`)."""
+    return attrs.evolve(plan, fingerprint=plan_fingerprint(plan, crm, outlook))
+
+
+def check_integrity(plan: Plan) -> str:
+    """The records digest of a plan whose content matches its fingerprint.
+
+    Raises:
+        AlteredPlan: the plan's content is not what its fingerprint says (an
+            op, a change, a baseline update, the settings, `now` or the format
+            version was edited, or the fingerprint itself).
+    """
+    prefix, _, rest = plan.fingerprint.partition(":")
+    content, _, records = rest.partition(":")
+    if prefix != "sha256" or not content or not records:
+        raise AlteredPlan(["it carries no fingerprint crmsync made"])
+    if _content_digest(plan, records) != content:
+        raise AlteredPlan(
+            ["its ops, baseline updates, settings or time differ from its fingerprint"]
+        )
+    return "sha256:" + records
 
 
 def fingerprint(ops: Iterable[Op], crm: CrmSnapshot, outlook: OutlookSnapshot) -> str:

@@ -89,5 +89,21 @@ class StalePlan(CrmsyncError, ValueError):
         return (type(self), (self.reasons,))
 
 
+class AlteredPlan(StalePlan):
+    """A plan whose content was changed after it was made (its fingerprint no longer matches).
+
+    An edited op, change, baseline update, setting or time would write what no
+    plan decided; `crmsync.apply` refuses it before looking at the snapshots.
+    """
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = tuple(reasons)
+        CrmsyncError.__init__(
+            self,
+            "the plan was altered after it was made; plan again:\n"
+            + "\n".join(f"  {r}" for r in self.reasons),
+        )
+
+
 class PolicyConflict(CrmsyncError, ValueError):
     """Two composed policies planned different operations on the same record."""
