@@ -633,11 +633,19 @@ def check_integrity(plan: Plan) -> str:
     return "sha256:" + records
 
 
-def fingerprint(ops: Iterable[Op], crm: CrmSnapshot, outlook: OutlookSnapshot) -> str:
+def fingerprint(
+    ops: Iterable[Op],
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    *,
+    index: Mapping[tuple[Side, Domain], Mapping[str, Any]] | None = None,
+) -> str:
     """A stable digest of the records `ops` read and write, both sides.
 
     It depends only on those records, not on their order nor on the rest of
     the snapshots, so it stays cheap for a plan over many unchanged records.
+    A caller that has the snapshots' records by key already (`apply`) passes
+    them as `index`, so no snapshot is scanned at all.
     """
     targets: set[tuple[Domain, str]] = set()
     for op in ops:
@@ -645,7 +653,12 @@ def fingerprint(ops: Iterable[Op], crm: CrmSnapshot, outlook: OutlookSnapshot) -
         targets.add((owner, op.key))
         targets.update((owner, c.new) for c in op.changes if c.field == "key")
     digest = hashlib.sha256()
-    if targets:
+    if targets and index is not None:
+        for domain, key in sorted(targets):
+            for side in Side:
+                record = index[(side, domain)].get(key)
+                digest.update(_digest_entry(domain, side, key, record))
+    elif targets:
         snapshots = {Side.CRM: crm, Side.OUTLOOK: outlook}
         wanted: dict[Domain, set[str]] = {}
         for domain, key in targets:
