@@ -43,7 +43,7 @@ from bs4.element import NavigableString
 from tzlocal.windows_tz import tz_win, win_tz
 
 from crmsync.adapters._read import Reader, build, file_attachment, normalize_text, restrict
-from crmsync.errors import InvalidInput
+from crmsync.errors import InvalidInput, shown
 from crmsync.records import (
     DAY_NAMES,
     ActivityKind,
@@ -198,7 +198,7 @@ def _when(reader: Reader) -> dt.datetime | None:
     try:
         return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
     except OverflowError:  # at the edge of the range: no output path could write it
-        reader.problem("dateTime", f"{local!r} in {zone_name!r} is out of range")
+        reader.problem("dateTime", f"{shown(local)} in {shown(zone_name)} is out of range")
         return None
 
 
