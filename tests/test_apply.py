@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
+from hypothesis import given
 
 import crmsync
 from crmsync import (
@@ -27,6 +28,7 @@ from crmsync import (
     Side,
     StalePlan,
 )
+from crmsync.strategies import World, worlds
 from support import NOW, plan
 
 
@@ -169,3 +171,15 @@ def test_a_plan_built_by_hand_without_a_fingerprint_is_refused() -> None:
     crm, outlook, baseline = pair()
     with pytest.raises(AlteredPlan, match="no fingerprint"):
         crmsync.apply(Plan(ops=(op,), now=NOW, has_baseline=True), crm, outlook, baseline)
+
+
+@given(worlds())
+def test_every_plan_applies_after_a_json_round_trip(world: World) -> None:
+    """Integrity: the fingerprint is the same before and after JSON, for any world."""
+    planned = crmsync.plan(
+        world.crm, world.outlook, world.settings, world.baseline, user=world.user, now=world.now
+    )
+    again = crmsync.loads(crmsync.dumps(planned), Plan)
+    assert again.fingerprint == planned.fingerprint
+    synced = crmsync.apply(again, world.crm, world.outlook, world.baseline)
+    assert synced == crmsync.apply(planned, world.crm, world.outlook, world.baseline)

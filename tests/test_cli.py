@@ -343,3 +343,16 @@ def test_a_rename_that_fails_midway_puts_back_the_files_already_replaced(
     monkeypatch.setattr(crmsync.cli.os, "replace", replace)
     assert run(*args)[0] == 1
     assert _folder(out) == first
+
+
+def test_apply_refuses_an_altered_plan_with_exit_1_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, out = _applied_once(tmp_path)
+    plan_file = Path(args[1])
+    data = json.loads(plan_file.read_text(encoding="utf-8"))
+    data["ops"][0]["record"]["first_name"] = "Mallory"
+    plan_file.write_text(json.dumps(data), encoding="utf-8")
+    assert run(*args)[0] == 1
+    assert "the plan was altered after it was made" in capsys.readouterr().err
+    assert not out.exists()

@@ -164,3 +164,9 @@ def test_refine_refuses_a_change_that_cannot_apply_to_what_the_plan_saw() -> Non
     policy = refine(compose(*default_policies()), wrong_old)
     with pytest.raises(PolicyConflict, match="no longer what the plan saw"):
         crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
+
+
+def test_sync_input_refuses_a_now_that_cannot_be_written_in_utc() -> None:
+    edge = dt.datetime.fromisoformat("9999-12-31T23:59:59-14:00")
+    with pytest.raises(InvalidInput, match=r"now: .* is out of range"):
+        SyncInput(crm=CrmSnapshot(), outlook=OutlookSnapshot(), now=edge)

@@ -183,9 +183,9 @@ def apply(
     reasons = []
     if plan.has_baseline and baseline is None:
         reasons.append("the plan was made with a baseline; pass it to apply()")
-    if fingerprint(plan.ops, crm, outlook) != records:
-        reasons.append("the records the plan reads or writes have changed since it was made")
     stores = _stores(crm, outlook)
+    if fingerprint(plan.ops, crm, outlook, index=stores) != records:
+        reasons.append("the records the plan reads or writes have changed since it was made")
     for op in plan.ops:
         problem = _run(op, stores, plan)
         if problem:

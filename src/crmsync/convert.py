@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import operator
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar, get_args, get_origin
@@ -27,7 +28,15 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
-from crmsync.errors import AlteredPlan, InvalidInput, PathPart, Problem, SettingsError
+from crmsync.errors import (
+    MAX_PROBLEMS,
+    AlteredPlan,
+    InvalidInput,
+    PathPart,
+    Problem,
+    Problems,
+    SettingsError,
+)
 from crmsync.plan import FORMAT_VERSION, Action, BaselineUpdate, FieldChange, Notice, Op, Plan
 from crmsync.records import (
     SNAPSHOT_FIELD,
@@ -43,6 +52,8 @@ from crmsync.records import (
     Recurrence,
     Side,
     Task,
+    has_lone_surrogate,
+    utc_problem,
 )
 from crmsync.settings import FieldDirections, Settings
 
@@ -102,6 +113,8 @@ def _strict(kind: type, name: str) -> Callable[[Any, Any], Any]:
             raise TypeError(f"expected {name}, got a boolean")
         if not isinstance(value, kind):
             raise TypeError(f"expected {name}, got {_json_type(value)}")
+        if isinstance(value, str) and has_lone_surrogate(value):
+            raise ValueError("is not valid Unicode (it holds a lone surrogate)")
         return value
 
     return structure
@@ -129,9 +142,13 @@ def _structure_datetime(value: Any, _: Any) -> dt.datetime:
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO 8601 date-time string, got {_json_type(value)}")
     try:
-        return dt.datetime.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"not an ISO 8601 date-time: {value[:40]!r}") from None
+    problem = utc_problem(moment) if moment.utcoffset() is not None else ""
+    if problem:
+        raise ValueError(problem)
+    return moment
 
 
 def _structure_date(value: Any, _: Any) -> dt.date:
@@ -250,16 +267,23 @@ def _list_hook(conv: cattrs.Converter, list_type: Any) -> Callable[[Any, Any], A
     def structure(value: Any, _: Any) -> tuple[Any, ...]:
         if not isinstance(value, list | tuple):
             raise TypeError(f"expected a list, got {_json_type(value)}")
-        items, errors = [], []
+        items: list[Any] = []
+        errors: list[Exception] = []
+        more = 0
         for index, item in enumerate(value):
             try:
                 items.append(conv.structure(item, item_type))
             except Exception as exc:
+                if len(errors) >= MAX_PROBLEMS:  # count the rest; keep no more exceptions
+                    more += _flatten(exc, ()).total
+                    continue
                 exc.__notes__ = [
                     *getattr(exc, "__notes__", []),
                     IterableValidationNote(f"index {index}", index, item_type),
                 ]
                 errors.append(exc)
+        if more:
+            errors.append(_More(more))
         if errors:
             raise IterableValidationError(f"while structuring {list_type!r}", errors, list_type)
         return tuple(items)
@@ -355,34 +379,50 @@ def _structure_update(conv: cattrs.Converter, value: Any) -> BaselineUpdate:
     )
 
 
-def _problems(exc: BaseException, path: tuple[PathPart, ...]) -> list[Problem]:
-    """Flattens a cattrs error tree into located problems."""
+class _More(Exception):
+    """Stands for the problems of a list's bad items beyond `MAX_PROBLEMS`, only counted."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"and {count} more")
+        self.count = count
+
+
+def _problems(exc: BaseException, path: tuple[PathPart, ...]) -> Problems:
+    """Flattens a cattrs error tree into located problems (the first `MAX_PROBLEMS`)."""
+    return _flatten(exc, path)
+
+
+def _flatten(
+    exc: BaseException, path: tuple[PathPart, ...], out: Problems | None = None
+) -> Problems:
+    out = Problems() if out is None else out
     if isinstance(exc, InvalidInput | SettingsError):
-        return [p.under(*path) for p in exc.problems]
-    if isinstance(exc, ClassValidationError):
-        out: list[Problem] = []
+        out.absorb(exc, *path)
+    elif isinstance(exc, _More):
+        out.more += exc.count
+    elif isinstance(exc, ClassValidationError):
         with_notes, without = exc.group_exceptions()
         for sub, note in with_notes:
-            out += _problems(sub, (*path, note.name))
+            _flatten(sub, (*path, note.name), out)
         for sub in without:
-            out += _problems(sub, path)
-        return out
-    if isinstance(exc, IterableValidationError):
-        out = []
+            _flatten(sub, path, out)
+    elif isinstance(exc, IterableValidationError):
         listed, unlisted = exc.group_exceptions()
         for sub, item in listed:
             index: Any = item.index
-            out += _problems(sub, (*path, index))
+            _flatten(sub, (*path, index), out)
         for sub in unlisted:
-            out += _problems(sub, path)
-        return out
-    if isinstance(exc, ForbiddenExtraKeysError):
-        return [Problem((*path, k), "unknown field") for k in sorted(exc.extra_fields)]
-    if isinstance(exc, BaseExceptionGroup):
-        return [p for sub in exc.exceptions for p in _problems(sub, path)]
-    if isinstance(exc, KeyError):
-        return [Problem(path, "required field missing")]
-    return [Problem(path, str(exc) or type(exc).__name__)]
+            _flatten(sub, path, out)
+    elif isinstance(exc, ForbiddenExtraKeysError):
+        out.extend(Problem((*path, k), "unknown field") for k in sorted(exc.extra_fields, key=str))
+    elif isinstance(exc, BaseExceptionGroup):
+        for part in exc.exceptions:
+            _flatten(part, path, out)
+    elif isinstance(exc, KeyError):
+        out.append(Problem(path, "required field missing"))
+    else:
+        out.append(Problem(path, str(exc) or type(exc).__name__))
+    return out
 
 
 _CONVERTER = make_converter()
@@ -427,7 +467,7 @@ def structure(data: Any, cls: type[T]) -> T:
         raise InvalidInput([Problem((), "nested too deeply")]) from None
     except Exception as exc:
         problems = _problems(exc, ())
-        raise InvalidInput(problems or [Problem((), str(exc))]) from None
+        raise InvalidInput(problems or [Problem((), type(exc).__name__)]) from None
 
 
 def dumps(value: Any, *, indent: int | None = 2) -> str:
@@ -462,6 +502,10 @@ def parse_json(text: str | bytes) -> Any:
         ) from None
     except RecursionError:
         raise InvalidInput([Problem((), "JSON nested too deeply")]) from None
+    except ValueError:  # int() refuses a number of more than 4,300 digits
+        raise InvalidInput(
+            [Problem((), f"a number has more than {sys.get_int_max_str_digits():,} digits")]
+        ) from None
 
 
 def loads(text: str | bytes, cls: type[T]) -> T:
@@ -589,11 +633,19 @@ def check_integrity(plan: Plan) -> str:
     return "sha256:" + records
 
 
-def fingerprint(ops: Iterable[Op], crm: CrmSnapshot, outlook: OutlookSnapshot) -> str:
+def fingerprint(
+    ops: Iterable[Op],
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    *,
+    index: Mapping[tuple[Side, Domain], Mapping[str, Any]] | None = None,
+) -> str:
     """A stable digest of the records `ops` read and write, both sides.
 
     It depends only on those records, not on their order nor on the rest of
     the snapshots, so it stays cheap for a plan over many unchanged records.
+    A caller that has the snapshots' records by key already (`apply`) passes
+    them as `index`, so no snapshot is scanned at all.
     """
     targets: set[tuple[Domain, str]] = set()
     for op in ops:
@@ -601,7 +653,12 @@ def fingerprint(ops: Iterable[Op], crm: CrmSnapshot, outlook: OutlookSnapshot) -
         targets.add((owner, op.key))
         targets.update((owner, c.new) for c in op.changes if c.field == "key")
     digest = hashlib.sha256()
-    if targets:
+    if targets and index is not None:
+        for domain, key in sorted(targets):
+            for side in Side:
+                record = index[(side, domain)].get(key)
+                digest.update(_digest_entry(domain, side, key, record))
+    elif targets:
         snapshots = {Side.CRM: crm, Side.OUTLOOK: outlook}
         wanted: dict[Domain, set[str]] = {}
         for domain, key in targets:

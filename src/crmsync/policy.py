@@ -22,6 +22,7 @@ from crmsync.records import (
     Domain,
     OutlookSnapshot,
     Side,
+    utc_problem,
 )
 from crmsync.settings import Settings
 
@@ -75,6 +76,8 @@ class SyncInput:
             problems.append(Problem(("user",), "expected an e-mail address"))
         if not isinstance(self.now, dt.datetime) or self.now.utcoffset() is None:
             problems.append(Problem(("now",), "expected a timezone-aware datetime"))
+        elif problem := utc_problem(self.now):  # apply stamps it on what it writes
+            problems.append(Problem(("now",), problem))
         if problems:
             raise InvalidInput(problems, root="SyncInput")
 
