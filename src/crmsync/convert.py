@@ -42,6 +42,7 @@ from crmsync.records import (
     Recurrence,
     Side,
     Task,
+    current_record,
 )
 from crmsync.settings import FieldDirections, Settings
 
@@ -482,11 +483,18 @@ def _digested_fields(cls: Any) -> tuple[str, ...]:
     return tuple(f.name for f in attrs.fields(cls) if f.name != "modified")
 
 
-def fingerprint(ops: Iterable[Op], crm: CrmSnapshot, outlook: OutlookSnapshot) -> str:
+def fingerprint(
+    ops: Iterable[Op],
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    baseline: Baseline | None = None,
+) -> str:
     """A stable digest of the records `ops` read and write, both sides.
 
     It depends only on those records, not on their order nor on the rest of
     the snapshots, so it stays cheap for a plan over many unchanged records.
+    A partial snapshot is read through to the baseline, so it gives the
+    digest the complete snapshot it stands for gives.
     """
     targets: set[tuple[Domain, str]] = set()
     for op in ops:
@@ -494,18 +502,12 @@ def fingerprint(ops: Iterable[Op], crm: CrmSnapshot, outlook: OutlookSnapshot) -
         targets.add((owner, op.key))
         targets.update((owner, c.new) for c in op.changes if c.field == "key")
     digest = hashlib.sha256()
-    if targets:
-        snapshots = {Side.CRM: crm, Side.OUTLOOK: outlook}
-        wanted: dict[Domain, set[str]] = {}
-        for domain, key in targets:
-            wanted.setdefault(domain, set()).add(key)
-        found: dict[tuple[Domain, Side, str], Any] = {}
-        for domain, keys in wanted.items():
-            for side, snapshot in snapshots.items():
-                for record in getattr(snapshot, SNAPSHOT_FIELD[domain]):
-                    if record.key in keys:
-                        found[(domain, side, record.key)] = record
-        for domain, key in sorted(targets):
-            for side in Side:
-                digest.update(_digest_entry(domain, side, key, found.get((domain, side, key))))
+    sides = (
+        (Side.CRM, crm, baseline.crm if baseline else None),
+        (Side.OUTLOOK, outlook, baseline.outlook if baseline else None),
+    )
+    for domain, key in sorted(targets):
+        for side, snapshot, previous in sides:
+            record = current_record(snapshot, previous, SNAPSHOT_FIELD[domain], key)
+            digest.update(_digest_entry(domain, side, key, record))
     return "sha256:" + digest.hexdigest()

@@ -110,7 +110,7 @@ def finish_plan(
         baseline_updates=tuple(updates),
         now=inp.now,
         settings=inp.settings,
-        fingerprint=digest(ops, inp.crm, inp.outlook) if fingerprint else "",
+        fingerprint=digest(ops, inp.crm, inp.outlook, inp.baseline) if fingerprint else "",
         has_baseline=inp.baseline is not None,
     )
 
