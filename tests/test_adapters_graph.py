@@ -417,3 +417,40 @@ def test_a_percent_property_that_is_not_a_percentage_is_invalid_input(value: str
 
     with pytest.raises(InvalidInput, match=r"^\$"):
         task_from_graph(payload)
+
+
+def test_an_attendee_type_is_read_whatever_its_case() -> None:
+    event = sample("graph_event_get.json") | {
+        "attendees": [
+            {"type": "Required", "emailAddress": {"address": "ann@contoso.com"}},
+            {"type": "OPTIONAL", "emailAddress": {"address": "ben@contoso.com"}},
+        ]
+    }
+
+    read = event_from_graph(event)
+
+    assert (read.required, read.optional) == (("ann@contoso.com",), ("ben@contoso.com",))
+
+
+def test_a_contact_with_the_same_email_twice_reads_it_once() -> None:
+    contact = sample("graph_contact_get.json") | {
+        "emailAddresses": [{"address": "a@contoso.com"}, {"address": "A@Contoso.com"}]
+    }
+
+    assert contact_from_graph(contact).emails == ("a@contoso.com",)
+
+
+@pytest.mark.parametrize(
+    ("display", "names"),
+    [
+        ("Ann Marie Smith", ("Ann Marie", "Smith")),
+        ("Smith, Ann", ("Ann", "Smith")),
+        ("Cher", ("", "Cher")),
+    ],
+)
+def test_names_fall_back_to_the_display_name(display: str, names: tuple[str, str]) -> None:
+    contact = {"id": "AAMk1", "displayName": display}
+
+    read = contact_from_graph(contact)
+
+    assert (read.first_name, read.last_name) == names

@@ -42,7 +42,15 @@ from bs4 import BeautifulSoup
 from bs4.element import NavigableString
 from tzlocal.windows_tz import tz_win, win_tz
 
-from crmsync.adapters._read import Reader, build, file_attachment, normalize_text, restrict
+from crmsync.adapters._read import (
+    Reader,
+    build,
+    file_attachment,
+    normalize_text,
+    restrict,
+    split_name,
+    unique_emails,
+)
 from crmsync.errors import InvalidInput
 from crmsync.records import (
     DAY_NAMES,
@@ -301,7 +309,9 @@ def contact_from_graph(
     """An Outlook contact from a Graph `contact`.
 
     The first business and home phone numbers are read (crmsync holds one of
-    each, as the CRM does). Outlook's mailing-address choice is read from its
+    each, as the CRM does). An address listed twice is read once. Without
+    `givenName` and `surname` the names come from `displayName` ("Last,
+    First", else the last word is the surname). Outlook's mailing-address choice is read from its
     MAPI property when the payload carries it, else from `mailing_address`,
     else business.
 
@@ -313,13 +323,17 @@ def contact_from_graph(
     emails = [
         e.text("address").strip() for e in reader.objects("emailAddresses") if e.text("address")
     ]
+    emails = list(unique_emails(emails))
     if len(emails) > 3:
         reader.problem("emailAddresses", f"holds {len(emails)} addresses; Outlook keeps three")
     choice = _MAILING.get(_extended_value(props, MAILING_ADDRESS_PROPERTY))
+    first, last = reader.text("givenName").strip(), reader.text("surname").strip()
+    if not first and not last:
+        first, last = split_name(reader.text("displayName"))
     values: dict[str, Any] = {
         "key": _key(reader, props, key),
-        "first_name": reader.text("givenName").strip(),
-        "last_name": reader.text("surname").strip(),
+        "first_name": first,
+        "last_name": last,
         "emails": tuple(emails),
         "business_phone": next(iter(reader.strings("businessPhones")), "").strip(),
         "home_phone": next(iter(reader.strings("homePhones")), "").strip(),
@@ -534,7 +548,8 @@ def event_from_graph(
     series_key = reader.text("seriesMasterId", required=True) if kind == "exception" else ""
     attendees: dict[str, list[str]] = {"required": [], "optional": []}
     for person in reader.objects("attendees"):
-        role = person.text("type") or "required"
+        # Graph's own request examples write "Required": the type is read case-insensitively.
+        role = (person.text("type") or "required").casefold()
         if role in attendees and _email(person):
             attendees[role].append(_email(person))
     attachments = []
