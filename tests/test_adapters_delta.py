@@ -7,8 +7,6 @@ The payloads are Microsoft's documentation samples in tests/samples/delta/
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,14 +22,10 @@ from crmsync import (
     OutlookSnapshot,
 )
 from crmsync.adapters import read_dataverse, read_graph
+from samples import DELTA, delta_sample
 from support import NOW, USER
 
-DELTA = Path(__file__).parent / "samples" / "delta"
 CRMID = "String {00020329-0000-0000-C000-000000000046} Name crmid"
-
-
-def delta_sample(name: str) -> Any:
-    return json.loads((DELTA / name).read_text(encoding="utf-8"))
 
 
 def test_every_delta_sample_is_listed_in_sources_and_read_here() -> None:

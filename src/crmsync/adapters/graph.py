@@ -81,10 +81,18 @@ __all__ = [
     "recurrence_to_graph",
     "task_from_graph",
     "task_to_graph",
+    "todo_links",
 ]
 
 TRACKED_CATEGORY: Final = "Tracked to Dynamics 365"
 """The category Dynamics puts on Outlook items it tracks."""
+
+LINK_APPLICATION: Final = "Dynamics 365"
+"""The `applicationName` of the `linkedResource`s that link a To Do task to the CRM."""
+TASK_LINK: Final = "Dynamics 365 task"
+"""The `displayName` of the linked resource whose `externalId` is the CRM task's key."""
+REGARDING_LINK: Final = "Regarding"
+"""The `displayName` of the linked resource whose `externalId` is the task's regarding record."""
 
 JSON = dict[str, Any]
 
@@ -670,11 +678,19 @@ def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | Non
     in Outlook; its `owner` is the assigner). Percent complete comes from its
     MAPI property when present, else from the status (completed 100, else 0).
 
+    A To Do task cannot hold extended properties: its link to the CRM task is
+    a `linkedResource` (`applicationName` "Dynamics 365", `externalId` the
+    CRM key), and its regarding record another one named "Regarding" (read
+    To Do tasks with `$expand=linkedResources`).
+
     Raises:
         InvalidInput: the payload is not a task, each problem with its path.
     """
     reader = Reader(payload)
     props = _extended(reader)
+    links = _crm_links(reader)
+    if key is None and not _extended_value(props, CRMID_PROPERTY) and TASK_LINK in links:
+        key = links[TASK_LINK]
     subject = reader.text("title") if reader.has("title") else reader.text("subject")
     status = reader.choice("status", _TASK_STATUS, TaskStatus.NOT_STARTED)
     percent_text = _extended_value(props, PERCENT_PROPERTY)
@@ -707,11 +723,51 @@ def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | Non
         "recurrence": recurrence,
         "assigned_by": reader.text("owner").strip() if assigned_to else "",
         "assigned_to": (assigned_to,) if assigned_to else (),
-        "regarding": _extended_value(props, REGARDING_PROPERTY),
+        "regarding": _extended_value(props, REGARDING_PROPERTY) or links.get(REGARDING_LINK, ""),
         "tracked": _tracked(reader, tracked),
         "modified": reader.moment("lastModifiedDateTime"),
     }
     return build(reader, lambda: Task(**values))
+
+
+def _crm_links(reader: Reader) -> dict[str, str]:
+    """The CRM's linked resources of a To Do task: {displayName: externalId}."""
+    out: dict[str, str] = {}
+    for link in reader.objects("linkedResources"):
+        if link.text("applicationName").strip().casefold() != LINK_APPLICATION.casefold():
+            continue
+        name = link.text("displayName").strip()
+        label = REGARDING_LINK if name.casefold() == REGARDING_LINK.casefold() else TASK_LINK
+        external = link.text("externalId").strip()
+        if external:
+            out.setdefault(label, external)
+    return out
+
+
+def todo_links(task: Task, *, web_url: str = "") -> list[JSON]:
+    """The `linkedResources` that link a To Do task to its CRM task (and regarding record).
+
+    Args:
+        task: the task.
+        web_url: the CRM task's address, when the application knows it.
+    """
+    link: JSON = {
+        "applicationName": LINK_APPLICATION,
+        "displayName": TASK_LINK,
+        "externalId": task.key,
+    }
+    if web_url:
+        link["webUrl"] = web_url
+    out = [link]
+    if task.regarding:
+        out.append(
+            {
+                "applicationName": LINK_APPLICATION,
+                "displayName": REGARDING_LINK,
+                "externalId": task.regarding,
+            }
+        )
+    return out
 
 
 def task_to_graph(
@@ -720,23 +776,29 @@ def task_to_graph(
     shape: Literal["todo", "outlook"] = "todo",
     fields: Collection[str] | None = None,
     current: Any = None,
+    web_url: str = "",
 ) -> JSON:
     """The request body for a To Do `todoTask` (default) or an `outlookTask`.
 
     Graph has no canceled status: a canceled task is written as deferred.
     Percent complete is written (as its MAPI property) to an `outlookTask`
     only; a To Do task cannot hold it. Assignment is not written: a task is
-    assigned by sending it, not by a property.
+    assigned by sending it, not by a property. A `todoTask` has no
+    `singleValueExtendedProperties`: its key and regarding record are
+    `linkedResources` (see `todo_links`; `web_url` is the CRM task's address,
+    when known), which Graph takes in a `POST` of the task; an update of
+    them is a request of its own (`crmsync.adapters.requests`).
     """
     now = Reader(current if current is not None else {})
     other_categories = [c for c in now.strings("categories") if c != TRACKED_CATEGORY]
     statuses = _invert(_TASK_STATUS) | {TaskStatus.CANCELED: "deferred"}
-    extended = {
-        "key": (CRMID_PROPERTY, task.key),
-        "regarding": (REGARDING_PROPERTY, task.regarding),
-    }
+    extended = {}
     if shape == "outlook":
-        extended["percent_complete"] = (PERCENT_PROPERTY, str(task.percent_complete / 100))
+        extended = {
+            "key": (CRMID_PROPERTY, task.key),
+            "regarding": (REGARDING_PROPERTY, task.regarding),
+            "percent_complete": (PERCENT_PROPERTY, str(task.percent_complete / 100)),
+        }
     body: JSON = {
         "title" if shape == "todo" else "subject": task.subject,
         "body": {"contentType": "text", "content": task.notes},
@@ -748,6 +810,8 @@ def task_to_graph(
         "recurrence": None if task.recurrence is None else recurrence_to_graph(task.recurrence),
         "categories": other_categories + ([TRACKED_CATEGORY] if task.tracked else []),
     }
+    if shape == "todo":
+        body["linkedResources"] = todo_links(task, web_url=web_url)
     names = {
         "subject": ("title", "subject"),
         "notes": ("body",),
@@ -761,4 +825,5 @@ def task_to_graph(
     }
     if shape == "todo":
         names["percent_complete"] = ()  # To Do cannot hold it: nothing to write
+        names["key"] = names["regarding"] = ("linkedResources",)
     return restrict(body, fields, names, service="Graph", extended=extended)
