@@ -828,7 +828,8 @@ class Baseline:
         out = {}
         for name in SNAPSHOT_FIELD.values():
             crm, outlook = self.crm.by_key[name].keys(), self.outlook.by_key[name].keys()
-            out[name] = (len(crm & outlook), frozenset(crm ^ outlook))
+            crm_only, outlook_only = crm - outlook, outlook - crm
+            out[name] = (len(crm) - len(crm_only), frozenset(crm_only | outlook_only))
         return out
 
     def linked_count(self, name: str) -> int:
