@@ -25,9 +25,10 @@ from crmsync import (
     Settings,
     StalePlan,
 )
+from crmsync.policy import default_policies
 from crmsync.records import as_complete
 from crmsync.settings import AddressSync
-from support import codes, ops, plan, sync
+from support import NOW, codes, ops, plan, sync
 
 
 def people(n: int) -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
@@ -156,3 +157,37 @@ def test_json_of_a_snapshot_without_complete_or_removed_still_loads() -> None:
     data = json.loads(crmsync.dumps(delta))
     assert (data["complete"], data["removed"]) == (False, ["a", "b"])
     assert crmsync.loads(crmsync.dumps(delta), OutlookSnapshot) == delta
+
+
+def test_an_application_rule_sees_the_unchanged_record_beside_a_changed_one() -> None:
+    """exclude() reads a partial snapshot through: the rule skips the pair as with complete ones."""
+    crm, outlook, baseline = people(3)
+    vip = crmsync.exclude(
+        crmsync.compose(*default_policies()),
+        lambda record: getattr(record, "key", "") == "k1" and isinstance(record, OutlookContact),
+        "vip",
+    )
+    edited = CrmSnapshot(
+        contacts=[crm.contacts[0], CrmContact(key="k1", job_title="B"), crm.contacts[2]]
+    )
+    delta = CrmSnapshot(contacts=[CrmContact(key="k1", job_title="B")], complete=False)
+
+    complete = crmsync.plan(edited, outlook, Settings(), baseline, now=NOW, policy=vip)
+    partial = crmsync.plan(delta, NOTHING_CHANGED, Settings(), baseline, now=NOW, policy=vip)
+
+    assert complete.ops == partial.ops == ()
+    assert partial.baseline_updates == complete.baseline_updates
+    assert codes(partial) == ["vip"]
+
+
+def test_a_key_the_baseline_holds_on_one_side_only_is_planned_as_from_complete_snapshots() -> None:
+    crm, outlook, _ = people(2)
+    solo = CrmContact(key="solo", last_name="Alone")
+    lopsided = Baseline(crm=CrmSnapshot(contacts=[*crm.contacts, solo]), outlook=outlook)
+    whole = CrmSnapshot(contacts=[*crm.contacts, solo])
+
+    complete = plan(whole, outlook, None, lopsided)
+    partial = plan(CrmSnapshot(complete=False), NOTHING_CHANGED, None, lopsided)
+
+    assert ops(complete) == [("contact", "outlook", "solo", "create")]
+    assert crmsync.dumps(partial) == crmsync.dumps(complete)
