@@ -117,3 +117,18 @@ def test_apply_works_on_converted_service_data(tmp_path: Path) -> None:
     assert code == 0
     baseline = crmsync.loads((tmp_path / "synced" / "baseline.json").read_text("utf-8"), Baseline)
     assert [t.subject for t in baseline.outlook.tasks] == ["Send the proposal"]
+
+
+def test_a_removed_entry_names_the_key_of_a_linked_item_with_known_ids(tmp_path: Path) -> None:
+    crmid = "String {00020329-0000-0000-C000-000000000046} Name crmid"
+    event = delta_sample("graph_calendarview_delta_final.json")["value"][0]
+    linked = event | {"singleValueExtendedProperties": [{"id": crmid, "value": "crm-7"}]}
+    links = tmp_path / "links.json"
+    first = dump(tmp_path, "first.json", {"events": [linked]})
+    assert run("convert", "--from", "graph", first, "--links", str(links))[0] == 0
+    gone = dump(tmp_path, "round.json", {"events": [{"id": event["id"], "@removed": {}}]})
+
+    code, text = run("convert", "--from", "graph", gone, "--partial", "--known-ids", str(links))
+
+    assert code == 0
+    assert crmsync.loads(text, OutlookSnapshot).removed == {"crm-7"}

@@ -7,6 +7,7 @@
     crmsync plan --example
     crmsync apply PLAN --crm F --outlook F [--baseline F] --out DIR
     crmsync convert --from graph|dataverse F [F ...] [--partial] [--out F] [--links F]
+                    [--known-ids F]
 
 Several files of a service format are the pages of one read, in order (a
 delta round's pages with --partial).
@@ -163,7 +164,12 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
         else:
             crm = _load(_one(args.crm, "--crm"), CrmSnapshot)
         if args.outlook_format == "graph":
-            read = _load_foreign(args.outlook, read_graph, partial="outlook" in partial)
+            read = _load_foreign(
+                args.outlook,
+                read_graph,
+                partial="outlook" in partial,
+                known_ids=_known_ids(args.known_ids),
+            )
             outlook, graph_ids = read.snapshot, read.ids
         else:
             outlook = _load(_one(args.outlook, "--outlook"), OutlookSnapshot)
@@ -221,7 +227,8 @@ def _apply_command(args: argparse.Namespace, out: TextIO) -> int:
 def _convert_command(args: argparse.Namespace, out: TextIO) -> int:
     value: Any
     if args.source == "graph":
-        read = _load_foreign(args.files, read_graph, partial=args.partial)
+        known = _known_ids(args.known_ids)
+        read = _load_foreign(args.files, read_graph, partial=args.partial, known_ids=known)
         value, links = read.snapshot, _links_json(read.delta_links, read.next_links)
         links["graph_ids"] = [[d.value, k, i] for (d, k), i in sorted(read.ids.items())]
     else:
@@ -238,6 +245,22 @@ def _convert_command(args: argparse.Namespace, out: TextIO) -> int:
     if not args.out:
         out.write(text)
     return EXIT_OK
+
+
+def _known_ids(path: str | None) -> dict[tuple[Domain, str], str]:
+    """The Graph ids of linked items from a `--links` file of an earlier read."""
+    if not path:
+        return {}
+    data = parse_json_file(path)
+    entries: Any = data.get("graph_ids", []) if isinstance(data, dict) else None
+    domains = {d.value for d in Domain}
+    ok = isinstance(entries, list) and all(
+        isinstance(e, list) and len(e) == 3 and all(isinstance(p, str) for p in e) for e in entries
+    )
+    if not ok or not all(e[0] in domains for e in entries):
+        message = "graph_ids: expected [[domain, key, graph id], ...] as --links writes it"
+        raise _Failure([f"crmsync: {path} is not valid:", f"  $.{message}"])
+    return {(Domain(d), key): graph_id for d, key, graph_id in entries}
 
 
 def _links_json(delta: Mapping[str, str], more: Mapping[str, str]) -> dict[str, Any]:
@@ -288,6 +311,12 @@ def _parser() -> argparse.ArgumentParser:
         "they do not hold is unchanged since the baseline",
     )
     plan.add_argument(
+        "--known-ids",
+        metavar="FILE",
+        help="a --links file of an earlier `crmsync convert --from graph`: Graph removed "
+        "entries name Graph ids, and this maps them to the keys of linked items",
+    )
+    plan.add_argument(
         "--emit",
         metavar="SERVICES",
         help="print the HTTP requests that carry out the plan instead of the plan: "
@@ -317,6 +346,11 @@ def _parser() -> argparse.ArgumentParser:
         "--partial", action="store_true", help="the files are a delta round (a partial snapshot)"
     )
     convert.add_argument("--out", metavar="FILE", help="write the snapshot here (default: stdout)")
+    convert.add_argument(
+        "--known-ids",
+        metavar="FILE",
+        help="a --links file of an earlier read (Graph ids of linked items, for removed entries)",
+    )
     convert.add_argument(
         "--links",
         metavar="FILE",
