@@ -14,6 +14,7 @@ from crmsync import (
     CrmSnapshot,
     InvalidInput,
     OutlookContact,
+    OutlookSnapshot,
     Priority,
     Recurrence,
     Task,
@@ -172,3 +173,16 @@ def test_a_snapshot_reports_at_most_100_problems_then_a_count() -> None:
     assert len(exc.value.problems) == 100
     assert exc.value.lines()[-1] == "and 300 more problems"
     assert str(exc.value).startswith("400 problems:")
+
+
+def test_a_snapshot_copied_without_construction_still_indexes_its_records() -> None:
+    """Dask ships snapshots by pickle, which does not run construction."""
+    import pickle
+
+    for snapshot in (
+        CrmSnapshot(contacts=[CrmContact(key="c")]),
+        OutlookSnapshot(contacts=[OutlookContact(key="o")]),
+    ):
+        copy = pickle.loads(pickle.dumps(snapshot))  # noqa: S301 - our own bytes
+        assert copy == snapshot
+        assert dict(copy.by_key["contacts"]) == dict(snapshot.by_key["contacts"])

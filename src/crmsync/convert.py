@@ -52,6 +52,7 @@ from crmsync.records import (
     Recurrence,
     Side,
     Task,
+    current_record,
     has_lone_surrogate,
     utc_problem,
 )
@@ -597,7 +598,9 @@ def _content_digest(plan: Plan, records: str) -> str:
     return digest.hexdigest()
 
 
-def plan_fingerprint(plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot) -> str:
+def plan_fingerprint(
+    plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot, baseline: Baseline | None = None
+) -> str:
     """The fingerprint a plan made from `crm` and `outlook` carries.
 
     `sha256:<content>:<records>`: a digest of the plan's own content (ops,
@@ -605,13 +608,18 @@ def plan_fingerprint(plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot) -> 
     and the digest of the records its ops read and write (`fingerprint`). The
     cost follows the size of the plan, not of the snapshots.
     """
-    records = fingerprint(plan.ops, crm, outlook).removeprefix("sha256:")
+    records = fingerprint(plan.ops, crm, outlook, baseline).removeprefix("sha256:")
     return f"sha256:{_content_digest(plan, records)}:{records}"
 
 
-def seal(plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot) -> Plan:
-    """The plan with its fingerprint (see `plan_fingerprint`)."""
-    return attrs.evolve(plan, fingerprint=plan_fingerprint(plan, crm, outlook))
+def seal(
+    plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot, baseline: Baseline | None = None
+) -> Plan:
+    """The plan with its fingerprint (see `plan_fingerprint`).
+
+    A partial snapshot is read through `baseline`.
+    """
+    return attrs.evolve(plan, fingerprint=plan_fingerprint(plan, crm, outlook, baseline))
 
 
 def check_integrity(plan: Plan) -> str:
@@ -637,15 +645,14 @@ def fingerprint(
     ops: Iterable[Op],
     crm: CrmSnapshot,
     outlook: OutlookSnapshot,
-    *,
-    index: Mapping[tuple[Side, Domain], Mapping[str, Any]] | None = None,
+    baseline: Baseline | None = None,
 ) -> str:
     """A stable digest of the records `ops` read and write, both sides.
 
     It depends only on those records, not on their order nor on the rest of
     the snapshots, so it stays cheap for a plan over many unchanged records.
-    A caller that has the snapshots' records by key already (`apply`) passes
-    them as `index`, so no snapshot is scanned at all.
+    A partial snapshot is read through to the baseline, so it gives the
+    digest the complete snapshot it stands for gives.
     """
     targets: set[tuple[Domain, str]] = set()
     for op in ops:
@@ -653,23 +660,12 @@ def fingerprint(
         targets.add((owner, op.key))
         targets.update((owner, c.new) for c in op.changes if c.field == "key")
     digest = hashlib.sha256()
-    if targets and index is not None:
-        for domain, key in sorted(targets):
-            for side in Side:
-                record = index[(side, domain)].get(key)
-                digest.update(_digest_entry(domain, side, key, record))
-    elif targets:
-        snapshots = {Side.CRM: crm, Side.OUTLOOK: outlook}
-        wanted: dict[Domain, set[str]] = {}
-        for domain, key in targets:
-            wanted.setdefault(domain, set()).add(key)
-        found: dict[tuple[Domain, Side, str], Any] = {}
-        for domain, keys in wanted.items():
-            for side, snapshot in snapshots.items():
-                for record in getattr(snapshot, SNAPSHOT_FIELD[domain]):
-                    if record.key in keys:
-                        found[(domain, side, record.key)] = record
-        for domain, key in sorted(targets):
-            for side in Side:
-                digest.update(_digest_entry(domain, side, key, found.get((domain, side, key))))
+    sides = (
+        (Side.CRM, crm, baseline.crm if baseline else None),
+        (Side.OUTLOOK, outlook, baseline.outlook if baseline else None),
+    )
+    for domain, key in sorted(targets):
+        for side, snapshot, previous in sides:
+            record = current_record(snapshot, previous, SNAPSHOT_FIELD[domain], key)
+            digest.update(_digest_entry(domain, side, key, record))
     return "sha256:" + digest.hexdigest()

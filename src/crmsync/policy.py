@@ -8,7 +8,7 @@ policies, and `exclude` wraps a policy with an application's own rule.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -22,6 +22,8 @@ from crmsync.records import (
     Domain,
     OutlookSnapshot,
     Side,
+    as_complete,
+    current_record,
     utc_problem,
 )
 from crmsync.settings import Settings
@@ -122,7 +124,7 @@ def finish_plan(
         settings=inp.settings,
         has_baseline=inp.baseline is not None,
     )
-    return seal(plan, inp.crm, inp.outlook) if fingerprint else plan
+    return seal(plan, inp.crm, inp.outlook, inp.baseline) if fingerprint else plan
 
 
 def compose(*policies: Policy) -> Policy:
@@ -167,6 +169,40 @@ def compose(*policies: Policy) -> Policy:
     return composed
 
 
+def _records_of(inp: SyncInput, domain: Domain) -> Iterator[tuple[Side, Any]]:
+    """Each side's records of a domain as the plan will see them.
+
+    A partial snapshot is read through to the baseline: for the keys either
+    delta names when both are partial (the plan reads no other), for all of
+    them otherwise, so that a rule sees the unchanged record beside a changed one.
+    """
+    name = SNAPSHOT_FIELD[domain]
+    sides: tuple[tuple[Side, Any], ...] = ((Side.CRM, inp.crm), (Side.OUTLOOK, inp.outlook))
+    base = inp.baseline
+    if base is None or (inp.crm.complete and inp.outlook.complete):
+        for side, snapshot in sides:
+            for record in getattr(snapshot, name):
+                yield side, record
+        return
+    previous: dict[Side, Any] = {Side.CRM: base.crm, Side.OUTLOOK: base.outlook}
+    if inp.crm.complete or inp.outlook.complete or base.settings != inp.settings:
+        for side, snapshot in sides:
+            for record in getattr(as_complete(snapshot, previous[side]), name):
+                yield side, record
+        return
+    keys = {
+        *inp.crm.by_key[name],
+        *inp.outlook.by_key[name],
+        *inp.crm.removed,
+        *inp.outlook.removed,
+    }
+    for side, snapshot in sides:
+        for key in sorted(keys):
+            record = current_record(snapshot, previous[side], name, key)
+            if record is not None:
+                yield side, record
+
+
 def _without(snapshot: Any, domain: Domain, keys: set[str]) -> Any:
     name = SNAPSHOT_FIELD[domain]
     kept = tuple(r for r in getattr(snapshot, name) if r.key not in keys)
@@ -206,20 +242,19 @@ def exclude(
         notices: list[Notice] = []
         for domain in SNAPSHOT_FIELD:
             skipped: set[str] = set()
-            for side, snapshot in ((Side.CRM, inp.crm), (Side.OUTLOOK, inp.outlook)):
-                for record in getattr(snapshot, SNAPSHOT_FIELD[domain]):
-                    if predicate(record):
-                        skipped.add(record.key)
-                        notices.append(
-                            Notice(
-                                domain=domain,
-                                key=record.key,
-                                code=code,
-                                message=sentence,
-                                severity=severity,
-                                side=side,
-                            )
+            for side, record in _records_of(inp, domain):
+                if predicate(record):
+                    skipped.add(record.key)
+                    notices.append(
+                        Notice(
+                            domain=domain,
+                            key=record.key,
+                            code=code,
+                            message=sentence,
+                            severity=severity,
+                            side=side,
                         )
+                    )
             if skipped:
                 crm = _without(crm, domain, skipped)
                 outlook = _without(outlook, domain, skipped)

@@ -269,6 +269,32 @@ def collection(payload: Any, path: tuple[PathPart, ...] = ()) -> list[tuple[int,
 _BLANKS = re.compile(r"[ \t\u00a0]+")
 
 
+def split_name(full: str) -> tuple[str, str]:
+    """(first, last) from a whole name, for a payload without given and family names.
+
+    "Last, First" splits at the comma; otherwise the last word is the family
+    name and the words before it the given name; a single word is a family
+    name only (the CRM requires a last name, never a first one).
+    """
+    text = " ".join(full.split())
+    if "," in text:
+        last, _, first = text.partition(",")
+        return first.strip(), last.strip()
+    first, _, last = text.rpartition(" ")
+    return first, last
+
+
+def unique_emails(addresses: list[str]) -> tuple[str, ...]:
+    """The addresses in order, each once (compared case-insensitively)."""
+    seen: set[str] = set()
+    out = []
+    for address in addresses:
+        if address and address.casefold() not in seen:
+            seen.add(address.casefold())
+            out.append(address)
+    return tuple(out)
+
+
 def normalize_text(text: str) -> str:
     """Plain text as both sides compare it: one line ending, no trailing blanks.
 
