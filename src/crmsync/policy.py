@@ -290,9 +290,10 @@ def refine(policy: Policy, fn: Callable[[tuple[Op, ...], SyncInput], Iterable[Op
       is withdrawn), so the work stays pending and the next plan proposes it
       again, as it does for a deferred attachment, instead of forgetting an
       edit or copying a stale value over it;
-    - a changed op (same action target, other changes, record or action)
-      updates the baseline entry on its side to what it writes, so the next
-      plan sees no change there.
+    - a changed op (same target, other changes, record or action) updates
+      the baseline entry on its side to what it writes, so the next plan sees
+      no change there (a record the plan leaves pending keeps no entry, as
+      before).
 
     Args:
         policy: the policy to wrap.
