@@ -15,13 +15,13 @@ only the path crosses the network.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from crmsync.convert import dumps, loads
 from crmsync.errors import InvalidInput, Problem
+from crmsync.files import write_all
 from crmsync.plan import Plan
 from crmsync.policy import Policy, SyncInput, compose, default_policies
 
@@ -62,8 +62,8 @@ def write_mailbox(path: str | os.PathLike[str], inp: SyncInput) -> None:
     """Writes a mailbox file atomically: the old file, or the new one, never half of one.
 
     The JSON goes to a temporary file in the same folder, is flushed to disk,
-    and replaces `path` in one rename, so a crash or a full disk leaves the
-    previous file as it was.
+    and replaces `path` in one rename (`crmsync.files.write_all`, as `crmsync
+    apply` writes), so a crash or a full disk leaves the previous file as it was.
 
     Args:
         path: the file.
@@ -73,16 +73,7 @@ def write_mailbox(path: str | os.PathLike[str], inp: SyncInput) -> None:
         OSError: the file could not be written (the previous one is intact).
     """
     target = Path(path)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(dumps(inp, indent=None))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_all(target.parent, {target.name: dumps(inp, indent=None).encode("utf-8")})
 
 
 def plan_mailbox(mailbox: Mailbox, policy: Policy | None = None) -> Plan:

@@ -21,13 +21,10 @@ loss; 70 an internal error (set CRMSYNC_DEBUG=1 for the traceback).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata, resources
 from pathlib import Path
@@ -40,6 +37,7 @@ from crmsync.adapters.requests import Request, Service, requests_for
 from crmsync.apply import apply
 from crmsync.convert import dumps, loads, parse_json, structure
 from crmsync.errors import CrmsyncError, InvalidInput, StalePlan
+from crmsync.files import write_all
 from crmsync.plan import Plan
 from crmsync.planning import plan as make_plan
 from crmsync.records import Baseline, CrmSnapshot, Domain, OutlookSnapshot
@@ -199,71 +197,6 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.fail_on_data_loss and planned.has_data_loss:
         return EXIT_DATA_LOSS
     return EXIT_OK
-
-
-def _sync_folder(folder: Path) -> None:
-    """Makes the renames in `folder` durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
-
-
-def write_all(folder: Path, files: Mapping[str, bytes]) -> None:
-    """Writes several files into `folder` all together, or not at all.
-
-    Each file goes to a temporary file in the same folder, is flushed and
-    fsynced, and only when every one is written are they renamed over their
-    targets. On any failure the temporary files are removed, targets already
-    replaced get their previous content back, and a folder this call made is
-    removed again, so the folder is exactly as it was.
-
-    Raises:
-        OSError: a file could not be written or renamed.
-    """
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=folder, prefix=".crmsync-"))
-    backups: dict[Path, Path] = {}
-    replaced: list[Path] = []
-    done = False
-    try:
-        for name, data in files.items():
-            with (work / name).open("xb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-        for name in files:
-            target = folder / name
-            if target.is_file():
-                backups[target] = work / f"{name}.previous"
-                try:
-                    os.link(target, backups[target])
-                except OSError:  # a file system without hard links
-                    shutil.copy2(target, backups[target])
-        for name in files:
-            os.replace(work / name, folder / name)
-            replaced.append(folder / name)
-        _sync_folder(folder)
-        done = True
-    except BaseException:
-        for target in reversed(replaced):
-            if target in backups:
-                os.replace(backups[target], target)
-            else:
-                target.unlink(missing_ok=True)
-        raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if created and not done:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
 
 
 def _apply_command(args: argparse.Namespace, out: TextIO) -> int:
