@@ -1,6 +1,10 @@
 """Runs the benchmark harness: plan time against the Python floor, memory, the CLI path.
 
     python -m benchmarks [--sizes 10000,100000,1000000] [--out FILE] [--smoke]
+    python -m benchmarks --delta [--sizes 1000000]
+
+`--delta` measures a delta round instead: a 1 % delta (partial snapshots)
+against the baseline, as a share of planning the complete snapshots.
 
 Every target is a ratio measured in one run, never an absolute time.
 """
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import crmsync
-from benchmarks.worlds import NOW, SETTINGS, USER, World, build
+from benchmarks.worlds import NOW, SETTINGS, USER, World, build, build_delta
 from crmsync import Baseline, CrmSnapshot, OutlookSnapshot
 
 TARGETS = {
@@ -27,6 +31,7 @@ TARGETS = {
     "growth_100k_to_1m": 11.0,
     "memory_vs_input": 1.5,
     "cli_vs_json_floor": 4.0,
+    "delta_vs_complete": 0.05,
 }
 
 
@@ -109,13 +114,81 @@ def measure(size: int, repeats: int) -> dict[str, Any]:
     }
 
 
+def measure_delta(size: int, repeats: int) -> dict[str, Any]:
+    """A 1 % delta round against `size` linked pairs, partial against complete."""
+    world = build_delta(size)
+
+    def complete() -> crmsync.Plan:
+        return crmsync.plan(world.crm, world.outlook, SETTINGS, world.baseline, user=USER, now=NOW)
+
+    def partial(baseline: Baseline) -> crmsync.Plan:
+        return crmsync.plan(
+            world.crm_delta, world.outlook_delta, SETTINGS, baseline, user=USER, now=NOW
+        )
+
+    def fresh() -> Baseline:
+        # The same records, a new Baseline object: nothing cached on it yet.
+        b = world.baseline
+        return Baseline(crm=b.crm, outlook=b.outlook, settings=b.settings)
+
+    complete_s, whole = best_of(repeats, complete)
+    partial(world.baseline)  # warms what the baseline caches
+    warm_s, planned = best_of(repeats, lambda: partial(world.baseline))
+    baselines = [fresh() for _ in range(repeats)]
+    cold_s, _ = best_of(repeats, lambda: partial(baselines.pop()))
+    assert crmsync.dumps(planned) == crmsync.dumps(whole), "the delta must plan as the whole"
+    return {
+        "size": size,
+        "changed": world.changed,
+        "ops": len(planned.ops),
+        "complete_s": complete_s,
+        "delta_s": warm_s,
+        "delta_cold_s": cold_s,
+        "delta_vs_complete": warm_s / complete_s,
+        "delta_cold_vs_complete": cold_s / complete_s,
+        "delta_us_per_change": warm_s / world.changed * 1e6,
+    }
+
+
+def main_delta(sizes: list[int], out: Path) -> int:
+    """Prints and writes the delta-round rows."""
+    print(
+        f"{'records':>9} {'changed':>8} {'complete s':>11} {'delta s':>8} {'x complete':>11} "
+        f"{'cold s':>8} {'x complete':>11} {'us/change':>10}"
+    )
+    rows = []
+    for size in sizes:
+        row = measure_delta(size, repeats=2 if size >= 1_000_000 else 3)
+        rows.append(row)
+        print(
+            f"{size:>9,} {row['changed']:>8,} {row['complete_s']:>11.3f} {row['delta_s']:>8.4f} "
+            f"{row['delta_vs_complete']:>11.4f} {row['delta_cold_s']:>8.4f} "
+            f"{row['delta_cold_vs_complete']:>11.4f} {row['delta_us_per_change']:>10.1f}",
+            flush=True,
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"targets": TARGETS, "rows": rows}, indent=2) + "\n", "utf-8")
+    print(f"results written to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--out", default="benchmarks/results/latest.json")
     parser.add_argument("--smoke", action="store_true", help="smallest size only, for CI")
+    parser.add_argument(
+        "--delta", action="store_true", help="a 1%% delta round against the complete snapshots"
+    )
     args = parser.parse_args(argv)
     sizes = [2000] if args.smoke else [int(s) for s in args.sizes.split(",")]
+    if args.delta:
+        out = (
+            Path(args.out).with_name("delta.json")
+            if args.out.endswith("latest.json")
+            else Path(args.out)
+        )
+        return main_delta(sizes, out)
     rows = []
     header = (
         f"{'records':>9} {'plan s':>8} {'floor s':>8} {'x floor':>8} {'pairs/s':>10} "

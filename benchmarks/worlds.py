@@ -133,3 +133,58 @@ def build(total: int) -> World:
         tasks=edit(tasks, "notes", "Noted", 1),
     )
     return World(crm=crm, outlook=outlook, baseline=baseline, changed_pairs=changed)
+
+
+@attrs.frozen
+class DeltaWorld:
+    """One delta round: the complete snapshots and the partial ones that stand for them."""
+
+    crm: CrmSnapshot
+    outlook: OutlookSnapshot
+    crm_delta: CrmSnapshot
+    outlook_delta: OutlookSnapshot
+    baseline: Baseline
+    changed: int
+
+
+def build_delta(total: int, share: float = 0.01) -> DeltaWorld:
+    """`total` linked pairs of which `share` changed since the baseline, half on each side.
+
+    A tenth of the changed records are deletes (on the CRM side; appointments
+    and tasks the user organizes, so the deletes travel).
+    """
+    baseline = build(total).baseline
+    step = max(1, round(2 / share))  # half the share on each side
+    sides = {}
+    changed = 0
+    for name, snapshot in (("crm", baseline.crm), ("outlook", baseline.outlook)):
+        offset = 0 if name == "crm" else step // 2
+        whole: dict[str, list] = {}  # type: ignore[type-arg]
+        delta: dict[str, list] = {}  # type: ignore[type-arg]
+        removed: set[str] = set()
+        for collection, field in (
+            ("contacts", "job_title"),
+            ("appointments", "location"),
+            ("tasks", "notes"),
+        ):
+            records = list(getattr(snapshot, collection))
+            delta[collection] = []
+            for i in range(offset, len(records), step):
+                changed += 1
+                if name == "crm" and i % (10 * step) == 0:
+                    removed.add(records[i].key)
+                    records[i] = None
+                    continue
+                records[i] = attrs.evolve(records[i], **{field: f"{name} edit {i}"})
+                delta[collection].append(records[i])
+            whole[collection] = [r for r in records if r is not None]
+        cls = type(snapshot)
+        sides[name] = (cls(**whole), cls(**delta, complete=False, removed=removed))
+    return DeltaWorld(
+        crm=sides["crm"][0],
+        outlook=sides["outlook"][0],
+        crm_delta=sides["crm"][1],
+        outlook_delta=sides["outlook"][1],
+        baseline=baseline,
+        changed=changed,
+    )

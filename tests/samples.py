@@ -21,3 +21,11 @@ def sample(name: str) -> Any:
 
 def sample_names() -> list[str]:
     return sorted(p.name for p in SAMPLES.glob("*.json"))
+
+
+DELTA = Path(__file__).parent / "samples" / "delta"
+
+
+def delta_sample(name: str) -> Any:
+    """One of Microsoft's delta, paging and To Do samples (tests/samples/delta/SOURCES.txt)."""
+    return json.loads((DELTA / name).read_text(encoding="utf-8"))

@@ -51,9 +51,13 @@ MEETING = {
 def test_the_contact_get_sample_reads_its_selected_columns_and_ignores_annotations() -> None:
     contact = contact_from_dataverse(sample("dataverse_contact_get.json"))
 
-    # $select'ed fullname, annualincome, jobtitle, description: only jobtitle maps.
+    # $select'ed fullname, annualincome, jobtitle, description: jobtitle maps, and
+    # without firstname and lastname the names come from fullname.
     assert contact == CrmContact(
-        key="0928bcb4-bb27-ed11-9db1-002248274ada", job_title="Junior Developer"
+        key="0928bcb4-bb27-ed11-9db1-002248274ada",
+        first_name="Rafel",
+        last_name="Shillo",
+        job_title="Junior Developer",
     )
 
 
@@ -363,3 +367,21 @@ def test_a_number_that_is_not_an_integer_is_invalid_input(number: str) -> None:
 
     with pytest.raises(InvalidInput, match=r"\$\.percentcomplete: expected an integer"):
         task_from_dataverse(row)
+
+
+def test_a_contact_with_the_same_email_twice_reads_it_once() -> None:
+    row = {"contactid": "c-1", "emailaddress1": "a@contoso.com", "emailaddress2": "A@contoso.com"}
+
+    assert contact_from_dataverse(row).emails == ("a@contoso.com",)
+
+
+def test_given_names_win_over_fullname() -> None:
+    row = {"contactid": "c-1", "fullname": "Shillo, Rafel", "lastname": "Shillo"}
+
+    read = contact_from_dataverse(row)
+
+    assert (read.first_name, read.last_name) == ("", "Shillo")
+    assert (
+        contact_from_dataverse({"contactid": "c-2", "fullname": "Shillo, Rafel"}).first_name
+        == "Rafel"
+    )

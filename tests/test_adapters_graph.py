@@ -38,8 +38,9 @@ from crmsync.adapters.graph import (
     recurrence_from_graph,
     task_from_graph,
     task_to_graph,
+    todo_links,
 )
-from samples import sample
+from samples import delta_sample, sample
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
@@ -392,7 +393,8 @@ def test_a_canceled_task_is_written_as_deferred_and_to_do_gets_no_percent() -> N
     outlook = task_to_graph(task, shape="outlook")
 
     assert todo["status"] == "deferred"
-    assert PERCENT_PROPERTY not in {p["id"] for p in todo["singleValueExtendedProperties"]}
+    # A todoTask has no singleValueExtendedProperties at all: Graph refuses a body with them.
+    assert "singleValueExtendedProperties" not in todo
     assert "title" in todo
     assert "subject" in outlook
     assert {"id": PERCENT_PROPERTY, "value": "0.4"} in outlook["singleValueExtendedProperties"]
@@ -417,3 +419,75 @@ def test_a_percent_property_that_is_not_a_percentage_is_invalid_input(value: str
 
     with pytest.raises(InvalidInput, match=r"^\$"):
         task_from_graph(payload)
+
+
+def test_an_attendee_type_is_read_whatever_its_case() -> None:
+    event = sample("graph_event_get.json") | {
+        "attendees": [
+            {"type": "Required", "emailAddress": {"address": "ann@contoso.com"}},
+            {"type": "OPTIONAL", "emailAddress": {"address": "ben@contoso.com"}},
+        ]
+    }
+
+    read = event_from_graph(event)
+
+    assert (read.required, read.optional) == (("ann@contoso.com",), ("ben@contoso.com",))
+
+
+def test_a_contact_with_the_same_email_twice_reads_it_once() -> None:
+    contact = sample("graph_contact_get.json") | {
+        "emailAddresses": [{"address": "a@contoso.com"}, {"address": "A@Contoso.com"}]
+    }
+
+    assert contact_from_graph(contact).emails == ("a@contoso.com",)
+
+
+@pytest.mark.parametrize(
+    ("display", "names"),
+    [
+        ("Ann Marie Smith", ("Ann Marie", "Smith")),
+        ("Smith, Ann", ("Ann", "Smith")),
+        ("Cher", ("", "Cher")),
+    ],
+)
+def test_names_fall_back_to_the_display_name(display: str, names: tuple[str, str]) -> None:
+    contact = {"id": "AAMk1", "displayName": display}
+
+    read = contact_from_graph(contact)
+
+    assert (read.first_name, read.last_name) == names
+
+
+def test_a_todo_task_is_linked_to_its_crm_task_by_a_linked_resource() -> None:
+    task = Task(key="crm-task-1", subject="Call", regarding="account-9")
+
+    body = task_to_graph(task, web_url="https://contoso.crm.dynamics.com/main.aspx?id=crm-task-1")
+
+    assert body["linkedResources"] == [
+        {
+            "applicationName": "Dynamics 365",
+            "displayName": "Dynamics 365 task",
+            "externalId": "crm-task-1",
+            "webUrl": "https://contoso.crm.dynamics.com/main.aspx?id=crm-task-1",
+        },
+        {"applicationName": "Dynamics 365", "displayName": "Regarding", "externalId": "account-9"},
+    ]
+    assert "singleValueExtendedProperties" not in body
+    assert task_to_graph(task, fields={"subject"}) == {"title": "Call"}
+
+
+def test_the_link_is_read_back_from_linked_resources() -> None:
+    # Graph's todoTask with linkedResources, as the documentation returns it, and
+    # the same task once Dynamics 365 links it.
+    created = delta_sample("graph_todotask_linkedresources.json")
+    assert task_from_graph(created).key == "AlMKXwbQAAAJws6wcAAAA="  # another app's link
+    task = Task(key="crm-task-1", subject="A new task", regarding="account-9")
+    linked = created | {"linkedResources": [*created["linkedResources"], *todo_links(task)]}
+
+    read = task_from_graph(linked)
+
+    assert (read.key, read.regarding, read.subject) == ("crm-task-1", "account-9", "A new task")
+    # An outlookTask keeps its extended properties.
+    outlook = task_to_graph(task, shape="outlook")
+    assert "linkedResources" not in outlook
+    assert task_from_graph(outlook | {"id": "AAMk9"}).key == "crm-task-1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pytest
 from hypothesis import given
 
@@ -16,6 +17,8 @@ from crmsync import (
     CrmContact,
     CrmSnapshot,
     Domain,
+    FieldChange,
+    Op,
     OutlookContact,
     OutlookSnapshot,
     Plan,
@@ -145,19 +148,46 @@ def test_every_planned_op_but_unlink_has_its_request(world: World) -> None:
 
     found = requests_for(planned, world.crm, world.outlook)
 
-    expected = [op for op in planned.ops if op.action is not Action.UNLINK]
-    assert len(found) == len(expected)
-    for op, request in zip(expected, found, strict=True):
+    # A To Do task's linked resources may need a request of their own after the
+    # task's, and an update of only what To Do cannot hold has none.
+    todo_only = {"percent_complete", "regarding"}
+    expected = [
+        op
+        for op in planned.ops
+        if op.action is not Action.UNLINK
+        and not (
+            op.domain is Domain.TASK
+            and op.side is Side.OUTLOOK
+            and op.action is Action.UPDATE
+            and {c.field for c in op.changes} <= todo_only
+        )
+    ]
+    main = [r for r in found if not r.url.endswith("linkedResources/{linkedResourceId}")]
+    main = [
+        r
+        for r in main
+        if not (
+            r.url.endswith("/linkedResources")
+            and r.body
+            and r.body.get("displayName") == "Regarding"
+        )
+    ]
+    assert len(main) == len(expected)
+    for op, request in zip(expected, main, strict=True):
         assert request.service == ("graph" if op.side is Side.OUTLOOK else "dataverse")
         methods = {
             Action.CREATE: "POST",
             Action.UPDATE: "PATCH",
             Action.DELETE: "DELETE",
-            Action.LINK: "PATCH",
+            # A To Do task is linked by a linked resource of its own.
+            Action.LINK: "POST" if op.domain is Domain.TASK else "PATCH",
         }
         assert request.method == methods[op.action]
         if op.action is Action.UPDATE and op.domain is not Domain.ATTACHMENT:
             assert request.body  # never an empty PATCH
+        if op.domain is Domain.TASK and op.side is Side.OUTLOOK and request.body:
+            # todoTask has no singleValueExtendedProperties: Graph refuses a body with them.
+            assert "singleValueExtendedProperties" not in request.body
 
 
 def test_a_graph_id_is_escaped_in_its_url() -> None:
@@ -168,3 +198,82 @@ def test_a_graph_id_is_escaped_in_its_url() -> None:
     [request] = requests_for(planned, crm, outlook, graph_ids={(Domain.CONTACT, "c"): "AA/b+c_d-="})
 
     assert request.url == "/me/contacts/AA%2Fb%2Bc_d-="
+
+
+def _tasks(crm_task: Task, outlook_task: Task) -> tuple[CrmSnapshot, OutlookSnapshot]:
+    return CrmSnapshot(tasks=[crm_task]), OutlookSnapshot(tasks=[outlook_task])
+
+
+def test_a_todo_task_is_created_with_its_link_as_a_linked_resource() -> None:
+    crm, outlook = _tasks(Task(key="t-1", subject="Call", regarding="acc-1"), Task(key="x"))
+    outlook = OutlookSnapshot()
+    planned = plan(crm, outlook)
+
+    [request] = requests_for(planned, crm, outlook, crm_url="https://contoso.crm.dynamics.com/")
+
+    assert (request.method, request.url) == ("POST", "/me/todo/lists/{todoTaskListId}/tasks")
+    assert request.body is not None
+    assert "singleValueExtendedProperties" not in request.body
+    link, regarding = request.body["linkedResources"]
+    assert link["externalId"] == "t-1"
+    assert link["webUrl"] == (
+        "https://contoso.crm.dynamics.com/main.aspx?etn=task&pagetype=entityrecord&id=t-1"
+    )
+    assert regarding["externalId"] == "acc-1"
+
+
+def test_a_todo_task_is_linked_by_posting_a_linked_resource() -> None:
+    crm, outlook = _tasks(Task(key="t-1", subject="Call"), Task(key="AAMk-1", subject="Call"))
+    # Tasks have no natural key to match by; an application's policy may still link them.
+    link = Op(
+        action=Action.LINK,
+        side=Side.OUTLOOK,
+        domain=Domain.TASK,
+        key="AAMk-1",
+        changes=(FieldChange("key", "AAMk-1", "t-1"),),
+        reason="linked_by_the_application",
+    )
+    planned = attrs.evolve(plan(CrmSnapshot(), OutlookSnapshot()), ops=(link,))
+
+    [request] = requests_for(planned, crm, outlook)
+
+    assert (request.method, request.url) == (
+        "POST",
+        "/me/todo/lists/{todoTaskListId}/tasks/AAMk-1/linkedResources",
+    )
+    assert request.body == {
+        "applicationName": "Dynamics 365",
+        "displayName": "Dynamics 365 task",
+        "externalId": "t-1",
+    }
+
+
+def test_a_regarding_change_updates_the_todo_tasks_linked_resource() -> None:
+    before = Task(key="t-1", subject="Call", regarding="acc-1")
+    crm, outlook = _tasks(before, before)
+    baseline = Baseline(crm=crm, outlook=outlook)
+    edited = CrmSnapshot(tasks=[Task(key="t-1", subject="Call back", regarding="acc-2")])
+    planned = plan(edited, outlook, baseline=baseline)
+
+    task, link = requests_for(planned, edited, outlook)
+
+    assert (task.method, task.body) == ("PATCH", {"title": "Call back"})
+    assert (link.method, link.body) == ("PATCH", {"externalId": "acc-2"})
+    assert link.url.endswith("/tasks/t-1/linkedResources/{linkedResourceId}")
+
+
+def test_requests_for_a_partial_snapshot_read_the_baseline() -> None:
+    _, _, baseline = _pair()
+    delta = CrmSnapshot(
+        contacts=[CrmContact(key="c", job_title="Head", emails=("a@x.org",))], complete=False
+    )
+    unchanged = OutlookSnapshot(complete=False)
+    planned = plan(delta, unchanged, baseline=baseline)
+
+    [request] = requests_for(planned, delta, unchanged, baseline=baseline)
+
+    assert (request.method, request.url, request.body) == (
+        "PATCH",
+        "/me/contacts/c",
+        {"jobTitle": "Head"},
+    )

@@ -68,3 +68,56 @@ def test_every_python_block_in_the_docs_runs_as_written(
     for name, value in sorted(namespace.items()):
         if name.startswith("test_") and callable(value):
             value()
+
+
+def test_the_delta_round_on_the_adapters_page_is_what_the_command_prints(tmp_path: Path) -> None:
+    """The documented flow: convert, plan and apply until in sync, then plan a delta round."""
+    examples = ROOT / "docs" / "examples"
+    quiet = io.StringIO()
+    crm, outlook, plan_file = tmp_path / "crm.json", tmp_path / "outlook.json", tmp_path / "p.json"
+    for source, path in (("dataverse", crm), ("graph", outlook)):
+        assert (
+            main(
+                ["convert", "--from", source, str(examples / f"{source}.json"), "--out", str(path)]
+            )
+            == 0
+        )
+    when = ["--user", "ann@contoso.com", "--now", "2026-11-24T09:00:00Z"]
+    baseline: list[str] = []
+    for _ in range(2):
+        planned = io.StringIO()
+        sides = ["--crm", str(crm), "--outlook", str(outlook), *baseline]
+        assert main(["plan", *sides, *when, "--format", "json"], out=planned) == 0
+        plan_file.write_text(planned.getvalue(), encoding="utf-8")
+        synced = tmp_path / "synced"
+        assert main(["apply", str(plan_file), *sides, "--out", str(synced)], out=quiet) == 0
+        for name in ("crm", "outlook", "baseline"):
+            (tmp_path / f"{name}.json").write_text(
+                (synced / f"{name}.json").read_text(encoding="utf-8"), encoding="utf-8"
+            )
+        baseline = ["--baseline", str(tmp_path / "baseline.json")]
+    out = io.StringIO()
+
+    code = main(
+        [
+            "plan",
+            "--crm",
+            str(examples / "dataverse-delta.json"),
+            "--crm-format",
+            "dataverse",
+            "--outlook",
+            str(examples / "graph-delta.json"),
+            "--outlook-format",
+            "graph",
+            "--partial",
+            *baseline,
+            "--user",
+            "ann@contoso.com",
+            "--now",
+            "2026-11-24T11:00:00Z",
+        ],
+        out=out,
+    )
+
+    assert code == 0
+    assert out.getvalue().rstrip("\n") == _shown("delta")

@@ -68,3 +68,23 @@ def test_settings_are_hashable_and_comparable() -> None:
     b = Settings(field_directions={"contact.notes": Direction.NONE})
     assert a == b
     assert hash(a) == hash(b)
+
+
+def test_a_lone_surrogate_a_huge_number_or_a_deep_value_is_a_settings_error() -> None:
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(SettingsError) as exc:
+        Settings(
+            organization_domains=frozenset({"contoso\ud800.com"}),
+            max_attachment_bytes=10**5000,
+            conflict=deep,  # type: ignore[arg-type]
+            field_directions={"contact.job_title": deep},  # type: ignore[dict-item]
+        )
+    paths = sorted(p.path for p in exc.value.problems)
+    assert paths == [
+        ("conflict",),
+        ("field_directions", "contact.job_title"),
+        ("max_attachment_bytes",),
+        ("organization_domains",),
+    ]

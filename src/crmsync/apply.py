@@ -7,11 +7,12 @@ on them gives no ops. It refuses a plan made from other snapshots.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import attrs
 
-from crmsync.convert import fingerprint
+from crmsync.convert import check_integrity, fingerprint
 from crmsync.errors import StalePlan
 from crmsync.plan import Action, BaselineUpdate, Op, Plan
 from crmsync.records import (
@@ -22,9 +23,10 @@ from crmsync.records import (
     Domain,
     OutlookSnapshot,
     Side,
+    current_record,
 )
 
-__all__ = ["Synced", "apply"]
+__all__ = ["Synced", "apply", "run_op"]
 
 
 @attrs.frozen(kw_only=True)
@@ -41,19 +43,80 @@ _Store = dict[tuple[Side, Domain], dict[str, Any]]
 
 def _stores(crm: CrmSnapshot, outlook: OutlookSnapshot) -> _Store:
     return {
-        (side, domain): {r.key: r for r in getattr(snapshot, name)}
+        (side, domain): dict(snapshot.by_key[name])
         for side, snapshot in ((Side.CRM, crm), (Side.OUTLOOK, outlook))
         for domain, name in SNAPSHOT_FIELD.items()
     }
 
 
+def _touched(plan: Plan) -> set[tuple[Domain, str]]:
+    """The (domain, key) of every record the plan's ops or baseline updates name."""
+    out = {(update.domain, update.key) for update in plan.baseline_updates}
+    for op in plan.ops:
+        domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
+        out.add((domain, op.key))
+        out.update((domain, c.new) for c in op.changes if c.field == "key")
+    return out
+
+
+def _read_through(
+    stores: _Store,
+    touched: set[tuple[Domain, str]],
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    baseline: Baseline | None,
+) -> None:
+    """Adds the baseline's record of every touched key a partial snapshot leaves out."""
+    sides = (
+        (Side.CRM, crm, baseline.crm if baseline else None),
+        (Side.OUTLOOK, outlook, baseline.outlook if baseline else None),
+    )
+    for side, snapshot, previous in sides:
+        if snapshot.complete:
+            continue
+        for domain, key in touched:
+            store = stores[(side, domain)]
+            if key not in store:
+                record = current_record(snapshot, previous, SNAPSHOT_FIELD[domain], key)
+                if record is not None:
+                    store[key] = record
+
+
+def _result(
+    snapshot: Any, stores: _Store, side: Side, touched: set[tuple[Domain, str]]
+) -> dict[str, Any]:
+    """The arguments of the snapshot `apply` returns for one side.
+
+    A partial snapshot comes back partial, read against the new baseline: it
+    holds every record the input held or the plan touched, and lists as
+    removed every such key that is gone; every other key is unchanged on
+    this side and in the baseline.
+    """
+    collections = {
+        name: tuple(stores[(side, domain)].values()) for domain, name in SNAPSHOT_FIELD.items()
+    }
+    if snapshot.complete:
+        return collections
+    present = {record.key for records in collections.values() for record in records}
+    gone = {key for _, key in touched} | set(snapshot.removed)
+    return {**collections, "complete": False, "removed": frozenset(gone - present)}
+
+
 def _run(op: Op, stores: _Store, plan: Plan) -> str:
     """Applies one op; returns why it cannot be applied ('' when it was)."""
     domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
-    store = stores[(op.side, domain)]
+    return run_op(op, stores[(op.side, domain)], plan.now)
+
+
+def run_op(op: Op, store: dict[str, Any], now: dt.datetime) -> str:
+    """Applies one op to the records of its side and domain, keyed by key.
+
+    Returns:
+        Why it cannot be applied ('' when it was).
+    """
     where = f"{op.action} {op.domain} {op.key!r} in {op.side}"
     current = store.get(op.key)
-    stamp: dict[str, Any] = {"modified": plan.now}
+    stamp: dict[str, Any] = {"modified": now}
     if op.domain is Domain.ATTACHMENT:
         if current is None:
             return f"{where}: the appointment is gone"
@@ -108,7 +171,7 @@ def _new_baseline(plan: Plan, baseline: Baseline | None) -> Baseline:
     pending: set[str] = set(previous.pending_remap)
     for update in plan.baseline_updates:
         _record_update(update, entries, unlinked, pending)
-    snapshots = {}
+    snapshots: dict[Side, dict[str, Any]] = {}
     for side in Side:
         snapshots[side] = {
             name: tuple(entries[(side, domain)].values()) for domain, name in SNAPSHOT_FIELD.items()
@@ -154,7 +217,12 @@ def apply(
 
     Records it writes are stamped with `plan.now`. The baseline is the
     previous one with `plan.baseline_updates` applied; records the plan did
-    not touch keep their previous entry.
+    not touch keep their previous entry. A partial snapshot is read through
+    to the baseline and comes back partial, against the new baseline: it
+    holds the records it held and those the plan touched, and `removed`
+    lists those gone, so that it stands for the complete snapshot a complete
+    input would give (`crmsync.records.as_complete`); the new baseline is
+    the one a complete input gives.
 
     Args:
         plan: a plan made from `crm`, `outlook` and `baseline`.
@@ -166,15 +234,19 @@ def apply(
         The new snapshots and baseline.
 
     Raises:
+        AlteredPlan: the plan was edited after it was made (a `StalePlan`).
         StalePlan: the snapshots are not the ones the plan was made from, or
             the plan was made with a baseline and none is given.
     """
+    records = check_integrity(plan)
     reasons = []
     if plan.has_baseline and baseline is None:
         reasons.append("the plan was made with a baseline; pass it to apply()")
-    if fingerprint(plan.ops, crm, outlook) != plan.fingerprint:
+    if fingerprint(plan.ops, crm, outlook, baseline) != records:
         reasons.append("the records the plan reads or writes have changed since it was made")
     stores = _stores(crm, outlook)
+    touched = _touched(plan) if not (crm.complete and outlook.complete) else set()
+    _read_through(stores, touched, crm, outlook, baseline)
     for op in plan.ops:
         problem = _run(op, stores, plan)
         if problem:
@@ -182,10 +254,8 @@ def apply(
     if reasons:
         raise StalePlan(reasons)
     sides = {
-        side: {
-            name: tuple(stores[(side, domain)].values()) for domain, name in SNAPSHOT_FIELD.items()
-        }
-        for side in Side
+        side: _result(snapshot, stores, side, touched)
+        for side, snapshot in ((Side.CRM, crm), (Side.OUTLOOK, outlook))
     }
     return Synced(
         crm=CrmSnapshot(**sides[Side.CRM]),

@@ -1,11 +1,17 @@
 """The `crmsync` command: the shell around the pure core.
 
-    crmsync plan --crm F --outlook F [--baseline F] [--settings F] [--user EMAIL]
-                 [--now ISO] [--format text|json] [--fail-on-data-loss]
+    crmsync plan --crm F [F ...] --outlook F [F ...] [--baseline F] [--settings F]
+                 [--user EMAIL] [--now ISO] [--format text|json] [--fail-on-data-loss]
                  [--crm-format crmsync|dataverse] [--outlook-format crmsync|graph]
-                 [--emit graph,dataverse] [--todo-list ID]
+                 [--partial [crm|outlook|both]] [--emit graph,dataverse] [--todo-list ID]
     crmsync plan --example
     crmsync apply PLAN --crm F --outlook F [--baseline F] --out DIR
+    crmsync --version
+    crmsync convert --from graph|dataverse F [F ...] [--partial] [--out F] [--links F]
+                    [--known-ids F]
+
+Several files of a service format are the pages of one read, in order (a
+delta round's pages with --partial).
 
 Exit codes: 0 done; 1 bad input (every problem printed with its path, never a
 traceback); 2 bad usage; 3 `--fail-on-data-loss` and the plan reports data
@@ -20,17 +26,18 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, TextIO, TypeVar, cast
 
 import attrs
 
-from crmsync.adapters import crm_snapshot_from_dataverse, read_graph
+from crmsync.adapters import read_dataverse, read_graph
 from crmsync.adapters.requests import Request, Service, requests_for
 from crmsync.apply import apply
 from crmsync.convert import dumps, loads, parse_json, structure
 from crmsync.errors import CrmsyncError, InvalidInput, StalePlan
+from crmsync.files import write_all
 from crmsync.plan import Plan
 from crmsync.planning import plan as make_plan
 from crmsync.records import Baseline, CrmSnapshot, Domain, OutlookSnapshot
@@ -70,11 +77,30 @@ def _load(path: str, cls: type[T]) -> T:
         raise _invalid(path, exc) from None
 
 
-def _load_foreign(path: str, read: Callable[[Any], T]) -> T:
+def _load_foreign(paths: Sequence[str], read: Callable[..., T], **options: Any) -> T:
+    """Reads the pages of one service read, in order."""
+    pages = [parse_json_file(path) for path in paths]
     try:
-        return read(parse_json(_read_bytes(path)))
+        return read(*pages, **options)
+    except InvalidInput as exc:
+        where = paths[0] if len(paths) == 1 else ", ".join(paths)
+        raise _invalid(where, exc) from None
+
+
+def parse_json_file(path: str) -> Any:
+    try:
+        return parse_json(_read_bytes(path))
     except InvalidInput as exc:
         raise _invalid(path, exc) from None
+
+
+def _one(paths: Sequence[str], option: str) -> str:
+    if len(paths) != 1:
+        raise _Failure(
+            [f"crmsync plan: {option} takes one crmsync file (several files are service pages)"],
+            EXIT_USAGE,
+        )
+    return paths[0]
 
 
 def _services(text: str) -> tuple[Service, ...]:
@@ -134,15 +160,21 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
     else:
         if not args.crm or not args.outlook:
             raise _Failure(["crmsync plan: give --crm and --outlook, or --example"], EXIT_USAGE)
+        partial = {"crm", "outlook"} if args.partial == "both" else {args.partial}
         if args.crm_format == "dataverse":
-            crm = _load_foreign(args.crm, crm_snapshot_from_dataverse)
+            crm = _load_foreign(args.crm, read_dataverse, partial="crm" in partial).snapshot
         else:
-            crm = _load(args.crm, CrmSnapshot)
+            crm = _load(_one(args.crm, "--crm"), CrmSnapshot)
         if args.outlook_format == "graph":
-            read = _load_foreign(args.outlook, read_graph)
+            read = _load_foreign(
+                args.outlook,
+                read_graph,
+                partial="outlook" in partial,
+                known_ids=_known_ids(args.known_ids),
+            )
             outlook, graph_ids = read.snapshot, read.ids
         else:
-            outlook = _load(args.outlook, OutlookSnapshot)
+            outlook = _load(_one(args.outlook, "--outlook"), OutlookSnapshot)
         baseline = _load(args.baseline, Baseline) if args.baseline else None
         settings = _load(args.settings, Settings) if args.settings else Settings()
         user, now = args.user, _now(args.now)
@@ -155,6 +187,7 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
             services=services,
             todo_list=args.todo_list,
             graph_ids=graph_ids,
+            baseline=baseline,
         )
         _write_requests(found, args.format, out)
     elif args.format == "json":
@@ -176,21 +209,78 @@ def _apply_command(args: argparse.Namespace, out: TextIO) -> int:
     except StalePlan as exc:
         raise _Failure([f"crmsync: {exc}"]) from None
     folder = Path(args.out)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        f"{name}.json": (dumps(value) + "\n").encode("utf-8")
         for name, value in (
             ("crm", synced.crm),
             ("outlook", synced.outlook),
             ("baseline", synced.baseline),
-        ):
-            (folder / f"{name}.json").write_text(dumps(value) + "\n", encoding="utf-8")
+        )
+    }
+    try:
+        write_all(folder, files)
     except OSError as exc:
-        raise _Failure([f"crmsync: cannot write to {folder}: {exc.strerror or exc}"]) from None
+        raise _Failure(
+            [
+                f"crmsync: cannot write to {folder}: {exc.strerror or exc}; "
+                "nothing was written (the folder is as it was)"
+            ]
+        ) from None
     out.write(
         f"applied {len(planned.ops)} op(s); wrote crm.json, outlook.json, baseline.json "
         f"to {folder}\n"
     )
     return EXIT_OK
+
+
+def _version() -> str:
+    try:
+        return metadata.version("crmsync")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def _convert_command(args: argparse.Namespace, out: TextIO) -> int:
+    value: Any
+    if args.source == "graph":
+        known = _known_ids(args.known_ids)
+        read = _load_foreign(args.files, read_graph, partial=args.partial, known_ids=known)
+        value, links = read.snapshot, _links_json(read.delta_links, read.next_links)
+        links["graph_ids"] = [[d.value, k, i] for (d, k), i in sorted(read.ids.items())]
+    else:
+        found = _load_foreign(args.files, read_dataverse, partial=args.partial)
+        value, links = found.snapshot, _links_json(found.delta_links, found.next_links)
+    text = dumps(value) + "\n"
+    try:
+        if args.links:
+            Path(args.links).write_text(json.dumps(links, indent=2) + "\n", encoding="utf-8")
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _Failure([f"crmsync: cannot write: {exc.strerror or exc}"]) from None
+    if not args.out:
+        out.write(text)
+    return EXIT_OK
+
+
+def _known_ids(path: str | None) -> dict[tuple[Domain, str], str]:
+    """The Graph ids of linked items from a `--links` file of an earlier read."""
+    if not path:
+        return {}
+    data = parse_json_file(path)
+    entries: Any = data.get("graph_ids", []) if isinstance(data, dict) else None
+    domains = {d.value for d in Domain}
+    ok = isinstance(entries, list) and all(
+        isinstance(e, list) and len(e) == 3 and all(isinstance(p, str) for p in e) for e in entries
+    )
+    if not ok or not all(e[0] in domains for e in entries):
+        message = "graph_ids: expected [[domain, key, graph id], ...] as --links writes it"
+        raise _Failure([f"crmsync: {path} is not valid:", f"  $.{message}"])
+    return {(Domain(d), key): graph_id for d, key, graph_id in entries}
+
+
+def _links_json(delta: Mapping[str, str], more: Mapping[str, str]) -> dict[str, Any]:
+    return {"delta_links": dict(delta), "next_links": dict(more)}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -199,11 +289,19 @@ def _parser() -> argparse.ArgumentParser:
         description="Plan how contacts, appointments and tasks sync between Dynamics 365 "
         "and Outlook, and apply plans to JSON snapshots.",
     )
+    parser.add_argument("--version", action="version", version=f"crmsync {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     plan = commands.add_parser("plan", help="plan a sync and print the plan")
     plan.add_argument("--example", action="store_true", help="plan the bundled example")
-    plan.add_argument("--crm", metavar="FILE", help="what the CRM holds now")
-    plan.add_argument("--outlook", metavar="FILE", help="what the mailbox holds now")
+    plan.add_argument(
+        "--crm", metavar="FILE", nargs="+", help="what the CRM holds now (service pages in order)"
+    )
+    plan.add_argument(
+        "--outlook",
+        metavar="FILE",
+        nargs="+",
+        help="what the mailbox holds now (service pages in order)",
+    )
     plan.add_argument("--baseline", metavar="FILE", help="both sides after the last sync")
     plan.add_argument("--settings", metavar="FILE", help="the synchronization settings")
     plan.add_argument("--user", default="", metavar="EMAIL", help="the syncing user")
@@ -220,6 +318,20 @@ def _parser() -> argparse.ArgumentParser:
         choices=("crmsync", "graph"),
         default="crmsync",
         help="--outlook holds a crmsync snapshot (default) or Microsoft Graph collections",
+    )
+    plan.add_argument(
+        "--partial",
+        nargs="?",
+        const="both",
+        choices=("crm", "outlook", "both"),
+        help="the service files of this side (default both) are a delta round: a record "
+        "they do not hold is unchanged since the baseline",
+    )
+    plan.add_argument(
+        "--known-ids",
+        metavar="FILE",
+        help="a --links file of an earlier `crmsync convert --from graph`: Graph removed "
+        "entries name Graph ids, and this maps them to the keys of linked items",
     )
     plan.add_argument(
         "--emit",
@@ -242,6 +354,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--outlook", metavar="FILE", required=True)
     run.add_argument("--baseline", metavar="FILE")
     run.add_argument("--out", metavar="DIR", required=True, help="where to write the results")
+    convert = commands.add_parser(
+        "convert", help="write crmsync's JSON snapshot from Graph or Dataverse files"
+    )
+    convert.add_argument("--from", dest="source", choices=("graph", "dataverse"), required=True)
+    convert.add_argument("files", metavar="FILE", nargs="+", help="the pages of one read, in order")
+    convert.add_argument(
+        "--partial", action="store_true", help="the files are a delta round (a partial snapshot)"
+    )
+    convert.add_argument("--out", metavar="FILE", help="write the snapshot here (default: stdout)")
+    convert.add_argument(
+        "--known-ids",
+        metavar="FILE",
+        help="a --links file of an earlier read (Graph ids of linked items, for removed entries)",
+    )
+    convert.add_argument(
+        "--links",
+        metavar="FILE",
+        help="write the delta and next links (and the Graph ids of linked items) here",
+    )
     return parser
 
 
@@ -263,6 +394,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if args.command == "plan":
             return _plan_command(args, out)
+        if args.command == "convert":
+            return _convert_command(args, out)
         return _apply_command(args, out)
     except _Failure as failure:
         print("\n".join(failure.lines), file=sys.stderr)

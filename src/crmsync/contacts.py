@@ -17,7 +17,7 @@ Rules (Dynamics 365, System Settings > Synchronization):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -310,6 +310,10 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
     def pending(self, key: str, inp: SyncInput) -> bool:
         """A contact whose address remap waits for a person."""
         return inp.baseline is not None and key in inp.baseline.pending_remap
+
+    def pending_keys(self, inp: SyncInput) -> Iterable[str]:
+        """The contacts whose address remap waits for a person."""
+        return inp.baseline.pending_remap if inp.baseline is not None else ()
 
     def merge_pair(
         self,

@@ -27,7 +27,7 @@ import attrs
 
 from crmsync.plan import Action, BaselineUpdate, FieldChange, Notice, Op, Plan, Severity, describe
 from crmsync.policy import SyncInput, finish_plan
-from crmsync.records import Address, Domain, Side
+from crmsync.records import Address, Domain, Side, as_complete, current_record
 from crmsync.settings import ConflictPolicy, Direction, Settings
 
 __all__ = [
@@ -469,6 +469,10 @@ class DomainRules(Generic[CrmT, OutT]):
         """True when the baseline says work on this key is still waiting."""
         return False
 
+    def pending_keys(self, inp: SyncInput) -> Iterable[str]:
+        """Every key `pending` is true for (a partial snapshot reads them too)."""
+        return ()
+
     def finish(self, results: list[PairResult], inp: SyncInput) -> None:
         """A last pass over all the domain's results (budgets and the like)."""
 
@@ -614,12 +618,14 @@ def _mass_delete_blocked(
     linked: set[str],
     present: Mapping[Side, set[str]],
     settings: Settings,
+    total: int | None = None,
 ) -> tuple[dict[Side, bool], list[Notice]]:
     blocked = {Side.CRM: False, Side.OUTLOOK: False}
     notices = []
+    total = len(linked) if total is None else total
     for side in Side:
         lost = len(linked - present[side])
-        share = lost / len(linked) if linked else 0.0
+        share = lost / total if total else 0.0
         if lost >= MASS_DELETE_MINIMUM and share > settings.mass_delete_threshold:
             if settings.allow_mass_delete:
                 continue
@@ -628,7 +634,7 @@ def _mass_delete_blocked(
                 rules.notice(
                     "",
                     "mass_delete_blocked",
-                    f"{_SIDE_NAMES[side]} lost {lost} of {len(linked)} linked "
+                    f"{_SIDE_NAMES[side]} lost {lost} of {total} linked "
                     f"{rules.snapshot_field} since the last sync ({share:.0%}); nothing they "
                     "would cause is written. If the deletes are real, plan again with "
                     "allow_mass_delete.",
@@ -680,8 +686,58 @@ def _match_new(
     return links, held, notices
 
 
-def _index(records: Iterable[Any]) -> dict[str, Any]:
-    return {record.key: record for record in records}
+_Records = dict[Side, Mapping[str, Any]]
+
+
+def _records(rules: DomainRules[Any, Any], inp: SyncInput) -> tuple[_Records, _Records, bool]:
+    """The domain's records now and in the baseline, by side and key.
+
+    Complete snapshots give every record. When both snapshots are partial and
+    the settings are the baseline's, only the records in scope are read: the
+    keys either snapshot holds or removes, the keys whose work is pending and
+    the keys the baseline holds on one side only. Every other key is a linked
+    pair unchanged on both sides, which the plan skips anyway, so the cost
+    follows the changes, not the mailbox. (A settings change revisits every
+    pair, so a partial snapshot is then read through in full.)
+
+    Returns:
+        The records now, the baseline records, and whether they are scoped.
+    """
+    field = rules.snapshot_field
+    crm, outlook, baseline = inp.crm, inp.outlook, inp.baseline
+    if baseline is None:
+        # Without a baseline a partial snapshot stands for what it holds.
+        empty: Mapping[str, Any] = {}
+        return (
+            {Side.CRM: crm.by_key[field], Side.OUTLOOK: outlook.by_key[field]},
+            {Side.CRM: empty, Side.OUTLOOK: empty},
+            False,
+        )
+    previous = {Side.CRM: baseline.crm.by_key[field], Side.OUTLOOK: baseline.outlook.by_key[field]}
+    if crm.complete or outlook.complete or baseline.settings != inp.settings:
+        whole = {
+            Side.CRM: as_complete(crm, baseline.crm).by_key[field],
+            Side.OUTLOOK: as_complete(outlook, baseline.outlook).by_key[field],
+        }
+        return whole, previous, False
+    scope = {
+        *crm.by_key[field],
+        *outlook.by_key[field],
+        *crm.removed,
+        *outlook.removed,
+        *baseline.one_sided(field),
+        *rules.pending_keys(inp),
+    }
+    now: _Records = {}
+    then: _Records = {}
+    for side, snapshot, before in (
+        (Side.CRM, crm, baseline.crm),
+        (Side.OUTLOOK, outlook, baseline.outlook),
+    ):
+        found = {key: current_record(snapshot, before, field, key) for key in scope}
+        now[side] = {key: record for key, record in found.items() if record is not None}
+        then[side] = {key: previous[side][key] for key in scope if key in previous[side]}
+    return now, then, True
 
 
 def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bool = True) -> Plan:
@@ -697,18 +753,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
         A plan holding the domain's ops, notices and baseline updates.
     """
     field = rules.snapshot_field
-    current = {
-        Side.CRM: _index(getattr(inp.crm, field)),
-        Side.OUTLOOK: _index(getattr(inp.outlook, field)),
-    }
-    base = (
-        {Side.CRM: {}, Side.OUTLOOK: {}}
-        if inp.baseline is None
-        else {
-            Side.CRM: _index(getattr(inp.baseline.crm, field)),
-            Side.OUTLOOK: _index(getattr(inp.baseline.outlook, field)),
-        }
-    )
+    current, base, scoped = _records(rules, inp)
     linked = base[Side.CRM].keys() & base[Side.OUTLOOK].keys()
     unlinked = set()
     if inp.baseline is not None:
@@ -730,7 +775,12 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
         live = {side: {k: r for k, r in current[side].items() if k not in refused} for side in Side}
 
     blocked, guard_notices = _mass_delete_blocked(
-        rules, set(linked), {side: set(current[side]) for side in Side}, inp.settings
+        rules,
+        set(linked),
+        {side: set(current[side]) for side in Side},
+        inp.settings,
+        # Out of a partial scope every linked pair is present on both sides.
+        total=inp.baseline.linked_count(field) if scoped and inp.baseline else None,
     )
     notices.extend(guard_notices)
 

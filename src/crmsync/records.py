@@ -11,14 +11,15 @@ part in equality (two records that differ only in `modified` are equal).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
 
 import attrs
 
-from crmsync.errors import InvalidInput, PathPart, Problem
+from crmsync.errors import InvalidInput, PathPart, Problem, Problems, shown
 from crmsync.settings import Settings
 
 __all__ = [
@@ -43,6 +44,25 @@ __all__ = [
 ]
 
 MAX_EMAILS = 3
+
+MAX_INT = 2**31 - 1
+"""The largest whole number a record holds: Edm.Int32, what Graph and Dataverse write."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True when `text` holds a lone surrogate: no output path (UTF-8) can write it."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def utc_problem(moment: dt.datetime) -> str:
+    """Why an aware datetime cannot be written in UTC (at the edge of the range), or ''."""
+    try:
+        moment.astimezone(dt.UTC)
+    except OverflowError:
+        return f"{moment.isoformat()} is out of range: it cannot be written in UTC"
+    return ""
 
 
 class Priority(StrEnum):
@@ -125,8 +145,8 @@ E = TypeVar("E", bound=StrEnum)
 
 def _member(enum: type[E], value: E | str) -> E:
     """An enum member from a member or its plain value; a bad value is left for validation."""
-    if isinstance(value, enum):
-        return value
+    if isinstance(value, enum) or not isinstance(value, str):
+        return value  # a non-string (even an unhashable one) is reported by _Checks.enum
     try:
         return enum(value)
     except ValueError:
@@ -173,7 +193,7 @@ class _Checks:
 
     def __init__(self, record: object) -> None:
         self.record = record
-        self.problems: list[Problem] = []
+        self.problems = Problems()
 
     def add(self, path: PathPart | tuple[PathPart, ...], message: str) -> None:
         parts = path if isinstance(path, tuple) else (path,)
@@ -184,6 +204,8 @@ class _Checks:
             value = getattr(self.record, name)
             if not isinstance(value, str):
                 self.add(name, f"expected str, got {type(value).__name__}")
+            elif has_lone_surrogate(value):
+                self.add(name, "is not valid Unicode (it holds a lone surrogate)")
 
     def key(self) -> None:
         value = getattr(self.record, "key")  # noqa: B009 - every caller has a key
@@ -191,6 +213,8 @@ class _Checks:
             self.add("key", f"expected str, got {type(value).__name__}")
         elif not value.strip():
             self.add("key", "must not be empty")
+        elif has_lone_surrogate(value):
+            self.add("key", "is not valid Unicode (it holds a lone surrogate)")
 
     def flag(self, *names: str) -> None:
         for name in names:
@@ -201,7 +225,7 @@ class _Checks:
         value = getattr(self.record, name)
         if not isinstance(value, enum):
             allowed = ", ".join(m.value for m in enum)
-            self.add(name, f"unknown value {value!r}; expected one of: {allowed}")
+            self.add(name, f"unknown value {shown(value)}; expected one of: {allowed}")
 
     def moment(self, name: str, *, optional: bool = False) -> None:
         value = getattr(self.record, name)
@@ -211,6 +235,8 @@ class _Checks:
             self.add(name, f"expected a datetime, got {type(value).__name__}")
         elif value.tzinfo is None or value.utcoffset() is None:
             self.add(name, "datetime must be timezone-aware (it has no UTC offset)")
+        elif problem := utc_problem(value):
+            self.add(name, problem)
 
     def strings(self, name: str) -> None:
         value = getattr(self.record, name)
@@ -222,6 +248,8 @@ class _Checks:
                 self.add((name, i), f"expected str, got {type(item).__name__}")
             elif not item.strip():
                 self.add((name, i), "must not be empty")
+            elif has_lone_surrogate(item):
+                self.add((name, i), "is not valid Unicode (it holds a lone surrogate)")
 
     def nested(self, name: str, cls: type, *, optional: bool = False) -> None:
         value = getattr(self.record, name)
@@ -230,16 +258,16 @@ class _Checks:
         if not isinstance(value, cls):
             self.add(name, f"expected {cls.__name__}, got {type(value).__name__}")
 
-    def integer(self, name: str, *, low: int | None = None, high: int | None = None) -> bool:
+    def integer(self, name: str, *, low: int | None = None, high: int = MAX_INT) -> bool:
         value = getattr(self.record, name)
         if isinstance(value, bool) or not isinstance(value, int):
             self.add(name, f"expected an integer, got {type(value).__name__}")
             return False
         if low is not None and value < low:
-            self.add(name, f"must be at least {low} (got {value})")
+            self.add(name, f"must be at least {low} (got {shown(value)})")
             return False
-        if high is not None and value > high:
-            self.add(name, f"must be at most {high} (got {value})")
+        if value > high:
+            self.add(name, f"must be at most {high:,} (got {shown(value)})")
             return False
         return True
 
@@ -474,13 +502,15 @@ class Recurrence:
         if isinstance(self.days_of_week, tuple):
             for i, day in enumerate(self.days_of_week):
                 if isinstance(day, str) and day not in DAY_NAMES:
-                    checks.add(("days_of_week", i), f"unknown day {day!r}")
+                    checks.add(("days_of_week", i), f"unknown day {shown(day)}")
         if self.day_of_month is not None:
             checks.integer("day_of_month", low=1, high=31)
         if self.month is not None:
             checks.integer("month", low=1, high=12)
         if self.index is not None and self.index not in WEEK_INDEXES:
-            checks.add("index", f"unknown value {self.index!r}; expected {', '.join(WEEK_INDEXES)}")
+            checks.add(
+                "index", f"unknown value {shown(self.index)}; expected {', '.join(WEEK_INDEXES)}"
+            )
         if self.occurrences is not None:
             checks.integer("occurrences", low=1)
         start_ok = isinstance(self.start_date, dt.date) and not isinstance(
@@ -610,57 +640,133 @@ class Task:
 
 def _check_collection(
     checks: _Checks, name: str, cls: type[Any], *, keyed: Callable[[Any], str]
-) -> None:
+) -> dict[str, Any]:
+    """Checks one collection of a snapshot; returns its records by key."""
     items = getattr(checks.record, name)
     if not isinstance(items, tuple):
         checks.add(name, f"expected a list of {cls.__name__}")
-        return
-    first: dict[str, int] = {}
+        return {}
+    found: dict[str, Any] = {}
     for i, item in enumerate(items):
         if not isinstance(item, cls):
             checks.add((name, i), f"expected {cls.__name__}, got {type(item).__name__}")
             continue
         key = keyed(item)
-        if key in first:
-            checks.add((name, i, "key"), f"duplicate key {key!r} (also at {name}[{first[key]}])")
+        if key in found:
+            first = next(j for j, other in enumerate(items) if other is found[key])
+            checks.add((name, i, "key"), f"duplicate key {key!r} (also at {name}[{first}])")
         else:
-            first[key] = i
+            found[key] = item
+    return found
 
 
 def _key(record: Any) -> str:
     return record.key  # type: ignore[no-any-return]
 
 
+def _keys(value: Iterable[str]) -> frozenset[str]:
+    # A str is iterable too; keep it whole so validation can report it.
+    if isinstance(value, str | bytes):
+        return value  # type: ignore[return-value]  # reported by _check_snapshot
+    return frozenset(value)
+
+
+def _check_snapshot(checks: _Checks, classes: Mapping[str, type[Any]]) -> dict[str, dict[str, Any]]:
+    """Checks a snapshot's collections and its `complete`/`removed` pair."""
+    snapshot = checks.record
+    index = {
+        name: _check_collection(checks, name, cls, keyed=_key) for name, cls in classes.items()
+    }
+    checks.flag("complete")
+    removed = getattr(snapshot, "removed")  # noqa: B009 - both snapshot classes have it
+    if not isinstance(removed, frozenset):
+        checks.add("removed", f"expected a list of keys, got {type(removed).__name__}")
+        return index
+    for key in sorted(removed, key=str):
+        if not isinstance(key, str) or not key.strip():
+            checks.add("removed", f"expected a non-empty key, got {key!r}")
+        elif any(key in records for records in index.values()):
+            checks.add("removed", f"{key!r} is both removed and present")
+    if removed and getattr(snapshot, "complete") is True:  # noqa: B009
+        # In a complete snapshot every absent key is a delete already; a
+        # removed list there is a caller's mix-up, not a second way to say it.
+        checks.add("removed", "only a partial snapshot (complete: false) lists removed keys")
+    return index
+
+
+def _by_key(snapshot: Any) -> dict[str, dict[str, Any]]:
+    return {
+        name: {record.key: record for record in getattr(snapshot, name)}
+        for name in ("contacts", "appointments", "tasks")
+    }
+
+
 @attrs.frozen(kw_only=True)
 class CrmSnapshot:
-    """What the CRM holds now (or held at the last sync) for one user."""
+    """What the CRM holds now (or held at the last sync) for one user.
+
+    A partial snapshot (`complete=False`, a delta round) holds only the
+    records that changed since the baseline: a key it does not hold is
+    unchanged (its record is the baseline's), and only the keys in `removed`
+    (of any domain) were deleted. `removed` is empty in a complete snapshot.
+    """
 
     contacts: tuple[CrmContact, ...] = attrs.field(default=(), converter=_tuple)
     appointments: tuple[Appointment, ...] = attrs.field(default=(), converter=_tuple)
     tasks: tuple[Task, ...] = attrs.field(default=(), converter=_tuple)
+    complete: bool = True
+    removed: frozenset[str] = attrs.field(default=frozenset(), converter=_keys)
 
     def __attrs_post_init__(self) -> None:
         checks = _Checks(self)
-        _check_collection(checks, "contacts", CrmContact, keyed=_key)
-        _check_collection(checks, "appointments", Appointment, keyed=_key)
-        _check_collection(checks, "tasks", Task, keyed=_key)
+        index = _check_snapshot(
+            checks, {"contacts": CrmContact, "appointments": Appointment, "tasks": Task}
+        )
         checks.done()
+        object.__setattr__(self, "by_key", index)
+
+    @functools.cached_property
+    def by_key(self) -> Mapping[str, Mapping[str, Any]]:
+        """Records by collection name ("contacts") and key.
+
+        Built at construction; a copy made without construction (unpickled
+        on a Dask worker, say) builds it on first use.
+        """
+        return _by_key(self)
 
 
 @attrs.frozen(kw_only=True)
 class OutlookSnapshot:
-    """What the mailbox holds now (or held at the last sync)."""
+    """What the mailbox holds now (or held at the last sync).
+
+    A partial snapshot (`complete=False`, a delta round) holds only the
+    records that changed since the baseline: a key it does not hold is
+    unchanged (its record is the baseline's), and only the keys in `removed`
+    (of any domain) were deleted. `removed` is empty in a complete snapshot.
+    """
 
     contacts: tuple[OutlookContact, ...] = attrs.field(default=(), converter=_tuple)
     appointments: tuple[Appointment, ...] = attrs.field(default=(), converter=_tuple)
     tasks: tuple[Task, ...] = attrs.field(default=(), converter=_tuple)
+    complete: bool = True
+    removed: frozenset[str] = attrs.field(default=frozenset(), converter=_keys)
 
     def __attrs_post_init__(self) -> None:
         checks = _Checks(self)
-        _check_collection(checks, "contacts", OutlookContact, keyed=_key)
-        _check_collection(checks, "appointments", Appointment, keyed=_key)
-        _check_collection(checks, "tasks", Task, keyed=_key)
+        index = _check_snapshot(
+            checks, {"contacts": OutlookContact, "appointments": Appointment, "tasks": Task}
+        )
         checks.done()
+        object.__setattr__(self, "by_key", index)
+
+    @functools.cached_property
+    def by_key(self) -> Mapping[str, Mapping[str, Any]]:
+        """Records by collection name ("contacts") and key.
+
+        Built at construction; a copy made without construction (unpickled
+        on a Dask worker, say) builds it on first use.
+        """
+        return _by_key(self)
 
 
 SNAPSHOT_FIELD: dict[Domain, str] = {
@@ -669,6 +775,55 @@ SNAPSHOT_FIELD: dict[Domain, str] = {
     Domain.TASK: "tasks",
 }
 
+Snapshot = TypeVar("Snapshot", CrmSnapshot, OutlookSnapshot)
+
+
+def current_record(
+    snapshot: CrmSnapshot | OutlookSnapshot,
+    previous: CrmSnapshot | OutlookSnapshot | None,
+    name: str,
+    key: str,
+) -> Any:
+    """The record a side holds now under `key`, reading a partial snapshot through.
+
+    Args:
+        snapshot: the side now, complete or partial.
+        previous: the same side in the baseline (None without one).
+        name: the collection ("contacts").
+        key: the record's key.
+
+    Returns:
+        The snapshot's record; for a key a partial snapshot does not hold and
+        does not list as removed, the baseline's; else None.
+    """
+    found = snapshot.by_key[name].get(key)
+    if found is not None or snapshot.complete or previous is None or key in snapshot.removed:
+        return found
+    return previous.by_key[name].get(key)
+
+
+def as_complete(snapshot: Snapshot, previous: Snapshot | None) -> Snapshot:
+    """The complete snapshot a partial one stands for (a complete one as it is).
+
+    Args:
+        snapshot: the side now.
+        previous: the same side in the baseline (None without one).
+
+    Returns:
+        The baseline's records, minus the removed keys, with the snapshot's
+        records over them; in the baseline's order, new records last.
+    """
+    if snapshot.complete:
+        return snapshot
+    collections: dict[str, Any] = {}
+    for name in SNAPSHOT_FIELD.values():
+        records = dict(previous.by_key[name]) if previous is not None else {}
+        for key in snapshot.removed:
+            records.pop(key, None)
+        records.update(snapshot.by_key[name])
+        collections[name] = tuple(records.values())
+    return type(snapshot)(**collections)
+
 
 def _unlinked(value: Iterable[tuple[Domain | str, str]]) -> frozenset[tuple[Domain, str]]:
     out: set[tuple[Domain, str]] = set()
@@ -676,10 +831,6 @@ def _unlinked(value: Iterable[tuple[Domain | str, str]]) -> frozenset[tuple[Doma
         domain, key = item
         out.add((_member(Domain, domain), key))
     return frozenset(out)
-
-
-def _keys(value: Iterable[str]) -> frozenset[str]:
-    return frozenset(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -704,10 +855,33 @@ class Baseline:
         checks.nested("crm", CrmSnapshot)
         checks.nested("outlook", OutlookSnapshot)
         checks.nested("settings", Settings)
+        for side in ("crm", "outlook"):
+            if getattr(getattr(self, side), "complete", True) is not True:
+                checks.add((side, "complete"), "a baseline holds both sides whole")
         for domain, key in sorted(self.unlinked, key=str):
             if not isinstance(domain, Domain) or not isinstance(key, str):
-                checks.add("unlinked", f"expected [domain, key], got [{domain!r}, {key!r}]")
+                checks.add(
+                    "unlinked", f"expected [domain, key], got [{shown(domain)}, {shown(key)}]"
+                )
         for key in sorted(self.pending_remap, key=str):
             if not isinstance(key, str):
-                checks.add("pending_remap", f"expected a contact key, got {key!r}")
+                checks.add("pending_remap", f"expected a contact key, got {shown(key)}")
         checks.done()
+
+    @functools.cached_property
+    def _pairs(self) -> dict[str, tuple[int, frozenset[str]]]:
+        # Computed once per baseline, when a partial snapshot is first planned against it.
+        out = {}
+        for name in SNAPSHOT_FIELD.values():
+            crm, outlook = self.crm.by_key[name].keys(), self.outlook.by_key[name].keys()
+            crm_only, outlook_only = crm - outlook, outlook - crm
+            out[name] = (len(crm) - len(crm_only), frozenset(crm_only | outlook_only))
+        return out
+
+    def linked_count(self, name: str) -> int:
+        """How many linked pairs (keys on both sides) the collection `name` holds."""
+        return self._pairs[name][0]
+
+    def one_sided(self, name: str) -> frozenset[str]:
+        """The keys of collection `name` that only one side holds (no link)."""
+        return self._pairs[name][1]

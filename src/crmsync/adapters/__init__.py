@@ -12,26 +12,45 @@ snapshots, as the `crmsync` command does:
 
 where each `C` is what a list request returns (`{"value": [...]}`) or a plain
 list. Every problem in every item is reported at once, with its path.
+
+Pages and delta rounds. Several files are pages of one read, in order: each
+collection's `value` arrays are joined. A read is complete (every record of
+the side) unless `partial=True`:
+
+- complete: the last page of a collection must not carry `@odata.nextLink`
+  (the records on the pages not read would look deleted), a Dataverse
+  `@odata.count` must match the records read, and a removed entry (Graph's
+  `@removed`, Dataverse's `"reason": "deleted"`) is a mistake — it belongs to
+  a delta round;
+- partial (a delta round: Graph `.../delta`, Dataverse `Prefer:
+  odata.track-changes`): the snapshot is partial (`complete=False`), removed
+  entries become its `removed` keys (never records), an item delivered more
+  than once counts as its last delivery, and the `@odata.deltaLink` (or the
+  `@odata.nextLink` of a round not read to its end) is kept for the caller.
+
+With several files, problem paths start with the file's index (`$[1].contacts`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from functools import partial
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from crmsync.adapters import dataverse, graph
 from crmsync.adapters._read import Reader, collection
-from crmsync.errors import InvalidInput, PathPart, Problem
-from crmsync.records import Attachment, CrmSnapshot, Domain, OutlookSnapshot
+from crmsync.errors import InvalidInput, PathPart, Problem, Problems
+from crmsync.records import Appointment, Attachment, CrmSnapshot, Domain, OutlookSnapshot
 
 __all__ = [
+    "DataverseRead",
     "GraphRead",
     "crm_snapshot_from_dataverse",
     "outlook_snapshot_from_graph",
+    "read_dataverse",
     "read_graph",
 ]
 
@@ -49,8 +68,10 @@ _GRAPH_PARTS = ("contacts", "events", "tasks")
 _DATAVERSE_PARTS = ("contacts", "appointments", "tasks", "activitymimeattachments")
 
 
-def _parts(data: Any, names: tuple[str, ...], problems: list[Problem]) -> dict[str, Any]:
-    reader = Reader(data, (), problems)
+def _parts(
+    data: Any, names: tuple[str, ...], problems: Problems, prefix: tuple[PathPart, ...] = ()
+) -> dict[str, Any]:
+    reader = Reader(data, prefix, problems)
     for name in reader.payload:
         if name not in names and not str(name).startswith("@"):
             reader.problem(name, f"unknown collection; expected any of: {', '.join(names)}")
@@ -58,134 +79,387 @@ def _parts(data: Any, names: tuple[str, ...], problems: list[Problem]) -> dict[s
 
 
 def _each(
-    payload: Any, name: str, problems: list[Problem]
+    payload: Any, name: str, problems: Problems, prefix: tuple[PathPart, ...] = ()
 ) -> list[tuple[tuple[PathPart, ...], Any]]:
     """The items of one collection with their paths; a malformed collection is a problem."""
     if payload is None:
         return []
-    base: tuple[PathPart, ...] = (name,)
+    base: tuple[PathPart, ...] = (*prefix, name)
     try:
         items = collection(payload, base)
     except InvalidInput as exc:
-        problems.extend(exc.problems)
+        problems.absorb(exc)
         return []
     inner = (*base, "value") if isinstance(payload, dict) and "value" in payload else base
     return [((*inner, i), item) for i, item in items]
 
 
-def _read(problems: list[Problem], path: tuple[PathPart, ...], read: Callable[[], T]) -> T | None:
+Item = tuple[tuple[PathPart, ...], Any]
+
+
+@attrs.define
+class _Round:
+    """One collection read across pages: its items, removed entries and links."""
+
+    entries: list[tuple[tuple[PathPart, ...], Any, str | None]] = attrs.field(factory=list)
+    """(path, item, None) for a record, (path, None, id) for a removed entry, in order."""
+    next_link: str = ""
+    delta_link: str = ""
+
+    @property
+    def items(self) -> list[Item]:
+        """The records' items with their paths."""
+        return [(path, item) for path, item, gone in self.entries if gone is None]
+
+
+def _link(page: Any, name: str, problems: Problems, path: tuple[PathPart, ...]) -> str:
+    value = page.get(name) if isinstance(page, Mapping) else None
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        problems.append(Problem((*path, name), "expected a URL"))
+        return ""
+    return value
+
+
+def _rounds(
+    files: Sequence[Any],
+    names: tuple[str, ...],
+    problems: Problems,
+    *,
+    partial: bool,
+    removed_id: Callable[[Any], str | None],
+) -> dict[str, _Round]:
+    """Each collection's items across the pages of `files`, in order.
+
+    Args:
+        files: the pages, each a file of collections.
+        names: the collections a file may hold.
+        problems: where problems go.
+        partial: a delta round (removed entries allowed, links kept).
+        removed_id: the id a removed entry names, None for a record.
+    """
+    rounds = {name: _Round() for name in names}
+    counts: dict[str, tuple[tuple[PathPart, ...], int]] = {}
+    for index, data in enumerate(files):
+        prefix: tuple[PathPart, ...] = (index,) if len(files) > 1 else ()
+        for name, page in _parts(data, names, problems, prefix).items():
+            if page is None:
+                continue
+            found = rounds[name]
+            where = (*prefix, name)
+            count = page.get("@odata.count") if isinstance(page, Mapping) else None
+            if isinstance(count, int) and not isinstance(count, bool) and name not in counts:
+                limited = page.get("@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded")
+                if limited is not True:
+                    counts[name] = ((*where, "@odata.count"), count)
+            found.next_link = _link(page, "@odata.nextLink", problems, where)
+            found.delta_link = _link(page, "@odata.deltaLink", problems, where) or found.delta_link
+            context = page.get("@odata.context") if isinstance(page, Mapping) else None
+            if not partial and isinstance(context, str) and context.endswith("/$delta"):
+                problems.append(
+                    Problem(
+                        (*where, "@odata.context"),
+                        "a delta response (changes since a token) must be read as partial",
+                    )
+                )
+            for path, item in _each(page, name, problems, prefix):
+                gone = removed_id(item)
+                if gone is None:
+                    found.entries.append((path, item, None))
+                elif not partial:
+                    problems.append(
+                        Problem(
+                            path,
+                            "a removed entry belongs to a delta round; read the round as "
+                            "partial (only then is a missing record unchanged, not deleted)",
+                        )
+                    )
+                elif gone:
+                    found.entries.append((path, None, gone))
+                else:
+                    problems.append(Problem((*path, "id"), "a removed entry must name its id"))
+    for name, found in rounds.items():
+        if not partial and found.next_link:
+            problems.append(
+                Problem(
+                    (*_last_page(files, name), "@odata.nextLink"),
+                    "more pages follow this one: pass every page of the collection in order "
+                    "(or read a delta round as partial); the records on the pages not read "
+                    "would look deleted",
+                )
+            )
+        if not partial and name in counts:
+            path, count = counts[name]
+            if count != len(found.items):
+                problems.append(
+                    Problem(path, f"says {count} records, but the pages hold {len(found.items)}")
+                )
+    return rounds
+
+
+def _last_page(files: Sequence[Any], name: str) -> tuple[PathPart, ...]:
+    for index in range(len(files) - 1, -1, -1):
+        data = files[index]
+        if isinstance(data, Mapping) and data.get(name) is not None:
+            return (index, name) if len(files) > 1 else (name,)
+    return (name,)
+
+
+def _graph_removed(item: Any) -> str | None:
+    """The Graph id of a removed entry (`"@removed": {"reason": ...}`), None for an item."""
+    if not isinstance(item, Mapping) or "@removed" not in item:
+        return None
+    found = item.get("id")
+    return found if isinstance(found, str) and found.strip() else ""
+
+
+def _dataverse_removed(item: Any) -> str | None:
+    """The id of a Dataverse deleted entry (`$deletedEntity`, `"reason": "deleted"`)."""
+    if not isinstance(item, Mapping):
+        return None
+    context = item.get("@odata.context")
+    deleted = isinstance(context, str) and context.endswith("/$deletedEntity")
+    if not deleted and item.get("reason") != "deleted":
+        return None
+    found = item.get("id")
+    return found if isinstance(found, str) and found.strip() else ""
+
+
+def _last_wins(entries: Sequence[tuple[str, Any]]) -> tuple[list[Any], set[str]]:
+    """A delta round's records and removed keys, each key as its last delivery says.
+
+    Args:
+        entries: (key, record) in delivery order; record None for a removed entry.
+    """
+    last: dict[str, tuple[int, Any]] = {}
+    for position, (key, record) in enumerate(entries):
+        last[key] = (position, record)
+    ordered = sorted(last.values(), key=lambda entry: entry[0])
+    kept = [record for _, record in ordered if record is not None]
+    return kept, {key for key, (_, record) in last.items() if record is None}
+
+
+def _read(problems: Problems, path: tuple[PathPart, ...], read: Callable[[], T]) -> T | None:
     try:
         return read()
     except InvalidInput as exc:
-        problems.extend(p.under(*path) for p in exc.problems)
+        problems.absorb(exc, *path)
         return None
 
 
 @attrs.frozen
 class GraphRead:
-    """A Graph file read: the snapshot, and the Graph id of each record keyed otherwise.
+    """A Graph read: the snapshot, the Graph id of each record keyed otherwise, the links.
 
     `ids` maps `(domain, key)` to the item's Graph `id` for the records whose
     key is the CRM id Dynamics wrote on them (`crmid`): a request to Graph
-    needs the Graph id in its URL.
+    needs the Graph id in its URL, and a removed entry of a later delta round
+    names only the Graph id (keep `ids` and pass them back as `known_ids`).
+    `delta_links` holds each collection's `@odata.deltaLink` (the next round
+    starts there); `next_links` the `@odata.nextLink` of a delta round read
+    before its end.
     """
 
     snapshot: OutlookSnapshot
     ids: Mapping[tuple[Domain, str], str]
+    delta_links: Mapping[str, str] = attrs.field(factory=dict)
+    next_links: Mapping[str, str] = attrs.field(factory=dict)
 
 
-def read_graph(data: Any) -> GraphRead:
-    """An Outlook snapshot, and the Graph ids, from Graph collections.
+@attrs.frozen
+class DataverseRead:
+    """A Dataverse read: the snapshot and each table's `@odata.deltaLink` (change tracking)."""
+
+    snapshot: CrmSnapshot
+    delta_links: Mapping[str, str] = attrs.field(factory=dict)
+    next_links: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def _links(rounds: Mapping[str, _Round], partial: bool) -> tuple[dict[str, str], dict[str, str]]:
+    delta = {name: r.delta_link for name, r in rounds.items() if r.delta_link}
+    more = {name: r.next_link for name, r in rounds.items() if r.next_link and partial}
+    return delta, more
+
+
+def read_graph(
+    data: Any,
+    *more: Any,
+    partial: bool = False,
+    known_ids: Mapping[tuple[Domain, str], str] | None = None,
+) -> GraphRead:
+    """An Outlook snapshot, the Graph ids and the delta links, from Graph collections.
 
     Events of type occurrence (unmodified instances of a series, as
-    `/calendarView` lists them) are skipped: their series master is the
-    record. Tasks may be To Do `todoTask`s or `outlookTask`s.
+    `/calendarView` and `/calendarView/delta` list them) are skipped: their
+    series master is the record. Tasks may be To Do `todoTask`s or
+    `outlookTask`s.
+
+    Args:
+        data: a file of collections (`{"contacts": ..., "events": ...,
+            "tasks": ...}`), the first page.
+        *more: the following pages, in order.
+        partial: a delta round (`contacts/delta`, `calendarView/delta`,
+            `tasks/delta`): the snapshot is partial and `@removed` entries
+            are its removed keys.
+        known_ids: the `ids` of earlier reads, so that a removed entry, which
+            names the Graph id, removes the record keyed by its CRM id.
 
     Raises:
         InvalidInput: every problem in every item, with its path.
     """
-    problems: list[Problem] = []
-    parts = _parts(data, _GRAPH_PARTS, problems)
+    problems = Problems()
+    rounds = _rounds(
+        (data, *more), _GRAPH_PARTS, problems, partial=partial, removed_id=_graph_removed
+    )
     ids: dict[tuple[Domain, str], str] = {}
+    by_graph_id = {graph_id: key for (_, key), graph_id in (known_ids or {}).items()}
+    removed: set[str] = set()
 
     def each(name: str, domain: Domain, read: Callable[[Any], K]) -> list[K]:
-        out = []
-        for path, item in _each(parts[name], name, problems):
+        entries: list[tuple[str, Any]] = []
+        for path, item, gone in rounds[name].entries:
+            if gone is not None:
+                entries.append((by_graph_id.get(gone, gone), None))
+                continue
             if name == "events" and isinstance(item, dict) and item.get("type") == "occurrence":
                 continue
-            record = _read(problems, path, partial(read, item))
+            record = _read(problems, path, functools.partial(read, item))
             if record is None:
                 continue
             graph_id = item.get("id")
             if isinstance(graph_id, str) and graph_id != record.key:
                 ids[(domain, record.key)] = graph_id
-            out.append(record)
-        return out
+            entries.append((record.key, record))
+        if not partial:
+            return [record for _, record in entries]
+        kept, gone_keys = _last_wins(entries)
+        removed.update(gone_keys)
+        return kept
 
     contacts = each("contacts", Domain.CONTACT, graph.contact_from_graph)
     events = each("events", Domain.APPOINTMENT, graph.event_from_graph)
     tasks = each("tasks", Domain.TASK, graph.task_from_graph)
     if problems:
         raise InvalidInput(problems)
-    snapshot = OutlookSnapshot(contacts=contacts, appointments=events, tasks=tasks)
-    return GraphRead(snapshot=snapshot, ids=ids)
+    snapshot = OutlookSnapshot(
+        contacts=contacts,
+        appointments=events,
+        tasks=tasks,
+        complete=not partial,
+        removed=_absent(removed, contacts, events, tasks),
+    )
+    delta, next_links = _links(rounds, partial)
+    return GraphRead(snapshot=snapshot, ids=ids, delta_links=delta, next_links=next_links)
 
 
-def outlook_snapshot_from_graph(data: Any) -> OutlookSnapshot:
+def _absent(removed: set[str], *collections: Sequence[Any]) -> frozenset[str]:
+    # A key removed in one collection and delivered in another is not removed.
+    present = {record.key for records in collections for record in records}
+    return frozenset(removed - present)
+
+
+def outlook_snapshot_from_graph(data: Any, *more: Any, partial: bool = False) -> OutlookSnapshot:
     """An Outlook snapshot from Graph collections of contacts, events and tasks.
 
+    Args:
+        data: the first page (see `read_graph`).
+        *more: the following pages, in order.
+        partial: a delta round.
+
     Raises:
         InvalidInput: every problem in every item, with its path.
     """
-    return read_graph(data).snapshot
+    return read_graph(data, *more, partial=partial).snapshot
 
 
-def crm_snapshot_from_dataverse(data: Any) -> CrmSnapshot:
-    """A CRM snapshot from Dataverse collections.
+def crm_snapshot_from_dataverse(data: Any, *more: Any, partial: bool = False) -> CrmSnapshot:
+    """A CRM snapshot from Dataverse collections (see `read_dataverse`).
+
+    Raises:
+        InvalidInput: every problem in every item, with its path.
+    """
+    return read_dataverse(data, *more, partial=partial).snapshot
+
+
+def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRead:
+    """A CRM snapshot, and each table's delta link, from Dataverse collections.
 
     Attachment rows (`activitymimeattachments`) join their appointment by
-    `_objectid_value`; one whose appointment is not in the file is a problem.
+    `_objectid_value`; one whose appointment is not in the read is a problem
+    (in a delta round too: read the attachment rows of the appointments in
+    the round, and those appointments with every change to their attachments).
+
+    Args:
+        data: a file of collections, the first page.
+        *more: the following pages, in order.
+        partial: a change-tracking round (`Prefer: odata.track-changes`, then
+            the `@odata.deltaLink`): the snapshot is partial and deleted
+            entries (`"reason": "deleted"`) are its removed keys.
 
     Raises:
         InvalidInput: every problem in every item, with its path.
     """
-    problems: list[Problem] = []
-    parts = _parts(data, _DATAVERSE_PARTS, problems)
+    problems = Problems()
+    rounds = _rounds(
+        (data, *more), _DATAVERSE_PARTS, problems, partial=partial, removed_id=_dataverse_removed
+    )
     attached: dict[str, list[Attachment]] = defaultdict(list)
     owners: dict[str, tuple[PathPart, ...]] = {}
-    for path, item in _each(parts["activitymimeattachments"], "activitymimeattachments", problems):
-        found = _read(problems, path, partial(dataverse.attachment_from_dataverse, item))
+    for path, _, gone in rounds["activitymimeattachments"].entries:
+        if gone is not None:
+            problems.append(
+                Problem(
+                    path,
+                    "a deleted attachment row names no appointment; read the appointment "
+                    "and its attachment rows again instead",
+                )
+            )
+    for path, item in rounds["activitymimeattachments"].items:
+        found = _read(problems, path, functools.partial(dataverse.attachment_from_dataverse, item))
+        if not isinstance(item, Mapping):
+            continue  # reported once, by the attachment's own reader
         owner = Reader(item, path, problems).text("_objectid_value", required=True)
         if found is not None and owner:
             attached[owner].append(found)
             owners.setdefault(owner, path)
-    contacts = [
-        _read(problems, path, partial(dataverse.contact_from_dataverse, item))
-        for path, item in _each(parts["contacts"], "contacts", problems)
-    ]
-    appointments = []
-    for path, item in _each(parts["appointments"], "appointments", problems):
+    removed: set[str] = set()
+
+    def each(name: str, read: Callable[[Any], K]) -> list[K]:
+        entries: list[tuple[str, Any]] = []
+        for path, item, gone in rounds[name].entries:
+            if gone is not None:
+                entries.append((gone, None))
+                continue
+            record = _read(problems, path, functools.partial(read, item))
+            if record is not None:
+                entries.append((record.key, record))
+        if not partial:
+            return [record for _, record in entries]
+        kept, gone_keys = _last_wins(entries)
+        removed.update(gone_keys)
+        return kept
+
+    def appointment(item: Any) -> Appointment:
         key = item.get("activityid") if isinstance(item, dict) else None
         files = attached.pop(key, []) if isinstance(key, str) else []
-        appointments.append(
-            _read(
-                problems,
-                path,
-                partial(dataverse.appointment_from_dataverse, item, attachments=files),
-            )
-        )
+        return dataverse.appointment_from_dataverse(item, attachments=files)
+
+    contacts = each("contacts", dataverse.contact_from_dataverse)
+    appointments = each("appointments", appointment)
     for owner in attached:
         problems.append(
             Problem((*owners[owner], "_objectid_value"), f"no appointment {owner!r} in this file")
         )
-    tasks = [
-        _read(problems, path, partial(dataverse.task_from_dataverse, item))
-        for path, item in _each(parts["tasks"], "tasks", problems)
-    ]
+    tasks = each("tasks", dataverse.task_from_dataverse)
     if problems:
         raise InvalidInput(problems)
-    return CrmSnapshot(
-        contacts=[c for c in contacts if c is not None],
-        appointments=[a for a in appointments if a is not None],
-        tasks=[t for t in tasks if t is not None],
+    snapshot = CrmSnapshot(
+        contacts=contacts,
+        appointments=appointments,
+        tasks=tasks,
+        complete=not partial,
+        removed=_absent(removed, contacts, appointments, tasks),
     )
+    delta, next_links = _links(rounds, partial)
+    return DataverseRead(snapshot=snapshot, delta_links=delta, next_links=next_links)

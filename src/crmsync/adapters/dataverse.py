@@ -20,7 +20,15 @@ import datetime as dt
 from collections.abc import Collection
 from typing import Any
 
-from crmsync.adapters._read import Reader, build, file_attachment, normalize_text, restrict
+from crmsync.adapters._read import (
+    Reader,
+    build,
+    file_attachment,
+    normalize_text,
+    restrict,
+    split_name,
+    unique_emails,
+)
 from crmsync.errors import InvalidInput
 from crmsync.records import (
     DAY_NAMES,
@@ -122,16 +130,23 @@ def _write_address(address: Address, n: int) -> JSON:
 def contact_from_dataverse(payload: Any, *, key: str | None = None) -> CrmContact:
     """A CRM contact from a Dataverse `contact` row.
 
+    Without `firstname` and `lastname` (a `$select=fullname` query) the names
+    come from `fullname` ("Last, First", else the last word is the last name).
+    An address given twice among `emailaddress1`-`3` is read once.
+
     Raises:
         InvalidInput: the payload is not a contact, each problem with its path.
     """
     reader = Reader(payload)
     emails = [reader.text(f"emailaddress{i}").strip() for i in (1, 2, 3)]
+    first, last = reader.text("firstname").strip(), reader.text("lastname").strip()
+    if not first and not last:
+        first, last = split_name(reader.text("fullname"))
     values: dict[str, Any] = {
         "key": _key(reader, "contactid", key),
-        "first_name": reader.text("firstname").strip(),
-        "last_name": reader.text("lastname").strip(),
-        "emails": tuple(e for e in emails if e),
+        "first_name": first,
+        "last_name": last,
+        "emails": unique_emails(emails),
         "business_phone": reader.text("telephone1").strip(),
         "home_phone": reader.text("telephone2").strip(),
         "mobile_phone": reader.text("mobilephone").strip(),
@@ -375,7 +390,7 @@ def appointment_from_dataverse(
             try:
                 recurrence = recurrence_from_dataverse(payload)
             except InvalidInput as exc:
-                reader.problems.extend(exc.problems)
+                reader.problems.absorb(exc)
         else:
             reader.problem("recurrencepatterntype", "a series master needs its pattern")
     parties: dict[int, list[str]] = {_REQUIRED: [], _OPTIONAL: [], _ORGANIZER: []}

@@ -42,8 +42,16 @@ from bs4 import BeautifulSoup
 from bs4.element import NavigableString
 from tzlocal.windows_tz import tz_win, win_tz
 
-from crmsync.adapters._read import Reader, build, file_attachment, normalize_text, restrict
-from crmsync.errors import InvalidInput
+from crmsync.adapters._read import (
+    Reader,
+    build,
+    file_attachment,
+    normalize_text,
+    restrict,
+    split_name,
+    unique_emails,
+)
+from crmsync.errors import InvalidInput, shown
 from crmsync.records import (
     DAY_NAMES,
     ActivityKind,
@@ -73,10 +81,18 @@ __all__ = [
     "recurrence_to_graph",
     "task_from_graph",
     "task_to_graph",
+    "todo_links",
 ]
 
 TRACKED_CATEGORY: Final = "Tracked to Dynamics 365"
 """The category Dynamics puts on Outlook items it tracks."""
+
+LINK_APPLICATION: Final = "Dynamics 365"
+"""The `applicationName` of the `linkedResource`s that link a To Do task to the CRM."""
+TASK_LINK: Final = "Dynamics 365 task"
+"""The `displayName` of the linked resource whose `externalId` is the CRM task's key."""
+REGARDING_LINK: Final = "Regarding"
+"""The `displayName` of the linked resource whose `externalId` is the task's regarding record."""
 
 JSON = dict[str, Any]
 
@@ -129,17 +145,20 @@ def _invert(table: Mapping[str, Any]) -> dict[Any, str]:
 # shared pieces
 
 
-def _extended(reader: Reader) -> dict[str, Any]:
-    """`singleValueExtendedProperties` as {id: value}, ids compared case-insensitively."""
+def _extended(reader: Reader) -> dict[str, str]:
+    """`singleValueExtendedProperties` as {id: value}, ids compared case-insensitively.
+
+    Graph sends every value as a string, whatever the property's MAPI type; any
+    other value (true, 12, an object) is a problem, never a key like 'True'.
+    """
     return {
-        item.text("id").casefold(): item.raw("value")
+        item.text("id").casefold(): item.text("value")
         for item in reader.objects("singleValueExtendedProperties")
     }
 
 
-def _extended_value(props: Mapping[str, Any], prop: str) -> str:
-    value = props.get(prop.casefold())
-    return "" if value is None else str(value)
+def _extended_value(props: Mapping[str, str], prop: str) -> str:
+    return props.get(prop.casefold(), "")
 
 
 def _key(reader: Reader, props: Mapping[str, Any], key: str | None) -> str:
@@ -192,7 +211,11 @@ def _when(reader: Reader) -> dt.datetime | None:
     except ValueError:
         reader.problem("dateTime", f"expected an ISO 8601 date-time, got {local!r}")
         return None
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    try:
+        return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    except OverflowError:  # at the edge of the range: no output path could write it
+        reader.problem("dateTime", f"{shown(local)} in {shown(zone_name)} is out of range")
+        return None
 
 
 def _moment_of(reader: Reader, name: str, *, required: bool = False) -> dt.datetime | None:
@@ -301,7 +324,9 @@ def contact_from_graph(
     """An Outlook contact from a Graph `contact`.
 
     The first business and home phone numbers are read (crmsync holds one of
-    each, as the CRM does). Outlook's mailing-address choice is read from its
+    each, as the CRM does). An address listed twice is read once. Without
+    `givenName` and `surname` the names come from `displayName` ("Last,
+    First", else the last word is the surname). Outlook's mailing-address choice is read from its
     MAPI property when the payload carries it, else from `mailing_address`,
     else business.
 
@@ -313,13 +338,17 @@ def contact_from_graph(
     emails = [
         e.text("address").strip() for e in reader.objects("emailAddresses") if e.text("address")
     ]
+    emails = list(unique_emails(emails))
     if len(emails) > 3:
         reader.problem("emailAddresses", f"holds {len(emails)} addresses; Outlook keeps three")
     choice = _MAILING.get(_extended_value(props, MAILING_ADDRESS_PROPERTY))
+    first, last = reader.text("givenName").strip(), reader.text("surname").strip()
+    if not first and not last:
+        first, last = split_name(reader.text("displayName"))
     values: dict[str, Any] = {
         "key": _key(reader, props, key),
-        "first_name": reader.text("givenName").strip(),
-        "last_name": reader.text("surname").strip(),
+        "first_name": first,
+        "last_name": last,
         "emails": tuple(emails),
         "business_phone": next(iter(reader.strings("businessPhones")), "").strip(),
         "home_phone": next(iter(reader.strings("homePhones")), "").strip(),
@@ -530,11 +559,12 @@ def event_from_graph(
             try:
                 recurrence = recurrence_from_graph(rec, path=("recurrence",))
             except InvalidInput as exc:
-                reader.problems.extend(exc.problems)
+                reader.problems.absorb(exc)
     series_key = reader.text("seriesMasterId", required=True) if kind == "exception" else ""
     attendees: dict[str, list[str]] = {"required": [], "optional": []}
     for person in reader.objects("attendees"):
-        role = person.text("type") or "required"
+        # Graph's own request examples write "Required": the type is read case-insensitively.
+        role = (person.text("type") or "required").casefold()
         if role in attendees and _email(person):
             attendees[role].append(_email(person))
     attachments = []
@@ -542,7 +572,7 @@ def event_from_graph(
         try:
             found = attachment_from_graph(item.payload)
         except InvalidInput as exc:
-            reader.problems.extend(p.under("attachments", i) for p in exc.problems)
+            reader.problems.absorb(exc, "attachments", i)
             continue
         if found is not None:
             attachments.append(found)
@@ -655,11 +685,19 @@ def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | Non
     in Outlook; its `owner` is the assigner). Percent complete comes from its
     MAPI property when present, else from the status (completed 100, else 0).
 
+    A To Do task cannot hold extended properties: its link to the CRM task is
+    a `linkedResource` (`applicationName` "Dynamics 365", `externalId` the
+    CRM key), and its regarding record another one named "Regarding" (read
+    To Do tasks with `$expand=linkedResources`).
+
     Raises:
         InvalidInput: the payload is not a task, each problem with its path.
     """
     reader = Reader(payload)
     props = _extended(reader)
+    links = _crm_links(reader)
+    if key is None and not _extended_value(props, CRMID_PROPERTY) and TASK_LINK in links:
+        key = links[TASK_LINK]
     subject = reader.text("title") if reader.has("title") else reader.text("subject")
     status = reader.choice("status", _TASK_STATUS, TaskStatus.NOT_STARTED)
     percent_text = _extended_value(props, PERCENT_PROPERTY)
@@ -678,7 +716,7 @@ def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | Non
         try:
             recurrence = recurrence_from_graph(reader.raw("recurrence"), path=("recurrence",))
         except InvalidInput as exc:
-            reader.problems.extend(exc.problems)
+            reader.problems.absorb(exc)
     values: dict[str, Any] = {
         "key": _key(reader, props, key),
         "subject": subject.strip(),
@@ -692,11 +730,51 @@ def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | Non
         "recurrence": recurrence,
         "assigned_by": reader.text("owner").strip() if assigned_to else "",
         "assigned_to": (assigned_to,) if assigned_to else (),
-        "regarding": _extended_value(props, REGARDING_PROPERTY),
+        "regarding": _extended_value(props, REGARDING_PROPERTY) or links.get(REGARDING_LINK, ""),
         "tracked": _tracked(reader, tracked),
         "modified": reader.moment("lastModifiedDateTime"),
     }
     return build(reader, lambda: Task(**values))
+
+
+def _crm_links(reader: Reader) -> dict[str, str]:
+    """The CRM's linked resources of a To Do task: {displayName: externalId}."""
+    out: dict[str, str] = {}
+    for link in reader.objects("linkedResources"):
+        if link.text("applicationName").strip().casefold() != LINK_APPLICATION.casefold():
+            continue
+        name = link.text("displayName").strip()
+        label = REGARDING_LINK if name.casefold() == REGARDING_LINK.casefold() else TASK_LINK
+        external = link.text("externalId").strip()
+        if external:
+            out.setdefault(label, external)
+    return out
+
+
+def todo_links(task: Task, *, web_url: str = "") -> list[JSON]:
+    """The `linkedResources` that link a To Do task to its CRM task (and regarding record).
+
+    Args:
+        task: the task.
+        web_url: the CRM task's address, when the application knows it.
+    """
+    link: JSON = {
+        "applicationName": LINK_APPLICATION,
+        "displayName": TASK_LINK,
+        "externalId": task.key,
+    }
+    if web_url:
+        link["webUrl"] = web_url
+    out = [link]
+    if task.regarding:
+        out.append(
+            {
+                "applicationName": LINK_APPLICATION,
+                "displayName": REGARDING_LINK,
+                "externalId": task.regarding,
+            }
+        )
+    return out
 
 
 def task_to_graph(
@@ -705,23 +783,29 @@ def task_to_graph(
     shape: Literal["todo", "outlook"] = "todo",
     fields: Collection[str] | None = None,
     current: Any = None,
+    web_url: str = "",
 ) -> JSON:
     """The request body for a To Do `todoTask` (default) or an `outlookTask`.
 
     Graph has no canceled status: a canceled task is written as deferred.
     Percent complete is written (as its MAPI property) to an `outlookTask`
     only; a To Do task cannot hold it. Assignment is not written: a task is
-    assigned by sending it, not by a property.
+    assigned by sending it, not by a property. A `todoTask` has no
+    `singleValueExtendedProperties`: its key and regarding record are
+    `linkedResources` (see `todo_links`; `web_url` is the CRM task's address,
+    when known), which Graph takes in a `POST` of the task; an update of
+    them is a request of its own (`crmsync.adapters.requests`).
     """
     now = Reader(current if current is not None else {})
     other_categories = [c for c in now.strings("categories") if c != TRACKED_CATEGORY]
     statuses = _invert(_TASK_STATUS) | {TaskStatus.CANCELED: "deferred"}
-    extended = {
-        "key": (CRMID_PROPERTY, task.key),
-        "regarding": (REGARDING_PROPERTY, task.regarding),
-    }
+    extended = {}
     if shape == "outlook":
-        extended["percent_complete"] = (PERCENT_PROPERTY, str(task.percent_complete / 100))
+        extended = {
+            "key": (CRMID_PROPERTY, task.key),
+            "regarding": (REGARDING_PROPERTY, task.regarding),
+            "percent_complete": (PERCENT_PROPERTY, str(task.percent_complete / 100)),
+        }
     body: JSON = {
         "title" if shape == "todo" else "subject": task.subject,
         "body": {"contentType": "text", "content": task.notes},
@@ -733,6 +817,8 @@ def task_to_graph(
         "recurrence": None if task.recurrence is None else recurrence_to_graph(task.recurrence),
         "categories": other_categories + ([TRACKED_CATEGORY] if task.tracked else []),
     }
+    if shape == "todo":
+        body["linkedResources"] = todo_links(task, web_url=web_url)
     names = {
         "subject": ("title", "subject"),
         "notes": ("body",),
@@ -746,4 +832,5 @@ def task_to_graph(
     }
     if shape == "todo":
         names["percent_complete"] = ()  # To Do cannot hold it: nothing to write
+        names["key"] = names["regarding"] = ("linkedResources",)
     return restrict(body, fields, names, service="Graph", extended=extended)

@@ -10,7 +10,15 @@ application's to fill in, and each such request says so in its `note`:
 - the id a service gave an attachment (`{attachmentId}` in the URL): crmsync
   knows an attachment by `(content_hash, name)`;
 - the To Do list of a task (`todo_list`, by default the placeholder
-  `{todoTaskListId}`).
+  `{todoTaskListId}`);
+- the id Graph gave a To Do task's linked resource (`{linkedResourceId}`).
+
+A To Do task holds no extended properties: its link to the CRM task and its
+regarding record are `linkedResources` (`crmsync.adapters.graph.todo_links`),
+sent inline when the task is created, and as requests of their own to
+`.../tasks/{id}/linkedResources` when a `LINK` or a regarding change needs
+them. An update that changes only what To Do cannot hold (percent complete)
+has no request.
 
 A `LINK` is a `PATCH` writing the CRM key into the Outlook item's `crmid`
 property, where Dynamics keeps the link; a record created in the CRM from an
@@ -29,7 +37,17 @@ import attrs
 from crmsync.adapters import dataverse, graph
 from crmsync.errors import StalePlan
 from crmsync.plan import Action, Op, Plan
-from crmsync.records import Appointment, Attachment, CrmSnapshot, Domain, OutlookSnapshot, Side
+from crmsync.records import (
+    Appointment,
+    Attachment,
+    Baseline,
+    CrmSnapshot,
+    Domain,
+    OutlookSnapshot,
+    Side,
+    Task,
+    current_record,
+)
 
 __all__ = ["Request", "requests_for"]
 
@@ -48,23 +66,26 @@ class Request:
 
 
 class _Records:
-    """Each side's records by domain and key, indexed once for the whole plan."""
+    """Each side's records by domain and key (a partial snapshot read through to the baseline)."""
 
-    def __init__(self, plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot) -> None:
+    def __init__(
+        self, plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot, baseline: Baseline | None
+    ) -> None:
         self.created = {
             (op.side, op.key): op.record
             for op in plan.ops
             if op.action is Action.CREATE and op.domain is Domain.APPOINTMENT
         }
-        self._by: dict[tuple[Side, Domain], dict[str, Any]] = {}
-        for side, snapshot in ((Side.CRM, crm), (Side.OUTLOOK, outlook)):
-            for domain, name in _SNAPSHOT_FIELDS.items():
-                self._by[(side, domain)] = {r.key: r for r in getattr(snapshot, name)}
+        self._sides: dict[Side, tuple[Any, Any]] = {
+            Side.CRM: (crm, baseline.crm if baseline else None),
+            Side.OUTLOOK: (outlook, baseline.outlook if baseline else None),
+        }
 
     def target(self, op: Op) -> Any:
         """The record an update, delete or link applies to, as the plan saw it."""
         domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
-        record = self._by[(op.side, domain)].get(op.key)
+        snapshot, previous = self._sides[op.side]
+        record = current_record(snapshot, previous, _SNAPSHOT_FIELDS[domain], op.key)
         if record is None:
             where = f"{op.side.value} has no {domain.value} {op.key!r} to {op.action.value}"
             raise StalePlan([where])
@@ -93,9 +114,44 @@ def _attachment_note(attachment: Attachment) -> str:
     return f"the attachment {attachment.name!r} ({attachment.content_hash})"
 
 
+def _todo(op: Op, records: _Records, url: str, crm_url: str) -> list[Request]:
+    """The requests for a To Do task op: the task itself and its linked resources."""
+    links = f"{url}/linkedResources"
+    if op.action is Action.LINK:
+        [change] = [c for c in op.changes if c.field == "key"]
+        record = attrs.evolve(records.target(op), key=change.new)
+        body = graph.todo_links(record, web_url=_web_url(crm_url, change.new))[0]
+        return [Request("graph", "POST", links, body)]
+    before = records.target(op)
+    record, fields = _updated(op, before)
+    body = dict(graph.task_to_graph(record, fields=fields))
+    body.pop("linkedResources", None)
+    out = [Request("graph", "PATCH", url, body)] if body else []
+    if "regarding" in fields:
+        note = "{linkedResourceId} is the id of the task's linked resource named 'Regarding'"
+        one = f"{links}/{{linkedResourceId}}"
+        if not before.regarding:
+            out.append(Request("graph", "POST", links, graph.todo_links(record)[1]))
+        elif not record.regarding:
+            out.append(Request("graph", "DELETE", one, None, note))
+        else:
+            out.append(Request("graph", "PATCH", one, {"externalId": record.regarding}, note))
+    return out
+
+
+def _web_url(crm_url: str, key: str) -> str:
+    if not crm_url:
+        return ""
+    return f"{crm_url.rstrip('/')}/main.aspx?etn=task&pagetype=entityrecord&id={quote(key)}"
+
+
 def _graph(
-    op: Op, records: _Records, todo_list: str, ids: Mapping[tuple[Domain, str], str]
-) -> Request | None:
+    op: Op,
+    records: _Records,
+    todo_list: str,
+    ids: Mapping[tuple[Domain, str], str],
+    crm_url: str = "",
+) -> list[Request]:
     domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
     # Graph ids are base64: keep '=', '-' and '_', escape '/' and '+'.
     item = quote(ids.get((domain, op.key), op.key), safe="=-_")
@@ -122,21 +178,28 @@ def _graph(
                 f"add contentBytes: the base64 bytes of {_attachment_note(attachment)}; for an "
                 "event this plan creates, use the id its POST returned"
             )
-            return Request("graph", "POST", f"{base}/{item}/attachments", body, note)
+            return [Request("graph", "POST", f"{base}/{item}/attachments", body, note)]
         note = f"{{attachmentId}} is the id of {_attachment_note(attachment)}"
-        return Request("graph", "DELETE", f"{base}/{item}/attachments/{{attachmentId}}", None, note)
+        url = f"{base}/{item}/attachments/{{attachmentId}}"
+        return [Request("graph", "DELETE", url, None, note)]
     if op.action is Action.CREATE:
-        return Request("graph", "POST", base, write(op.record))
+        if op.domain is Domain.TASK:
+            task = cast(Task, op.record)
+            body = graph.task_to_graph(task, web_url=_web_url(crm_url, op.key))
+            return [Request("graph", "POST", base, body)]
+        return [Request("graph", "POST", base, write(op.record))]
+    if op.domain is Domain.TASK and op.action in (Action.UPDATE, Action.LINK):
+        return _todo(op, records, f"{base}/{item}", crm_url)
     if op.action is Action.UPDATE:
         record, fields = _updated(op, records.target(op))
-        return Request("graph", "PATCH", f"{base}/{item}", write(record, fields=fields))
+        return [Request("graph", "PATCH", f"{base}/{item}", write(record, fields=fields))]
     if op.action is Action.DELETE:
-        return Request("graph", "DELETE", f"{base}/{item}")
+        return [Request("graph", "DELETE", f"{base}/{item}")]
     if op.action is Action.LINK:  # the item now carries the CRM key, as Dynamics links it
         [change] = [c for c in op.changes if c.field == "key"]
         record = attrs.evolve(records.target(op), key=change.new)
-        return Request("graph", "PATCH", f"{base}/{item}", write(record, fields={"key"}))
-    return None
+        return [Request("graph", "PATCH", f"{base}/{item}", write(record, fields={"key"}))]
+    return []
 
 
 def _dataverse(op: Op, records: _Records) -> Request | None:
@@ -196,6 +259,8 @@ def requests_for(
     services: Collection[Service] = ("graph", "dataverse"),
     todo_list: str = "{todoTaskListId}",
     graph_ids: Mapping[tuple[Domain, str], str] | None = None,
+    baseline: Baseline | None = None,
+    crm_url: str = "",
 ) -> tuple[Request, ...]:
     """The requests that carry out a plan's ops, in the plan's order.
 
@@ -208,19 +273,21 @@ def requests_for(
         todo_list: the id of the To Do list that holds the user's tasks.
         graph_ids: the Graph id of each Outlook record whose key is not its
             Graph id (`crmsync.adapters.read_graph` gives them).
+        baseline: the baseline the plan was made with; partial snapshots
+            are read through to it.
+        crm_url: the CRM's address (`https://contoso.crm.dynamics.com`), for
+            the `webUrl` of a To Do task's link to its CRM task.
 
     Raises:
         StalePlan: an op names a record the snapshots do not hold.
     """
     out: list[Request] = []
-    records = _Records(plan, crm, outlook)
+    records = _Records(plan, crm, outlook, baseline)
     for op in plan.ops:
         if op.side is Side.OUTLOOK and "graph" in services:
-            request = _graph(op, records, todo_list, graph_ids or {})
+            out.extend(_graph(op, records, todo_list, graph_ids or {}, crm_url))
         elif op.side is Side.CRM and "dataverse" in services:
             request = _dataverse(op, records)
-        else:
-            continue
-        if request is not None:
-            out.append(request)
+            if request is not None:
+                out.append(request)
     return tuple(out)
