@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
 import attrs
@@ -45,6 +46,7 @@ __all__ = [
     "baselines",
     "crm_contacts",
     "crm_snapshots",
+    "describe",
     "emails",
     "outlook_contacts",
     "outlook_snapshots",
@@ -286,14 +288,18 @@ def settings(*, directions: bool = True, budget: bool = True) -> st.SearchStrate
     )
 
 
-def baselines(*, max_records: int = 4) -> st.SearchStrategy[Baseline]:
+def baselines(*, max_records: int = 3) -> st.SearchStrategy[Baseline]:
     """Baselines as a first sync leaves them (consistent, linked pairs)."""
     return worlds(max_records=max_records).map(lambda w: w.baseline or Baseline())
 
 
 @attrs.frozen(kw_only=True)
 class World:
-    """Everything `crmsync.plan` needs, drawn together."""
+    """Everything `crmsync.plan` needs, drawn together.
+
+    It prints compactly (`describe`): one line per record, values left at their defaults
+    left out, so that a failing example reads in a few lines.
+    """
 
     crm: CrmSnapshot
     outlook: OutlookSnapshot
@@ -301,6 +307,75 @@ class World:
     settings: Settings
     user: str = USER
     now: dt.datetime = NOW
+
+    def __repr__(self) -> str:
+        """The world as `describe` prints it."""
+        return describe(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis prints a failing example with its pretty printer, which calls this.
+        printer.text(describe(self))
+
+
+def _non_default(value: Any) -> dict[str, Any]:
+    out = {}
+    for field in attrs.fields(type(value)):
+        current, default = getattr(value, field.name), field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory()
+        if field.name in ("key", "modified") or current == default:
+            continue
+        out[field.name] = current
+    return out
+
+
+def _one_line(value: Any) -> str:
+    if isinstance(value, Address):
+        return repr(value.one_line())
+    if isinstance(value, dt.datetime):
+        return f"NOW{(value - NOW).total_seconds() / 3600:+g}h"
+    if isinstance(value, tuple) and value and attrs.has(type(value[0])):
+        return "(" + ", ".join(_record_line(v) for v in value) + ")"
+    if attrs.has(type(value)):
+        return _record_line(value)
+    return repr(value.value if isinstance(value, StrEnum) else value)
+
+
+def _record_line(record: Any) -> str:
+    fields = " ".join(f"{k}={_one_line(v)}" for k, v in _non_default(record).items())
+    name = getattr(record, "key", "") or type(record).__name__
+    return f"{name} {fields}".strip()
+
+
+def describe(world: World) -> str:
+    """A world in a few lines: settings that differ from the defaults, then one line per record.
+
+    Args:
+        world: the world to print.
+
+    Returns:
+        Lines such as `crm contact k1 first_name='Ann' address1='1 Main St, Paris'`.
+    """
+    lines = [f"World(now={world.now.isoformat()}, user={world.user!r})"]
+    lines.append(f"  settings {_record_line(world.settings)}")
+    sides: list[tuple[str, Any]] = [("crm", world.crm), ("outlook", world.outlook)]
+    if world.baseline is None:
+        lines.append("  baseline None (a first sync)")
+    else:
+        lines.append(f"  baseline settings {_record_line(world.baseline.settings)}")
+        for name in ("unlinked", "pending_remap"):
+            if getattr(world.baseline, name):
+                lines.append(f"  baseline {name} {sorted(getattr(world.baseline, name))}")
+        sides = [
+            ("base crm", world.baseline.crm),
+            ("base outlook", world.baseline.outlook),
+            *sides,
+        ]
+    for label, snapshot in sides:
+        for domain in ("contacts", "appointments", "tasks"):
+            for record in getattr(snapshot, domain):
+                lines.append(f"  {label} {domain[:-1]} {_record_line(record)}")
+    return "\n".join(lines)
 
 
 def _first_sync(crm: CrmSnapshot, outlook: OutlookSnapshot, old: Settings) -> crmsync.Synced:
@@ -345,7 +420,7 @@ def _mix(draw: st.DrawFn, old: Any, new: Any) -> Any:
 def worlds(
     draw: st.DrawFn,
     *,
-    max_records: int = 4,
+    max_records: int = 3,
     first_sync: bool | None = None,
     switch_address_mode: bool | None = None,
 ) -> World:
@@ -358,7 +433,9 @@ def worlds(
 
     Args:
         draw: supplied by Hypothesis.
-        max_records: records per domain and side before the edits.
+        max_records: records per domain and side before the edits (3 by default:
+            enough for duplicates and ambiguous matches, small enough that a failure
+            shrinks in seconds).
         first_sync: True for no baseline, False for always one.
         switch_address_mode: force (or forbid) an `address_sync` switch.
     """
