@@ -369,3 +369,213 @@ def test_a_domain_policy_called_directly_returns_its_domains_plan(module: object
     assert op.domain is module.RULES.domain  # type: ignore[attr-defined]
     everything = crmsync.plan(crm, OutlookSnapshot(), user=USER, now=NOW)
     assert op in everything.ops
+
+
+def test_exclude_leaves_a_linked_record_and_its_baseline_alone_and_names_the_rule() -> None:
+    """Mutants of `exclude` with a baseline: the skipped pair's baseline entry must stay, the
+    other pairs merge as linked pairs (not a first sync), and the notice says which rule."""
+    base_crm = CrmSnapshot(contacts=[CrmContact(key=k, job_title="A") for k in ("k1", "k2")])
+    base_out = OutlookSnapshot(
+        contacts=[OutlookContact(key=k, job_title="A") for k in ("k1", "k2")]
+    )
+    baseline = Baseline(crm=base_crm, outlook=base_out)
+    crm = CrmSnapshot(contacts=[CrmContact(key=k, job_title="B") for k in ("k1", "k2")])
+    policy = crmsync.exclude(
+        crmsync.compose(*crmsync.default_policies()),
+        lambda r: isinstance(r, CrmContact) and r.key == "k1",
+        "private_contact",
+        severity=crmsync.Severity.WARNING,
+    )
+    planned = crmsync.plan(crm, base_out, None, baseline, user=USER, now=NOW, policy=policy)
+    [op] = planned.ops
+    assert (op.key, op.side, op.reason) == ("k2", Side.OUTLOOK, "changed_in_crm")
+    [notice] = planned.notices
+    assert (notice.code, notice.key, notice.severity) == (
+        "private_contact",
+        "k1",
+        crmsync.Severity.WARNING,
+    )
+    assert notice.message == "Left alone by the application's rule 'private_contact'."
+    assert {u.key for u in planned.baseline_updates} == {"k2"}
+    synced = crmsync.apply(planned, crm, base_out, baseline)
+    assert [c.job_title for c in synced.baseline.crm.contacts if c.key == "k1"] == ["A"]
+    # Nothing matches: the wrapped policy's own plan.
+    nothing = crmsync.exclude(policy, lambda r: False, "never")
+    plain = crmsync.plan(base_crm, base_out, None, baseline, user=USER, now=NOW, policy=nothing)
+    assert plain.ops == ()
+
+
+@pytest.mark.parametrize("code", ["bad code", "BadCode", "_", ""])
+def test_exclude_requires_a_lower_case_snake_case_code(code: str) -> None:
+    with pytest.raises(ValueError, match="snake_case"):
+        crmsync.exclude(crmsync.compose(), lambda r: True, code)
+
+
+# --- survivors of the mutmut run of 2026-11-25 ---------------------------------------------
+
+
+def test_a_created_appointment_keeps_its_identity_time_and_owner_and_no_attachments() -> None:
+    """Survivors in `AppointmentRules.create`, `_new`, `to_crm`: uid, kind, all-day, owner."""
+    a = meeting("a", uid="uid-7", all_day=True, attachments=[file("x")])
+    planned = plan(CrmSnapshot(), OutlookSnapshot(appointments=[a]))
+    [op] = planned.ops
+    assert (op.action, op.side, op.reason) == (Action.CREATE, Side.CRM, "new_in_outlook")
+    assert (op.record.uid, op.record.all_day, op.record.owner) == ("uid-7", True, USER)
+    assert op.record.attachments == ()
+    service = meeting("s", kind="service_activity")
+    [op] = plan(CrmSnapshot(appointments=[service]), OutlookSnapshot()).ops
+    assert (op.action, op.side, op.record.kind) == (Action.CREATE, Side.OUTLOOK, service.kind)
+
+
+def test_a_service_activity_only_in_outlook_is_not_created_and_leaves_no_baseline() -> None:
+    """Survivors in `AppointmentRules.create`: the refused service activity's result."""
+    service = meeting("s", kind="service_activity")
+    planned = plan(CrmSnapshot(), OutlookSnapshot(appointments=[service]))
+    assert planned.ops == ()
+    [notice] = planned.notices
+    assert (notice.code, notice.key, notice.side) == ("field_not_synced", "s", Side.OUTLOOK)
+    assert planned.baseline_updates == ()
+
+
+def test_appointments_new_on_both_sides_link_only_by_an_equal_uid() -> None:
+    """Survivor: the natural key read from nothing (`str(None)`) links everything."""
+    crm, outlook = meeting("c", uid="uid-1"), meeting("o", uid="uid-2")
+    planned = plan(CrmSnapshot(appointments=[crm]), OutlookSnapshot(appointments=[outlook]))
+    assert sorted((op.action, op.side) for op in planned.ops) == [
+        (Action.CREATE, Side.CRM),
+        (Action.CREATE, Side.OUTLOOK),
+    ]
+
+
+def test_a_field_turned_off_stays_off_for_a_service_activity() -> None:
+    """Survivor: a service activity's NONE field widened to CRM → Outlook."""
+    settings = Settings(field_directions={"appointment.location": Direction.NONE})
+    a = meeting(kind="service_activity")
+    edited = attrs.evolve(a, location="Room 4")
+    baseline = appointments_baseline(a, settings=settings)
+    planned = plan(
+        CrmSnapshot(appointments=[edited]), OutlookSnapshot(appointments=[a]), settings, baseline
+    )
+    assert planned.ops == ()
+
+
+def test_an_appointment_starting_or_ending_right_now_is_not_future() -> None:
+    """Survivors: `<=` weakened to `<` in the delete rules (start and end at `now`)."""
+    started = meeting(start=NOW)
+    planned = plan(
+        CrmSnapshot(),
+        OutlookSnapshot(appointments=[started]),
+        None,
+        appointments_baseline(started, settings=Settings()),
+    )
+    assert [(op.action, op.side) for op in planned.ops] == [(Action.UNLINK, Side.OUTLOOK)]
+    ended = Appointment(key="a", start=NOW - dt.timedelta(hours=1), end=NOW, organizer=USER)
+    planned = plan(
+        CrmSnapshot(appointments=[ended]),
+        OutlookSnapshot(),
+        None,
+        appointments_baseline(ended, settings=Settings()),
+    )
+    assert [(op.action, op.side) for op in planned.ops] == [(Action.UNLINK, Side.CRM)]
+
+
+def test_an_attachment_of_exactly_the_maximum_size_syncs_and_a_larger_one_is_named() -> None:
+    """Survivors in `_attachments`: `>` → `>=`, the notice's key and side, `continue` → `break`."""
+    settings = Settings(sync_appointment_attachments=True, max_attachment_bytes=1000)
+    a = meeting()
+    crm = attrs.evolve(a, attachments=[file("a-big", 1001), file("b-max", 1000)])
+    planned = plan(
+        CrmSnapshot(appointments=[crm]),
+        OutlookSnapshot(appointments=[a]),
+        settings,
+        appointments_baseline(a, settings=settings),
+    )
+    assert [op.record.name for op in planned.ops] == ["b-max"]
+    [notice] = planned.notices
+    # The notice sits on the side that holds the attachment.
+    assert (notice.code, notice.key, notice.side) == ("attachment_too_large", "a", Side.CRM)
+
+
+def test_an_occurrence_of_a_series_on_one_side_refuses_attachments() -> None:
+    """Survivor: `or` → `and` in the recurring-attachment refusal."""
+    a = meeting()
+    crm = attrs.evolve(a, series_key="series-1", attachments=[file("x")])
+    planned = plan(
+        CrmSnapshot(appointments=[crm]),
+        OutlookSnapshot(appointments=[a]),
+        ATTACHMENTS,
+        appointments_baseline(a),
+    )
+    assert not any(op.domain is Domain.ATTACHMENT for op in planned.ops)
+    assert "recurring_appointment_attachment_unsupported" in codes(planned)
+
+
+def test_an_attachment_removed_then_added_again_travels_again() -> None:
+    """Survivor: a removed attachment kept in the baseline, so adding it back deletes it."""
+    a = attrs.evolve(meeting(), attachments=[file("x")])
+    _, synced = sync(
+        CrmSnapshot(appointments=[a]),
+        OutlookSnapshot(appointments=[attrs.evolve(a, attachments=())]),
+        ATTACHMENTS,
+        appointments_baseline(a),
+    )
+    assert synced.crm.appointments[0].attachments == ()
+    back = OutlookSnapshot(appointments=[attrs.evolve(a, attachments=[file("x")])])
+    [op] = plan(synced.crm, back, ATTACHMENTS, synced.baseline).ops
+    assert (op.action, op.side, op.domain) == (Action.CREATE, Side.CRM, Domain.ATTACHMENT)
+
+
+def test_a_tasks_due_date_edit_travels() -> None:
+    """Survivor: the view's due date always read from the start date."""
+    start, due = NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=3)
+    task = Task(key="t", subject="Call", start=start, due=due)
+    edited = attrs.evolve(task, due=due + dt.timedelta(days=1))
+    baseline = Baseline(crm=CrmSnapshot(tasks=[task]), outlook=OutlookSnapshot(tasks=[task]))
+    [op] = plan(CrmSnapshot(tasks=[task]), OutlookSnapshot(tasks=[edited]), None, baseline).ops
+    assert (op.side, op.changes[0].field, op.changes[0].new) == (Side.CRM, "due", edited.due)
+
+
+def test_a_task_created_in_outlook_is_tracked() -> None:
+    [op] = plan(CrmSnapshot(tasks=[Task(key="t", subject="Call")]), OutlookSnapshot()).ops
+    assert (op.side, op.record.tracked) == (Side.OUTLOOK, True)
+
+
+def test_a_crm_delete_spares_an_outlook_task_at_100_percent_whatever_its_status() -> None:
+    """Survivors: `or` → `and`, and 100 → 101, in the completed-task delete rule."""
+    task = Task(key="t", subject="Call", percent_complete=100, status="in_progress")
+    baseline = Baseline(crm=CrmSnapshot(tasks=[task]), outlook=OutlookSnapshot(tasks=[task]))
+    planned = plan(CrmSnapshot(), OutlookSnapshot(tasks=[task]), None, baseline)
+    assert [(op.action, op.side) for op in planned.ops] == [(Action.UNLINK, Side.OUTLOOK)]
+
+
+@pytest.mark.parametrize(
+    ("task", "settings", "code"),
+    [
+        (
+            Task(key="t", assigned_by=USER, assigned_to=["lee@contoso.com"]),
+            Settings(),
+            "assigned_task_sync_disabled",
+        ),
+        (
+            Task(key="t", assigned_by=USER, assigned_to=["a@contoso.com", "b@contoso.com"]),
+            Settings(sync_assigned_tasks=True, organization_domains={"contoso.com"}),
+            "task_multiple_recipients",
+        ),
+        (
+            Task(key="t", assigned_by=USER, assigned_to=["x@fabrikam.com"]),
+            Settings(sync_assigned_tasks=True, organization_domains={"contoso.com"}),
+            "task_assignee_outside_organization",
+        ),
+        (
+            Task(key="t", assigned_by=USER, assigned_to=["lee"]),
+            Settings(sync_assigned_tasks=True, organization_domains={"contoso.com", "lee"}),
+            "task_assignee_outside_organization",
+        ),
+        (Task(key="t", tracked=False), Settings(), "not_tracked"),
+    ],
+)
+def test_a_refused_task_is_named_on_its_own_side(task: Task, settings: Settings, code: str) -> None:
+    """Survivors in `TaskRules.refusals` and `_assignment`: each notice's side; an address
+    without "@" has no domain, so it is never inside the organization."""
+    planned = plan(CrmSnapshot(), OutlookSnapshot(tasks=[task]), settings)
+    assert [(n.code, n.key, n.side) for n in planned.notices] == [(code, "t", Side.OUTLOOK)]
