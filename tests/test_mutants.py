@@ -579,3 +579,33 @@ def test_a_refused_task_is_named_on_its_own_side(task: Task, settings: Settings,
     without "@" has no domain, so it is never inside the organization."""
     planned = plan(CrmSnapshot(), OutlookSnapshot(tasks=[task]), settings)
     assert [(n.code, n.key, n.side) for n in planned.notices] == [(code, "t", Side.OUTLOOK)]
+
+
+def test_a_remap_to_all_three_keeps_an_address_both_sides_agree_on_in_its_slot() -> None:
+    """Survivors in `_preserve_all_three`: the slots both sides agree on are placed first."""
+    # Waiting remap (pending): the sides' addresses were never merged.
+    crm = CrmContact(key="k", address1=WORK, address2=WORK)
+    outlook = OutlookContact(key="k", business_address=HOME, home_address=WORK)
+    all_three = Settings(address_sync=AddressSync.ALL_THREE)
+    baseline = attrs.evolve(contacts_baseline(crm, outlook, all_three), pending_remap={"k"})
+    planned, synced = sync(
+        CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), all_three, baseline
+    )
+    [c], [o] = synced.crm.contacts, synced.outlook.contacts
+    assert (c.address1, c.address2) == (o.business_address, o.home_address) == (HOME, WORK)
+    assert codes(planned) == []
+
+
+def test_a_remap_to_mailing_only_without_a_mailing_address_picks_one_of_three() -> None:
+    """Survivors in `_preserve_mailing`: no mailing address and three addresses to keep."""
+    crm = CrmContact(key="k", address2=WORK, address3=HOME)
+    outlook = OutlookContact(key="k", home_address=OTHER)  # mailing: business, empty
+    baseline = attrs.evolve(contacts_baseline(crm, outlook), pending_remap={"k"})
+    planned, synced = sync(
+        CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), Settings(), baseline
+    )
+    [c], [o] = synced.crm.contacts, synced.outlook.contacts
+    assert codes(planned) == []
+    assert {c.address1, c.address2, c.address3} == {WORK, HOME, OTHER}
+    assert {o.business_address, o.home_address, o.other_address} == {WORK, HOME, OTHER}
+    assert c.address1 == o.business_address != Address()
