@@ -18,7 +18,7 @@ import attrs
 import pytest
 import reference_model as model
 from contact_worlds import ContactWorld, contact_worlds
-from hypothesis import given, note
+from hypothesis import given, note, settings
 
 import crmsync
 from crmsync import ConflictPolicy, Domain, Severity
@@ -124,6 +124,11 @@ def is_address_or_email(value: Value) -> bool:
     return value[0] in ("address", "email")
 
 
+# Examples cost milliseconds: three times the profile's count (450 under ci, about ten seconds).
+CONSERVATION = settings(max_examples=3 * settings().max_examples)
+
+
+@CONSERVATION
 @given(contact_worlds())
 def test_conservation_every_address_and_email_survives_or_a_data_loss_notice_names_it(
     world: ContactWorld,
@@ -131,12 +136,14 @@ def test_conservation_every_address_and_email_survives_or_a_data_loss_notice_nam
     assert_conserved(world, is_address_or_email)
 
 
+@CONSERVATION
 @given(contact_worlds(first_sync=False, switch=True))
 def test_conservation_of_addresses_across_an_address_mode_switch(world: ContactWorld) -> None:
     assert_conserved(world, is_address_or_email)
 
 
 @pytest.mark.parametrize("policy", list(ConflictPolicy))
+@CONSERVATION
 @given(world=contact_worlds())
 def test_conservation_every_field_value_survives_or_the_losing_value_is_named(
     policy: ConflictPolicy, world: ContactWorld

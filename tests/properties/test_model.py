@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import reference_model as model
 from contact_worlds import ContactWorld, contact_worlds
-from hypothesis import given, note
+from hypothesis import given, note, settings
 
 import crmsync
 from crmsync import (
@@ -88,12 +88,18 @@ def assert_matches_model(world: ContactWorld) -> None:
         check_remap(key, remapped, crm, outlook, world.settings)
 
 
+# Examples cost milliseconds: three times the profile's count (450 under ci, about ten seconds).
+MODEL = settings(max_examples=3 * settings().max_examples)
+
+
+@MODEL
 @given(contact_worlds(switch=False))
 def test_model_contacts_without_an_address_mode_switch(world: ContactWorld) -> None:
     """Model equivalence: fields, conflicts, directions, creates, deletes, links."""
     assert_matches_model(world)
 
 
+@MODEL
 @given(contact_worlds(first_sync=False, switch=True))
 def test_model_contacts_across_an_address_mode_switch(world: ContactWorld) -> None:
     """Model equivalence across a switch: merged under the old mode, then remapped."""
