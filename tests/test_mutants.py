@@ -609,3 +609,49 @@ def test_a_remap_to_mailing_only_without_a_mailing_address_picks_one_of_three() 
     assert {c.address1, c.address2, c.address3} == {WORK, HOME, OTHER}
     assert {o.business_address, o.home_address, o.other_address} == {WORK, HOME, OTHER}
     assert c.address1 == o.business_address != Address()
+
+
+def test_a_crm_wins_remap_never_writes_where_a_direction_forbids_it() -> None:
+    """Survivors (`_not_synced`, never called by a test): the remap's one-way guard."""
+    # To all three addresses; address2 syncs to the CRM only, so CRM_WINS may not write
+    # Outlook's home address.
+    all_three = Settings(
+        address_sync=AddressSync.ALL_THREE,
+        address_remap="crm_wins",
+        field_directions={"contact.address2": Direction.TO_CRM},
+    )
+    crm = CrmContact(key="k", address1=WORK, address2=OTHER)
+    outlook = OutlookContact(key="k", business_address=WORK, home_address=HOME)
+    baseline = contacts_baseline(crm, outlook, Settings())
+    planned, synced = sync(
+        CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), all_three, baseline
+    )
+    assert synced.outlook.contacts[0].home_address == HOME
+    [notice] = [n for n in planned.notices if n.code == "field_not_synced"]
+    assert (notice.key, notice.side) == ("k", Side.OUTLOOK)
+    assert "address2" in notice.message
+
+
+def test_a_manual_conflict_stays_the_only_pending_work_in_the_next_plan() -> None:
+    """Survivor in `DomainRules.build`: the pending baseline rebuilt without its template."""
+    manual = Settings(conflict=ConflictPolicy.MANUAL)
+    base = CrmContact(key="k", first_name="Ann", job_title="A")
+    out = OutlookContact(key="k", first_name="Ann", job_title="A")
+    baseline = contacts_baseline(base, out, manual)
+    crm, outlook = attrs.evolve(base, job_title="B"), attrs.evolve(out, job_title="C")
+    first, synced = sync(
+        CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), manual, baseline
+    )
+    assert (first.ops, codes(first)) == ((), ["conflict"])
+    again = plan(synced.crm, synced.outlook, manual, synced.baseline)
+    assert (again.ops, codes(again)) == ((), ["conflict"])
+
+
+def test_no_baseline_over_linked_records_is_data_loss_only_when_the_plan_creates() -> None:
+    """Survivor in `_no_baseline`: any op, not only a create, counted as a create."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="k", job_title="A")])
+    outlook = OutlookSnapshot(contacts=[OutlookContact(key="k")])
+    planned = plan(crm, outlook)
+    assert [op.action for op in planned.ops] == [Action.UPDATE]
+    [notice] = [n for n in planned.notices if n.code == "no_baseline"]
+    assert notice.severity is crmsync.Severity.WARNING
