@@ -634,9 +634,13 @@ def test_a_crm_wins_remap_never_writes_where_a_direction_forbids_it() -> None:
 
 def test_a_manual_conflict_stays_the_only_pending_work_in_the_next_plan() -> None:
     """Survivor in `DomainRules.build`: the pending baseline rebuilt without its template."""
-    manual = Settings(conflict=ConflictPolicy.MANUAL)
-    base = CrmContact(key="k", first_name="Ann", job_title="A")
-    out = OutlookContact(key="k", first_name="Ann", job_title="A")
+    # notes sync to Outlook only, and Outlook's own notes stayed there: a standing difference
+    # the next plan sees as new only if the baseline lost Outlook's record around the conflict.
+    manual = Settings(
+        conflict=ConflictPolicy.MANUAL, field_directions={"contact.notes": Direction.TO_OUTLOOK}
+    )
+    base = CrmContact(key="k", first_name="Ann", job_title="A", notes="mine")
+    out = OutlookContact(key="k", first_name="Ann", job_title="A", notes="theirs")
     baseline = contacts_baseline(base, out, manual)
     crm, outlook = attrs.evolve(base, job_title="B"), attrs.evolve(out, job_title="C")
     first, synced = sync(
