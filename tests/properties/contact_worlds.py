@@ -1,4 +1,4 @@
-"""Contact-only worlds for the reference-model and conservation properties.
+"""Contact and task worlds for the reference-model and conservation properties.
 
 Small on purpose (at most two linked pairs, two records a side, one added a side): a failure
 shrinks in seconds. Built without crmsync: no sync runs while drawing. A world prints one line
@@ -7,6 +7,8 @@ per record, default values left out.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -24,8 +26,9 @@ from crmsync import (
     Domain,
     OutlookSnapshot,
     Settings,
+    Task,
 )
-from crmsync.strategies import crm_contacts, outlook_contacts
+from crmsync.strategies import NOW, USER, crm_contacts, outlook_contacts, recurrences
 
 PLAIN_DIRECTIONS = ("contact.job_title", "contact.notes", "contact.first_name")
 
@@ -72,11 +75,15 @@ def compact(world: Any) -> str:
         for name in ("unlinked", "pending_remap"):
             if getattr(world.baseline, name):
                 lines.append(f"baseline {name}: {sorted(getattr(world.baseline, name))}")
-        lines += [f"  base crm {_changed(r)}" for r in world.baseline.crm.contacts]
-        lines += [f"  base out {_changed(r)}" for r in world.baseline.outlook.contacts]
-    lines += [f"  crm {_changed(r)}" for r in world.crm.contacts]
-    lines += [f"  out {_changed(r)}" for r in world.outlook.contacts]
+        lines += [f"  base crm {_changed(r)}" for r in _records(world.baseline.crm)]
+        lines += [f"  base out {_changed(r)}" for r in _records(world.baseline.outlook)]
+    lines += [f"  crm {_changed(r)}" for r in _records(world.crm)]
+    lines += [f"  out {_changed(r)}" for r in _records(world.outlook)]
     return "\n".join(lines)
+
+
+def _records(snapshot: Any) -> list[Any]:
+    return [*snapshot.contacts, *snapshot.tasks]
 
 
 def _changed(value: Any) -> str:
@@ -190,3 +197,123 @@ def contact_worlds(
             baseline, unlinked={(Domain.CONTACT, draw(st.sampled_from(crm_only)))}
         )
     return ContactWorld(crm=crm, outlook=outlook, baseline=baseline, settings=now_settings)
+
+
+# --- tasks ------------------------------------------------------------------------------
+
+TASK_DIRECTIONS = ("task.subject", "task.notes", "task.start", "task.due")
+_MOMENT = st.sampled_from((None, NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=2)))
+_PROGRESS = st.sampled_from(
+    (("not_started", 0, None), ("in_progress", 50, None), ("completed", 100, NOW))
+)
+_EDITABLE_TASK = ("subject", "notes", "start", "due", "priority", "regarding")
+
+
+@st.composite
+def model_tasks(draw: st.DrawFn, *, key: str | None = None, outlook: bool = False) -> Task:
+    """Tasks over the fields the model covers; sometimes refused (recurring, assigned)."""
+    status, percent, completed = draw(_PROGRESS)
+    refused = draw(st.integers(0, 5)) == 0
+    return Task(
+        key=key or draw(st.sampled_from(("t1", "t2", "t3"))),
+        subject=draw(st.sampled_from(("", "Call", "Mail"))),
+        notes=draw(st.sampled_from(("", "a", "b"))),
+        start=draw(_MOMENT),
+        due=draw(_MOMENT),
+        status=status,
+        percent_complete=percent,
+        completed=completed,
+        priority=draw(st.sampled_from(("low", "normal", "high"))),
+        regarding=draw(st.sampled_from(("", "account-1"))),
+        recurrence=draw(recurrences()) if refused and draw(st.booleans()) else None,
+        assigned_by=USER if refused else "",
+        assigned_to=draw(st.sampled_from((("lee@contoso.com",), ("x@fabrikam.com",))))
+        if refused
+        else (),
+        owner="" if outlook else USER,
+        tracked=not outlook or draw(st.integers(0, 5)) > 0,
+    )
+
+
+@st.composite
+def task_settings(draw: st.DrawFn) -> Settings:
+    return Settings(
+        conflict=draw(st.sampled_from(list(ConflictPolicy))),
+        sync_assigned_tasks=draw(st.booleans()),
+        organization_domains=draw(st.sampled_from((frozenset(), frozenset({"contoso.com"})))),
+        field_directions=draw(
+            st.dictionaries(
+                st.sampled_from(TASK_DIRECTIONS), st.sampled_from(list(Direction)), max_size=2
+            )
+        ),
+    )
+
+
+@st.composite
+def task_worlds(draw: st.DrawFn) -> ContactWorld:
+    """Small task-only worlds: status, percent and completed date never differ between the
+    sides of one key (their joint conflict resolution is not modelled)."""
+    settings = draw(task_settings())
+    if draw(st.booleans()):
+        crm = draw(st.lists(model_tasks(), max_size=2).map(_unique))
+        outlook = draw(st.lists(model_tasks(outlook=True), max_size=2).map(_unique))
+        return ContactWorld(
+            crm=CrmSnapshot(tasks=crm),
+            outlook=OutlookSnapshot(tasks=_same_progress(crm, outlook)),
+            baseline=None,
+            settings=settings,
+        )
+    before = draw(task_settings())
+    keys = draw(st.lists(st.sampled_from(("t1", "t2")), min_size=1, max_size=2, unique=True))
+    crm_base, outlook_base = [], []
+    for key in sorted(keys):
+        task = attrs.evolve(
+            draw(model_tasks(key=key)), recurrence=None, assigned_by="", assigned_to=()
+        )
+        other = attrs.evolve(task, owner="", tracked=True)
+        for name in ("subject", "notes", "start", "due"):
+            # A one-way field may differ: an edit on the side it does not sync from.
+            if model.task_direction(before, name) != "two_way" and draw(st.booleans()):
+                other = attrs.evolve(other, **{name: getattr(draw(model_tasks()), name)})
+        crm_base.append(task)
+        outlook_base.append(other)
+    baseline = Baseline(
+        crm=CrmSnapshot(tasks=crm_base),
+        outlook=OutlookSnapshot(tasks=outlook_base),
+        settings=before,
+    )
+
+    def edit(records: list[Task], outlook: bool) -> tuple[Task, ...]:
+        out = []
+        for task in records:
+            action = draw(st.sampled_from(("keep", "edit", "edit", "delete")))
+            if action == "keep":
+                out.append(task)
+            elif action == "edit":
+                new = draw(model_tasks(outlook=outlook))
+                names = draw(
+                    st.lists(st.sampled_from(_EDITABLE_TASK), min_size=1, max_size=2, unique=True)
+                )
+                out.append(attrs.evolve(task, **{n: getattr(new, n) for n in names}))
+        taken = {t.key for t in records}  # status and progress are never edited
+        added = draw(st.lists(model_tasks(outlook=outlook), max_size=1))
+        return _unique([*out, *(t for t in added if t.key not in taken)])
+
+    crm = edit(crm_base, False)
+    return ContactWorld(
+        crm=CrmSnapshot(tasks=crm),
+        outlook=OutlookSnapshot(tasks=_same_progress(crm, edit(outlook_base, True))),
+        baseline=baseline,
+        settings=settings,
+    )
+
+
+def _same_progress(crm: Iterable[Task], outlook: Iterable[Task]) -> list[Task]:
+    """Outlook's tasks with the CRM's status, percent and completed date where keys meet."""
+    progress = {t.key: (t.status, t.percent_complete, t.completed) for t in crm}
+    return [
+        attrs.evolve(t, status=p[0], percent_complete=p[1], completed=p[2])
+        if (p := progress.get(t.key))
+        else t
+        for t in outlook
+    ]

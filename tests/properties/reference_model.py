@@ -424,3 +424,164 @@ def create(
     }
     out.ops.add(("create", target, key))
     result[target][key] = new_record(target, key, values, settings, user)
+
+
+# --- tasks ------------------------------------------------------------------------------
+#
+# Scope: the fields, directions, conflicts, first syncs, creates and deletes of tasks, and
+# the refusals (untracked, recurring, assigned in Outlook). Not modelled: a conflict on
+# status, percent complete or completed date (resolved for all three together); the worlds
+# never edit those three.
+
+TASK_FIELDS = (
+    "subject",
+    "notes",
+    "start",
+    "due",
+    "completed",
+    "percent_complete",
+    "status",
+    "priority",
+    "regarding",
+)
+
+
+def task_view(task: Any) -> dict[str, Any]:
+    out = {name: getattr(task, name) for name in TASK_FIELDS}
+    out["due"] = task.due if task.due is not None else task.start  # due defaults to start
+    return out
+
+
+def task_direction(settings: Any, field: str) -> str:
+    if field in ("status", "priority", "regarding"):
+        return "two_way"  # fixed
+    return str(settings.field_directions.get(f"task.{field}", "two_way"))
+
+
+def task_can_send(settings: Any, field: str, source: str) -> bool:
+    d = task_direction(settings, field)
+    return d in ("two_way", "to_outlook" if source == "crm" else "to_crm")
+
+
+def email_domain(address: str) -> str:
+    return address.rpartition("@")[2].strip().casefold() if "@" in address else ""
+
+
+def task_refusals(task: Any, side: str, settings: Any) -> list[str]:
+    codes = []
+    if side == "outlook" and not task.tracked:
+        codes.append("not_tracked")
+    if task.recurrence is not None:
+        codes.append("recurring_task_unsupported")
+    if task.assigned_to:
+        if not settings.sync_assigned_tasks:
+            codes.append("assigned_task_sync_disabled")
+        else:
+            if len(task.assigned_to) > 1:
+                codes.append("task_multiple_recipients")
+            inside = {d.strip().casefold() for d in settings.organization_domains}
+            people = [a for a in (task.assigned_by, *task.assigned_to) if a]
+            if any(email_domain(a) not in inside for a in people):
+                codes.append("task_assignee_outside_organization")
+    return codes
+
+
+def task_merge(key: str, crm: Any, outlook: Any, base: Any, settings: Any, out: Outcome) -> Any:
+    c, o = task_view(crm), task_view(outlook)
+    bc = bo = None
+    if base is not None:
+        bc, bo = task_view(base[0]), task_view(base[1])
+    now = {"crm": c, "outlook": o}
+    writes: dict[str, dict[str, Any]] = {"crm": {}, "outlook": {}}
+    policy = str(settings.conflict)
+    winner = "crm"
+    if policy == "outlook_wins":
+        winner = "outlook"
+    elif policy == "newest_wins" and crm.modified and outlook.modified:
+        winner = "outlook" if outlook.modified > crm.modified else "crm"
+    for field in TASK_FIELDS:
+        if c[field] == o[field]:
+            continue
+        if bc is None or bo is None:
+            changed = {side: now[side][field] not in (None, "") for side in now}
+        else:
+            changed = {"crm": c[field] != bc[field], "outlook": o[field] != bo[field]}
+        if not any(changed.values()):
+            continue
+        if changed["crm"] != changed["outlook"]:
+            source = "crm" if changed["crm"] else "outlook"
+            if task_can_send(settings, field, source):
+                writes[OTHER[source]][field] = now[source][field]
+            else:
+                out.note(key, "field_not_synced")
+            continue
+        if task_direction(settings, field) == "none":
+            out.note(key, "field_not_synced")
+            continue
+        if policy == "manual":
+            out.note(key, "conflict")
+            continue
+        won = winner if task_can_send(settings, field, winner) else OTHER[winner]
+        writes[OTHER[won]][field] = now[won][field]
+        out.note(key, "conflict_resolved")
+    return (
+        attrs.evolve(crm, **writes["crm"]) if writes["crm"] else crm,
+        attrs.evolve(outlook, **writes["outlook"]) if writes["outlook"] else outlook,
+    )
+
+
+def plan_tasks(
+    crm: Iterable[Any], outlook: Iterable[Any], baseline: Any, settings: Any, user: str
+) -> Outcome:
+    """What syncing the tasks must give, by DESIGN.md."""
+    from crmsync import Task
+
+    out = Outcome()
+    now = {"crm": {r.key: r for r in crm}, "outlook": {r.key: r for r in outlook}}
+    base: dict[str, dict[str, Any]] = {"crm": {}, "outlook": {}}
+    if baseline is not None:
+        base = {
+            "crm": {r.key: r for r in baseline.crm.tasks},
+            "outlook": {r.key: r for r in baseline.outlook.tasks},
+        }
+    linked = base["crm"].keys() & base["outlook"].keys()
+    result = {side: dict(records) for side, records in now.items()}
+    refused = set()
+    for side, records in now.items():
+        for key, task in records.items():
+            for code in task_refusals(task, side, settings):
+                out.note(key, code)
+                refused.add(key)
+    for key in (now["crm"].keys() | now["outlook"].keys() | linked) - refused:
+        c, o = now["crm"].get(key), now["outlook"].get(key)
+        if c is not None and o is not None:
+            pair_base = (base["crm"][key], base["outlook"][key]) if key in linked else None
+            result["crm"][key], result["outlook"][key] = task_merge(
+                key, c, o, pair_base, settings, out
+            )
+            continue
+        if c is None and o is None:
+            continue
+        side = "crm" if c is not None else "outlook"
+        survivor = c if c is not None else o
+        if key not in linked or task_view(survivor) != task_view(base[side][key]):
+            target = OTHER[side]
+            values = {
+                f: v for f, v in task_view(survivor).items() if task_can_send(settings, f, side)
+            }
+            extra = {"owner": user} if target == "crm" else {"tracked": True}
+            out.ops.add(("create", target, key))
+            result[target][key] = attrs.evolve(Task(key=key, **extra), **values)
+        elif side == "crm":  # deleted in Outlook: the CRM task goes too
+            out.ops.add(("delete", "crm", key))
+            del result["crm"][key]
+        elif str(survivor.status) == "completed" or survivor.percent_complete == 100:
+            out.ops.add(("unlink", "outlook", key))  # a completed Outlook task stays
+            out.note(key, "delete_not_propagated")
+        else:
+            out.ops.add(("delete", "outlook", key))
+            del result["outlook"][key]
+    if baseline is None and now["crm"].keys() & now["outlook"].keys():
+        out.note("", "no_baseline")
+    out.crm, out.outlook = result["crm"], result["outlook"]
+    return out

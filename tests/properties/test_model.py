@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 import reference_model as model
-from contact_worlds import ContactWorld, contact_worlds
+from contact_worlds import ContactWorld, contact_worlds, task_worlds
 from hypothesis import given, note, settings
 
 import crmsync
@@ -104,3 +104,34 @@ def test_model_contacts_without_an_address_mode_switch(world: ContactWorld) -> N
 def test_model_contacts_across_an_address_mode_switch(world: ContactWorld) -> None:
     """Model equivalence across a switch: merged under the old mode, then remapped."""
     assert_matches_model(world)
+
+
+def assert_tasks_match_model(world: ContactWorld) -> None:
+    planned = crmsync.plan(
+        world.crm, world.outlook, world.settings, world.baseline, user=USER, now=NOW
+    )
+    note(planned.render())
+    synced = crmsync.apply(planned, world.crm, world.outlook, world.baseline)
+    expected = model.plan_tasks(
+        world.crm.tasks, world.outlook.tasks, world.baseline, world.settings, USER
+    )
+    got_ops = {
+        (str(op.action), str(op.side), op.key)
+        for op in planned.ops
+        if op.domain is Domain.TASK and str(op.action) != "update"
+    }
+    assert got_ops == expected.ops
+    got_notices = collections.Counter(
+        (n.key, n.code) for n in planned.notices if n.domain is Domain.TASK
+    )
+    assert got_notices == expected.notices
+    for side, snapshot in (("crm", synced.crm), ("outlook", synced.outlook)):
+        held = {r.key: projection(r) for r in snapshot.tasks}
+        assert held == {k: projection(r) for k, r in getattr(expected, side).items()}, side
+
+
+@MODEL
+@given(task_worlds())
+def test_model_tasks(world: ContactWorld) -> None:
+    """Model equivalence for tasks: fields, due dates, conflicts, creates, deletes, refusals."""
+    assert_tasks_match_model(world)
