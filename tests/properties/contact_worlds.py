@@ -19,6 +19,7 @@ import crmsync
 from crmsync import (
     AddressRemap,
     AddressSync,
+    Appointment,
     Baseline,
     ConflictPolicy,
     CrmSnapshot,
@@ -83,7 +84,7 @@ def compact(world: Any) -> str:
 
 
 def _records(snapshot: Any) -> list[Any]:
-    return [*snapshot.contacts, *snapshot.tasks]
+    return [*snapshot.contacts, *snapshot.appointments, *snapshot.tasks]
 
 
 def _changed(value: Any) -> str:
@@ -317,3 +318,109 @@ def _same_progress(crm: Iterable[Task], outlook: Iterable[Task]) -> list[Task]:
         else t
         for t in outlook
     ]
+
+
+# --- appointments -----------------------------------------------------------------------
+
+APPOINTMENT_DIRECTIONS = ("appointment.subject", "appointment.location", "appointment.body")
+_HOURS = st.sampled_from((-3, -1, 0, 2, 30))
+_EDITABLE_APPOINTMENT = ("subject", "body", "location", "priority", "show_as", "required", "time")
+
+
+@st.composite
+def model_appointments(
+    draw: st.DrawFn, *, key: str | None = None, outlook: bool = False
+) -> Appointment:
+    """Appointments without attachments: past and future, organized or not, some service
+    activities, some closed in the CRM."""
+    start = NOW + dt.timedelta(hours=draw(_HOURS))
+    return Appointment(
+        key=key or draw(st.sampled_from(("a1", "a2", "a3"))),
+        subject=draw(st.sampled_from(("", "Review", "Lunch"))),
+        body=draw(st.sampled_from(("", "x"))),
+        location=draw(st.sampled_from(("", "Room 1", "Room 2"))),
+        start=start,
+        end=start + dt.timedelta(hours=draw(st.sampled_from((0, 1)))),
+        priority=draw(st.sampled_from(("low", "normal", "high"))),
+        show_as=draw(st.sampled_from(("busy", "free"))),
+        organizer=draw(st.sampled_from((USER, "boss@contoso.com"))),
+        required=draw(st.sampled_from(((), ("lee@contoso.com",)))),
+        uid=draw(st.sampled_from(("", "uid-1", "uid-2"))),
+        kind=draw(st.sampled_from(("appointment", "appointment", "service_activity"))),
+        state="open" if outlook else draw(st.sampled_from(("open", "open", "completed"))),
+        owner="" if outlook else USER,
+        tracked=not outlook or draw(st.integers(0, 5)) > 0,
+    )
+
+
+@st.composite
+def appointment_settings(draw: st.DrawFn) -> Settings:
+    return Settings(
+        conflict=draw(st.sampled_from(list(ConflictPolicy))),
+        field_directions=draw(
+            st.dictionaries(
+                st.sampled_from(APPOINTMENT_DIRECTIONS),
+                st.sampled_from(list(Direction)),
+                max_size=2,
+            )
+        ),
+    )
+
+
+@st.composite
+def appointment_worlds(draw: st.DrawFn) -> ContactWorld:
+    """Small appointment-only worlds: a consistent baseline, then edits on both sides."""
+    settings = draw(appointment_settings())
+    if draw(st.booleans()):
+        return ContactWorld(
+            crm=CrmSnapshot(
+                appointments=draw(st.lists(model_appointments(), max_size=2).map(_unique))
+            ),
+            outlook=OutlookSnapshot(
+                appointments=draw(
+                    st.lists(model_appointments(outlook=True), max_size=2).map(_unique)
+                )
+            ),
+            baseline=None,
+            settings=settings,
+        )
+    before = draw(appointment_settings())
+    keys = draw(st.lists(st.sampled_from(("a1", "a2")), min_size=1, max_size=2, unique=True))
+    crm_base, outlook_base = [], []
+    for key in sorted(keys):
+        record = draw(model_appointments(key=key))
+        crm_base.append(record)
+        outlook_base.append(attrs.evolve(record, owner="", tracked=True))
+    baseline = Baseline(
+        crm=CrmSnapshot(appointments=crm_base),
+        outlook=OutlookSnapshot(appointments=outlook_base),
+        settings=before,
+    )
+
+    def edit(records: list[Appointment], outlook: bool) -> tuple[Appointment, ...]:
+        out = []
+        for record in records:
+            action = draw(st.sampled_from(("keep", "edit", "edit", "delete")))
+            if action == "keep":
+                out.append(record)
+            elif action == "edit":
+                new = draw(model_appointments(outlook=outlook))
+                names = draw(
+                    st.lists(
+                        st.sampled_from(_EDITABLE_APPOINTMENT), min_size=1, max_size=2, unique=True
+                    )
+                )
+                values = {n: getattr(new, n) for n in names if n != "time"}
+                if "time" in names:
+                    values.update(start=new.start, end=new.end)
+                out.append(attrs.evolve(record, **values))
+        taken = {r.key for r in records}
+        added = draw(st.lists(model_appointments(outlook=outlook), max_size=1))
+        return _unique([*out, *(r for r in added if r.key not in taken)])
+
+    return ContactWorld(
+        crm=CrmSnapshot(appointments=edit(crm_base, False)),
+        outlook=OutlookSnapshot(appointments=edit(outlook_base, True)),
+        baseline=baseline,
+        settings=settings,
+    )

@@ -585,3 +585,206 @@ def plan_tasks(
         out.note("", "no_baseline")
     out.crm, out.outlook = result["crm"], result["outlook"]
     return out
+
+
+# --- appointments -----------------------------------------------------------------------
+#
+# Scope: the fields (time as one unit), one-way service activities and closed appointments,
+# conflicts, first syncs, creates (never a service activity from Outlook), Dynamics' delete
+# rules, links by iCalendar UID. Not modelled: attachments (the worlds hold none).
+
+APPOINTMENT_FIELDS = (
+    "subject",
+    "body",
+    "location",
+    "time",
+    "priority",
+    "show_as",
+    "organizer",
+    "required",
+    "optional",
+    "regarding",
+    "recurrence",
+)
+SETTABLE_APPOINTMENT_FIELDS = ("subject", "body", "location")
+CLOSED = ("completed", "canceled")
+
+
+def appointment_view(record: Any) -> dict[str, Any]:
+    out = {name: getattr(record, name) for name in APPOINTMENT_FIELDS if name != "time"}
+    out["time"] = (record.start, record.end, record.all_day)
+    return out
+
+
+def appointment_direction(settings: Any, field: str, crm: Any, outlook: Any) -> str:
+    d = "two_way"
+    if field in SETTABLE_APPOINTMENT_FIELDS:
+        d = str(settings.field_directions.get(f"appointment.{field}", "two_way"))
+    service = any(r is not None and str(r.kind) == "service_activity" for r in (crm, outlook))
+    if service or (crm is not None and str(crm.state) in CLOSED):
+        # Service activities, and appointments the CRM closed, sync CRM -> Outlook only.
+        return "to_outlook" if d in ("two_way", "to_outlook") else "none"
+    return d
+
+
+def organizes(record: Any, user: str) -> bool:
+    return bool(user) and record.organizer.strip().casefold() == user.strip().casefold()
+
+
+def appointment_merge(
+    key: str, crm: Any, outlook: Any, base: Any, settings: Any, out: Outcome
+) -> tuple[Any, Any]:
+    c, o = appointment_view(crm), appointment_view(outlook)
+    bc = bo = None
+    if base is not None:
+        bc, bo = appointment_view(base[0]), appointment_view(base[1])
+    now = {"crm": c, "outlook": o}
+    writes: dict[str, dict[str, Any]] = {"crm": {}, "outlook": {}}
+    policy = str(settings.conflict)
+    winner = "crm"
+    if policy == "outlook_wins":
+        winner = "outlook"
+    elif policy == "newest_wins" and crm.modified and outlook.modified:
+        winner = "outlook" if outlook.modified > crm.modified else "crm"
+
+    def sends(field: str, side: str) -> bool:
+        d = appointment_direction(settings, field, crm, outlook)
+        return d in ("two_way", "to_outlook" if side == "crm" else "to_crm")
+
+    for field in APPOINTMENT_FIELDS:
+        if c[field] == o[field]:
+            continue
+        if bc is None or bo is None:
+            changed = {side: now[side][field] not in (None, "", ()) for side in now}
+        else:
+            changed = {"crm": c[field] != bc[field], "outlook": o[field] != bo[field]}
+        if not any(changed.values()):
+            continue
+        if changed["crm"] != changed["outlook"]:
+            source = "crm" if changed["crm"] else "outlook"
+            if sends(field, source):
+                writes[OTHER[source]][field] = now[source][field]
+            else:
+                out.note(key, "field_not_synced")
+            continue
+        if not (sends(field, "crm") or sends(field, "outlook")):
+            out.note(key, "field_not_synced")
+            continue
+        if policy == "manual":
+            out.note(key, "conflict")
+            continue
+        won = winner if sends(field, winner) else OTHER[winner]
+        writes[OTHER[won]][field] = now[won][field]
+        out.note(key, "conflict_resolved")
+    return write_appointment(crm, writes["crm"]), write_appointment(outlook, writes["outlook"])
+
+
+def write_appointment(record: Any, values: Mapping[str, Any]) -> Any:
+    fields = {k: v for k, v in values.items() if k != "time"}
+    if "time" in values:
+        fields["start"], fields["end"], fields["all_day"] = values["time"]
+    return attrs.evolve(record, **fields) if fields else record
+
+
+def plan_appointments(
+    crm: Iterable[Any], outlook: Iterable[Any], baseline: Any, settings: Any, user: str, now: Any
+) -> Outcome:
+    """What syncing the appointments must give, by DESIGN.md."""
+    from crmsync import Appointment
+
+    out = Outcome()
+    held = {"crm": {r.key: r for r in crm}, "outlook": {r.key: r for r in outlook}}
+    base: dict[str, dict[str, Any]] = {"crm": {}, "outlook": {}}
+    if baseline is not None:
+        base = {
+            "crm": {r.key: r for r in baseline.crm.appointments},
+            "outlook": {r.key: r for r in baseline.outlook.appointments},
+        }
+    linked = base["crm"].keys() & base["outlook"].keys()
+    result = {side: dict(records) for side, records in held.items()}
+    refused = {k for k, r in held["outlook"].items() if not r.tracked}
+    for key in refused:
+        out.note(key, "not_tracked")
+    live = {side: {k: r for k, r in held[side].items() if k not in refused} for side in held}
+
+    groups: dict[str, dict[str, list[str]]] = collections.defaultdict(
+        lambda: {"crm": [], "outlook": []}
+    )
+    for side, records in live.items():
+        for key, record in records.items():
+            if key not in live[OTHER[side]] and key not in linked and record.uid.strip():
+                groups[record.uid.strip()][side].append(key)
+    matched: set[str] = set()
+    for found in groups.values():
+        if not found["crm"] or not found["outlook"]:
+            continue
+        if len(found["crm"]) == 1 and len(found["outlook"]) == 1:
+            [crm_key], [outlook_key] = found["crm"], found["outlook"]
+            out.ops.add(("link", "outlook", outlook_key))
+            record = result["outlook"].pop(outlook_key)
+            result["outlook"][crm_key] = attrs.evolve(record, key=crm_key)
+            matched |= {crm_key, outlook_key}
+        else:
+            for side in found:
+                for key in found[side]:
+                    out.note(key, "ambiguous_match")
+                    matched.add(key)
+
+    def create(key: str, record: Any, side: str, *, fresh: bool) -> None:
+        if side == "outlook" and str(record.kind) == "service_activity":
+            out.note(key, "field_not_synced")  # CRM -> Outlook only: never created in the CRM
+            return
+        target = OTHER[side]
+        pair = (record, None) if side == "crm" else (None, record)
+        values = {
+            f: v
+            for f, v in appointment_view(record).items()
+            if appointment_direction(settings, f, *pair)
+            in ("two_way", "to_outlook" if side == "crm" else "to_crm")
+        }
+        start, end, all_day = record.start, record.end, record.all_day
+        made = Appointment(key=key, start=start, end=end, all_day=all_day)
+        if target == "crm":
+            made = attrs.evolve(made, owner=user)
+        made = write_appointment(made, values)
+        made = attrs.evolve(made, uid=record.uid, kind=record.kind, series_key=record.series_key)
+        out.ops.add(("create", target, key))
+        result[target][key] = made
+        twins = [r for r in held["outlook"].values() if not r.tracked and r.uid.strip()]
+        if fresh and side == "crm" and any(r.uid.strip() == record.uid.strip() for r in twins):
+            out.note(key, "possible_duplicate")
+
+    for key in (live["crm"].keys() | live["outlook"].keys() | linked) - matched - refused:
+        c, o = live["crm"].get(key), live["outlook"].get(key)
+        if c is not None and o is not None:
+            pair_base = (base["crm"][key], base["outlook"][key]) if key in linked else None
+            result["crm"][key], result["outlook"][key] = appointment_merge(
+                key, c, o, pair_base, settings, out
+            )
+            continue
+        if c is None and o is None:
+            continue
+        side = "crm" if c is not None else "outlook"
+        survivor = c if c is not None else o
+        if key not in linked or appointment_view(survivor) != appointment_view(base[side][key]):
+            create(key, survivor, side, fresh=key not in linked)
+            continue
+        if side == "outlook":  # deleted in the CRM
+            kept = not organizes(survivor, user) or survivor.start <= now
+        else:  # deleted in Outlook
+            kept = (
+                str(survivor.kind) == "service_activity"
+                or not organizes(survivor, user)
+                or str(survivor.state) in CLOSED
+                or survivor.end <= now
+            )
+        if kept:
+            out.ops.add(("unlink", side, key))
+            out.note(key, "delete_not_propagated")
+        else:
+            out.ops.add(("delete", side, key))
+            del result[side][key]
+    if baseline is None and held["crm"].keys() & held["outlook"].keys():
+        out.note("", "no_baseline")
+    out.crm, out.outlook = result["crm"], result["outlook"]
+    return out

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 import reference_model as model
-from contact_worlds import ContactWorld, contact_worlds, task_worlds
+from contact_worlds import ContactWorld, appointment_worlds, contact_worlds, task_worlds
 from hypothesis import given, note, settings
 
 import crmsync
@@ -106,27 +106,38 @@ def test_model_contacts_across_an_address_mode_switch(world: ContactWorld) -> No
     assert_matches_model(world)
 
 
-def assert_tasks_match_model(world: ContactWorld) -> None:
+def assert_domain_matches_model(world: ContactWorld, domain: Domain) -> None:
     planned = crmsync.plan(
         world.crm, world.outlook, world.settings, world.baseline, user=USER, now=NOW
     )
     note(planned.render())
     synced = crmsync.apply(planned, world.crm, world.outlook, world.baseline)
-    expected = model.plan_tasks(
-        world.crm.tasks, world.outlook.tasks, world.baseline, world.settings, USER
-    )
+    if domain is Domain.TASK:
+        expected = model.plan_tasks(
+            world.crm.tasks, world.outlook.tasks, world.baseline, world.settings, USER
+        )
+    else:
+        expected = model.plan_appointments(
+            world.crm.appointments,
+            world.outlook.appointments,
+            world.baseline,
+            world.settings,
+            USER,
+            NOW,
+        )
     got_ops = {
         (str(op.action), str(op.side), op.key)
         for op in planned.ops
-        if op.domain is Domain.TASK and str(op.action) != "update"
+        if op.domain is domain and str(op.action) != "update"
     }
     assert got_ops == expected.ops
     got_notices = collections.Counter(
-        (n.key, n.code) for n in planned.notices if n.domain is Domain.TASK
+        (n.key, n.code) for n in planned.notices if n.domain is domain
     )
     assert got_notices == expected.notices
+    name = "tasks" if domain is Domain.TASK else "appointments"
     for side, snapshot in (("crm", synced.crm), ("outlook", synced.outlook)):
-        held = {r.key: projection(r) for r in snapshot.tasks}
+        held = {r.key: projection(r) for r in getattr(snapshot, name)}
         assert held == {k: projection(r) for k, r in getattr(expected, side).items()}, side
 
 
@@ -134,4 +145,12 @@ def assert_tasks_match_model(world: ContactWorld) -> None:
 @given(task_worlds())
 def test_model_tasks(world: ContactWorld) -> None:
     """Model equivalence for tasks: fields, due dates, conflicts, creates, deletes, refusals."""
-    assert_tasks_match_model(world)
+    assert_domain_matches_model(world, Domain.TASK)
+
+
+@MODEL
+@given(appointment_worlds())
+def test_model_appointments(world: ContactWorld) -> None:
+    """Model equivalence for appointments: fields, one-way service activities and closed
+    appointments, conflicts, creates, Dynamics' delete rules, links by UID."""
+    assert_domain_matches_model(world, Domain.APPOINTMENT)
