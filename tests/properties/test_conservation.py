@@ -17,8 +17,8 @@ from typing import Any
 import attrs
 import pytest
 import reference_model as model
-from contact_worlds import ContactWorld, contact_worlds
 from hypothesis import given, note, settings
+from model_worlds import ModelWorld, contact_worlds
 
 import crmsync
 from crmsync import ConflictPolicy, Domain, Severity
@@ -66,7 +66,7 @@ def field_values(name: str, value: Any) -> set[Value]:
     return {(name, value)} if value else set()
 
 
-def superseded(world: ContactWorld) -> set[Value]:
+def superseded(world: ModelWorld) -> set[Value]:
     """Values a person's later edit may replace, by DESIGN.md.
 
     For a linked pair, a field one side changed since the last sync travels to the other
@@ -101,7 +101,7 @@ def superseded(world: ContactWorld) -> set[Value]:
     return out
 
 
-def assert_conserved(world: ContactWorld, kinds: Callable[[Value], bool]) -> None:
+def assert_conserved(world: ModelWorld, kinds: Callable[[Value], bool]) -> None:
     planned = crmsync.plan(
         world.crm, world.outlook, world.settings, world.baseline, user=USER, now=NOW
     )
@@ -131,14 +131,14 @@ CONSERVATION = settings(max_examples=3 * settings().max_examples)
 @CONSERVATION
 @given(contact_worlds())
 def test_conservation_every_address_and_email_survives_or_a_data_loss_notice_names_it(
-    world: ContactWorld,
+    world: ModelWorld,
 ) -> None:
     assert_conserved(world, is_address_or_email)
 
 
 @CONSERVATION
 @given(contact_worlds(first_sync=False, switch=True))
-def test_conservation_of_addresses_across_an_address_mode_switch(world: ContactWorld) -> None:
+def test_conservation_of_addresses_across_an_address_mode_switch(world: ModelWorld) -> None:
     assert_conserved(world, is_address_or_email)
 
 
@@ -146,7 +146,7 @@ def test_conservation_of_addresses_across_an_address_mode_switch(world: ContactW
 @CONSERVATION
 @given(world=contact_worlds())
 def test_conservation_every_field_value_survives_or_the_losing_value_is_named(
-    policy: ConflictPolicy, world: ContactWorld
+    policy: ConflictPolicy, world: ModelWorld
 ) -> None:
     world = attrs.evolve(world, settings=attrs.evolve(world.settings, conflict=policy))
     assert_conserved(world, lambda value: True)

@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 import reference_model as model
-from contact_worlds import ContactWorld, appointment_worlds, contact_worlds, task_worlds
 from hypothesis import given, note, settings
+from model_worlds import ModelWorld, appointment_worlds, contact_worlds, task_worlds
 
 import crmsync
 from crmsync import (
@@ -55,7 +55,7 @@ def check_remap(
         assert model.address_key(crm.address1) == model.address_key(mailing), key
 
 
-def assert_matches_model(world: ContactWorld) -> None:
+def assert_matches_model(world: ModelWorld) -> None:
     planned = crmsync.plan(
         world.crm, world.outlook, world.settings, world.baseline, user=USER, now=NOW
     )
@@ -94,19 +94,19 @@ MODEL = settings(max_examples=3 * settings().max_examples)
 
 @MODEL
 @given(contact_worlds(switch=False))
-def test_model_contacts_without_an_address_mode_switch(world: ContactWorld) -> None:
+def test_model_contacts_without_an_address_mode_switch(world: ModelWorld) -> None:
     """Model equivalence: fields, conflicts, directions, creates, deletes, links."""
     assert_matches_model(world)
 
 
 @MODEL
 @given(contact_worlds(first_sync=False, switch=True))
-def test_model_contacts_across_an_address_mode_switch(world: ContactWorld) -> None:
+def test_model_contacts_across_an_address_mode_switch(world: ModelWorld) -> None:
     """Model equivalence across a switch: merged under the old mode, then remapped."""
     assert_matches_model(world)
 
 
-def assert_domain_matches_model(world: ContactWorld, domain: Domain) -> None:
+def assert_domain_matches_model(world: ModelWorld, domain: Domain) -> None:
     planned = crmsync.plan(
         world.crm, world.outlook, world.settings, world.baseline, user=USER, now=NOW
     )
@@ -143,14 +143,14 @@ def assert_domain_matches_model(world: ContactWorld, domain: Domain) -> None:
 
 @MODEL
 @given(task_worlds())
-def test_model_tasks(world: ContactWorld) -> None:
+def test_model_tasks(world: ModelWorld) -> None:
     """Model equivalence for tasks: fields, due dates, conflicts, creates, deletes, refusals."""
     assert_domain_matches_model(world, Domain.TASK)
 
 
 @MODEL
 @given(appointment_worlds())
-def test_model_appointments(world: ContactWorld) -> None:
+def test_model_appointments(world: ModelWorld) -> None:
     """Model equivalence for appointments: fields, one-way service activities and closed
     appointments, conflicts, creates, Dynamics' delete rules, links by UID."""
     assert_domain_matches_model(world, Domain.APPOINTMENT)

@@ -1,4 +1,4 @@
-"""Contact and task worlds for the reference-model and conservation properties.
+"""Contact, appointment and task worlds for the reference-model and conservation properties.
 
 Small on purpose (at most two linked pairs, two records a side, one added a side): a failure
 shrinks in seconds. Built without crmsync: no sync runs while drawing. A world prints one line
@@ -52,8 +52,8 @@ def model_settings(draw: st.DrawFn, *, directions: bool = True) -> Settings:
 
 
 @attrs.frozen(kw_only=True)
-class ContactWorld:
-    """Contacts on both sides, a baseline and settings; prints compactly when a test fails."""
+class ModelWorld:
+    """Records on both sides, a baseline and settings; prints compactly when a test fails."""
 
     crm: CrmSnapshot
     outlook: OutlookSnapshot
@@ -159,7 +159,7 @@ def linked_pair(draw: st.DrawFn, key: str, settings: Settings) -> tuple[Any, Any
 @st.composite
 def contact_worlds(
     draw: st.DrawFn, *, first_sync: bool | None = None, switch: bool | None = None
-) -> ContactWorld:
+) -> ModelWorld:
     """Small contact-only worlds: a consistent baseline, then edits on both sides.
 
     Built without crmsync (no sync runs while drawing), so that examples are cheap and a
@@ -167,7 +167,7 @@ def contact_worlds(
     """
     now_settings = draw(model_settings())
     if draw(st.booleans()) if first_sync is None else first_sync:
-        return ContactWorld(
+        return ModelWorld(
             crm=CrmSnapshot(contacts=draw(st.lists(crm_contacts(), max_size=2).map(_unique))),
             outlook=OutlookSnapshot(contacts=draw(st.lists(OUTLOOK, max_size=2).map(_unique))),
             baseline=None,
@@ -197,7 +197,7 @@ def contact_worlds(
         baseline = attrs.evolve(
             baseline, unlinked={(Domain.CONTACT, draw(st.sampled_from(crm_only)))}
         )
-    return ContactWorld(crm=crm, outlook=outlook, baseline=baseline, settings=now_settings)
+    return ModelWorld(crm=crm, outlook=outlook, baseline=baseline, settings=now_settings)
 
 
 # --- tasks ------------------------------------------------------------------------------
@@ -251,14 +251,14 @@ def task_settings(draw: st.DrawFn) -> Settings:
 
 
 @st.composite
-def task_worlds(draw: st.DrawFn) -> ContactWorld:
+def task_worlds(draw: st.DrawFn) -> ModelWorld:
     """Small task-only worlds: status, percent and completed date never differ between the
     sides of one key (their joint conflict resolution is not modelled)."""
     settings = draw(task_settings())
     if draw(st.booleans()):
         crm = draw(st.lists(model_tasks(), max_size=2).map(_unique))
         outlook = draw(st.lists(model_tasks(outlook=True), max_size=2).map(_unique))
-        return ContactWorld(
+        return ModelWorld(
             crm=CrmSnapshot(tasks=crm),
             outlook=OutlookSnapshot(tasks=_same_progress(crm, outlook)),
             baseline=None,
@@ -301,7 +301,7 @@ def task_worlds(draw: st.DrawFn) -> ContactWorld:
         return _unique([*out, *(t for t in added if t.key not in taken)])
 
     crm = edit(crm_base, False)
-    return ContactWorld(
+    return ModelWorld(
         crm=CrmSnapshot(tasks=crm),
         outlook=OutlookSnapshot(tasks=_same_progress(crm, edit(outlook_base, True))),
         baseline=baseline,
@@ -368,11 +368,11 @@ def appointment_settings(draw: st.DrawFn) -> Settings:
 
 
 @st.composite
-def appointment_worlds(draw: st.DrawFn) -> ContactWorld:
+def appointment_worlds(draw: st.DrawFn) -> ModelWorld:
     """Small appointment-only worlds: a consistent baseline, then edits on both sides."""
     settings = draw(appointment_settings())
     if draw(st.booleans()):
-        return ContactWorld(
+        return ModelWorld(
             crm=CrmSnapshot(
                 appointments=draw(st.lists(model_appointments(), max_size=2).map(_unique))
             ),
@@ -418,7 +418,7 @@ def appointment_worlds(draw: st.DrawFn) -> ContactWorld:
         added = draw(st.lists(model_appointments(outlook=outlook), max_size=1))
         return _unique([*out, *(r for r in added if r.key not in taken)])
 
-    return ContactWorld(
+    return ModelWorld(
         crm=CrmSnapshot(appointments=edit(crm_base, False)),
         outlook=OutlookSnapshot(appointments=edit(outlook_base, True)),
         baseline=baseline,
