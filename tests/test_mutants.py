@@ -659,3 +659,41 @@ def test_no_baseline_over_linked_records_is_data_loss_only_when_the_plan_creates
     assert [op.action for op in planned.ops] == [Action.UPDATE]
     [notice] = [n for n in planned.notices if n.code == "no_baseline"]
     assert notice.severity is crmsync.Severity.WARNING
+
+
+def test_a_remap_keeps_each_sides_spelling_of_one_address() -> None:
+    """Survivors in `_remap_addresses`: an address the same for sync purposes is not
+    rewritten in the other side's spelling."""
+    all_three = Settings(address_sync=AddressSync.ALL_THREE)
+    crm = CrmContact(key="k", address1=Address(street="1 Main St", city="Paris"))
+    outlook = OutlookContact(key="k", business_address=Address(street="1  main st", city="PARIS "))
+    baseline = contacts_baseline(crm, outlook, all_three)
+    assert (
+        plan(
+            CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), Settings(), baseline
+        ).ops
+        == ()
+    )
+
+
+def test_a_remap_conflict_stays_pending_with_the_contact_linked() -> None:
+    """Survivors in `ContactRules._remap`: the baseline keeps the previous addresses (and the
+    mailing choice) of a contact whose remap waits for a person."""
+    manual = Settings(conflict=ConflictPolicy.MANUAL)
+    all_three = attrs.evolve(manual, address_sync=AddressSync.ALL_THREE)
+    crm = CrmContact(key="k", address1=WORK, address2=HOME)
+    outlook = OutlookContact(key="k", business_address=WORK, home_address=HOME)
+    baseline = contacts_baseline(crm, outlook, all_three)
+    # Both sides set address 3, differently (left for a person), and Outlook makes home the
+    # mailing address: four addresses for three slots.
+    crm_now = attrs.evolve(crm, address3=OTHER)
+    four = Address(street="4 Far Rd", city="Nice")
+    outlook_now = attrs.evolve(outlook, other_address=four, mailing_address=AddressKind.HOME)
+    first, synced = sync(
+        CrmSnapshot(contacts=[crm_now]), OutlookSnapshot(contacts=[outlook_now]), manual, baseline
+    )
+    assert sorted(codes(first)) == ["address_remap_conflict", "conflict"]
+    assert "k" in synced.baseline.pending_remap
+    again = plan(synced.crm, synced.outlook, manual, synced.baseline)
+    assert again.ops == ()
+    assert sorted(codes(again)) == ["address_remap_conflict"]
