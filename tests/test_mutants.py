@@ -694,6 +694,10 @@ def test_a_remap_conflict_stays_pending_with_the_contact_linked() -> None:
     )
     assert sorted(codes(first)) == ["address_remap_conflict", "conflict"]
     assert "k" in synced.baseline.pending_remap
+    # The pending part keeps its previous values on both sides, mailing choice included.
+    [base_crm], [base_outlook] = synced.baseline.crm.contacts, synced.baseline.outlook.contacts
+    assert (base_crm.address3, base_outlook.other_address) == (Address(), Address())
+    assert base_outlook.mailing_address is AddressKind.BUSINESS
     again = plan(synced.crm, synced.outlook, manual, synced.baseline)
     assert again.ops == ()
     assert sorted(codes(again)) == ["address_remap_conflict"]
