@@ -1,7 +1,8 @@
 """The `crmsync` command: the shell around the pure core.
 
     crmsync plan --crm F --outlook F [--baseline F] [--settings F] [--user EMAIL]
-                 [--now ISO] [--format text|json] [--fail-on-data-loss]
+                 [--now ISO] [--format text|json|html] [-o FILE] [--summary] [--quiet]
+                 [--fail-on-data-loss]
                  [--crm-format crmsync|dataverse] [--outlook-format crmsync|graph]
                  [--emit graph,dataverse] [--todo-list ID]
     crmsync plan --example
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import os
 import sys
@@ -33,7 +35,10 @@ from crmsync.convert import dumps, loads, parse_json, structure
 from crmsync.errors import CrmsyncError, InvalidInput, StalePlan
 from crmsync.plan import Plan
 from crmsync.planning import plan as make_plan
+from crmsync.progress import Progress
 from crmsync.records import Baseline, CrmSnapshot, Domain, OutlookSnapshot
+from crmsync.report import html as html_report
+from crmsync.report import summary_text
 from crmsync.settings import Settings
 
 __all__ = ["main"]
@@ -59,8 +64,16 @@ def _read_bytes(path: str) -> bytes:
         raise _Failure([f"crmsync: cannot read {path}: {exc.strerror or exc}"]) from None
 
 
+MAX_PROBLEM_LINES = 120
+"""Problem lines printed for one input at most; InvalidInput itself keeps at most 100."""
+
+
 def _invalid(source: str, exc: InvalidInput) -> _Failure:
-    return _Failure([f"crmsync: {source} is not valid:", *(f"  {line}" for line in exc.lines())])
+    lines = exc.lines()
+    if len(lines) > MAX_PROBLEM_LINES:
+        more = len(lines) - MAX_PROBLEM_LINES
+        lines = [*lines[:MAX_PROBLEM_LINES], f"... and {more:,} more problem(s)"]
+    return _Failure([f"crmsync: {source} is not valid:", *(f"  {line}" for line in lines)])
 
 
 def _load(path: str, cls: type[T]) -> T:
@@ -121,6 +134,31 @@ def _example() -> dict[str, Any]:
 
 
 def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
+    if args.summary and (args.format == "html" or args.emit is not None):
+        raise _Failure(
+            ["crmsync plan: --summary prints text or json, not html or --emit"], EXIT_USAGE
+        )
+    files = [args.crm, args.outlook, args.baseline, args.settings]
+    steps = 0 if args.example else sum(1 for f in files if f)
+    stderr = None if args.quiet else sys.stderr
+    with Progress(stderr, steps + 2) as progress:
+        planned, text = _plan_and_render(args, progress)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _Failure(
+                [f"crmsync: cannot write {args.output}: {exc.strerror or exc}"]
+            ) from None
+    elif not args.quiet:
+        out.write(text)
+    if args.fail_on_data_loss and planned.has_data_loss:
+        return EXIT_DATA_LOSS
+    return EXIT_OK
+
+
+def _plan_and_render(args: argparse.Namespace, progress: Progress) -> tuple[Plan, str]:
+    """Reads the inputs, plans and renders, telling `progress` at each step."""
     services = _services(args.emit) if args.emit is not None else None
     graph_ids: Mapping[tuple[Domain, str], str] = {}
     if args.example:
@@ -134,19 +172,28 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
     else:
         if not args.crm or not args.outlook:
             raise _Failure(["crmsync plan: give --crm and --outlook, or --example"], EXIT_USAGE)
+        progress.step(f"reading {args.crm}")
         if args.crm_format == "dataverse":
             crm = _load_foreign(args.crm, crm_snapshot_from_dataverse)
         else:
             crm = _load(args.crm, CrmSnapshot)
+        progress.step(f"reading {args.outlook}")
         if args.outlook_format == "graph":
             read = _load_foreign(args.outlook, read_graph)
             outlook, graph_ids = read.snapshot, read.ids
         else:
             outlook = _load(args.outlook, OutlookSnapshot)
+        if args.baseline:
+            progress.step(f"reading {args.baseline}")
         baseline = _load(args.baseline, Baseline) if args.baseline else None
+        if args.settings:
+            progress.step(f"reading {args.settings}")
         settings = _load(args.settings, Settings) if args.settings else Settings()
         user, now = args.user, _now(args.now)
+    progress.step("planning")
     planned = make_plan(crm, outlook, settings, baseline, user=user, now=now)
+    progress.step("writing")
+    out = io.StringIO()
     if services is not None:
         found = requests_for(
             planned,
@@ -157,13 +204,15 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
             graph_ids=graph_ids,
         )
         _write_requests(found, args.format, out)
+    elif args.summary:
+        out.write(summary_text(planned, json_format=args.format == "json") + "\n")
     elif args.format == "json":
         out.write(dumps(planned) + "\n")
+    elif args.format == "html":
+        out.write(html_report(planned))
     else:
         out.write(planned.render() + "\n")
-    if args.fail_on_data_loss and planned.has_data_loss:
-        return EXIT_DATA_LOSS
-    return EXIT_OK
+    return planned, out.getvalue()
 
 
 def _apply_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -208,7 +257,24 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--settings", metavar="FILE", help="the synchronization settings")
     plan.add_argument("--user", default="", metavar="EMAIL", help="the syncing user")
     plan.add_argument("--now", metavar="ISO", help="plan for this moment (default: now)")
-    plan.add_argument("--format", choices=("text", "json"), default="text")
+    plan.add_argument(
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="text (default), json (for crmsync apply) or html (a self-contained page)",
+    )
+    plan.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not standard output")
+    plan.add_argument(
+        "--summary",
+        action="store_true",
+        help="print only the counts and the data-loss notices",
+    )
+    plan.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print nothing (no plan, no progress): the exit code and -o FILE speak",
+    )
     plan.add_argument(
         "--crm-format",
         choices=("crmsync", "dataverse"),

@@ -317,14 +317,14 @@ def describe(value: Any) -> str:
     """A value as a person reads it in a notice or a rendered plan."""
     if isinstance(value, Address):
         return value.one_line() if not value.is_empty else "(no address)"
+    if isinstance(value, StrEnum):  # before str: a StrEnum is a str
+        return value.value
     if isinstance(value, str):
         return repr(value) if value else "(empty)"
     if isinstance(value, tuple):
         return "[" + ", ".join(describe(v) for v in value) + "]"
     if isinstance(value, dt.datetime):
         return value.isoformat()
-    if isinstance(value, StrEnum):
-        return value.value
     if value is None:
         return "(none)"
     return str(value)
