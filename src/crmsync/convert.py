@@ -26,7 +26,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
-from crmsync.errors import InvalidInput, PathPart, Problem, SettingsError
+from crmsync.errors import InvalidInput, PathPart, Problem, SettingsError, unknown_name
 from crmsync.plan import FORMAT_VERSION, Action, BaselineUpdate, FieldChange, Notice, Op, Plan
 from crmsync.records import (
     SNAPSHOT_FIELD,
@@ -367,7 +367,8 @@ def _problems(exc: BaseException, path: tuple[PathPart, ...]) -> list[Problem]:
             out += _problems(sub, path)
         return out
     if isinstance(exc, ForbiddenExtraKeysError):
-        return [Problem((*path, k), "unknown field") for k in sorted(exc.extra_fields)]
+        known = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        return [Problem((*path, k), unknown_name(k, known)) for k in sorted(exc.extra_fields)]
     if isinstance(exc, BaseExceptionGroup):
         return [p for sub in exc.exceptions for p in _problems(sub, path)]
     if isinstance(exc, KeyError):
