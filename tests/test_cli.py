@@ -347,3 +347,26 @@ def test_every_row_invalid_prints_a_capped_list_of_problems(
     assert len(err) <= 1 + 120 + 1
     assert "$.contacts[0].emails" in err[1]
     assert "more problem" in err[-1] or len(err) <= 102
+
+
+def test_explain_shows_one_records_values_and_the_verdict_per_field() -> None:
+    code, text = run("explain", "c-chloe", "--example")
+    assert code == 0
+    assert text.startswith("contact c-chloe: update in Outlook (conflict_crm_wins)")
+    (row,) = [line for line in text.splitlines() if line.startswith("  mobile_phone ")]
+    assert row.endswith("conflict_won")
+    assert "'+33 6 00 00 00 09'" in row
+    assert "'+33 6 11 11 11 11'" in row
+
+
+def test_explain_reads_the_same_files_as_plan(tmp_path: Path) -> None:
+    args = _no_baseline_world(tmp_path)
+    code, text = run("explain", "b", *args[1:], "--domain", "contact")
+    assert code == 0
+    assert text.startswith("contact b: create in Outlook (new_in_crm)")
+
+
+def test_explain_of_an_unknown_key_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = run("explain", "nobody", "--example")
+    assert (code, text) == (1, "")
+    assert "no record 'nobody'" in capsys.readouterr().err

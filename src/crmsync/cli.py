@@ -7,6 +7,8 @@
                  [--emit graph,dataverse] [--todo-list ID]
     crmsync plan --example
     crmsync apply PLAN --crm F --outlook F [--baseline F] --out DIR
+    crmsync explain KEY --crm F --outlook F [--baseline F] [--settings F] [--domain D] ...
+    crmsync explain KEY --example
 
 Exit codes: 0 done; 1 bad input (every problem printed with its path, never a
 traceback); 2 bad usage; 3 `--fail-on-data-loss` and the plan reports data
@@ -215,6 +217,39 @@ def _plan_and_render(args: argparse.Namespace, progress: Progress) -> tuple[Plan
     return planned, out.getvalue()
 
 
+def _explain_command(args: argparse.Namespace, out: TextIO) -> int:
+    """Plans as `crmsync plan` does, then explains one record (its own reading, kept apart)."""
+    if args.example:
+        example = _example()
+        meta = json.loads(example["meta"])
+        crm = structure(json.loads(example["crm"]), CrmSnapshot)
+        outlook = structure(json.loads(example["outlook"]), OutlookSnapshot)
+        baseline: Baseline | None = structure(json.loads(example["baseline"]), Baseline)
+        settings = structure(json.loads(example["settings"]), Settings)
+        user, now = meta["user"], _now(meta["now"])
+    else:
+        if not args.crm or not args.outlook:
+            raise _Failure(["crmsync explain: give --crm and --outlook, or --example"], EXIT_USAGE)
+        if args.crm_format == "dataverse":
+            crm = _load_foreign(args.crm, crm_snapshot_from_dataverse)
+        else:
+            crm = _load(args.crm, CrmSnapshot)
+        if args.outlook_format == "graph":
+            outlook = _load_foreign(args.outlook, read_graph).snapshot
+        else:
+            outlook = _load(args.outlook, OutlookSnapshot)
+        baseline = _load(args.baseline, Baseline) if args.baseline else None
+        settings = _load(args.settings, Settings) if args.settings else Settings()
+        user, now = args.user, _now(args.now)
+    planned = make_plan(crm, outlook, settings, baseline, user=user, now=now)
+    domain = Domain(args.domain) if args.domain else None
+    found = planned.explain(args.key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
+    if not found:
+        raise _Failure([f"crmsync explain: no record {args.key!r} in the plan or the inputs"])
+    out.write("\n\n".join(e.render() for e in found) + "\n")
+    return EXIT_OK
+
+
 def _apply_command(args: argparse.Namespace, out: TextIO) -> int:
     planned = _load(args.plan, Plan)
     crm = _load(args.crm, CrmSnapshot)
@@ -302,6 +337,25 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--fail-on-data-loss", action="store_true", help="exit 3 when the plan reports data loss"
     )
+    why = commands.add_parser(
+        "explain",
+        help="why does (or doesn't) one record sync: its values side by side, a verdict per field",
+    )
+    why.add_argument("key", metavar="KEY", help="the record's key")
+    why.add_argument("--example", action="store_true", help="explain a record of the example")
+    why.add_argument("--crm", metavar="FILE", help="what the CRM holds now")
+    why.add_argument("--outlook", metavar="FILE", help="what the mailbox holds now")
+    why.add_argument("--baseline", metavar="FILE", help="both sides after the last sync")
+    why.add_argument("--settings", metavar="FILE", help="the synchronization settings")
+    why.add_argument("--user", default="", metavar="EMAIL", help="the syncing user")
+    why.add_argument("--now", metavar="ISO", help="plan for this moment (default: now)")
+    why.add_argument("--crm-format", choices=("crmsync", "dataverse"), default="crmsync")
+    why.add_argument("--outlook-format", choices=("crmsync", "graph"), default="crmsync")
+    why.add_argument(
+        "--domain",
+        choices=("contact", "appointment", "task"),
+        help="look only in this domain (default: every domain that has the key)",
+    )
     run = commands.add_parser("apply", help="apply a plan to JSON snapshots")
     run.add_argument("plan", metavar="PLAN", help="the plan, as `crmsync plan --format json`")
     run.add_argument("--crm", metavar="FILE", required=True)
@@ -329,6 +383,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if args.command == "plan":
             return _plan_command(args, out)
+        if args.command == "explain":
+            return _explain_command(args, out)
         return _apply_command(args, out)
     except _Failure as failure:
         print("\n".join(failure.lines), file=sys.stderr)

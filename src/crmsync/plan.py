@@ -10,7 +10,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -25,6 +25,10 @@ from crmsync.records import (
     Task,
 )
 from crmsync.settings import Settings
+
+if TYPE_CHECKING:
+    from crmsync.explain import Explanation
+    from crmsync.records import Baseline, CrmSnapshot, OutlookSnapshot
 
 __all__ = [
     "FORMAT_VERSION",
@@ -302,6 +306,32 @@ class Plan:
     def render(self) -> str:
         """A readable text, grouped by domain and side, with reasons."""
         return render(self)
+
+    def explain(
+        self,
+        key: str,
+        *,
+        crm: CrmSnapshot | None = None,
+        outlook: OutlookSnapshot | None = None,
+        baseline: Baseline | None = None,
+        domain: Domain | None = None,
+    ) -> tuple[Explanation, ...]:
+        """Why the plan does what it does with one record: see `crmsync.explain.explain`.
+
+        Args:
+            key: the record's key.
+            crm: the CRM snapshot the plan was made from (for its values).
+            outlook: the Outlook snapshot the plan was made from.
+            baseline: the baseline the plan was made with.
+            domain: look only in this domain.
+
+        Returns:
+            One `Explanation` per domain that knows the key (empty if none does),
+            each with the values side by side and a verdict per field.
+        """
+        from crmsync.explain import explain  # noqa: PLC0415 - it reads the domain modules
+
+        return explain(self, key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
 
 
 _TITLES = {
