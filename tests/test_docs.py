@@ -68,3 +68,23 @@ def test_every_python_block_in_the_docs_runs_as_written(
     for name, value in sorted(namespace.items()):
         if name.startswith("test_") and callable(value):
             value()
+
+
+def test_the_api_reference_lists_every_public_name() -> None:
+    import crmsync
+
+    page = (ROOT / "docs" / "api.md").read_text("utf-8")
+    listed = set(re.findall(r"^::: ([\w.]+)$", page, re.M))
+    missing = [
+        name
+        for name in crmsync.__all__
+        if not any(entry.endswith(f".{name}") for entry in listed)
+        and getattr(crmsync, name).__module__ not in listed
+    ]
+    assert missing == []
+    assert {
+        "crmsync.adapters.read_graph",
+        "crmsync.adapters.GraphRead",
+        "crmsync.adapters.requests.requests_for",
+        "crmsync.policy.Policy",
+    } <= listed

@@ -88,6 +88,11 @@ class GraphRead:
     `ids` maps `(domain, key)` to the item's Graph `id` for the records whose
     key is the CRM id Dynamics wrote on them (`crmid`): a request to Graph
     needs the Graph id in its URL.
+
+    Attributes:
+        snapshot: the mailbox as an `OutlookSnapshot`, for `crmsync.plan()`.
+        ids: `(domain, key)` → Graph `id`, only for records whose key is not
+            their Graph id; pass it to `requests_for(graph_ids=...)`.
     """
 
     snapshot: OutlookSnapshot
@@ -100,6 +105,15 @@ def read_graph(data: Any) -> GraphRead:
     Events of type occurrence (unmodified instances of a series, as
     `/calendarView` lists them) are skipped: their series master is the
     record. Tasks may be To Do `todoTask`s or `outlookTask`s.
+
+    Args:
+        data: parsed JSON `{"contacts": C, "events": C, "tasks": C}`, each `C`
+            a Graph list response (`{"value": [...]}`) or a plain list; a
+            missing collection is empty.
+
+    Returns:
+        A `GraphRead`: the snapshot, and the Graph ids of the records keyed
+        otherwise.
 
     Raises:
         InvalidInput: every problem in every item, with its path.

@@ -209,6 +209,10 @@ def requests_for(
         graph_ids: the Graph id of each Outlook record whose key is not its
             Graph id (`crmsync.adapters.read_graph` gives them).
 
+    Returns:
+        One `Request` per op the chosen services carry out, in the plan's
+        order (an UNLINK leaves both items as they are, so it has none).
+
     Raises:
         StalePlan: an op names a record the snapshots do not hold.
     """
