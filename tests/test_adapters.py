@@ -148,3 +148,99 @@ def test_any_json_gives_a_snapshot_or_invalid_input_never_another_error(data: ob
         except InvalidInput as exc:
             problems = exc.problems
         assert problems  # an InvalidInput always says what is wrong
+
+
+@pytest.mark.parametrize("value", [True, 12, {"a": 1}, ["x"]])
+def test_a_crmid_that_is_not_a_string_is_a_problem_never_a_key(value: object) -> None:
+    from crmsync.adapters.graph import CRMID_PROPERTY, contact_from_graph
+
+    payload = {"id": "g", "singleValueExtendedProperties": [{"id": CRMID_PROPERTY, "value": value}]}
+    with pytest.raises(InvalidInput) as exc:
+        contact_from_graph(payload)
+    assert exc.value.lines() == [
+        f"$.singleValueExtendedProperties[0].value: expected a string, got {_json_kind(value)}"
+    ]
+
+
+def _json_kind(value: object) -> str:
+    return {bool: "a boolean", int: "a number", dict: "an object", list: "a list"}[type(value)]
+
+
+def _deep() -> list[object]:
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    return deep
+
+
+@pytest.mark.parametrize("bad", [_deep(), 10**5000], ids=["5000-deep list", "10**5000"])
+def test_readers_called_from_python_describe_any_value_without_a_crash(bad: object) -> None:
+    from crmsync.adapters import dataverse, graph
+
+    calls = [
+        lambda: graph.event_from_graph({**GRAPH_EVENT, "importance": bad, "showAs": bad}),
+        lambda: graph.task_from_graph({"id": "t", "status": bad, "title": bad}),
+        lambda: graph.recurrence_from_graph({"pattern": {"type": bad, "interval": bad}}),
+        lambda: dataverse.appointment_from_dataverse({**MEETING, "prioritycode": bad}),
+        lambda: dataverse.task_from_dataverse({"activityid": "t", "statuscode": bad}),
+        lambda: dataverse.contact_from_dataverse({"contactid": bad}),
+        lambda: read_graph({"contacts": bad}),
+        lambda: crm_snapshot_from_dataverse({"tasks": [bad]}),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInput):
+            call()
+
+
+GRAPH_EVENT = {
+    "id": "e",
+    "start": {"dateTime": "2026-12-01T09:00:00", "timeZone": "UTC"},
+    "end": {"dateTime": "2026-12-01T10:00:00", "timeZone": "UTC"},
+}
+
+
+@pytest.mark.parametrize("collection", ["contacts", "events", "tasks"])
+def test_a_graph_item_that_is_not_an_object_is_one_problem(collection: str) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        read_graph({collection: [1]})
+    assert exc.value.lines() == [f"$.{collection}[0]: expected a JSON object, got a number"]
+
+
+@pytest.mark.parametrize(
+    "collection", ["contacts", "appointments", "tasks", "activitymimeattachments"]
+)
+def test_a_dataverse_row_that_is_not_an_object_is_one_problem(collection: str) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        crm_snapshot_from_dataverse({collection: [1]})
+    assert exc.value.lines() == [f"$.{collection}[0]: expected a JSON object, got a number"]
+
+
+def test_a_file_of_many_bad_items_reports_100_problems_then_a_count() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        crm_snapshot_from_dataverse({"contacts": [{"contactid": i} for i in range(5000)]})
+    assert len(exc.value.problems) == 100
+    assert exc.value.lines()[-1] == "and 4,900 more problems"
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_datetime_at_the_edge_of_the_range_is_refused_by_every_reader(moment: str) -> None:
+    from crmsync.adapters import dataverse, graph
+
+    when = {"dateTime": moment, "timeZone": "UTC"}
+    with pytest.raises(InvalidInput, match="out of range"):
+        graph.event_from_graph({**GRAPH_EVENT, "start": when, "end": when})
+    with pytest.raises(InvalidInput, match="out of range"):
+        graph.contact_from_graph({"id": "g", "lastModifiedDateTime": moment})
+    with pytest.raises(InvalidInput, match="out of range"):
+        dataverse.appointment_from_dataverse({**MEETING, "scheduledend": moment})
+    local = {"dateTime": "9999-12-31T23:59:59", "timeZone": "Dateline Standard Time"}
+    with pytest.raises(InvalidInput, match="cannot be written in UTC"):
+        graph.event_from_graph({**GRAPH_EVENT, "start": local, "end": local})
+
+
+def test_a_lone_surrogate_in_a_payload_is_refused_with_its_path() -> None:
+    from crmsync.adapters import graph
+
+    with pytest.raises(InvalidInput) as exc:
+        graph.contact_from_graph({"id": "g", "givenName": "Ann\ud800", "categories": ["\udc00"]})
+    assert [line.split(":")[0] for line in exc.value.lines()] == ["$.givenName", "$.categories[0]"]

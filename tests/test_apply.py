@@ -1,12 +1,34 @@
-"""Tests for crmsync.apply: the reference applier and stale plans."""
+"""Tests for crmsync.apply: the reference applier, stale plans and altered plans."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
 import attrs
 import pytest
+from hypothesis import given
 
 import crmsync
-from crmsync import Baseline, CrmContact, CrmSnapshot, OutlookContact, OutlookSnapshot, StalePlan
+from crmsync import (
+    Action,
+    AlteredPlan,
+    Appointment,
+    Baseline,
+    CrmContact,
+    CrmSnapshot,
+    Domain,
+    Op,
+    OutlookContact,
+    OutlookSnapshot,
+    Plan,
+    Side,
+    StalePlan,
+)
+from crmsync.strategies import World, worlds
 from support import NOW, plan
 
 
@@ -71,3 +93,93 @@ def test_records_the_plan_did_not_touch_keep_their_previous_baseline_entry() -> 
     assert [u.key for u in planned.baseline_updates] == ["k"]
     synced = crmsync.apply(planned, now_crm, now_out, baseline)
     assert attrs.evolve(synced.baseline.crm.contacts[1]) == extra_c
+
+
+def _edited(planned: Plan, edit: Callable[[dict[str, Any]], None]) -> Plan:
+    """The plan after someone edited its JSON (the fingerprint left as it was)."""
+    data = json.loads(crmsync.dumps(planned))
+    edit(data)
+    return crmsync.loads(json.dumps(data), Plan)
+
+
+def _update_plan() -> tuple[Plan, CrmSnapshot, OutlookSnapshot, Baseline]:
+    _, outlook, baseline = pair()
+    edited = CrmSnapshot(contacts=[CrmContact(key="k", job_title="B")])
+    planned = plan(edited, outlook, None, baseline)
+    assert [(op.action, op.side) for op in planned.ops] == [(Action.UPDATE, Side.OUTLOOK)]
+    return planned, edited, outlook, baseline
+
+
+def _set(path: tuple[Any, ...], value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        target: Any = data
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+
+    return edit
+
+
+def _drop_op(data: dict[str, Any]) -> None:
+    data["ops"].pop()
+
+
+ALTERATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "update edited into a delete": _set(("ops", 0, "action"), "delete"),
+    "a change's new value edited": _set(("ops", 0, "changes", 0, "new"), "Chief Executive"),
+    "a change's old value edited": _set(("ops", 0, "changes", 0, "old"), "Z"),
+    "an op dropped": _drop_op,
+    "a baseline update edited": _set(("baseline_updates", 0, "outlook", "job_title"), "Z"),
+    "a baseline update dropped": _set(("baseline_updates",), []),
+    "the settings edited": _set(("settings", "conflict"), "outlook_wins"),
+    "now edited": _set(("now",), "2030-01-01T00:00:00+00:00"),
+    "has_baseline cleared": _set(("has_baseline",), False),
+    "the fingerprint edited": _set(("fingerprint",), "sha256:" + "0" * 64),
+}
+
+
+@pytest.mark.parametrize("edit", ALTERATIONS.values(), ids=ALTERATIONS.keys())
+def test_an_altered_plan_is_refused_as_altered(edit: Callable[[dict[str, Any]], None]) -> None:
+    planned, crm, outlook, baseline = _update_plan()
+    altered = _edited(planned, edit)
+    with pytest.raises(AlteredPlan, match="the plan was altered after it was made"):
+        crmsync.apply(altered, crm, outlook, baseline)
+
+
+def test_an_unaltered_plan_applies_after_a_json_round_trip_with_named_zones() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    start = dt.datetime(2026, 12, 1, 10, tzinfo=paris)
+    crm = CrmSnapshot(appointments=[Appointment(key="a", start=start, end=start, modified=start)])
+    planned = plan(crm, OutlookSnapshot())
+    again = crmsync.loads(crmsync.dumps(planned), Plan)
+    assert again.ops[0].record.start.tzinfo is not paris  # a fixed offset now
+    synced = crmsync.apply(again, crm, OutlookSnapshot())
+    assert synced.outlook.appointments[0].start == start
+
+
+def test_a_stale_plan_is_stale_not_altered() -> None:
+    planned, crm, _, baseline = _update_plan()
+    moved_on = OutlookSnapshot(contacts=[OutlookContact(key="k", job_title="C")])
+    with pytest.raises(StalePlan) as exc:
+        crmsync.apply(planned, crm, moved_on, baseline)
+    assert not isinstance(exc.value, AlteredPlan)
+    assert "made from other snapshots" in str(exc.value)
+
+
+def test_a_plan_built_by_hand_without_a_fingerprint_is_refused() -> None:
+    op = Op(action=Action.DELETE, side=Side.OUTLOOK, domain=Domain.CONTACT, key="k", reason="x")
+    crm, outlook, baseline = pair()
+    with pytest.raises(AlteredPlan, match="no fingerprint"):
+        crmsync.apply(Plan(ops=(op,), now=NOW, has_baseline=True), crm, outlook, baseline)
+
+
+@given(worlds())
+def test_every_plan_applies_after_a_json_round_trip(world: World) -> None:
+    """Integrity: the fingerprint is the same before and after JSON, for any world."""
+    planned = crmsync.plan(
+        world.crm, world.outlook, world.settings, world.baseline, user=world.user, now=world.now
+    )
+    again = crmsync.loads(crmsync.dumps(planned), Plan)
+    assert again.fingerprint == planned.fingerprint
+    synced = crmsync.apply(again, world.crm, world.outlook, world.baseline)
+    assert synced == crmsync.apply(planned, world.crm, world.outlook, world.baseline)

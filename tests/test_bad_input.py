@@ -7,6 +7,7 @@ problem: never another exception, a traceback or a hang.
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,12 @@ CATALOGUE: list[tuple[str, Any, type, str]] = [
         Plan,
         "$.format_version: unsupported plan format '7.0'",
     ),
+    (
+        "a minor format version this crmsync does not know",
+        {"format_version": "1.1", "now": NOW.isoformat()},
+        Plan,
+        "$.format_version: unsupported plan format '1.1'; this crmsync reads 1.0",
+    ),
 ]
 
 
@@ -187,3 +194,106 @@ def test_the_cli_refuses_invalid_utf8_and_deep_nesting_with_exit_1(
         (tmp_path / "o.json").write_text("{}", encoding="utf-8")
         assert main(["plan", "--crm", str(crm), "--outlook", str(tmp_path / "o.json")]) == 1
         assert "Traceback" not in capsys.readouterr().err
+
+
+HUGE = "9" * 5000
+EDGE_HIGH, EDGE_LOW = "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"
+UNRELIABLE: list[tuple[str, str, type, str]] = [
+    (
+        "an integer of more than 4,300 digits",
+        '{"tasks": [{"key": "t", "percent_complete": ' + HUGE + "}]}",
+        CrmSnapshot,
+        "$: a number has more than 4,300 digits",
+    ),
+    (
+        "a datetime at the top of the range",
+        json.dumps({"appointments": [{**GOOD_APPOINTMENT, "end": EDGE_HIGH}]}),
+        CrmSnapshot,
+        f"$.appointments[0].end: {EDGE_HIGH} is out of range: it cannot be written in UTC",
+    ),
+    (
+        "a datetime at the bottom of the range",
+        json.dumps({"tasks": [{"key": "t", "due": EDGE_LOW}]}),
+        OutlookSnapshot,
+        f"$.tasks[0].due: {EDGE_LOW} is out of range",
+    ),
+    (
+        "a plan made for a moment at the edge of the range",
+        json.dumps({"now": EDGE_HIGH}),
+        Plan,
+        "$.now: 9999-12-31T23:59:59-14:00 is out of range",
+    ),
+    (
+        "a lone surrogate in a key",
+        '{"contacts": [{"key": "k1\\ud800"}]}',
+        CrmSnapshot,
+        "$.contacts[0].key: is not valid Unicode (it holds a lone surrogate)",
+    ),
+    (
+        "a lone surrogate in a plan",
+        '{"now": "2026-11-24T09:00:00+00:00", "notices": [{"domain": "contact", "key": "k", '
+        '"code": "c", "message": "\\udc00"}]}',
+        Plan,
+        "$.notices[0].message: is not valid Unicode",
+    ),
+    (
+        "a lone surrogate in the settings",
+        '{"organization_domains": ["contoso.com\\ud800"]}',
+        Settings,
+        "$.organization_domains[0]: is not valid Unicode",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "text", "cls", "expected"), UNRELIABLE, ids=[c[0] for c in UNRELIABLE]
+)
+def test_values_no_output_path_can_write_are_refused_at_input(
+    case: str, text: str, cls: type, expected: str
+) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        crmsync.loads(text, cls)
+    assert any(line.startswith(expected) for line in exc.value.lines()), exc.value.lines()
+    assert str(exc.value).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("case", "text"),
+    [(c[0], c[1]) for c in UNRELIABLE if c[2] is CrmSnapshot],
+    ids=[c[0] for c in UNRELIABLE if c[2] is CrmSnapshot],
+)
+def test_the_cli_refuses_them_with_exit_1_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, text: str
+) -> None:
+    crm = tmp_path / "crm.json"
+    crm.write_text(text, encoding="utf-8")
+    (tmp_path / "o.json").write_text("{}", encoding="utf-8")
+    for extra in ([], ["--format", "json"], ["--emit", "graph,dataverse"]):
+        args = ["plan", "--crm", str(crm), "--outlook", str(tmp_path / "o.json"), *extra]
+        assert main(args) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert "Traceback" not in captured.err
+
+
+def test_many_bad_items_give_100_problems_and_a_count_in_bounded_memory() -> None:
+    text = json.dumps({"contacts": [1] * 200_000})
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidInput) as exc:
+            crmsync.loads(text, CrmSnapshot)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(exc.value.problems) == 100
+    assert exc.value.lines()[-1] == "and 199,900 more problems"
+    assert peak < 40_000_000  # the parsed list is ~2 MB; 200k kept exceptions took ~400 MB
+
+
+def test_a_non_object_item_is_one_problem() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        crmsync.loads('{"contacts": [1], "tasks": ["t"]}', CrmSnapshot)
+    assert exc.value.lines() == [
+        "$.contacts[0]: expected an object, got a number",
+        "$.tasks[0]: expected an object, got a string",
+    ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -370,3 +372,96 @@ def test_explain_of_an_unknown_key_exits_1(capsys: pytest.CaptureFixture[str]) -
     code, text = run("explain", "nobody", "--example")
     assert (code, text) == (1, "")
     assert "no record 'nobody'" in capsys.readouterr().err
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import metadata
+
+    assert run("--version")[0] == 0
+    assert capsys.readouterr().out.strip() == f"crmsync {metadata.version('crmsync')}"
+
+
+def _applied_once(tmp_path: Path) -> tuple[list[str], Path]:
+    crm = write(tmp_path, "crm.json", CrmSnapshot(contacts=[CrmContact(key="a", first_name="A")]))
+    outlook = write(tmp_path, "outlook.json", OutlookSnapshot())
+    _, plan_json = run(
+        "plan", "--crm", crm, "--outlook", outlook, "--format", "json", "--now", NOW.isoformat()
+    )
+    out = tmp_path / "out"
+    args = ["apply", write(tmp_path, "plan.json", plan_json), "--crm", crm, "--outlook", outlook]
+    return [*args, "--out", str(out)], out
+
+
+def _folder(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())} if path.exists() else {}
+
+
+def _fail_on_second_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
+    import crmsync.cli
+
+    calls = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(crmsync.cli.os, "fsync", fsync)
+
+
+def test_apply_writes_nothing_when_the_second_file_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, out = _applied_once(tmp_path)
+    _fail_on_second_fsync(monkeypatch)
+    assert run(*args)[0] == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert not out.exists()  # the folder it made is gone again, no temporary file left
+
+
+def test_a_failed_second_apply_into_the_same_folder_keeps_the_first_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args, out = _applied_once(tmp_path)
+    assert run(*args)[0] == 0
+    first = _folder(out)
+    assert sorted(first) == ["baseline.json", "crm.json", "outlook.json"]
+    _fail_on_second_fsync(monkeypatch)
+    assert run(*args)[0] == 1
+    assert _folder(out) == first
+
+
+def test_a_rename_that_fails_midway_puts_back_the_files_already_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args, out = _applied_once(tmp_path)
+    assert run(*args)[0] == 0
+    (out / "crm.json").write_text("previous crm", encoding="utf-8")
+    first = _folder(out)
+    import crmsync.cli
+
+    real = os.replace
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        if Path(dst).name == "outlook.json":
+            raise OSError(errno.EIO, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(crmsync.cli.os, "replace", replace)
+    assert run(*args)[0] == 1
+    assert _folder(out) == first
+
+
+def test_apply_refuses_an_altered_plan_with_exit_1_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, out = _applied_once(tmp_path)
+    plan_file = Path(args[1])
+    data = json.loads(plan_file.read_text(encoding="utf-8"))
+    data["ops"][0]["record"]["first_name"] = "Mallory"
+    plan_file.write_text(json.dumps(data), encoding="utf-8")
+    assert run(*args)[0] == 1
+    assert "the plan was altered after it was made" in capsys.readouterr().err
+    assert not out.exists()

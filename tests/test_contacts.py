@@ -554,12 +554,8 @@ def test_a_remap_keeps_a_manual_conflict_on_another_field_pending() -> None:
 
 def _slots(crm: CrmContact, outlook: OutlookContact) -> tuple[set[Address], set[Address]]:
     return (
-        {a for a in (crm.address1, crm.address2, crm.address3) if not a.is_empty},
-        {
-            a
-            for a in (outlook.business_address, outlook.home_address, outlook.other_address)
-            if not a.is_empty
-        },
+        {a for a in _held(crm) if not a.is_empty},
+        {a for a in _held(outlook) if not a.is_empty},
     )
 
 

@@ -64,6 +64,7 @@ def test_the_design_contract_names_are_exported() -> None:
 
 def test_every_error_inherits_from_the_root_and_the_matching_builtin() -> None:
     for error in (
+        crmsync.AlteredPlan,
         crmsync.InvalidInput,
         crmsync.SettingsError,
         crmsync.StalePlan,
@@ -85,3 +86,7 @@ def test_neither_strategies_nor_hypothesis_are_imported_by_the_package() -> None
         check=True,
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_an_altered_plan_is_a_kind_of_stale_plan() -> None:
+    assert issubclass(crmsync.AlteredPlan, crmsync.StalePlan)

@@ -320,3 +320,17 @@ def test_no_possible_duplicate_without_a_match_or_for_a_tracked_record() -> None
     no_email = CrmSnapshot(contacts=[CrmContact(key="c1")])
     empty = OutlookSnapshot(contacts=[OutlookContact(key="o9", tracked=False)])
     assert "possible_duplicate" not in codes(plan(no_email, empty))
+
+
+def test_an_edit_made_before_an_address_mode_switch_wins_over_a_delete() -> None:
+    """Rule 3 across a switch: the home address Outlook edited under all three addresses is an
+    unpropagated change, so a CRM delete recreates the contact instead of deleting it."""
+    home = crmsync.Address(street="1 Home Rd", city="Lyon")
+    all_three = Settings(address_sync=crmsync.AddressSync.ALL_THREE)
+    baseline = attrs.evolve(
+        baseline_of([CrmContact(key="k")], [OutlookContact(key="k")]), settings=all_three
+    )
+    edited = OutlookSnapshot(contacts=[OutlookContact(key="k", home_address=home)])
+    planned = plan(CrmSnapshot(), edited, Settings(), baseline)
+    assert ops(planned) == [("contact", "crm", "k", "create")]
+    assert planned.ops[0].reason == "recreated_after_delete"

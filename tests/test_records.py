@@ -124,3 +124,51 @@ def test_records_are_frozen() -> None:
     contact = CrmContact(key="c")
     with pytest.raises(AttributeError):
         contact.first_name = "x"  # type: ignore[misc]
+
+
+EDGES = ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00")
+
+
+@pytest.mark.parametrize("text", EDGES)
+def test_a_datetime_no_output_can_write_in_utc_is_rejected(text: str) -> None:
+    moment = dt.datetime.fromisoformat(text)
+    with pytest.raises(
+        InvalidInput, match=r"start: .* is out of range: it cannot be written in UTC"
+    ):
+        Appointment(key="a", start=moment, end=moment)
+    with pytest.raises(InvalidInput, match=r"due: .* is out of range"):
+        Task(key="t", due=moment)
+
+
+def test_a_lone_surrogate_is_rejected_in_keys_text_and_lists() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        CrmContact(key="k1\ud800", notes="a\udfffb", emails=("x\ud800@y.org",))
+    assert [p.path for p in exc.value.problems] == [("key",), ("notes",), ("emails", 0)]
+    assert all("lone surrogate" in p.message for p in exc.value.problems)
+    assert str(exc.value).encode("utf-8")  # the message itself is valid Unicode
+
+
+def test_integers_are_in_the_range_every_output_can_write() -> None:
+    with pytest.raises(
+        InvalidInput, match=r"size: must be at most 2,147,483,647 \(got a number of"
+    ):
+        Attachment(name="a", size=10**5000, content_hash="h")
+    with pytest.raises(InvalidInput, match="occurrences: must be at most"):
+        Recurrence(pattern="daily", start_date=dt.date(2026, 1, 1), occurrences=2**31)
+
+
+def test_huge_or_deep_values_are_described_without_a_crash() -> None:
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    for bad in (deep, 10**5000):
+        with pytest.raises(InvalidInput, match="priority: unknown value"):
+            Task(key="t", priority=bad)  # type: ignore[arg-type]
+
+
+def test_a_snapshot_reports_at_most_100_problems_then_a_count() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        CrmSnapshot(contacts=[1] * 400)  # type: ignore[list-item]
+    assert len(exc.value.problems) == 100
+    assert exc.value.lines()[-1] == "and 300 more problems"
+    assert str(exc.value).startswith("400 problems:")

@@ -94,3 +94,23 @@ def test_known_keywords_still_construct_evolve_and_pickle() -> None:
     settings = Settings(address_sync="all_three", conflict="manual")
     assert attrs.evolve(settings, conflict="crm_wins").address_sync is AddressSync.ALL_THREE
     assert pickle.loads(pickle.dumps(settings)) == settings  # noqa: S301 - our own bytes
+
+
+def test_a_lone_surrogate_a_huge_number_or_a_deep_value_is_a_settings_error() -> None:
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(SettingsError) as exc:
+        Settings(
+            organization_domains=frozenset({"contoso\ud800.com"}),
+            max_attachment_bytes=10**5000,
+            conflict=deep,  # type: ignore[arg-type]
+            field_directions={"contact.job_title": deep},  # type: ignore[dict-item]
+        )
+    paths = sorted(p.path for p in exc.value.problems)
+    assert paths == [
+        ("conflict",),
+        ("field_directions", "contact.job_title"),
+        ("max_attachment_bytes",),
+        ("organization_domains",),
+    ]

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from crmsync.apply import Synced, apply
 from crmsync.convert import dumps, loads
-from crmsync.errors import CrmsyncError, InvalidInput, PolicyConflict, SettingsError, StalePlan
+from crmsync.errors import (
+    AlteredPlan,
+    CrmsyncError,
+    InvalidInput,
+    PolicyConflict,
+    SettingsError,
+    StalePlan,
+)
 from crmsync.plan import Action, BaselineUpdate, FieldChange, Notice, Op, Plan, Severity
 from crmsync.planning import plan
-from crmsync.policy import Policy, SyncInput, compose, default_policies, exclude
+from crmsync.policy import Policy, SyncInput, compose, default_policies, exclude, refine
 from crmsync.records import (
     ActivityKind,
     ActivityState,
@@ -45,6 +52,7 @@ __all__ = [
     "AddressKind",
     "AddressRemap",
     "AddressSync",
+    "AlteredPlan",
     "Appointment",
     "Attachment",
     "Baseline",
@@ -84,4 +92,5 @@ __all__ = [
     "exclude",
     "loads",
     "plan",
+    "refine",
 ]

@@ -7,11 +7,12 @@ on them gives no ops. It refuses a plan made from other snapshots.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import attrs
 
-from crmsync.convert import fingerprint
+from crmsync.convert import check_integrity, fingerprint
 from crmsync.errors import StalePlan
 from crmsync.plan import Action, BaselineUpdate, Op, Plan
 from crmsync.records import (
@@ -24,7 +25,7 @@ from crmsync.records import (
     Side,
 )
 
-__all__ = ["Synced", "apply"]
+__all__ = ["Synced", "apply", "run_op"]
 
 
 @attrs.frozen(kw_only=True)
@@ -50,10 +51,18 @@ def _stores(crm: CrmSnapshot, outlook: OutlookSnapshot) -> _Store:
 def _run(op: Op, stores: _Store, plan: Plan) -> str:
     """Applies one op; returns why it cannot be applied ('' when it was)."""
     domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
-    store = stores[(op.side, domain)]
+    return run_op(op, stores[(op.side, domain)], plan.now)
+
+
+def run_op(op: Op, store: dict[str, Any], now: dt.datetime) -> str:
+    """Applies one op to the records of its side and domain, keyed by key.
+
+    Returns:
+        Why it cannot be applied ('' when it was).
+    """
     where = f"{op.action} {op.domain} {op.key!r} in {op.side}"
     current = store.get(op.key)
-    stamp: dict[str, Any] = {"modified": plan.now}
+    stamp: dict[str, Any] = {"modified": now}
     if op.domain is Domain.ATTACHMENT:
         if current is None:
             return f"{where}: the appointment is gone"
@@ -166,15 +175,17 @@ def apply(
         The new snapshots and baseline.
 
     Raises:
+        AlteredPlan: the plan was edited after it was made (a `StalePlan`).
         StalePlan: the snapshots are not the ones the plan was made from, or
             the plan was made with a baseline and none is given.
     """
+    records = check_integrity(plan)
     reasons = []
     if plan.has_baseline and baseline is None:
         reasons.append("the plan was made with a baseline; pass it to apply()")
-    if fingerprint(plan.ops, crm, outlook) != plan.fingerprint:
-        reasons.append("the records the plan reads or writes have changed since it was made")
     stores = _stores(crm, outlook)
+    if fingerprint(plan.ops, crm, outlook, index=stores) != records:
+        reasons.append("the records the plan reads or writes have changed since it was made")
     for op in plan.ops:
         problem = _run(op, stores, plan)
         if problem:

@@ -9,6 +9,7 @@
     crmsync apply PLAN --crm F --outlook F [--baseline F] --out DIR
     crmsync explain KEY --crm F --outlook F [--baseline F] [--settings F] [--domain D] ...
     crmsync explain KEY --example
+    crmsync --version
 
 Exit codes: 0 done; 1 bad input (every problem printed with its path, never a
 traceback); 2 bad usage; 3 `--fail-on-data-loss` and the plan reports data
@@ -18,13 +19,16 @@ loss; 70 an internal error (set CRMSYNC_DEBUG=1 for the traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import io
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, TextIO, TypeVar, cast
 
@@ -250,6 +254,71 @@ def _explain_command(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _sync_folder(folder: Path) -> None:
+    """Makes the renames in `folder` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def write_all(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Writes several files into `folder` all together, or not at all.
+
+    Each file goes to a temporary file in the same folder, is flushed and
+    fsynced, and only when every one is written are they renamed over their
+    targets. On any failure the temporary files are removed, targets already
+    replaced get their previous content back, and a folder this call made is
+    removed again, so the folder is exactly as it was.
+
+    Raises:
+        OSError: a file could not be written or renamed.
+    """
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=folder, prefix=".crmsync-"))
+    backups: dict[Path, Path] = {}
+    replaced: list[Path] = []
+    done = False
+    try:
+        for name, data in files.items():
+            with (work / name).open("xb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+        for name in files:
+            target = folder / name
+            if target.is_file():
+                backups[target] = work / f"{name}.previous"
+                try:
+                    os.link(target, backups[target])
+                except OSError:  # a file system without hard links
+                    shutil.copy2(target, backups[target])
+        for name in files:
+            os.replace(work / name, folder / name)
+            replaced.append(folder / name)
+        _sync_folder(folder)
+        done = True
+    except BaseException:
+        for target in reversed(replaced):
+            if target in backups:
+                os.replace(backups[target], target)
+            else:
+                target.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if created and not done:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
 def _apply_command(args: argparse.Namespace, out: TextIO) -> int:
     planned = _load(args.plan, Plan)
     crm = _load(args.crm, CrmSnapshot)
@@ -260,21 +329,35 @@ def _apply_command(args: argparse.Namespace, out: TextIO) -> int:
     except StalePlan as exc:
         raise _Failure([f"crmsync: {exc}"]) from None
     folder = Path(args.out)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        f"{name}.json": (dumps(value) + "\n").encode("utf-8")
         for name, value in (
             ("crm", synced.crm),
             ("outlook", synced.outlook),
             ("baseline", synced.baseline),
-        ):
-            (folder / f"{name}.json").write_text(dumps(value) + "\n", encoding="utf-8")
+        )
+    }
+    try:
+        write_all(folder, files)
     except OSError as exc:
-        raise _Failure([f"crmsync: cannot write to {folder}: {exc.strerror or exc}"]) from None
+        raise _Failure(
+            [
+                f"crmsync: cannot write to {folder}: {exc.strerror or exc}; "
+                "nothing was written (the folder is as it was)"
+            ]
+        ) from None
     out.write(
         f"applied {len(planned.ops)} op(s); wrote crm.json, outlook.json, baseline.json "
         f"to {folder}\n"
     )
     return EXIT_OK
+
+
+def _version() -> str:
+    try:
+        return metadata.version("crmsync")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -283,6 +366,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Plan how contacts, appointments and tasks sync between Dynamics 365 "
         "and Outlook, and apply plans to JSON snapshots.",
     )
+    parser.add_argument("--version", action="version", version=f"crmsync {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     plan = commands.add_parser("plan", help="plan a sync and print the plan")
     plan.add_argument("--example", action="store_true", help="plan the bundled example")

@@ -12,6 +12,8 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import operator
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar, get_args, get_origin
@@ -26,7 +28,16 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
-from crmsync.errors import InvalidInput, PathPart, Problem, SettingsError, unknown_name
+from crmsync.errors import (
+    MAX_PROBLEMS,
+    AlteredPlan,
+    InvalidInput,
+    PathPart,
+    Problem,
+    Problems,
+    SettingsError,
+    unknown_name,
+)
 from crmsync.plan import FORMAT_VERSION, Action, BaselineUpdate, FieldChange, Notice, Op, Plan
 from crmsync.records import (
     SNAPSHOT_FIELD,
@@ -42,10 +53,21 @@ from crmsync.records import (
     Recurrence,
     Side,
     Task,
+    has_lone_surrogate,
+    utc_problem,
 )
 from crmsync.settings import FieldDirections, Settings
 
-__all__ = ["dumps", "fingerprint", "loads", "make_converter", "record_type"]
+__all__ = [
+    "check_integrity",
+    "dumps",
+    "fingerprint",
+    "loads",
+    "make_converter",
+    "plan_fingerprint",
+    "record_type",
+    "seal",
+]
 
 T = TypeVar("T")
 
@@ -92,6 +114,8 @@ def _strict(kind: type, name: str) -> Callable[[Any, Any], Any]:
             raise TypeError(f"expected {name}, got a boolean")
         if not isinstance(value, kind):
             raise TypeError(f"expected {name}, got {_json_type(value)}")
+        if isinstance(value, str) and has_lone_surrogate(value):
+            raise ValueError("is not valid Unicode (it holds a lone surrogate)")
         return value
 
     return structure
@@ -119,9 +143,13 @@ def _structure_datetime(value: Any, _: Any) -> dt.datetime:
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO 8601 date-time string, got {_json_type(value)}")
     try:
-        return dt.datetime.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"not an ISO 8601 date-time: {value[:40]!r}") from None
+    problem = utc_problem(moment) if moment.utcoffset() is not None else ""
+    if problem:
+        raise ValueError(problem)
+    return moment
 
 
 def _structure_date(value: Any, _: Any) -> dt.date:
@@ -240,16 +268,23 @@ def _list_hook(conv: cattrs.Converter, list_type: Any) -> Callable[[Any, Any], A
     def structure(value: Any, _: Any) -> tuple[Any, ...]:
         if not isinstance(value, list | tuple):
             raise TypeError(f"expected a list, got {_json_type(value)}")
-        items, errors = [], []
+        items: list[Any] = []
+        errors: list[Exception] = []
+        more = 0
         for index, item in enumerate(value):
             try:
                 items.append(conv.structure(item, item_type))
             except Exception as exc:
+                if len(errors) >= MAX_PROBLEMS:  # count the rest; keep no more exceptions
+                    more += _flatten(exc, ()).total
+                    continue
                 exc.__notes__ = [
                     *getattr(exc, "__notes__", []),
                     IterableValidationNote(f"index {index}", index, item_type),
                 ]
                 errors.append(exc)
+        if more:
+            errors.append(_More(more))
         if errors:
             raise IterableValidationError(f"while structuring {list_type!r}", errors, list_type)
         return tuple(items)
@@ -345,52 +380,74 @@ def _structure_update(conv: cattrs.Converter, value: Any) -> BaselineUpdate:
     )
 
 
-def _problems(exc: BaseException, path: tuple[PathPart, ...]) -> list[Problem]:
-    """Flattens a cattrs error tree into located problems."""
+class _More(Exception):
+    """Stands for the problems of a list's bad items beyond `MAX_PROBLEMS`, only counted."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"and {count} more")
+        self.count = count
+
+
+def _problems(exc: BaseException, path: tuple[PathPart, ...]) -> Problems:
+    """Flattens a cattrs error tree into located problems (the first `MAX_PROBLEMS`)."""
+    return _flatten(exc, path)
+
+
+def _flatten(
+    exc: BaseException, path: tuple[PathPart, ...], out: Problems | None = None
+) -> Problems:
+    out = Problems() if out is None else out
     if isinstance(exc, InvalidInput | SettingsError):
-        return [p.under(*path) for p in exc.problems]
-    if isinstance(exc, ClassValidationError):
-        out: list[Problem] = []
+        out.absorb(exc, *path)
+    elif isinstance(exc, _More):
+        out.more += exc.count
+    elif isinstance(exc, ClassValidationError):
         with_notes, without = exc.group_exceptions()
         for sub, note in with_notes:
-            out += _problems(sub, (*path, note.name))
+            _flatten(sub, (*path, note.name), out)
         for sub in without:
-            out += _problems(sub, path)
-        return out
-    if isinstance(exc, IterableValidationError):
-        out = []
+            _flatten(sub, path, out)
+    elif isinstance(exc, IterableValidationError):
         listed, unlisted = exc.group_exceptions()
         for sub, item in listed:
             index: Any = item.index
-            out += _problems(sub, (*path, index))
+            _flatten(sub, (*path, index), out)
         for sub in unlisted:
-            out += _problems(sub, path)
-        return out
-    if isinstance(exc, ForbiddenExtraKeysError):
+            _flatten(sub, path, out)
+    elif isinstance(exc, ForbiddenExtraKeysError):
         known = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
-        return [Problem((*path, k), unknown_name(k, known)) for k in sorted(exc.extra_fields)]
-    if isinstance(exc, BaseExceptionGroup):
-        return [p for sub in exc.exceptions for p in _problems(sub, path)]
-    if isinstance(exc, KeyError):
-        return [Problem(path, "required field missing")]
-    return [Problem(path, str(exc) or type(exc).__name__)]
+        out.extend(
+            Problem((*path, k), unknown_name(str(k), known))
+            for k in sorted(exc.extra_fields, key=str)
+        )
+    elif isinstance(exc, BaseExceptionGroup):
+        for part in exc.exceptions:
+            _flatten(part, path, out)
+    elif isinstance(exc, KeyError):
+        out.append(Problem(path, "required field missing"))
+    else:
+        out.append(Problem(path, str(exc) or type(exc).__name__))
+    return out
 
 
 _CONVERTER = make_converter()
 
-_MAJOR = FORMAT_VERSION.split(".", 1)[0]
+FORMAT_VERSIONS = (FORMAT_VERSION,)
+"""The plan format versions this crmsync reads."""
 
 
 def _check_version(data: Any) -> None:
     if not isinstance(data, dict):
         return
     version = data.get("format_version", FORMAT_VERSION)
-    if not isinstance(version, str) or version.split(".", 1)[0] != _MAJOR:
+    if version not in FORMAT_VERSIONS:
+        shown = repr(version[:40]) if isinstance(version, str) else _json_type(version)
         raise InvalidInput(
             [
                 Problem(
                     ("format_version",),
-                    f"unsupported plan format {version!r}; this crmsync reads {_MAJOR}.x",
+                    f"unsupported plan format {shown}; this crmsync reads "
+                    + ", ".join(FORMAT_VERSIONS),
                 )
             ]
         )
@@ -415,7 +472,7 @@ def structure(data: Any, cls: type[T]) -> T:
         raise InvalidInput([Problem((), "nested too deeply")]) from None
     except Exception as exc:
         problems = _problems(exc, ())
-        raise InvalidInput(problems or [Problem((), str(exc))]) from None
+        raise InvalidInput(problems or [Problem((), type(exc).__name__)]) from None
 
 
 def dumps(value: Any, *, indent: int | None = 2) -> str:
@@ -450,6 +507,10 @@ def parse_json(text: str | bytes) -> Any:
         ) from None
     except RecursionError:
         raise InvalidInput([Problem((), "JSON nested too deeply")]) from None
+    except ValueError:  # int() refuses a number of more than 4,300 digits
+        raise InvalidInput(
+            [Problem((), f"a number has more than {sys.get_int_max_str_digits():,} digits")]
+        ) from None
 
 
 def loads(text: str | bytes, cls: type[T]) -> T:
@@ -483,11 +544,113 @@ def _digested_fields(cls: Any) -> tuple[str, ...]:
     return tuple(f.name for f in attrs.fields(cls) if f.name != "modified")
 
 
-def fingerprint(ops: Iterable[Op], crm: CrmSnapshot, outlook: OutlookSnapshot) -> str:
+def _plain(value: Any) -> Any:
+    """A value as the plan digest sees it: the same before and after a JSON round trip.
+
+    Datetimes become their ISO text (a zone read from Graph comes back from JSON as
+    a fixed offset); records become their class name and field values. Nested
+    values (addresses, attachments, recurrences) hold no datetime, so their
+    `repr` is already canonical.
+    """
+    layout = _LAYOUTS.get(type(value))
+    if layout is None:
+        return value.isoformat() if isinstance(value, dt.datetime) else value
+    getter, moments = layout
+    values = list(getter(value))
+    for i in moments:
+        if values[i] is not None:
+            values[i] = values[i].isoformat()
+    return (type(value).__name__, *values)
+
+
+def _layout(cls: Any) -> tuple[Callable[[Any], tuple[Any, ...]], tuple[int, ...]]:
+    fields = attrs.fields(cls)
+    moments = tuple(i for i, f in enumerate(fields) if "datetime" in str(f.type))
+    return operator.attrgetter(*(f.name for f in fields)), moments
+
+
+_LAYOUTS = {cls: _layout(cls) for cls in (CrmContact, OutlookContact, Appointment, Task)}
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # a threshold of 1 reads back from JSON as 1.0
+    if isinstance(value, dict):
+        return {k: _json_number(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_number(v) for v in value]
+    return value
+
+
+def _content_digest(plan: Plan, records: str) -> str:
+    """A digest of everything `apply` acts on: ops, baseline updates, settings, now, version.
+
+    Notices are what a person reads; they take no part in applying a plan.
+    """
+    digest = hashlib.sha256()
+    settings = json.dumps(_json_number(unstructure(plan.settings)), sort_keys=True)
+    head = (plan.format_version, _plain(plan.now), plan.has_baseline, settings, records)
+    digest.update(repr(head).encode("utf-8", "backslashreplace"))
+    for op in plan.ops:
+        changes = tuple((c.field, _plain(c.old), _plain(c.new)) for c in op.changes)
+        entry = (op.action.value, op.side.value, op.domain.value, op.key, op.reason)
+        digest.update(repr((entry, changes, _plain(op.record))).encode("utf-8", "backslashreplace"))
+    for update in plan.baseline_updates:
+        where = (update.domain.value, update.key, update.unlinked, update.pending_remap)
+        sides = (_plain(update.crm), _plain(update.outlook))
+        digest.update(repr((where, sides)).encode("utf-8", "backslashreplace"))
+    return digest.hexdigest()
+
+
+def plan_fingerprint(plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot) -> str:
+    """The fingerprint a plan made from `crm` and `outlook` carries.
+
+    `sha256:<content>:<records>`: a digest of the plan's own content (ops,
+    baseline updates, settings, now, format version and the records digest)
+    and the digest of the records its ops read and write (`fingerprint`). The
+    cost follows the size of the plan, not of the snapshots.
+    """
+    records = fingerprint(plan.ops, crm, outlook).removeprefix("sha256:")
+    return f"sha256:{_content_digest(plan, records)}:{records}"
+
+
+def seal(plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot) -> Plan:
+    """The plan with its fingerprint (see `plan_fingerprint`)."""
+    return attrs.evolve(plan, fingerprint=plan_fingerprint(plan, crm, outlook))
+
+
+def check_integrity(plan: Plan) -> str:
+    """The records digest of a plan whose content matches its fingerprint.
+
+    Raises:
+        AlteredPlan: the plan's content is not what its fingerprint says (an
+            op, a change, a baseline update, the settings, `now` or the format
+            version was edited, or the fingerprint itself).
+    """
+    prefix, _, rest = plan.fingerprint.partition(":")
+    content, _, records = rest.partition(":")
+    if prefix != "sha256" or not content or not records:
+        raise AlteredPlan(["it carries no fingerprint crmsync made"])
+    if _content_digest(plan, records) != content:
+        raise AlteredPlan(
+            ["its ops, baseline updates, settings or time differ from its fingerprint"]
+        )
+    return "sha256:" + records
+
+
+def fingerprint(
+    ops: Iterable[Op],
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    *,
+    index: Mapping[tuple[Side, Domain], Mapping[str, Any]] | None = None,
+) -> str:
     """A stable digest of the records `ops` read and write, both sides.
 
     It depends only on those records, not on their order nor on the rest of
     the snapshots, so it stays cheap for a plan over many unchanged records.
+    A caller that has the snapshots' records by key already (`apply`) passes
+    them as `index`, so no snapshot is scanned at all.
     """
     targets: set[tuple[Domain, str]] = set()
     for op in ops:
@@ -495,7 +658,12 @@ def fingerprint(ops: Iterable[Op], crm: CrmSnapshot, outlook: OutlookSnapshot) -
         targets.add((owner, op.key))
         targets.update((owner, c.new) for c in op.changes if c.field == "key")
     digest = hashlib.sha256()
-    if targets:
+    if targets and index is not None:
+        for domain, key in sorted(targets):
+            for side in Side:
+                record = index[(side, domain)].get(key)
+                digest.update(_digest_entry(domain, side, key, record))
+    elif targets:
         snapshots = {Side.CRM: crm, Side.OUTLOOK: outlook}
         wanted: dict[Domain, set[str]] = {}
         for domain, key in targets:

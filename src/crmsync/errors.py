@@ -7,11 +7,21 @@ caller fixes a payload in one round instead of one problem per run.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from enum import Enum
+from typing import Any
 
 import attrs
 
 PathPart = str | int
+
+MAX_PROBLEMS = 100
+"""An error lists at most this many problems, then how many more there are.
+
+A service fed a huge bad file must not spend gigabytes describing it.
+"""
 
 
 @attrs.frozen
@@ -35,7 +45,67 @@ class Problem:
         text = root
         for part in self.path:
             text += f"[{part}]" if isinstance(part, int) else f".{part}"
-        return f"{text}: {self.message}"
+        line = f"{text}: {self.message}"
+        # A lone surrogate in a refused name must not make the message unprintable.
+        return line if line.isascii() else line.encode("utf-8", "backslashreplace").decode()
+
+
+class Problems(list[Problem]):
+    """Problems gathered so far: the first `MAX_PROBLEMS` kept, the rest only counted."""
+
+    def __init__(self, problems: Iterable[Problem] = ()) -> None:
+        super().__init__()
+        self.more = 0
+        self.extend(problems)
+
+    def append(self, problem: Problem) -> None:
+        """Keeps the problem, or counts it once the list is full."""
+        if len(self) < MAX_PROBLEMS:
+            super().append(problem)
+        else:
+            self.more += 1
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        """Appends each problem (see `append`)."""
+        for problem in problems:
+            self.append(problem)
+        self.more += getattr(problems, "more", 0)
+
+    def absorb(self, error: _ProblemsError, *prefix: PathPart) -> None:
+        """Adds an error's problems, seen from an enclosing value, and its count of more."""
+        self.extend(p.under(*prefix) for p in error.problems)
+        self.more += error.more
+
+    @property
+    def total(self) -> int:
+        """How many problems were found, kept or not."""
+        return len(self) + self.more
+
+
+def shown(value: Any) -> str:
+    """A short description of any value for a message, safe for huge or deep values.
+
+    `repr` of a 5,000-deep list raises RecursionError and `str` of a
+    5,000-digit integer raises ValueError; a message must never do either.
+    """
+    if isinstance(value, Enum):
+        value = value.value
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, str):
+        return repr(value[:60]) + ("…" if len(value) > 60 else "")
+    if isinstance(value, int):
+        if -(10**30) < value < 10**30:
+            return str(value)
+        digits = math.floor(value.bit_length() * math.log10(2)) + 1
+        return f"a number of about {digits:,} digits"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)}"
+    if isinstance(value, Mapping):
+        return f"an object of {len(value)} names"
+    return type(value).__name__
 
 
 def unknown_name(name: str, known: Iterable[str]) -> str:
@@ -60,8 +130,11 @@ class CrmsyncError(Exception):
 class _ProblemsError(CrmsyncError):
     """An error that lists every problem it found, each with its path."""
 
-    def __init__(self, problems: Iterable[Problem], root: str = "$") -> None:
-        self.problems: tuple[Problem, ...] = tuple(problems)
+    def __init__(self, problems: Iterable[Problem], root: str = "$", more: int = 0) -> None:
+        found = iter(problems)
+        self.problems: tuple[Problem, ...] = tuple(itertools.islice(found, MAX_PROBLEMS))
+        rest = sum(1 for _ in found)
+        self.more = more + rest + getattr(problems, "more", 0)
         self.root = root
         super().__init__(self._text())
 
@@ -69,14 +142,18 @@ class _ProblemsError(CrmsyncError):
         lines = self.lines()
         if len(lines) == 1:
             return lines[0]
-        return f"{len(lines)} problems:\n" + "\n".join(f"  {line}" for line in lines)
+        total = len(self.problems) + self.more
+        return f"{total} problems:\n" + "\n".join(f"  {line}" for line in lines)
 
     def lines(self) -> list[str]:
-        """Returns one `path: message` line per problem."""
-        return [p.render(self.root) for p in self.problems]
+        """Returns one `path: message` line per problem, then "and N more problems"."""
+        lines = [p.render(self.root) for p in self.problems]
+        if self.more:
+            lines.append(f"and {self.more:,} more problem{'s' if self.more > 1 else ''}")
+        return lines
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.problems, self.root))
+        return (type(self), (self.problems, self.root, self.more))
 
 
 class InvalidInput(_ProblemsError, ValueError):
@@ -103,6 +180,22 @@ class StalePlan(CrmsyncError, ValueError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.reasons,))
+
+
+class AlteredPlan(StalePlan):
+    """A plan whose content was changed after it was made (its fingerprint no longer matches).
+
+    An edited op, change, baseline update, setting or time would write what no
+    plan decided; `crmsync.apply` refuses it before looking at the snapshots.
+    """
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = tuple(reasons)
+        CrmsyncError.__init__(
+            self,
+            "the plan was altered after it was made; plan again:\n"
+            + "\n".join(f"  {r}" for r in self.reasons),
+        )
 
 
 class PolicyConflict(CrmsyncError, ValueError):

@@ -807,8 +807,16 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
         deleted_on = survivor_side.other
         if blocked[deleted_on]:
             continue
-        base_view = rules.view(getattr(pair, f"base_{survivor_side}"), survivor_side, inp.settings)
-        if rules.changed(rules.view(survivor, survivor_side, inp.settings), base_view):
+        base_record = getattr(pair, f"base_{survivor_side}")
+        # Changed under the settings of the last sync counts too: an edit made before an
+        # address-mode switch is an unpropagated change the delete must not destroy.
+        if any(
+            rules.changed(
+                rules.view(survivor, survivor_side, settings),
+                rules.view(base_record, survivor_side, settings),
+            )
+            for settings in (inp.settings, inp.previous_settings)
+        ):
             # Rule 3: the change wins over the delete.
             fresh = Pair(key, crm, outlook)
             results.append(rules.create(fresh, survivor_side, inp, "recreated_after_delete"))

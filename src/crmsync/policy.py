@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from crmsync.errors import InvalidInput, PolicyConflict, Problem
-from crmsync.plan import BaselineUpdate, Notice, Op, Plan, Record, Severity
+from crmsync.plan import Action, BaselineUpdate, Notice, Op, Plan, Record, Severity
 from crmsync.records import (
     SNAPSHOT_FIELD,
     Baseline,
@@ -22,10 +22,19 @@ from crmsync.records import (
     Domain,
     OutlookSnapshot,
     Side,
+    utc_problem,
 )
 from crmsync.settings import Settings
 
-__all__ = ["Policy", "SyncInput", "compose", "default_policies", "exclude", "finish_plan"]
+__all__ = [
+    "Policy",
+    "SyncInput",
+    "compose",
+    "default_policies",
+    "exclude",
+    "finish_plan",
+    "refine",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -67,6 +76,8 @@ class SyncInput:
             problems.append(Problem(("user",), "expected an e-mail address"))
         if not isinstance(self.now, dt.datetime) or self.now.utcoffset() is None:
             problems.append(Problem(("now",), "expected a timezone-aware datetime"))
+        elif problem := utc_problem(self.now):  # apply stamps it on what it writes
+            problems.append(Problem(("now",), problem))
         if problems:
             raise InvalidInput(problems, root="SyncInput")
 
@@ -105,23 +116,22 @@ def finish_plan(
         notices: the notices.
         updates: the baseline updates.
         fingerprint: compute the fingerprint (it costs a read of every
-            record the ops touch).
+            record the ops touch, and of the plan's own content).
 
     Returns:
         The plan, in its total order.
     """
-    from crmsync.convert import fingerprint as digest  # noqa: PLC0415 - convert imports us
+    from crmsync.convert import seal  # noqa: PLC0415 - convert imports us
 
-    ops = tuple(ops)
-    return Plan(
-        ops=ops,
+    plan = Plan(
+        ops=tuple(ops),
         notices=tuple(notices),
         baseline_updates=tuple(updates),
         now=inp.now,
         settings=inp.settings,
-        fingerprint=digest(ops, inp.crm, inp.outlook) if fingerprint else "",
         has_baseline=inp.baseline is not None,
     )
+    return seal(plan, inp.crm, inp.outlook) if fingerprint else plan
 
 
 def compose(*policies: Policy) -> Policy:
@@ -235,6 +245,108 @@ def exclude(
         return finish_plan(inp, inner.ops, (*inner.notices, *notices), inner.baseline_updates)
 
     return excluding
+
+
+def _owner(op: Op) -> tuple[Domain, str]:
+    """The record an op belongs to: an attachment op belongs to its appointment."""
+    return (Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain, op.key)
+
+
+def refine(policy: Policy, fn: Callable[[tuple[Op, ...], SyncInput], Iterable[Op]]) -> Policy:
+    """Wraps a policy so that `fn` may drop or change its ops before the plan is finished.
+
+    A plan is fingerprinted over its own content, so ops changed afterwards
+    make `crmsync.apply` refuse it (`AlteredPlan`). `refine` is the supported
+    way: the result is a finished plan again, fingerprinted anew, whose
+    baseline updates agree with the ops it keeps:
+
+    - a dropped op leaves its record's baseline entry as it was (the update
+      is withdrawn), so the work stays pending and the next plan proposes it
+      again, as it does for a deferred attachment, instead of forgetting an
+      edit or copying a stale value over it;
+    - a changed op (same action target, other changes, record or action)
+      updates the baseline entry on its side to what it writes, so the next
+      plan sees no change there.
+
+    Args:
+        policy: the policy to wrap.
+        fn: called with the plan's ops and the input; returns the ops to keep,
+            each one of the given ops or a change of one (`attrs.evolve`),
+            at most one per target. It must be pure, like any policy.
+
+    Returns:
+        The wrapped policy.
+
+    Raises:
+        PolicyConflict: (when the policy runs) `fn` returned an op on a target
+            the plan had no op for, two ops on one target, a changed LINK or
+            UNLINK, or a change that cannot apply to the record the plan saw.
+    """
+
+    def refined(inp: SyncInput) -> Plan:
+        partial = getattr(policy, "plan_without_fingerprint", None)
+        plan = partial(inp) if partial is not None else policy(inp)
+        before = {op.target: op for op in plan.ops}
+        after: dict[Any, Op] = {}
+        for op in fn(plan.ops, inp):
+            if op.target not in before:
+                raise PolicyConflict(
+                    f"refine: an op on {op.domain} {op.key!r} in {op.side} that the plan did not "
+                    "have; a refinement may drop or change ops, not add them"
+                )
+            if after.setdefault(op.target, op) is not op:
+                raise PolicyConflict(f"refine: two ops on {op.domain} {op.key!r} in {op.side}")
+        withdrawn: set[tuple[Domain, str]] = set()
+        changed: set[tuple[Side, Domain, str]] = set()
+        for target, op in before.items():
+            kept = after.get(target)
+            if kept == op:
+                continue
+            if kept is None:
+                withdrawn.add(_owner(op))
+                withdrawn.update((op.domain, c.new) for c in op.changes if c.field == "key")
+            elif {op.action, kept.action} & {Action.LINK, Action.UNLINK}:
+                raise PolicyConflict(
+                    f"refine: a {op.action} of {op.domain} {op.key!r} can be dropped, not changed"
+                )
+            else:
+                changed.add((op.side, *_owner(op)))
+        ops = [after[op.target] for op in plan.ops if op.target in after]
+        updates = {
+            (u.domain, u.key): u
+            for u in plan.baseline_updates
+            if (u.domain, u.key) not in withdrawn
+        }
+        grouped: dict[tuple[Side, Domain, str], list[Op]] = {}
+        for op in ops:
+            grouped.setdefault((op.side, *_owner(op)), []).append(op)
+        seen: dict[tuple[Side, Domain], dict[str, Any]] = {}
+        for side, domain, key in sorted(changed - {(s, *w) for s in Side for w in withdrawn}):
+            if (domain, key) in updates:
+                if (side, domain) not in seen:
+                    snapshot = inp.crm if side is Side.CRM else inp.outlook
+                    records = getattr(snapshot, SNAPSHOT_FIELD[domain])
+                    seen[(side, domain)] = {r.key: r for r in records}
+                found = seen[(side, domain)].get(key)
+                written = _written(found, grouped.get((side, domain, key), []), plan.now)
+                updates[(domain, key)] = attrs.evolve(
+                    updates[(domain, key)], **{side.value: written}
+                )
+        return finish_plan(inp, ops, plan.notices, updates.values())
+
+    return refined
+
+
+def _written(found: Any, ops: Iterable[Op], now: dt.datetime) -> Any:
+    """The record `ops` leave in place of `found` (None: no record yet), as `apply` writes it."""
+    from crmsync.apply import run_op  # noqa: PLC0415 - apply imports the plan model we build on
+
+    store = {} if found is None else {found.key: found}
+    for op in ops:
+        problem = run_op(op, store, now)
+        if problem:
+            raise PolicyConflict(f"refine: {problem}")
+    return next(iter(store.values()), None)
 
 
 def default_policies() -> Sequence[Policy]:

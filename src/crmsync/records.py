@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from crmsync.errors import InvalidInput, PathPart, Problem
+from crmsync.errors import InvalidInput, PathPart, Problem, Problems, shown
 from crmsync.settings import Settings
 
 __all__ = [
@@ -43,6 +43,25 @@ __all__ = [
 ]
 
 MAX_EMAILS = 3
+
+MAX_INT = 2**31 - 1
+"""The largest whole number a record holds: Edm.Int32, what Graph and Dataverse write."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True when `text` holds a lone surrogate: no output path (UTF-8) can write it."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def utc_problem(moment: dt.datetime) -> str:
+    """Why an aware datetime cannot be written in UTC (at the edge of the range), or ''."""
+    try:
+        moment.astimezone(dt.UTC)
+    except OverflowError:
+        return f"{moment.isoformat()} is out of range: it cannot be written in UTC"
+    return ""
 
 
 class Priority(StrEnum):
@@ -125,8 +144,8 @@ E = TypeVar("E", bound=StrEnum)
 
 def _member(enum: type[E], value: E | str) -> E:
     """An enum member from a member or its plain value; a bad value is left for validation."""
-    if isinstance(value, enum):
-        return value
+    if isinstance(value, enum) or not isinstance(value, str):
+        return value  # a non-string (even an unhashable one) is reported by _Checks.enum
     try:
         return enum(value)
     except ValueError:
@@ -173,7 +192,7 @@ class _Checks:
 
     def __init__(self, record: object) -> None:
         self.record = record
-        self.problems: list[Problem] = []
+        self.problems = Problems()
 
     def add(self, path: PathPart | tuple[PathPart, ...], message: str) -> None:
         parts = path if isinstance(path, tuple) else (path,)
@@ -184,6 +203,8 @@ class _Checks:
             value = getattr(self.record, name)
             if not isinstance(value, str):
                 self.add(name, f"expected str, got {type(value).__name__}")
+            elif has_lone_surrogate(value):
+                self.add(name, "is not valid Unicode (it holds a lone surrogate)")
 
     def key(self) -> None:
         value = getattr(self.record, "key")  # noqa: B009 - every caller has a key
@@ -191,6 +212,8 @@ class _Checks:
             self.add("key", f"expected str, got {type(value).__name__}")
         elif not value.strip():
             self.add("key", "must not be empty")
+        elif has_lone_surrogate(value):
+            self.add("key", "is not valid Unicode (it holds a lone surrogate)")
 
     def flag(self, *names: str) -> None:
         for name in names:
@@ -201,7 +224,7 @@ class _Checks:
         value = getattr(self.record, name)
         if not isinstance(value, enum):
             allowed = ", ".join(m.value for m in enum)
-            self.add(name, f"unknown value {value!r}; expected one of: {allowed}")
+            self.add(name, f"unknown value {shown(value)}; expected one of: {allowed}")
 
     def moment(self, name: str, *, optional: bool = False) -> None:
         value = getattr(self.record, name)
@@ -211,6 +234,8 @@ class _Checks:
             self.add(name, f"expected a datetime, got {type(value).__name__}")
         elif value.tzinfo is None or value.utcoffset() is None:
             self.add(name, "datetime must be timezone-aware (it has no UTC offset)")
+        elif problem := utc_problem(value):
+            self.add(name, problem)
 
     def strings(self, name: str) -> None:
         value = getattr(self.record, name)
@@ -222,6 +247,8 @@ class _Checks:
                 self.add((name, i), f"expected str, got {type(item).__name__}")
             elif not item.strip():
                 self.add((name, i), "must not be empty")
+            elif has_lone_surrogate(item):
+                self.add((name, i), "is not valid Unicode (it holds a lone surrogate)")
 
     def nested(self, name: str, cls: type, *, optional: bool = False) -> None:
         value = getattr(self.record, name)
@@ -230,16 +257,16 @@ class _Checks:
         if not isinstance(value, cls):
             self.add(name, f"expected {cls.__name__}, got {type(value).__name__}")
 
-    def integer(self, name: str, *, low: int | None = None, high: int | None = None) -> bool:
+    def integer(self, name: str, *, low: int | None = None, high: int = MAX_INT) -> bool:
         value = getattr(self.record, name)
         if isinstance(value, bool) or not isinstance(value, int):
             self.add(name, f"expected an integer, got {type(value).__name__}")
             return False
         if low is not None and value < low:
-            self.add(name, f"must be at least {low} (got {value})")
+            self.add(name, f"must be at least {low} (got {shown(value)})")
             return False
-        if high is not None and value > high:
-            self.add(name, f"must be at most {high} (got {value})")
+        if value > high:
+            self.add(name, f"must be at most {high:,} (got {shown(value)})")
             return False
         return True
 
@@ -539,13 +566,15 @@ class Recurrence:
         if isinstance(self.days_of_week, tuple):
             for i, day in enumerate(self.days_of_week):
                 if isinstance(day, str) and day not in DAY_NAMES:
-                    checks.add(("days_of_week", i), f"unknown day {day!r}")
+                    checks.add(("days_of_week", i), f"unknown day {shown(day)}")
         if self.day_of_month is not None:
             checks.integer("day_of_month", low=1, high=31)
         if self.month is not None:
             checks.integer("month", low=1, high=12)
         if self.index is not None and self.index not in WEEK_INDEXES:
-            checks.add("index", f"unknown value {self.index!r}; expected {', '.join(WEEK_INDEXES)}")
+            checks.add(
+                "index", f"unknown value {shown(self.index)}; expected {', '.join(WEEK_INDEXES)}"
+            )
         if self.occurrences is not None:
             checks.integer("occurrences", low=1)
         start_ok = isinstance(self.start_date, dt.date) and not isinstance(
@@ -814,8 +843,10 @@ class Baseline:
         checks.nested("settings", Settings)
         for domain, key in sorted(self.unlinked, key=str):
             if not isinstance(domain, Domain) or not isinstance(key, str):
-                checks.add("unlinked", f"expected [domain, key], got [{domain!r}, {key!r}]")
+                checks.add(
+                    "unlinked", f"expected [domain, key], got [{shown(domain)}, {shown(key)}]"
+                )
         for key in sorted(self.pending_remap, key=str):
             if not isinstance(key, str):
-                checks.add("pending_remap", f"expected a contact key, got {key!r}")
+                checks.add("pending_remap", f"expected a contact key, got {shown(key)}")
         checks.done()

@@ -7,13 +7,16 @@ construction: a bad value is a `SettingsError` naming every problem.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
 
 import attrs
 
-from crmsync.errors import Problem, SettingsError, unknown_name
+from crmsync.errors import Problem, Problems, SettingsError, shown, unknown_name
+
+_SURROGATE = re.compile("[\ud800-\udfff]")  # not valid Unicode: no output can write it
 
 __all__ = [
     "AddressRemap",
@@ -88,7 +91,7 @@ class FieldDirections(Mapping[str, Direction]):
         converted: dict[str, Any] = {}
         for name, value in (items or {}).items():
             try:
-                converted[name] = Direction(value)
+                converted[name] = Direction(value) if isinstance(value, str) else value
             except ValueError:
                 converted[name] = value  # reported by Settings validation
         self._items = dict(sorted(converted.items()))
@@ -123,6 +126,8 @@ def _directions(value: Mapping[str, Direction | str] | None) -> FieldDirections:
 
 
 def _member(enum: type[E], value: E | str) -> E:
+    if not isinstance(value, str):
+        return value  # reported by validation (enum() would repr it, deep or huge)
     try:
         return enum(value)
     except ValueError:
@@ -191,7 +196,7 @@ class Settings:
     allow_mass_delete: bool = False
 
     def __attrs_post_init__(self) -> None:
-        problems = list(self._problems())
+        problems = Problems(self._problems())
         if problems:
             raise SettingsError(problems, root="Settings")
 
@@ -206,15 +211,27 @@ class Settings:
         ):
             if not isinstance(getattr(self, name), enum):
                 allowed = ", ".join(m.value for m in enum)
-                yield Problem((name,), f"unknown value {getattr(self, name)!r}; expected {allowed}")
+                yield Problem(
+                    (name,), f"unknown value {shown(getattr(self, name))}; expected {allowed}"
+                )
         for domain in sorted(self.organization_domains, key=str):
-            if not isinstance(domain, str) or not domain or "@" in domain or " " in domain:
-                yield Problem(("organization_domains",), f"not an e-mail domain: {domain!r}")
-        if not _is_int(self.max_attachment_bytes) or self.max_attachment_bytes < 0:
-            yield Problem(("max_attachment_bytes",), "expected a whole number of bytes, 0 or more")
+            if (
+                not isinstance(domain, str)
+                or not domain
+                or "@" in domain
+                or " " in domain
+                or _SURROGATE.search(domain)
+            ):
+                yield Problem(("organization_domains",), f"not an e-mail domain: {shown(domain)}")
+        if not _is_bytes(self.max_attachment_bytes):
+            yield Problem(
+                ("max_attachment_bytes",), "expected a whole number of bytes, 0 to 2**63 - 1"
+            )
         budget = self.attachment_budget_bytes
-        if budget is not None and (not _is_int(budget) or budget < 0):
-            yield Problem(("attachment_budget_bytes",), "expected null or a number of bytes >= 0")
+        if budget is not None and not _is_bytes(budget):
+            yield Problem(
+                ("attachment_budget_bytes",), "expected null or a number of bytes, 0 to 2**63 - 1"
+            )
         threshold = self.mass_delete_threshold
         if (
             isinstance(threshold, bool)
@@ -254,6 +271,11 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_bytes(value: object) -> bool:
+    # Edm.Int64: a byte count any output can write (JSON refuses 4,300-digit numbers).
+    return _is_int(value) and 0 <= value <= 2**63 - 1  # type: ignore[operator]
+
+
 def _direction_problems(directions: FieldDirections) -> Iterator[Problem]:
     # The field tables are the domains' rules; they are read lazily because the
     # domain modules import this one.
@@ -270,4 +292,4 @@ def _direction_problems(directions: FieldDirections) -> Iterator[Problem]:
             yield Problem(path, "this field has a fixed direction and cannot be set")
         if not isinstance(value, Direction):
             allowed = ", ".join(m.value for m in Direction)
-            yield Problem(path, f"unknown direction {value!r}; expected {allowed}")
+            yield Problem(path, f"unknown direction {shown(value)}; expected {allowed}")

@@ -25,7 +25,7 @@ import attrs
 
 from crmsync.adapters import dataverse, graph
 from crmsync.adapters._read import Reader, collection
-from crmsync.errors import InvalidInput, PathPart, Problem
+from crmsync.errors import InvalidInput, PathPart, Problem, Problems
 from crmsync.records import Attachment, CrmSnapshot, Domain, OutlookSnapshot
 
 __all__ = [
@@ -49,7 +49,7 @@ _GRAPH_PARTS = ("contacts", "events", "tasks")
 _DATAVERSE_PARTS = ("contacts", "appointments", "tasks", "activitymimeattachments")
 
 
-def _parts(data: Any, names: tuple[str, ...], problems: list[Problem]) -> dict[str, Any]:
+def _parts(data: Any, names: tuple[str, ...], problems: Problems) -> dict[str, Any]:
     reader = Reader(data, (), problems)
     for name in reader.payload:
         if name not in names and not str(name).startswith("@"):
@@ -57,9 +57,7 @@ def _parts(data: Any, names: tuple[str, ...], problems: list[Problem]) -> dict[s
     return {name: reader.payload.get(name) for name in names}
 
 
-def _each(
-    payload: Any, name: str, problems: list[Problem]
-) -> list[tuple[tuple[PathPart, ...], Any]]:
+def _each(payload: Any, name: str, problems: Problems) -> list[tuple[tuple[PathPart, ...], Any]]:
     """The items of one collection with their paths; a malformed collection is a problem."""
     if payload is None:
         return []
@@ -67,17 +65,17 @@ def _each(
     try:
         items = collection(payload, base)
     except InvalidInput as exc:
-        problems.extend(exc.problems)
+        problems.absorb(exc)
         return []
     inner = (*base, "value") if isinstance(payload, dict) and "value" in payload else base
     return [((*inner, i), item) for i, item in items]
 
 
-def _read(problems: list[Problem], path: tuple[PathPart, ...], read: Callable[[], T]) -> T | None:
+def _read(problems: Problems, path: tuple[PathPart, ...], read: Callable[[], T]) -> T | None:
     try:
         return read()
     except InvalidInput as exc:
-        problems.extend(p.under(*path) for p in exc.problems)
+        problems.absorb(exc, *path)
         return None
 
 
@@ -118,7 +116,7 @@ def read_graph(data: Any) -> GraphRead:
     Raises:
         InvalidInput: every problem in every item, with its path.
     """
-    problems: list[Problem] = []
+    problems = Problems()
     parts = _parts(data, _GRAPH_PARTS, problems)
     ids: dict[tuple[Domain, str], str] = {}
 
@@ -163,12 +161,14 @@ def crm_snapshot_from_dataverse(data: Any) -> CrmSnapshot:
     Raises:
         InvalidInput: every problem in every item, with its path.
     """
-    problems: list[Problem] = []
+    problems = Problems()
     parts = _parts(data, _DATAVERSE_PARTS, problems)
     attached: dict[str, list[Attachment]] = defaultdict(list)
     owners: dict[str, tuple[PathPart, ...]] = {}
     for path, item in _each(parts["activitymimeattachments"], "activitymimeattachments", problems):
         found = _read(problems, path, partial(dataverse.attachment_from_dataverse, item))
+        if not isinstance(item, Mapping):
+            continue  # reported once, by the attachment's own reader
         owner = Reader(item, path, problems).text("_objectid_value", required=True)
         if found is not None and owner:
             attached[owner].append(found)

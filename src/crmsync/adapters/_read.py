@@ -17,8 +17,8 @@ import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, TypeVar
 
-from crmsync.errors import InvalidInput, PathPart, Problem
-from crmsync.records import Attachment
+from crmsync.errors import InvalidInput, PathPart, Problem, Problems, shown
+from crmsync.records import MAX_INT, Attachment, has_lone_surrogate, utc_problem
 
 T = TypeVar("T")
 
@@ -29,18 +29,22 @@ class Reader:
     """One JSON object inside a payload, and the problems found so far."""
 
     def __init__(
-        self, payload: Any, path: tuple[PathPart, ...] = (), problems: list[Problem] | None = None
+        self, payload: Any, path: tuple[PathPart, ...] = (), problems: Problems | None = None
     ) -> None:
         self.path = path
-        self.problems: list[Problem] = [] if problems is None else problems
+        self.problems = Problems() if problems is None else problems
+        self.broken = False
         if isinstance(payload, Mapping):
             self.payload: Mapping[str, Any] = payload
         else:
             self.payload = {}
             self.problem((), f"expected a JSON object, got {_json_type(payload)}")
+            self.broken = True  # what it lacks follows from that: reported once
 
     def problem(self, name: PathPart | tuple[PathPart, ...], message: str) -> None:
         """Records a problem at `name`, relative to this object."""
+        if self.broken:
+            return
         parts = name if isinstance(name, tuple) else (name,)
         self.problems.append(Problem((*self.path, *parts), message))
 
@@ -62,6 +66,9 @@ class Reader:
         if not isinstance(value, str):
             self.problem(name, f"expected a string, got {_json_type(value)}")
             return ""
+        if has_lone_surrogate(value):
+            self.problem(name, "is not valid Unicode (it holds a lone surrogate)")
+            return ""
         if required and not value.strip():
             self.problem(name, "must not be empty")
         return value
@@ -74,6 +81,9 @@ class Reader:
         whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
         if isinstance(value, bool) or not whole:
             self.problem(name, f"expected an integer, got {_json_type(value)}")
+            return None
+        if not -MAX_INT <= value <= MAX_INT:
+            self.problem(name, f"{shown(value)} is out of range (at most {MAX_INT:,})")
             return None
         return int(value)
 
@@ -102,14 +112,16 @@ class Reader:
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            self.problem(name, f"expected a date like 2017-09-04, got {text!r}")
+            self.problem(name, f"expected a date like 2017-09-04, got {shown(text)}")
             return None
 
     def strings(self, name: str) -> list[str]:
         """A list of strings; absent or null is empty."""
         out: list[str] = []
         for i, value in self._list(name):
-            if isinstance(value, str):
+            if isinstance(value, str) and has_lone_surrogate(value):
+                self.problem((name, i), "is not valid Unicode (it holds a lone surrogate)")
+            elif isinstance(value, str):
                 out.append(value)
             else:
                 self.problem((name, i), f"expected a string, got {_json_type(value)}")
@@ -147,7 +159,7 @@ class Reader:
             return table[value]
         except (KeyError, TypeError):
             allowed = ", ".join(repr(k) for k in table)
-            self.problem(name, f"unknown value {value!r}; expected one of: {allowed}")
+            self.problem(name, f"unknown value {shown(value)}; expected one of: {allowed}")
             return default
 
     def _list(self, name: str) -> Iterator[tuple[int, Any]]:
@@ -165,10 +177,13 @@ def parse_moment(text: str, report: Callable[[str], None]) -> dt.datetime | None
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        report(f"expected an ISO 8601 date-time, got {text!r}")
+        report(f"expected an ISO 8601 date-time, got {shown(text)}")
         return None
     if moment.tzinfo is None:
-        report(f"date-time {text!r} has no UTC offset")
+        report(f"date-time {shown(text)} has no UTC offset")
+        return None
+    if problem := utc_problem(moment):
+        report(problem)
         return None
     return moment
 

@@ -375,7 +375,7 @@ def appointment_from_dataverse(
             try:
                 recurrence = recurrence_from_dataverse(payload)
             except InvalidInput as exc:
-                reader.problems.extend(exc.problems)
+                reader.problems.absorb(exc)
         else:
             reader.problem("recurrencepatterntype", "a series master needs its pattern")
     parties: dict[int, list[str]] = {_REQUIRED: [], _OPTIONAL: [], _ORGANIZER: []}

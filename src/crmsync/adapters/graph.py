@@ -43,7 +43,7 @@ from bs4.element import NavigableString
 from tzlocal.windows_tz import tz_win, win_tz
 
 from crmsync.adapters._read import Reader, build, file_attachment, normalize_text, restrict
-from crmsync.errors import InvalidInput
+from crmsync.errors import InvalidInput, shown
 from crmsync.records import (
     DAY_NAMES,
     ActivityKind,
@@ -129,17 +129,20 @@ def _invert(table: Mapping[str, Any]) -> dict[Any, str]:
 # shared pieces
 
 
-def _extended(reader: Reader) -> dict[str, Any]:
-    """`singleValueExtendedProperties` as {id: value}, ids compared case-insensitively."""
+def _extended(reader: Reader) -> dict[str, str]:
+    """`singleValueExtendedProperties` as {id: value}, ids compared case-insensitively.
+
+    Graph sends every value as a string, whatever the property's MAPI type; any
+    other value (true, 12, an object) is a problem, never a key like 'True'.
+    """
     return {
-        item.text("id").casefold(): item.raw("value")
+        item.text("id").casefold(): item.text("value")
         for item in reader.objects("singleValueExtendedProperties")
     }
 
 
-def _extended_value(props: Mapping[str, Any], prop: str) -> str:
-    value = props.get(prop.casefold())
-    return "" if value is None else str(value)
+def _extended_value(props: Mapping[str, str], prop: str) -> str:
+    return props.get(prop.casefold(), "")
 
 
 def _key(reader: Reader, props: Mapping[str, Any], key: str | None) -> str:
@@ -192,7 +195,11 @@ def _when(reader: Reader) -> dt.datetime | None:
     except ValueError:
         reader.problem("dateTime", f"expected an ISO 8601 date-time, got {local!r}")
         return None
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    try:
+        return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    except OverflowError:  # at the edge of the range: no output path could write it
+        reader.problem("dateTime", f"{shown(local)} in {shown(zone_name)} is out of range")
+        return None
 
 
 def _moment_of(reader: Reader, name: str, *, required: bool = False) -> dt.datetime | None:
@@ -530,7 +537,7 @@ def event_from_graph(
             try:
                 recurrence = recurrence_from_graph(rec, path=("recurrence",))
             except InvalidInput as exc:
-                reader.problems.extend(exc.problems)
+                reader.problems.absorb(exc)
     series_key = reader.text("seriesMasterId", required=True) if kind == "exception" else ""
     attendees: dict[str, list[str]] = {"required": [], "optional": []}
     for person in reader.objects("attendees"):
@@ -542,7 +549,7 @@ def event_from_graph(
         try:
             found = attachment_from_graph(item.payload)
         except InvalidInput as exc:
-            reader.problems.extend(p.under("attachments", i) for p in exc.problems)
+            reader.problems.absorb(exc, "attachments", i)
             continue
         if found is not None:
             attachments.append(found)
@@ -678,7 +685,7 @@ def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | Non
         try:
             recurrence = recurrence_from_graph(reader.raw("recurrence"), path=("recurrence",))
         except InvalidInput as exc:
-            reader.problems.extend(exc.problems)
+            reader.problems.absorb(exc)
     values: dict[str, Any] = {
         "key": _key(reader, props, key),
         "subject": subject.strip(),
