@@ -121,3 +121,23 @@ def test_the_delta_round_on_the_adapters_page_is_what_the_command_prints(tmp_pat
 
     assert code == 0
     assert out.getvalue().rstrip("\n") == _shown("delta")
+
+
+def test_the_api_reference_lists_every_public_name() -> None:
+    import crmsync
+
+    page = (ROOT / "docs" / "api.md").read_text("utf-8")
+    listed = set(re.findall(r"^::: ([\w.]+)$", page, re.M))
+    missing = [
+        name
+        for name in crmsync.__all__
+        if not any(entry.endswith(f".{name}") for entry in listed)
+        and getattr(crmsync, name).__module__ not in listed
+    ]
+    assert missing == []
+    assert {
+        "crmsync.adapters.read_graph",
+        "crmsync.adapters.GraphRead",
+        "crmsync.adapters.requests.requests_for",
+        "crmsync.policy.Policy",
+    } <= listed

@@ -68,3 +68,11 @@ def test_has_data_loss_follows_data_loss_notices() -> None:
     )
     assert Plan(notices=(notice,), now=NOW).has_data_loss
     assert "WARNING: this plan reports data loss" in Plan(notices=(notice,), now=NOW).render()
+
+
+def test_an_enumeration_value_is_described_by_its_value_not_its_repr() -> None:
+    from crmsync import AddressKind, TaskStatus
+    from crmsync.plan import describe
+
+    assert describe(AddressKind.HOME) == "home"
+    assert describe((TaskStatus.COMPLETED,)) == "[completed]"

@@ -10,7 +10,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -25,6 +25,10 @@ from crmsync.records import (
     Task,
 )
 from crmsync.settings import Settings
+
+if TYPE_CHECKING:
+    from crmsync.explain import Explanation
+    from crmsync.records import Baseline, CrmSnapshot, OutlookSnapshot
 
 __all__ = [
     "FORMAT_VERSION",
@@ -303,6 +307,32 @@ class Plan:
         """A readable text, grouped by domain and side, with reasons."""
         return render(self)
 
+    def explain(
+        self,
+        key: str,
+        *,
+        crm: CrmSnapshot | None = None,
+        outlook: OutlookSnapshot | None = None,
+        baseline: Baseline | None = None,
+        domain: Domain | None = None,
+    ) -> tuple[Explanation, ...]:
+        """Why the plan does what it does with one record: see `crmsync.explain.explain`.
+
+        Args:
+            key: the record's key.
+            crm: the CRM snapshot the plan was made from (for its values).
+            outlook: the Outlook snapshot the plan was made from.
+            baseline: the baseline the plan was made with.
+            domain: look only in this domain.
+
+        Returns:
+            One `Explanation` per domain that knows the key (empty if none does),
+            each with the values side by side and a verdict per field.
+        """
+        from crmsync.explain import explain  # noqa: PLC0415 - it reads the domain modules
+
+        return explain(self, key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
+
 
 _TITLES = {
     Domain.CONTACT: "Contacts",
@@ -317,14 +347,14 @@ def describe(value: Any) -> str:
     """A value as a person reads it in a notice or a rendered plan."""
     if isinstance(value, Address):
         return value.one_line() if not value.is_empty else "(no address)"
+    if isinstance(value, StrEnum):  # before str: a StrEnum is a str
+        return value.value
     if isinstance(value, str):
         return repr(value) if value else "(empty)"
     if isinstance(value, tuple):
         return "[" + ", ".join(describe(v) for v in value) + "]"
     if isinstance(value, dt.datetime):
         return value.isoformat()
-    if isinstance(value, StrEnum):
-        return value.value
     if value is None:
         return "(none)"
     return str(value)

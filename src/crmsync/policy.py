@@ -90,7 +90,16 @@ class SyncInput:
 
 
 Policy = Callable[[SyncInput], Plan]
-"""A pure function from what both sides hold to a plan."""
+"""A policy: a pure function from what both sides hold (`SyncInput`) to a `Plan`.
+
+Any callable of that shape is a policy. `default_policies()` returns the
+built-in ones, one per sync domain (contacts, appointments, tasks);
+`compose(*policies)` runs several and merges their plans into one (raising
+`PolicyConflict` when two plan different ops for one record); `exclude(policy,
+predicate, code)` keeps an application's own records out of a policy's plan,
+with a notice. `crmsync.plan(..., policy=...)` runs the one given instead of
+the defaults.
+"""
 
 
 def finish_plan(

@@ -6,6 +6,7 @@ construction: a bad value is a `SettingsError` naming every problem.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from crmsync.errors import Problem, Problems, SettingsError, shown
+from crmsync.errors import Problem, Problems, SettingsError, shown, unknown_name
 
 _SURROGATE = re.compile("[\ud800-\udfff]")  # not valid Unicode: no output can write it
 
@@ -246,6 +247,24 @@ class Settings:
     def direction(self, field: str) -> Direction:
         """The direction of `"domain.field"` (two-way unless set)."""
         return self.field_directions.get(field, Direction.TWO_WAY)
+
+
+_attrs_init = Settings.__init__
+_NAMES = frozenset(f.name for f in attrs.fields(Settings))
+
+
+@functools.wraps(_attrs_init)
+def _init_naming_unknown_keywords(self: Settings, *args: Any, **kwargs: Any) -> None:
+    # A misspelled keyword would be a bare TypeError from attrs; name the setting meant.
+    unknown = sorted(set(kwargs) - _NAMES)
+    if unknown:
+        raise SettingsError(
+            [Problem((name,), unknown_name(name, _NAMES)) for name in unknown], root="Settings"
+        )
+    _attrs_init(self, *args, **kwargs)
+
+
+setattr(Settings, "__init__", _init_naming_unknown_keywords)  # noqa: B010 - mypy keeps attrs' signature
 
 
 def _is_int(value: object) -> bool:

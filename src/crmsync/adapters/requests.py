@@ -278,6 +278,10 @@ def requests_for(
         crm_url: the CRM's address (`https://contoso.crm.dynamics.com`), for
             the `webUrl` of a To Do task's link to its CRM task.
 
+    Returns:
+        One `Request` per op the chosen services carry out, in the plan's
+        order (an UNLINK leaves both items as they are, so it has none).
+
     Raises:
         StalePlan: an op names a record the snapshots do not hold.
     """
