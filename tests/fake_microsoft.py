@@ -49,6 +49,7 @@ class FakeMicrosoft:
 
     def __init__(self, *, page_size: int = 50, todo_list: str = "AQMkTasks") -> None:
         self.page_size = page_size
+        self.representation = True  # False: ignore `Prefer: return=representation` (204 only)
         self.todo_list = todo_list
         self.graph: dict[str, dict[str, dict[str, Any]]] = {
             "contacts": {},
@@ -138,6 +139,15 @@ class FakeMicrosoft:
             )
             assert status == 201, item
             return str(item[_DATAVERSE_KEYS[collection]])
+
+    def attach(self, event_id: str, name: str, content: str) -> str:
+        """Attaches a file (base64 `content`) to a Graph event; returns the attachment's id."""
+        body = {"@odata.type": "#microsoft.graph.fileAttachment", "name": name}
+        body |= {"contentType": "text/plain", "contentBytes": content}
+        with self._lock:
+            status, _headers, item = self._attachment(event_id, [], "POST", "", {}, body)
+        assert status == 201, item
+        return str(item["id"])
 
     # -- dispatch -----------------------------------------------------------------
 
@@ -351,7 +361,7 @@ class FakeMicrosoft:
                         return 400, {}, {"error": {"code": "0x80040203", "message": "no body"}}
                 store[item[key]] = item
                 entity = {"OData-EntityId": f"{self.url}{API}/{table}({item[key]})"}
-                if headers.get("prefer") == "return=representation":
+                if self.representation and headers.get("prefer") == "return=representation":
                     return 201, entity, self._dataverse_view(table, item)
                 return 204, entity, None
             return 405, {}, None

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email.utils
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +28,7 @@ NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(days=2)
 SETTINGS = Settings(sync_appointment_attachments=True)
 AGENDA = base64.b64encode(b"1. prices\n2. dates\n").decode()
+MENU = base64.b64encode(b"soup").decode()
 
 
 @pytest.fixture
@@ -116,7 +119,7 @@ def _seed(fake: FakeMicrosoft) -> None:
             "categories": [TRACKED_CATEGORY],
         },
     )
-    fake.add(
+    lunch = fake.add(
         "graph",
         "events",
         {
@@ -127,6 +130,7 @@ def _seed(fake: FakeMicrosoft) -> None:
             "categories": [TRACKED_CATEGORY],
         },
     )
+    fake.attach(lunch, "menu.txt", MENU)
 
 
 def _one(items: dict[str, dict[str, Any]], **wanted: Any) -> dict[str, Any]:
@@ -149,6 +153,7 @@ def test_read_plan_execute_read_again_and_the_next_plan_is_empty(fake: FakeMicro
         ("contact", "outlook", "create"),
         ("appointment", "crm", "create"),
         ("appointment", "outlook", "create"),
+        ("attachment", "crm", "create"),
         ("attachment", "outlook", "create"),
         ("task", "outlook", "create"),
     }
@@ -159,26 +164,36 @@ def test_read_plan_execute_read_again_and_the_next_plan_is_empty(fake: FakeMicro
     review = _one(fake.graph["events"], subject="Review")
     [attached] = fake.attachments[review["id"]].values()
     assert (attached["name"], attached["contentBytes"]) == ("agenda.txt", AGENDA)
+    lunch = _one(fake.dataverse["appointments"], subject="Lunch")
+    menu = _one(fake.dataverse["activitymimeattachments"], filename="menu.txt")
+    assert (menu["_objectid_value"], menu["body"]) == (lunch["activityid"], MENU)
     bob = _one(fake.dataverse["contacts"], firstname="Bob")
     assert {
         p["value"]
         for p in _one(fake.graph["contacts"], givenName="Bob")["singleValueExtendedProperties"]
     } >= {bob["contactid"]}  # the pair is linked by the id the CRM gave the row
 
-    # A conflict and a delete.
+    # A conflict, a delete, and an attachment removed.
     _one(fake.dataverse["contacts"], firstname="Ann")["jobtitle"] = "Head of Buying"
     _one(fake.graph["contacts"], givenName="Ann")["jobTitle"] = "Chief Buyer"
     del fake.graph["events"][_one(fake.graph["events"], subject="Lunch")["id"]]
+    agenda = _one(fake.dataverse["activitymimeattachments"], filename="agenda.txt")
+    del fake.dataverse["activitymimeattachments"][agenda["activitymimeattachmentid"]]
 
     second, executed, baseline = _round(connection, baseline)
 
-    assert _ops(second) == {("contact", "outlook", "update"), ("appointment", "crm", "delete")}
+    assert _ops(second) == {
+        ("contact", "outlook", "update"),
+        ("appointment", "crm", "delete"),
+        ("attachment", "outlook", "delete"),
+    }
     assert [n.code for n in second.notices] == ["conflict_resolved"]
     assert executed.complete, executed.not_done
     last, _, _ = _round(connection, baseline)
     assert last.is_empty, last.render()
     assert _one(fake.graph["contacts"], givenName="Ann")["jobTitle"] == "Head of Buying"
     assert [a["subject"] for a in fake.dataverse["appointments"].values()] == ["Review"]
+    assert fake.attachments[review["id"]] == {}
 
 
 def _contacts(fake: FakeMicrosoft, count: int) -> None:
@@ -341,3 +356,29 @@ def test_a_record_created_in_the_crm_is_in_the_baseline_under_the_id_the_crm_gav
     assert executed.complete  # an unlink has no request: nothing to send
     assert list(fake.dataverse["contacts"]) == [row]
     assert fake.graph["contacts"] == {}
+
+
+def test_retry_after_may_be_an_http_date(fake: FakeMicrosoft) -> None:
+    fake.add("dataverse", "tasks", {"subject": "Call back"})
+    sleeps: list[float] = []
+    moment = email.utils.formatdate(time.time() + 30, usegmt=True)
+    fake.throttle(lambda m, path: (m, path) == ("GET", "/api/data/v9.2/tasks"), retry_after=moment)
+
+    assert _connection(fake, sleeps).read_crm().tasks
+
+    [waited] = sleeps
+    assert 20 < waited <= 30
+
+
+def test_a_create_answered_with_204_takes_the_id_from_odata_entityid(fake: FakeMicrosoft) -> None:
+    fake.representation = False  # the service ignores Prefer: return=representation
+    fake.add("graph", "tasks", {"title": "Call back", "categories": [TRACKED_CATEGORY]})
+    connection = _connection(fake, [])
+
+    _, executed, baseline = _round(connection, None)
+
+    [row] = fake.dataverse["tasks"]
+    assert executed.complete
+    assert [o.new_key for o in executed.outcomes] == [row]
+    assert [t.key for t in baseline.crm.tasks] == [row]
+    assert _round(connection, baseline)[0].is_empty

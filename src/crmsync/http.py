@@ -327,7 +327,9 @@ class Connection:
                 "contacts": self._collection("graph", f"/me/contacts?$expand={extended}"),
                 "events": self._collection("graph", f"/me/events?$expand=attachments,{extended}"),
                 "tasks": self._collection(
-                    "graph", f"/me/todo/lists/{quote(self._todo_list(), safe='=-_')}/tasks"
+                    "graph",
+                    f"/me/todo/lists/{quote(self._todo_list(), safe='=-_')}/tasks"
+                    "?$expand=linkedResources",
                 ),
             }
         except _Failed as exc:
