@@ -37,8 +37,18 @@ def fake() -> Iterator[FakeMicrosoft]:
         yield server
 
 
+_OPEN: list[Connection] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_connections() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def _connection(fake: FakeMicrosoft, sleeps: list[float], **options: Any) -> Connection:
-    return Connection(
+    connection = Connection(
         graph_token=lambda: GRAPH_TOKEN,
         dataverse_url=fake.url,
         dataverse_token=lambda: DATAVERSE_TOKEN,
@@ -46,6 +56,8 @@ def _connection(fake: FakeMicrosoft, sleeps: list[float], **options: Any) -> Con
         sleep=sleeps.append,
         **options,
     )
+    _OPEN.append(connection)
+    return connection
 
 
 def _when(moment: dt.datetime) -> dict[str, str]:

@@ -26,6 +26,7 @@ plan picks it up again.
 from __future__ import annotations
 
 import base64
+import copy
 import email.utils
 import hashlib
 import time
@@ -376,22 +377,24 @@ class Connection:
     ) -> list[tuple[str, str, str, str]]:
         """`(content_hash, name, id, base64)` of every file attached to appointment `key`."""
         if (side, key) not in self._attachments:
-            found = []
             if side is Side.OUTLOOK:
                 item = quote(graph_ids.get((Domain.APPOINTMENT, key), key), safe="=-_")
-                for a in self._collection("graph", f"/me/events/{item}/attachments"):
-                    if "contentBytes" in a:
-                        found.append((a.get("name", ""), a["id"], a["contentBytes"]))
+                url, names = f"/me/events/{item}/attachments", ("name", "id", "contentBytes")
+                items = self._collection("graph", url)
             else:
-                query = f"$filter=_objectid_value eq {key}"
-                for a in self._collection(
-                    "dataverse", f"{API_ROOT}/activitymimeattachments?{query}"
-                ):
-                    found.append((a.get("filename", ""), a["activitymimeattachmentid"], a["body"]))
-            self._attachments[(side, key)] = [
-                ("sha256:" + hashlib.sha256(base64.b64decode(data)).hexdigest(), name, id_, data)
-                for name, id_, data in found
-            ]
+                url = f"{API_ROOT}/activitymimeattachments?$filter=_objectid_value eq {key}"
+                names = ("filename", "activitymimeattachmentid", "body")
+                items = self._collection("dataverse", url)
+            held = []
+            for item in items:
+                name, id_, data = (str(item.get(n) or "") for n in names)
+                try:
+                    digest = hashlib.sha256(base64.b64decode(data, validate=True)).hexdigest()
+                except ValueError:  # not a file attachment, or no valid content
+                    continue
+                if data and id_:
+                    held.append(("sha256:" + digest, name, id_, data))
+            self._attachments[(side, key)] = held
         return self._attachments[(side, key)]
 
     def _value(
@@ -427,7 +430,7 @@ class Connection:
         responses: Mapping[str, Any],
         graph_ids: Mapping[tuple[Domain, str], str],
     ) -> tuple[str, Any]:
-        url, body = request.url, request.body
+        url, body = request.url, copy.deepcopy(request.body)
         for fill in request.fills:
             value = fill.template.replace("{}", self._value(fill, responses, graph_ids))
             if fill.where == "url":
