@@ -394,3 +394,27 @@ def test_a_create_answered_with_204_takes_the_id_from_odata_entityid(fake: FakeM
     assert [o.new_key for o in executed.outcomes] == [row]
     assert [t.key for t in baseline.crm.tasks] == [row]
     assert _round(connection, baseline)[0].is_empty
+
+
+def test_a_failed_link_leaves_the_pair_out_of_the_baseline(fake: FakeMicrosoft) -> None:
+    fake.add("dataverse", "contacts", {"firstname": "Ann", "emailaddress1": "ann@x.org"})
+    outlook_id = fake.add(
+        "graph",
+        "contacts",
+        {
+            "givenName": "Ann",
+            "emailAddresses": [{"address": "ann@x.org"}],
+            "categories": [TRACKED_CATEGORY],
+        },
+    )
+    fake.fail(lambda m, path: (m, path) == ("PATCH", f"/v1.0/me/contacts/{outlook_id}"))
+    connection = _connection(fake, [])
+
+    plan, executed, baseline = _round(connection, None)
+
+    assert _ops(plan) == {("contact", "outlook", "link")}
+    assert not executed.complete
+    assert baseline.crm.contacts == baseline.outlook.contacts == ()
+    again, executed, baseline = _round(connection, baseline)
+    assert _ops(again) == {("contact", "outlook", "link")}  # linked again, never unlinked
+    assert executed.complete

@@ -133,6 +133,7 @@ class Executed:
             op = outcome.op
             domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
             held.add((domain, op.key))
+            # A LINK re-keys the Outlook record: its pair's entry would be under the CRM key.
             held.update((domain, str(c.new)) for c in op.changes if c.field == "key")
         new_keys = {
             (o.op.domain, o.op.key): o.new_key
