@@ -40,6 +40,7 @@ from crmsync.plan import Action, Op, Plan
 from crmsync.records import Appointment, Attachment, CrmSnapshot, Domain, OutlookSnapshot, Side
 
 __all__ = [
+    "TODO_LIST_PLACEHOLDER",
     "AttachmentBytes",
     "AttachmentId",
     "Fill",
