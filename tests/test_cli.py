@@ -226,7 +226,7 @@ def test_emit_prints_each_request_with_method_url_and_body(tmp_path: Path) -> No
     code, text = run(*args, "--outlook-format", "graph", "--emit", "graph,dataverse")
 
     assert code == 0
-    assert text.startswith("POST /me/contacts\n{\n")
+    assert text.startswith("POST /me/contacts\n# id: outlook:contact:create:")
     assert '"jobTitle": "Head of Purchasing"' in text
 
 
@@ -241,6 +241,9 @@ def test_emit_as_json_is_a_list_of_requests(tmp_path: Path) -> None:
         "POST",
         "/me/contacts",
     )
+    assert request["op"]["action"] == "create"
+    assert request["id"].startswith("outlook:contact:create:")
+    assert (request["depends_on"], request["fills"]) == ([], [])
 
 
 def test_a_bad_graph_file_prints_every_path_and_exits_1(

@@ -141,3 +141,13 @@ def test_the_api_reference_lists_every_public_name() -> None:
         "crmsync.adapters.requests.requests_for",
         "crmsync.policy.Policy",
     } <= listed
+
+
+def test_the_sync_service_in_the_adapters_page_is_complete_in_under_60_lines() -> None:
+    """The service block reads, plans, executes and keeps the baseline; the next block runs it."""
+    blocks = _python_blocks(DOC)
+    [service] = [b for b in blocks if "def sync_once(" in b]
+    assert len(service.splitlines()) < 60
+    for step in ("read_outlook()", "read_crm()", "crmsync.plan(", ".execute(", ".baseline("):
+        assert step in service
+    assert any("sync_once(" in b and "FakeMicrosoft()" in b for b in blocks)

@@ -130,10 +130,14 @@ def _services(text: str) -> tuple[Service, ...]:
 
 def _write_requests(requests: Sequence[Request], fmt: str, out: TextIO) -> None:
     if fmt == "json":
-        out.write(json.dumps([attrs.asdict(r) for r in requests], indent=2) + "\n")
+        out.write(json.dumps([r.to_json() for r in requests], indent=2) + "\n")
         return
     for request in requests:
         out.write(f"{request.method} {request.url}\n")
+        out.writelines(f"{name}: {value}\n" for name, value in request.headers.items())
+        out.write(f"# id: {request.id}\n")
+        out.writelines(f"# after: {after}\n" for after in request.depends_on)
+        out.writelines(f"# fill {fill.describe()}\n" for fill in request.fills)
         if request.note:
             out.write(f"# {request.note}\n")
         if request.body is not None:
