@@ -297,6 +297,35 @@ class Plan:
         """True when a notice says data would be lost."""
         return any(n.severity is Severity.DATA_LOSS for n in self.notices)
 
+    @property
+    def reread(self) -> frozenset[tuple[Domain, str]]:
+        """The records whose work this plan left pending: deliver them again in a delta round.
+
+        A pending record keeps its previous baseline values on purpose (a
+        `conflict` under the manual policy, an `attachment_deferred`, an
+        `address_remap_conflict`), so it differs from the baseline while a
+        delta query, which reports changes since the last read, will not
+        return it. Read these records by id and put them in the next partial
+        snapshot (both sides), or the pending work waits until they change.
+        An attachment's pending work is its appointment's. For the domains in
+        `reread_domains`, read completely instead.
+        """
+        pending = {"conflict", "attachment_deferred", "address_remap_conflict"}
+        return frozenset(
+            (Domain.APPOINTMENT if n.domain is Domain.ATTACHMENT else n.domain, n.key)
+            for n in self.notices
+            if n.code in pending and n.key
+        )
+
+    @property
+    def reread_domains(self) -> frozenset[Domain]:
+        """The domains a mass-delete guard blocked: the next read must be complete there.
+
+        The blocked deletes stay pending, and a later delta round does not
+        name the missing records again, so only a complete read sees them.
+        """
+        return frozenset(n.domain for n in self.notices if n.code == "mass_delete_blocked")
+
     def summary(self) -> dict[str, dict[str, int]]:
         """Counts of ops per `domain.side.action` and of notices per code."""
         ops = Counter(f"{op.domain}.{op.side}.{op.action}" for op in self.ops)
