@@ -36,6 +36,7 @@ from typing import Any
 
 import attrs
 
+from crmsync import appointments, contacts, tasks
 from crmsync.merge import DomainRules, FieldRule, View
 from crmsync.plan import Action, Notice, Op, Plan, describe
 from crmsync.records import Attachment, Baseline, CrmSnapshot, Domain, OutlookSnapshot, Side
@@ -132,9 +133,6 @@ class Explanation:
 
 
 def _rules() -> dict[Domain, DomainRules[Any, Any]]:
-    # Read lazily: the domain modules import the plan module, which imports this one lazily.
-    from crmsync import appointments, contacts, tasks  # noqa: PLC0415
-
     return {m.RULES.domain: m.RULES for m in (contacts, appointments, tasks)}
 
 

@@ -358,7 +358,9 @@ class Plan:
             One `Explanation` per domain that knows the key (empty if none does),
             each with the values side by side and a verdict per field.
         """
-        from crmsync.explain import explain  # noqa: PLC0415 - it reads the domain modules
+        # The one upward edge: explaining reads the domain rules, which build on
+        # this module; a method on the plan is what users look for, so it imports late.
+        from crmsync.explain import explain  # noqa: PLC0415 - the planning layer, above this one
 
         return explain(self, key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
 

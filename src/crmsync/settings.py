@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import attrs
 
 from crmsync.errors import Problem, Problems, SettingsError, shown, unknown_name
+from crmsync.fields import FIELD_RULES, Direction
 
 _SURROGATE = re.compile("[\ud800-\udfff]")  # not valid Unicode: no output can write it
 
@@ -61,25 +62,6 @@ class ConflictPolicy(StrEnum):
     """By `modified`; a tie or a missing `modified` goes to the CRM."""
     MANUAL = "manual"
     """No op: a `conflict` notice for a person to resolve."""
-
-
-class Direction(StrEnum):
-    """Which way a settable field travels ("Manage the synchronized fields")."""
-
-    TWO_WAY = "two_way"
-    TO_CRM = "to_crm"
-    TO_OUTLOOK = "to_outlook"
-    NONE = "none"
-
-    @property
-    def to_outlook(self) -> bool:
-        """True when CRM changes travel to Outlook."""
-        return self in (Direction.TWO_WAY, Direction.TO_OUTLOOK)
-
-    @property
-    def to_crm(self) -> bool:
-        """True when Outlook changes travel to the CRM."""
-        return self in (Direction.TWO_WAY, Direction.TO_CRM)
 
 
 class FieldDirections(Mapping[str, Direction]):
@@ -277,10 +259,6 @@ def _is_bytes(value: object) -> bool:
 
 
 def _direction_problems(directions: FieldDirections) -> Iterator[Problem]:
-    # The field tables are the domains' rules; they are read lazily because the
-    # domain modules import this one.
-    from crmsync.fieldmap import FIELD_RULES  # noqa: PLC0415
-
     for name in directions:
         path = ("field_directions", name)
         value = directions._items[name]
