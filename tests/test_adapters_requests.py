@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from types import MappingProxyType
 
 import attrs
 import pytest
@@ -28,12 +30,26 @@ from crmsync import (
     Task,
 )
 from crmsync.adapters.graph import CRMID_PROPERTY
-from crmsync.adapters.requests import Request, requests_for
+from crmsync.adapters.requests import (
+    AttachmentBytes,
+    AttachmentId,
+    Fill,
+    FromResponse,
+    OpRef,
+    Param,
+    Request,
+    requests_by_op,
+    requests_for,
+)
 from crmsync.strategies import World, worlds
 from support import NOW, plan
 
 FILE = Attachment(name="agenda.pdf", size=10, content_hash="sha256:01")
 START = NOW + dt.timedelta(days=1)
+
+
+def _shape(request: Request) -> tuple[str, str, str, object]:
+    return (request.service, request.method, request.url, request.body)
 
 
 def _pair() -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
@@ -50,20 +66,28 @@ def test_an_update_is_a_patch_with_only_the_changed_properties() -> None:
 
     found = requests_for(plan(crm, outlook, baseline=baseline), crm, outlook)
 
-    assert found == (Request("graph", "PATCH", "/me/contacts/c", {"jobTitle": "Head"}),)
-
-
-def test_a_create_in_the_crm_is_a_post_to_its_table() -> None:
-    task = Task(key="t", subject="Call back", tracked=True)
-    outlook = OutlookSnapshot(tasks=[task])
-
-    found = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)
-
-    assert [(r.service, r.method, r.url) for r in found] == [
-        ("dataverse", "POST", "/api/data/v9.2/tasks")
+    assert [_shape(r) for r in found] == [
+        ("graph", "PATCH", "/me/contacts/c", {"jobTitle": "Head"})
     ]
-    assert found[0].body is not None
-    assert found[0].body["subject"] == "Call back"
+
+
+def test_a_create_in_the_crm_is_a_post_then_the_new_id_is_written_on_the_outlook_item() -> None:
+    contact = OutlookContact(key="AAMk-1", first_name="Ann", tracked=True)
+    outlook = OutlookSnapshot(contacts=[contact])
+
+    post, link = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)
+
+    assert (post.service, post.method, post.url) == ("dataverse", "POST", "/api/data/v9.2/contacts")
+    assert post.headers == {"Prefer": "return=representation"}  # the response holds the id
+    assert post.body is not None
+    assert post.body["firstname"] == "Ann"
+    assert (link.service, link.method, link.url) == ("graph", "PATCH", "/me/contacts/AAMk-1")
+    assert link.depends_on == (post.id,)
+    [fill] = link.fills
+    assert fill == Fill(
+        "body", "/singleValueExtendedProperties/0/value", FromResponse(post.id, "/contactid")
+    )
+    assert link.op == post.op == OpRef(Action.CREATE, Side.CRM, Domain.CONTACT, "AAMk-1")
 
 
 def test_a_delete_is_a_delete_of_the_record_url() -> None:
@@ -93,8 +117,9 @@ def test_an_attachment_asks_the_application_for_its_bytes() -> None:
         "name": "agenda.pdf",
         "contentType": "application/octet-stream",
     }
-    assert "contentBytes" in found[0].note
-    assert "sha256:01" in found[0].note
+    assert found[0].fills == (
+        Fill("body", "/contentBytes", AttachmentBytes("sha256:01", "agenda.pdf", Side.CRM, "m")),
+    )
 
 
 def test_a_link_writes_the_crm_key_into_the_outlook_items_crmid() -> None:
@@ -103,14 +128,14 @@ def test_a_link_writes_the_crm_key_into_the_outlook_items_crmid() -> None:
 
     found = requests_for(plan(crm, outlook), crm, outlook)
 
-    assert found == (
-        Request(
+    assert [_shape(r) for r in found] == [
+        (
             "graph",
             "PATCH",
             "/me/contacts/AAMk-1",
             {"singleValueExtendedProperties": [{"id": CRMID_PROPERTY, "value": "d-1"}]},
         ),
-    )
+    ]
 
 
 def test_urls_use_the_graph_id_of_a_linked_item() -> None:
@@ -148,32 +173,29 @@ def test_every_planned_op_but_unlink_has_its_request(world: World) -> None:
 
     found = requests_for(planned, world.crm, world.outlook)
 
-    # A To Do task's linked resources may need a request of their own after the
-    # task's, and an update of only what To Do cannot hold has none.
-    todo_only = {"percent_complete", "regarding"}
-    expected = [
-        op
-        for op in planned.ops
-        if op.action is not Action.UNLINK
-        and not (
+    firsts = {r.op: r for r in found if r.id.endswith("#0")}
+    expected = []
+    for op in planned.ops:
+        ref = OpRef.of(op)
+        if op.action is Action.UNLINK:
+            assert ref not in firsts
+            continue
+        fields = {c.field for c in op.changes}
+        todo_only = (
             op.domain is Domain.TASK
             and op.side is Side.OUTLOOK
             and op.action is Action.UPDATE
-            and {c.field for c in op.changes} <= todo_only
+            and fields <= {"percent_complete", "regarding"}
         )
-    ]
-    main = [r for r in found if not r.url.endswith("linkedResources/{linkedResourceId}")]
-    main = [
-        r
-        for r in main
-        if not (
-            r.url.endswith("/linkedResources")
-            and r.body
-            and r.body.get("displayName") == "Regarding"
-        )
-    ]
-    assert len(main) == len(expected)
-    for op, request in zip(expected, main, strict=True):
+        if todo_only:
+            # To Do cannot hold a percentage (no request), and a regarding record is a
+            # linked resource of its own (requests to .../linkedResources only).
+            assert all("linkedResources" in r.url for r in found if r.op == ref)
+            assert (ref in firsts) == ("regarding" in fields)
+            continue
+        expected.append(op)
+    for op in expected:
+        request = firsts[OpRef.of(op)]
         assert request.service == ("graph" if op.side is Side.OUTLOOK else "dataverse")
         methods = {
             Action.CREATE: "POST",
@@ -277,3 +299,134 @@ def test_requests_for_a_partial_snapshot_read_the_baseline() -> None:
         "/me/contacts/c",
         {"jobTitle": "Head"},
     )
+
+
+@given(worlds())
+def test_request_ids_are_unique_and_every_dependency_names_an_earlier_request(
+    world: World,
+) -> None:
+    planned = crmsync.plan(
+        world.crm, world.outlook, world.settings, world.baseline, user=world.user, now=world.now
+    )
+
+    found = requests_for(planned, world.crm, world.outlook)
+
+    seen: set[str] = set()
+    for request in found:
+        assert request.id not in seen
+        assert set(request.depends_on) <= seen  # the plan's order is a dependency order
+        for fill in request.fills:
+            if isinstance(fill.value, FromResponse):
+                assert fill.value.request in request.depends_on
+        seen.add(request.id)
+
+
+@given(worlds())
+def test_every_op_has_its_entry_and_only_an_unlink_has_no_request(world: World) -> None:
+    planned = crmsync.plan(
+        world.crm, world.outlook, world.settings, world.baseline, user=world.user, now=world.now
+    )
+
+    by_op = requests_by_op(planned, world.crm, world.outlook)
+
+    assert list(by_op) == [OpRef.of(op) for op in planned.ops]
+    for ref, requests in by_op.items():
+        assert (requests == ()) == (ref.action is Action.UNLINK)
+        assert all(r.op == ref for r in requests)
+
+
+def test_ids_are_the_same_for_the_same_plan() -> None:
+    crm, outlook, baseline = _pair()
+    crm = CrmSnapshot(contacts=[CrmContact(key="c", job_title="Head", emails=("a@x.org",))])
+    planned = plan(crm, outlook, baseline=baseline)
+
+    first = requests_for(planned, crm, outlook)
+    again = requests_for(crmsync.loads(crmsync.dumps(planned), Plan), crm, outlook)
+
+    assert [r.id for r in first] == [r.id for r in again] == ["outlook:contact:update:c#0"]
+
+
+def test_an_attachment_of_an_event_the_plan_creates_waits_for_the_events_id() -> None:
+    meeting = Appointment(key="m", start=START, end=START, attachments=(FILE,))
+    crm = CrmSnapshot(appointments=[meeting])
+    settings = Settings(sync_appointment_attachments=True)
+
+    create, attach = requests_for(plan(crm, OutlookSnapshot(), settings), crm, OutlookSnapshot())
+
+    assert attach.url == "/me/events/{eventId}/attachments"
+    assert attach.depends_on == (create.id,)
+    assert Fill("url", "eventId", FromResponse(create.id, "/id")) in attach.fills
+
+
+def test_an_attachment_of_an_appointment_the_plan_creates_in_the_crm_binds_its_new_id() -> None:
+    meeting = Appointment(key="m", start=START, end=START, attachments=(FILE,), tracked=True)
+    outlook = OutlookSnapshot(appointments=[meeting])
+    settings = Settings(sync_appointment_attachments=True)
+
+    create, _link, attach = requests_for(
+        plan(CrmSnapshot(), outlook, settings), CrmSnapshot(), outlook
+    )
+
+    assert attach.url == "/api/data/v9.2/activitymimeattachments"
+    assert attach.depends_on == (create.id,)
+    assert attach.fills == (
+        Fill("body", "/body", AttachmentBytes("sha256:01", "agenda.pdf", Side.OUTLOOK, "m")),
+        Fill(
+            "body",
+            "/objectid_appointment@odata.bind",
+            FromResponse(create.id, "/activityid"),
+            "/appointments({})",
+        ),
+    )
+
+
+def test_removing_an_attachment_fills_in_the_id_the_service_gave_it() -> None:
+    meeting = Appointment(key="m", start=START, end=START, attachments=(FILE,))
+    bare = Appointment(key="m", start=START, end=START)
+    settings = Settings(sync_appointment_attachments=True)
+    base = Baseline(
+        crm=CrmSnapshot(appointments=[meeting]),
+        outlook=OutlookSnapshot(appointments=[meeting]),
+        settings=settings,
+    )
+    crm, outlook = CrmSnapshot(appointments=[bare]), OutlookSnapshot(appointments=[meeting])
+
+    [request] = requests_for(plan(crm, outlook, settings, base), crm, outlook)
+
+    assert (request.method, request.url) == ("DELETE", "/me/events/m/attachments/{attachmentId}")
+    held = AttachmentId("sha256:01", "agenda.pdf", Side.OUTLOOK, "m")
+    assert request.fills == (Fill("url", "attachmentId", held),)
+
+
+def test_the_to_do_list_is_a_parameter_unless_given() -> None:
+    crm = CrmSnapshot(tasks=[Task(key="t", subject="Call back")])
+
+    [by_default] = requests_for(plan(crm, OutlookSnapshot()), crm, OutlookSnapshot())
+    [given_list] = requests_for(
+        plan(crm, OutlookSnapshot()), crm, OutlookSnapshot(), todo_list="L1"
+    )
+
+    assert by_default.url == "/me/todo/lists/{todoTaskListId}/tasks"
+    assert by_default.fills == (Fill("url", "todoTaskListId", Param("todo_list")),)
+    assert (given_list.url, given_list.fills) == ("/me/todo/lists/L1/tasks", ())
+
+
+def test_a_body_is_plain_json_data_the_caller_may_change() -> None:
+    crm, outlook, baseline = _pair()
+    crm = CrmSnapshot(contacts=[CrmContact(key="c", job_title="Head", emails=("a@x.org",))])
+    [request] = requests_for(plan(crm, outlook, baseline=baseline), crm, outlook)
+    assert request.body is not None
+
+    request.body["jobTitle"] = "Chief"
+    data = request.to_json()
+
+    assert type(request.body) is dict
+    assert json.loads(json.dumps(data)) == data
+    assert data["op"] == {
+        "action": "update",
+        "side": "outlook",
+        "domain": "contact",
+        "key": "c",
+        "attachment": None,
+    }
+    assert Request("graph", "GET", "/me", MappingProxyType({"a": (1,)})).body == {"a": [1]}

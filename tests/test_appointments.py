@@ -283,6 +283,29 @@ def test_a_deferred_attachment_is_moved_by_a_later_plan() -> None:
     assert plan(synced.crm, synced.outlook, settings, synced.baseline).is_empty
 
 
+def test_a_delta_round_moves_a_deferred_attachment_when_it_delivers_the_plans_reread_keys() -> None:
+    """A delta query reports changes since the last read; pending work needs a re-read."""
+    a = appointment()
+    settings = Settings(sync_appointment_attachments=True, attachment_budget_bytes=300)
+    crm = attrs.evolve(a, attachments=[file("x", 200), file("y", 250)])
+    first, synced = sync(*snapshots([crm], [a]), settings, linked(a, settings=settings))
+    assert first.reread == {(Domain.APPOINTMENT, "a")}
+    assert first.reread_domains == frozenset()
+    # Nothing changed since the last read: the delta round is empty, and the
+    # pending attachment is not seen.
+    quiet = (CrmSnapshot(complete=False), OutlookSnapshot(complete=False))
+    assert plan(*quiet, settings, synced.baseline).is_empty
+    # The application re-reads the keys the plan named: the attachment moves.
+    [crm_now], [outlook_now] = synced.crm.appointments, synced.outlook.appointments
+    reread = (
+        CrmSnapshot(appointments=[crm_now], complete=False),
+        OutlookSnapshot(appointments=[outlook_now], complete=False),
+    )
+    second = plan(*reread, settings, synced.baseline)
+    assert [(op.domain, op.record.name) for op in second.ops] == [(Domain.ATTACHMENT, "y")]
+    assert second.reread == frozenset()
+
+
 # --- deletes -------------------------------------------------------------------------------
 
 

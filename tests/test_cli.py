@@ -226,7 +226,7 @@ def test_emit_prints_each_request_with_method_url_and_body(tmp_path: Path) -> No
     code, text = run(*args, "--outlook-format", "graph", "--emit", "graph,dataverse")
 
     assert code == 0
-    assert text.startswith("POST /me/contacts\n{\n")
+    assert text.startswith("POST /me/contacts\n# id: outlook:contact:create:")
     assert '"jobTitle": "Head of Purchasing"' in text
 
 
@@ -241,6 +241,9 @@ def test_emit_as_json_is_a_list_of_requests(tmp_path: Path) -> None:
         "POST",
         "/me/contacts",
     )
+    assert request["op"]["action"] == "create"
+    assert request["id"].startswith("outlook:contact:create:")
+    assert (request["depends_on"], request["fills"]) == ([], [])
 
 
 def test_a_bad_graph_file_prints_every_path_and_exits_1(
@@ -263,6 +266,115 @@ def test_emit_with_an_unknown_service_is_a_usage_error(
 
     assert code == 2
     assert "--emit takes graph, dataverse or both" in capsys.readouterr().err
+
+
+def test_plan_format_html_writes_one_self_contained_page_to_the_output_file(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "plan.html"
+    code, text = run("plan", "--example", "--format", "html", "-o", str(target))
+    assert code == 0
+    assert text == ""
+    page = target.read_text("utf-8")
+    assert page.startswith("<!doctype html>")
+    assert 'id="total-ops">7<' in page
+
+
+def test_plan_summary_prints_the_counts_and_no_ops() -> None:
+    code, text = run("plan", "--example", "--summary")
+    assert code == 0
+    assert "contact.outlook.update 3" in text
+    assert "create  c-nora" not in text
+    code, text = run("plan", "--example", "--summary", "--format", "json")
+    assert json.loads(text)["ops"]["contact.outlook.update"] == 3
+
+
+def test_plan_summary_is_text_or_json_only(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run("plan", "--example", "--summary", "--format", "html")
+    assert code == 2
+    assert "--summary" in capsys.readouterr().err
+
+
+def _no_baseline_world(tmp_path: Path) -> list[str]:
+    # The same key on both sides without a baseline, and a record to create: data loss.
+    crm = write(
+        tmp_path, "crm.json", CrmSnapshot(contacts=[CrmContact(key="a"), CrmContact(key="b")])
+    )
+    outlook = write(tmp_path, "outlook.json", OutlookSnapshot(contacts=[OutlookContact(key="a")]))
+    return ["plan", "--crm", crm, "--outlook", outlook, "--now", NOW.isoformat()]
+
+
+def test_quiet_prints_nothing_and_the_exit_code_speaks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = _no_baseline_world(tmp_path)
+    code, text = run(*args, "--quiet", "--fail-on-data-loss")
+    assert (code, text, capsys.readouterr().err) == (3, "", "")
+    target = tmp_path / "plan.json"
+    code, text = run(*args, "--quiet", "--format", "json", "-o", str(target))
+    assert (code, text) == (0, "")
+    assert crmsync.loads(target.read_text("utf-8"), Plan).has_data_loss
+
+
+def test_no_progress_is_drawn_when_stderr_is_not_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run(*_no_baseline_world(tmp_path))
+    assert code == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_is_drawn_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    code, _ = run(*_no_baseline_world(tmp_path))
+    assert code == 0
+    drawn = err.getvalue()
+    assert "reading " in drawn
+    assert "planning" in drawn
+    assert "3/4 writing" in drawn  # three steps done, the last one running
+    assert drawn.endswith("\r")  # the bar's line is cleared at the end
+
+
+def test_every_row_invalid_prints_a_capped_list_of_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = ",".join(f'{{"key": "k{i}", "emails": 5}}' for i in range(1000))
+    crm = write(tmp_path, "crm.json", '{"contacts": [' + rows + "]}")
+    outlook = write(tmp_path, "outlook.json", "{}")
+    code, _ = run("plan", "--crm", crm, "--outlook", outlook)
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert len(err) <= 1 + 120 + 1
+    assert "$.contacts[0].emails" in err[1]
+    assert "more problem" in err[-1] or len(err) <= 102
+
+
+def test_explain_shows_one_records_values_and_the_verdict_per_field() -> None:
+    code, text = run("explain", "c-chloe", "--example")
+    assert code == 0
+    assert text.startswith("contact c-chloe: update in Outlook (conflict_crm_wins)")
+    (row,) = [line for line in text.splitlines() if line.startswith("  mobile_phone ")]
+    assert row.endswith("conflict_won")
+    assert "'+33 6 00 00 00 09'" in row
+    assert "'+33 6 11 11 11 11'" in row
+
+
+def test_explain_reads_the_same_files_as_plan(tmp_path: Path) -> None:
+    args = _no_baseline_world(tmp_path)
+    code, text = run("explain", "b", *args[1:], "--domain", "contact")
+    assert code == 0
+    assert text.startswith("contact b: create in Outlook (new_in_crm)")
+
+
+def test_explain_of_an_unknown_key_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = run("explain", "nobody", "--example")
+    assert (code, text) == (1, "")
+    assert "no record 'nobody'" in capsys.readouterr().err
 
 
 def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -134,3 +134,9 @@ def test_settings_errors_inside_a_document_become_invalid_input_with_paths() -> 
         crmsync.loads('{"field_directions": {"appointment.priority": "none"}}', Settings)
     [line] = exc.value.lines()
     assert line.startswith("$.field_directions.appointment.priority: this field has a fixed")
+
+
+def test_an_unknown_field_in_json_suggests_the_field_meant() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        crmsync.loads('{"adress_sync": "all_three"}', Settings)
+    assert caught.value.lines() == ["$.adress_sync: unknown field; did you mean 'address_sync'?"]

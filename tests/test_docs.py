@@ -121,3 +121,33 @@ def test_the_delta_round_on_the_adapters_page_is_what_the_command_prints(tmp_pat
 
     assert code == 0
     assert out.getvalue().rstrip("\n") == _shown("delta")
+
+
+def test_the_api_reference_lists_every_public_name() -> None:
+    import crmsync
+
+    page = (ROOT / "docs" / "api.md").read_text("utf-8")
+    listed = set(re.findall(r"^::: ([\w.]+)$", page, re.M))
+    missing = [
+        name
+        for name in crmsync.__all__
+        if not any(entry.endswith(f".{name}") for entry in listed)
+        and getattr(crmsync, name).__module__ not in listed
+    ]
+    assert missing == []
+    assert {
+        "crmsync.adapters.read_graph",
+        "crmsync.adapters.GraphRead",
+        "crmsync.adapters.requests.requests_for",
+        "crmsync.policy.Policy",
+    } <= listed
+
+
+def test_the_sync_service_in_the_adapters_page_is_complete_in_under_60_lines() -> None:
+    """The service block reads, plans, executes and keeps the baseline; the next block runs it."""
+    blocks = _python_blocks(DOC)
+    [service] = [b for b in blocks if "def sync_once(" in b]
+    assert len(service.splitlines()) < 60
+    for step in ("read_outlook()", "read_crm()", "crmsync.plan(", ".execute(", ".baseline("):
+        assert step in service
+    assert any("sync_once(" in b and "FakeMicrosoft()" in b for b in blocks)

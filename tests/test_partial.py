@@ -25,7 +25,7 @@ from crmsync import (
     Settings,
     StalePlan,
 )
-from crmsync.policy import default_policies
+from crmsync.planning import default_policies
 from crmsync.records import as_complete
 from crmsync.settings import AddressSync
 from support import NOW, codes, ops, plan, sync

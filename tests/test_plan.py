@@ -68,3 +68,34 @@ def test_has_data_loss_follows_data_loss_notices() -> None:
     )
     assert Plan(notices=(notice,), now=NOW).has_data_loss
     assert "WARNING: this plan reports data loss" in Plan(notices=(notice,), now=NOW).render()
+
+
+def test_an_enumeration_value_is_described_by_its_value_not_its_repr() -> None:
+    from crmsync import AddressKind, TaskStatus
+    from crmsync.plan import describe
+
+    assert describe(AddressKind.HOME) == "home"
+    assert describe((TaskStatus.COMPLETED,)) == "[completed]"
+
+
+def test_reread_names_the_records_a_plan_left_pending_and_nothing_else() -> None:
+    def notice(domain: Domain, key: str, code: str) -> Notice:
+        return Notice(domain=domain, key=key, code=code, message="m")
+
+    planned = Plan(
+        notices=(
+            notice(Domain.CONTACT, "c1", "conflict"),
+            notice(Domain.CONTACT, "c2", "address_remap_conflict"),
+            notice(Domain.APPOINTMENT, "a1", "attachment_deferred"),
+            notice(Domain.TASK, "", "mass_delete_blocked"),
+            notice(Domain.CONTACT, "c3", "conflict_resolved"),  # settled: nothing pending
+            notice(Domain.CONTACT, "c4", "not_tracked"),
+        ),
+        now=NOW,
+    )
+    assert planned.reread == {
+        (Domain.CONTACT, "c1"),
+        (Domain.CONTACT, "c2"),
+        (Domain.APPOINTMENT, "a1"),
+    }
+    assert planned.reread_domains == {Domain.TASK}

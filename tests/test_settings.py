@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
+
+import attrs
 import pytest
 
 from crmsync import (
@@ -68,6 +71,29 @@ def test_settings_are_hashable_and_comparable() -> None:
     b = Settings(field_directions={"contact.notes": Direction.NONE})
     assert a == b
     assert hash(a) == hash(b)
+
+
+def test_a_misspelled_keyword_is_a_settings_error_naming_the_setting_meant() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings(adress_sync="all_three")  # type: ignore[call-arg]
+    assert caught.value.lines() == [
+        "Settings.adress_sync: unknown field; did you mean 'address_sync'?"
+    ]
+    assert isinstance(caught.value, ValueError)
+
+
+def test_every_unknown_keyword_is_named_with_a_suggestion_when_one_is_close() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings(confict="manual", zzz=1)  # type: ignore[call-arg]
+    first, second = caught.value.lines()
+    assert first == "Settings.confict: unknown field; did you mean 'conflict'?"
+    assert second == "Settings.zzz: unknown field"
+
+
+def test_known_keywords_still_construct_evolve_and_pickle() -> None:
+    settings = Settings(address_sync="all_three", conflict="manual")
+    assert attrs.evolve(settings, conflict="crm_wins").address_sync is AddressSync.ALL_THREE
+    assert pickle.loads(pickle.dumps(settings)) == settings  # noqa: S301 - our own bytes
 
 
 def test_a_lone_surrogate_a_huge_number_or_a_deep_value_is_a_settings_error() -> None:

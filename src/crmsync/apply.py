@@ -8,6 +8,7 @@ on them gives no ops. It refuses a plan made from other snapshots.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -26,7 +27,7 @@ from crmsync.records import (
     current_record,
 )
 
-__all__ = ["Synced", "apply", "run_op"]
+__all__ = ["Synced", "advance_baseline", "apply", "run_op"]
 
 
 @attrs.frozen(kw_only=True)
@@ -164,12 +165,14 @@ def run_op(op: Op, store: dict[str, Any], now: dt.datetime) -> str:
     return ""
 
 
-def _new_baseline(plan: Plan, baseline: Baseline | None) -> Baseline:
+def _new_baseline(
+    plan: Plan, baseline: Baseline | None, updates: Iterable[BaselineUpdate] | None = None
+) -> Baseline:
     previous = baseline or Baseline(settings=plan.settings)
     entries = _stores(previous.crm, previous.outlook)
     unlinked = set(previous.unlinked)
     pending: set[str] = set(previous.pending_remap)
-    for update in plan.baseline_updates:
+    for update in plan.baseline_updates if updates is None else updates:
         _record_update(update, entries, unlinked, pending)
     snapshots: dict[Side, dict[str, Any]] = {}
     for side in Side:
@@ -205,6 +208,24 @@ def _record_update(
             pending.add(update.key)
         elif update.pending_remap is False or gone:
             pending.discard(update.key)
+
+
+def advance_baseline(
+    plan: Plan, baseline: Baseline | None, updates: Iterable[BaselineUpdate]
+) -> Baseline:
+    """The baseline after some of a plan's ops were carried out elsewhere.
+
+    `apply` advances the baseline with every one of `plan.baseline_updates`;
+    an executor that carried out only some ops (`crmsync.http`) passes the
+    updates of the records those ops settled, so the others stay as the
+    previous baseline holds them and the next plan picks them up again.
+
+    Args:
+        plan: the plan the updates come from (its settings become the baseline's).
+        baseline: the baseline the plan was made with (None on a first sync).
+        updates: the updates to apply, taken from `plan.baseline_updates`.
+    """
+    return _new_baseline(plan, baseline, updates)
 
 
 def apply(

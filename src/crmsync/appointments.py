@@ -25,7 +25,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from crmsync.merge import DomainPolicy, DomainRules, FieldRule, Pair, PairResult, View
+from crmsync.fields import APPOINTMENT_FIELDS, FieldRule
+from crmsync.merge import DomainPolicy, DomainRules, Pair, PairResult, View
 from crmsync.plan import Action, Op, Severity
 from crmsync.policy import SyncInput
 from crmsync.records import ActivityKind, ActivityState, Appointment, Attachment, Domain, Side
@@ -33,40 +34,8 @@ from crmsync.settings import Direction, Settings
 
 __all__ = ["FIELDS", "RULES", "AppointmentRules", "policy"]
 
-FIELDS: tuple[FieldRule, ...] = (
-    FieldRule(name="subject", crm="subject", outlook="subject"),
-    FieldRule(name="body", crm="description", outlook="body"),
-    FieldRule(name="location", crm="location", outlook="location"),
-    FieldRule(
-        name="time",
-        crm="scheduledstart, scheduledend, isalldayevent",
-        outlook="start, end, isAllDay",
-        fixed=True,
-        label="appointment time",
-    ),
-    FieldRule(name="priority", crm="prioritycode", outlook="importance", fixed=True),
-    FieldRule(name="show_as", crm="statuscode", outlook="showAs", fixed=True, label="show as"),
-    FieldRule(
-        name="organizer", crm="organizer (activity party 7)", outlook="organizer", fixed=True
-    ),
-    FieldRule(
-        name="required",
-        crm="requiredattendees (activity party 5)",
-        outlook="attendees (required)",
-        fixed=True,
-        label="required attendees",
-    ),
-    FieldRule(
-        name="optional",
-        crm="optionalattendees (activity party 6)",
-        outlook="attendees (optional)",
-        fixed=True,
-        label="optional attendees",
-    ),
-    FieldRule(name="regarding", crm="regardingobjectid", outlook="regarding", fixed=True),
-    FieldRule(name="recurrence", crm="recurrence pattern", outlook="recurrence", fixed=True),
-)
-"""The appointment field map (Dynamics column ↔ Outlook property)."""
+FIELDS = APPOINTMENT_FIELDS
+"""The appointment field map (see `crmsync.fields`)."""
 
 _PLAIN = (
     "subject",

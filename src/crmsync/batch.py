@@ -23,7 +23,8 @@ from crmsync.convert import dumps, loads
 from crmsync.errors import InvalidInput, Problem
 from crmsync.files import write_all
 from crmsync.plan import Plan
-from crmsync.policy import Policy, SyncInput, compose, default_policies
+from crmsync.planning import default_policies
+from crmsync.policy import Policy, SyncInput, compose
 
 if TYPE_CHECKING:
     from dask.bag import Bag

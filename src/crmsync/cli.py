@@ -1,11 +1,14 @@
 """The `crmsync` command: the shell around the pure core.
 
     crmsync plan --crm F [F ...] --outlook F [F ...] [--baseline F] [--settings F]
-                 [--user EMAIL] [--now ISO] [--format text|json] [--fail-on-data-loss]
+                 [--user EMAIL] [--now ISO] [--format text|json|html] [-o FILE] [--summary]
+                 [--quiet] [--fail-on-data-loss]
                  [--crm-format crmsync|dataverse] [--outlook-format crmsync|graph]
                  [--partial [crm|outlook|both]] [--emit graph,dataverse] [--todo-list ID]
     crmsync plan --example
     crmsync apply PLAN --crm F --outlook F [--baseline F] --out DIR
+    crmsync explain KEY --crm F --outlook F [--baseline F] [--settings F] [--domain D] ...
+    crmsync explain KEY --example
     crmsync --version
     crmsync convert --from graph|dataverse F [F ...] [--partial] [--out F] [--links F]
                     [--known-ids F]
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import os
 import sys
@@ -40,7 +44,10 @@ from crmsync.errors import CrmsyncError, InvalidInput, StalePlan
 from crmsync.files import write_all
 from crmsync.plan import Plan
 from crmsync.planning import plan as make_plan
+from crmsync.progress import Progress
 from crmsync.records import Baseline, CrmSnapshot, Domain, OutlookSnapshot
+from crmsync.report import html as html_report
+from crmsync.report import summary_text
 from crmsync.settings import Settings
 
 __all__ = ["main"]
@@ -66,8 +73,16 @@ def _read_bytes(path: str) -> bytes:
         raise _Failure([f"crmsync: cannot read {path}: {exc.strerror or exc}"]) from None
 
 
+MAX_PROBLEM_LINES = 120
+"""Problem lines printed for one input at most; InvalidInput itself keeps at most 100."""
+
+
 def _invalid(source: str, exc: InvalidInput) -> _Failure:
-    return _Failure([f"crmsync: {source} is not valid:", *(f"  {line}" for line in exc.lines())])
+    lines = exc.lines()
+    if len(lines) > MAX_PROBLEM_LINES:
+        more = len(lines) - MAX_PROBLEM_LINES
+        lines = [*lines[:MAX_PROBLEM_LINES], f"... and {more:,} more problem(s)"]
+    return _Failure([f"crmsync: {source} is not valid:", *(f"  {line}" for line in lines)])
 
 
 def _load(path: str, cls: type[T]) -> T:
@@ -115,10 +130,14 @@ def _services(text: str) -> tuple[Service, ...]:
 
 def _write_requests(requests: Sequence[Request], fmt: str, out: TextIO) -> None:
     if fmt == "json":
-        out.write(json.dumps([attrs.asdict(r) for r in requests], indent=2) + "\n")
+        out.write(json.dumps([r.to_json() for r in requests], indent=2) + "\n")
         return
     for request in requests:
         out.write(f"{request.method} {request.url}\n")
+        out.writelines(f"{name}: {value}\n" for name, value in request.headers.items())
+        out.write(f"# id: {request.id}\n")
+        out.writelines(f"# after: {after}\n" for after in request.depends_on)
+        out.writelines(f"# fill {fill.describe()}\n" for fill in request.fills)
         if request.note:
             out.write(f"# {request.note}\n")
         if request.body is not None:
@@ -147,7 +166,44 @@ def _example() -> dict[str, Any]:
 
 
 def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
-    services = _services(args.emit) if args.emit is not None else None
+    if args.summary and (args.format == "html" or args.emit is not None):
+        raise _Failure(
+            ["crmsync plan: --summary prints text or json, not html or --emit"], EXIT_USAGE
+        )
+    files = [args.crm, args.outlook, args.baseline, args.settings]
+    steps = 0 if args.example else sum(1 for f in files if f)
+    stderr = None if args.quiet else sys.stderr
+    with Progress(stderr, steps + 2) as progress:
+        planned, text = _plan_and_render(args, progress)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _Failure(
+                [f"crmsync: cannot write {args.output}: {exc.strerror or exc}"]
+            ) from None
+    elif not args.quiet:
+        out.write(text)
+    if args.fail_on_data_loss and planned.has_data_loss:
+        return EXIT_DATA_LOSS
+    return EXIT_OK
+
+
+@attrs.frozen
+class _Inputs:
+    """What `plan` and `explain` read: both sides, the baseline, settings, user, time."""
+
+    crm: CrmSnapshot
+    outlook: OutlookSnapshot
+    baseline: Baseline | None
+    settings: Settings
+    user: str
+    now: dt.datetime
+    graph_ids: Mapping[tuple[Domain, str], str]
+
+
+def _read_inputs(args: argparse.Namespace, progress: Progress) -> _Inputs:
+    """Reads the inputs of `plan` or `explain` (the example, or the files), step by step."""
     graph_ids: Mapping[tuple[Domain, str], str] = {}
     if args.example:
         example = _example()
@@ -159,12 +215,16 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
         user, now = meta["user"], _now(meta["now"])
     else:
         if not args.crm or not args.outlook:
-            raise _Failure(["crmsync plan: give --crm and --outlook, or --example"], EXIT_USAGE)
+            raise _Failure(
+                [f"crmsync {args.command}: give --crm and --outlook, or --example"], EXIT_USAGE
+            )
         partial = {"crm", "outlook"} if args.partial == "both" else {args.partial}
+        progress.step(f"reading {' '.join(args.crm)}")
         if args.crm_format == "dataverse":
             crm = _load_foreign(args.crm, read_dataverse, partial="crm" in partial).snapshot
         else:
             crm = _load(_one(args.crm, "--crm"), CrmSnapshot)
+        progress.step(f"reading {' '.join(args.outlook)}")
         if args.outlook_format == "graph":
             read = _load_foreign(
                 args.outlook,
@@ -175,10 +235,26 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
             outlook, graph_ids = read.snapshot, read.ids
         else:
             outlook = _load(_one(args.outlook, "--outlook"), OutlookSnapshot)
+        if args.baseline:
+            progress.step(f"reading {args.baseline}")
         baseline = _load(args.baseline, Baseline) if args.baseline else None
+        if args.settings:
+            progress.step(f"reading {args.settings}")
         settings = _load(args.settings, Settings) if args.settings else Settings()
         user, now = args.user, _now(args.now)
-    planned = make_plan(crm, outlook, settings, baseline, user=user, now=now)
+    return _Inputs(crm, outlook, baseline, settings, user, now, graph_ids)
+
+
+def _plan_and_render(args: argparse.Namespace, progress: Progress) -> tuple[Plan, str]:
+    """Reads the inputs, plans and renders, telling `progress` at each step."""
+    services = _services(args.emit) if args.emit is not None else None
+    inputs = _read_inputs(args, progress)
+    crm, outlook, baseline = inputs.crm, inputs.outlook, inputs.baseline
+    graph_ids = inputs.graph_ids
+    progress.step("planning")
+    planned = make_plan(crm, outlook, inputs.settings, baseline, user=inputs.user, now=inputs.now)
+    progress.step("writing")
+    out = io.StringIO()
     if services is not None:
         found = requests_for(
             planned,
@@ -190,12 +266,27 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
             baseline=baseline,
         )
         _write_requests(found, args.format, out)
+    elif args.summary:
+        out.write(summary_text(planned, json_format=args.format == "json") + "\n")
     elif args.format == "json":
         out.write(dumps(planned) + "\n")
+    elif args.format == "html":
+        out.write(html_report(planned))
     else:
         out.write(planned.render() + "\n")
-    if args.fail_on_data_loss and planned.has_data_loss:
-        return EXIT_DATA_LOSS
+    return planned, out.getvalue()
+
+
+def _explain_command(args: argparse.Namespace, out: TextIO) -> int:
+    """Plans as `crmsync plan` does, from the same inputs, then explains one record."""
+    inputs = _read_inputs(args, Progress(None, 1))
+    crm, outlook, baseline = inputs.crm, inputs.outlook, inputs.baseline
+    planned = make_plan(crm, outlook, inputs.settings, baseline, user=inputs.user, now=inputs.now)
+    domain = Domain(args.domain) if args.domain else None
+    found = planned.explain(args.key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
+    if not found:
+        raise _Failure([f"crmsync explain: no record {args.key!r} in the plan or the inputs"])
+    out.write("\n\n".join(e.render() for e in found) + "\n")
     return EXIT_OK
 
 
@@ -283,6 +374,50 @@ def _links_json(delta: Mapping[str, str], more: Mapping[str, str]) -> dict[str, 
     return {"delta_links": dict(delta), "next_links": dict(more)}
 
 
+def _add_inputs(command: argparse.ArgumentParser, verb: str) -> None:
+    """The inputs `plan` and `explain` both read."""
+    command.add_argument("--example", action="store_true", help=f"{verb} the bundled example")
+    command.add_argument(
+        "--crm", metavar="FILE", nargs="+", help="what the CRM holds now (service pages in order)"
+    )
+    command.add_argument(
+        "--outlook",
+        metavar="FILE",
+        nargs="+",
+        help="what the mailbox holds now (service pages in order)",
+    )
+    command.add_argument("--baseline", metavar="FILE", help="both sides after the last sync")
+    command.add_argument("--settings", metavar="FILE", help="the synchronization settings")
+    command.add_argument("--user", default="", metavar="EMAIL", help="the syncing user")
+    command.add_argument("--now", metavar="ISO", help="plan for this moment (default: now)")
+    command.add_argument(
+        "--crm-format",
+        choices=("crmsync", "dataverse"),
+        default="crmsync",
+        help="--crm holds a crmsync snapshot (default) or Dataverse Web API collections",
+    )
+    command.add_argument(
+        "--outlook-format",
+        choices=("crmsync", "graph"),
+        default="crmsync",
+        help="--outlook holds a crmsync snapshot (default) or Microsoft Graph collections",
+    )
+    command.add_argument(
+        "--partial",
+        nargs="?",
+        const="both",
+        choices=("crm", "outlook", "both"),
+        help="the service files of this side (default both) are a delta round: a record "
+        "they do not hold is unchanged since the baseline",
+    )
+    command.add_argument(
+        "--known-ids",
+        metavar="FILE",
+        help="a --links file of an earlier `crmsync convert --from graph`: Graph removed "
+        "entries name Graph ids, and this maps them to the keys of linked items",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crmsync",
@@ -292,46 +427,24 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"crmsync {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     plan = commands.add_parser("plan", help="plan a sync and print the plan")
-    plan.add_argument("--example", action="store_true", help="plan the bundled example")
+    _add_inputs(plan, "plan")
     plan.add_argument(
-        "--crm", metavar="FILE", nargs="+", help="what the CRM holds now (service pages in order)"
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="text (default), json (for crmsync apply) or html (a self-contained page)",
+    )
+    plan.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not standard output")
+    plan.add_argument(
+        "--summary",
+        action="store_true",
+        help="print only the counts and the data-loss notices",
     )
     plan.add_argument(
-        "--outlook",
-        metavar="FILE",
-        nargs="+",
-        help="what the mailbox holds now (service pages in order)",
-    )
-    plan.add_argument("--baseline", metavar="FILE", help="both sides after the last sync")
-    plan.add_argument("--settings", metavar="FILE", help="the synchronization settings")
-    plan.add_argument("--user", default="", metavar="EMAIL", help="the syncing user")
-    plan.add_argument("--now", metavar="ISO", help="plan for this moment (default: now)")
-    plan.add_argument("--format", choices=("text", "json"), default="text")
-    plan.add_argument(
-        "--crm-format",
-        choices=("crmsync", "dataverse"),
-        default="crmsync",
-        help="--crm holds a crmsync snapshot (default) or Dataverse Web API collections",
-    )
-    plan.add_argument(
-        "--outlook-format",
-        choices=("crmsync", "graph"),
-        default="crmsync",
-        help="--outlook holds a crmsync snapshot (default) or Microsoft Graph collections",
-    )
-    plan.add_argument(
-        "--partial",
-        nargs="?",
-        const="both",
-        choices=("crm", "outlook", "both"),
-        help="the service files of this side (default both) are a delta round: a record "
-        "they do not hold is unchanged since the baseline",
-    )
-    plan.add_argument(
-        "--known-ids",
-        metavar="FILE",
-        help="a --links file of an earlier `crmsync convert --from graph`: Graph removed "
-        "entries name Graph ids, and this maps them to the keys of linked items",
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print nothing (no plan, no progress): the exit code and -o FILE speak",
     )
     plan.add_argument(
         "--emit",
@@ -347,6 +460,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument(
         "--fail-on-data-loss", action="store_true", help="exit 3 when the plan reports data loss"
+    )
+    why = commands.add_parser(
+        "explain",
+        help="why does (or doesn't) one record sync: its values side by side, a verdict per field",
+    )
+    why.add_argument("key", metavar="KEY", help="the record's key")
+    _add_inputs(why, "explain a record of")
+    why.add_argument(
+        "--domain",
+        choices=("contact", "appointment", "task"),
+        help="look only in this domain (default: every domain that has the key)",
     )
     run = commands.add_parser("apply", help="apply a plan to JSON snapshots")
     run.add_argument("plan", metavar="PLAN", help="the plan, as `crmsync plan --format json`")
@@ -396,6 +520,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return _plan_command(args, out)
         if args.command == "convert":
             return _convert_command(args, out)
+        if args.command == "explain":
+            return _explain_command(args, out)
         return _apply_command(args, out)
     except _Failure as failure:
         print("\n".join(failure.lines), file=sys.stderr)

@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from crmsync.merge import DomainPolicy, DomainRules, FieldRule, Pair, PairResult, View
+from crmsync.fields import CONTACT_FIELDS, FieldRule
+from crmsync.merge import DomainPolicy, DomainRules, Pair, PairResult, View
 from crmsync.plan import Notice, Severity
 from crmsync.policy import SyncInput
 from crmsync.records import (
@@ -39,53 +40,8 @@ from crmsync.settings import AddressRemap, AddressSync, Direction, Settings
 __all__ = ["FIELDS", "RULES", "ContactRules", "policy"]
 
 
-def _emails(value: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(e.strip().casefold() for e in value)
-
-
-def _address(value: Address) -> tuple[str, ...]:
-    return value.normalized if value is not None else ()
-
-
-FIELDS: tuple[FieldRule, ...] = (
-    FieldRule(name="first_name", crm="firstname", outlook="givenName", label="first name"),
-    FieldRule(name="last_name", crm="lastname", outlook="surname", label="last name"),
-    FieldRule(
-        name="emails",
-        crm="emailaddress1..3",
-        outlook="emailAddresses",
-        compare=_emails,
-        label="e-mail addresses",
-    ),
-    FieldRule(name="business_phone", crm="telephone1", outlook="businessPhones"),
-    FieldRule(name="home_phone", crm="telephone2", outlook="homePhones"),
-    FieldRule(name="mobile_phone", crm="mobilephone", outlook="mobilePhone"),
-    FieldRule(name="job_title", crm="jobtitle", outlook="jobTitle"),
-    FieldRule(name="department", crm="department", outlook="department"),
-    FieldRule(name="notes", crm="description", outlook="personalNotes"),
-    FieldRule(
-        name="address1",
-        crm="address1_*",
-        outlook="mailing address, or businessAddress",
-        compare=_address,
-        label="address 1",
-    ),
-    FieldRule(
-        name="address2",
-        crm="address2_*",
-        outlook="homeAddress (all three addresses)",
-        compare=_address,
-        label="address 2",
-    ),
-    FieldRule(
-        name="address3",
-        crm="address3_*",
-        outlook="otherAddress (all three addresses)",
-        compare=_address,
-        label="address 3",
-    ),
-)
-"""The contact field map (Dynamics column ↔ Outlook property)."""
+FIELDS = CONTACT_FIELDS
+"""The contact field map (see `crmsync.fields`)."""
 
 _PLAIN = tuple(rule.name for rule in FIELDS if not rule.name.startswith("address"))
 ADDRESS_FIELDS = ("address1", "address2", "address3")

@@ -36,6 +36,7 @@ from crmsync.errors import (
     Problem,
     Problems,
     SettingsError,
+    unknown_name,
 )
 from crmsync.plan import FORMAT_VERSION, Action, BaselineUpdate, FieldChange, Notice, Op, Plan
 from crmsync.records import (
@@ -415,7 +416,11 @@ def _flatten(
         for sub in unlisted:
             _flatten(sub, path, out)
     elif isinstance(exc, ForbiddenExtraKeysError):
-        out.extend(Problem((*path, k), "unknown field") for k in sorted(exc.extra_fields, key=str))
+        known = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        out.extend(
+            Problem((*path, k), unknown_name(str(k), known))
+            for k in sorted(exc.extra_fields, key=str)
+        )
     elif isinstance(exc, BaseExceptionGroup):
         for part in exc.exceptions:
             _flatten(part, path, out)

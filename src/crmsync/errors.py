@@ -6,6 +6,7 @@ caller fixes a payload in one round instead of one problem per run.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -105,6 +106,21 @@ def shown(value: Any) -> str:
     if isinstance(value, Mapping):
         return f"an object of {len(value)} names"
     return type(value).__name__
+
+
+def unknown_name(name: str, known: Iterable[str]) -> str:
+    """The message for an unknown field or keyword, suggesting the closest known one.
+
+    Args:
+        name: the name given.
+        known: the names allowed there.
+
+    Returns:
+        `"unknown field; did you mean 'address_sync'?"`, or `"unknown field"`
+        when no known name is close.
+    """
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f"unknown field; did you mean {close[0]!r}?" if close else "unknown field"
 
 
 class CrmsyncError(Exception):

@@ -1,23 +1,13 @@
-"""The field maps of every sync domain, gathered in one table.
+"""The generated field reference in docs/ (`python -m crmsync.fieldmap`).
 
-Each domain module owns its own map (`contacts.FIELDS`, ...); this table
-joins them under their `field_directions` names (`"contact.job_title"`) for
-settings validation and for the generated field reference in docs/.
+The field maps themselves are `crmsync.fields`; `FIELD_RULES` is re-exported here.
 """
 
 from __future__ import annotations
 
-from crmsync import appointments, contacts, tasks
-from crmsync.merge import FieldRule
+from crmsync.fields import APPOINTMENT_FIELDS, CONTACT_FIELDS, FIELD_RULES, TASK_FIELDS
 
 __all__ = ["FIELD_RULES"]
-
-FIELD_RULES: dict[str, FieldRule] = {
-    f"{module.RULES.domain.value}.{rule.name}": rule
-    for module in (contacts, appointments, tasks)
-    for rule in module.FIELDS
-}
-"""Every synchronized field, keyed `"<domain>.<field>"`."""
 
 
 def markdown() -> str:
@@ -29,11 +19,15 @@ def markdown() -> str:
         "keeps this page and the code in step. A *settable* field takes a direction in",
         "`Settings.field_directions` under its key; a *fixed* one refuses it (`SettingsError`).",
     ]
-    for module in (contacts, appointments, tasks):
-        domain = module.RULES.domain.value
+    tables = (
+        ("contact", CONTACT_FIELDS),
+        ("appointment", APPOINTMENT_FIELDS),
+        ("task", TASK_FIELDS),
+    )
+    for domain, table in tables:
         lines += ["", f"## {domain.capitalize()}s", ""]
         lines += ["| key | Dynamics | Outlook | direction |", "|---|---|---|---|"]
-        for rule in module.FIELDS:
+        for rule in table:
             kind = f"fixed, {rule.direction.value}" if rule.fixed else "settable (two_way)"
             lines.append(f"| `{domain}.{rule.name}` | {rule.crm} | {rule.outlook} | {kind} |")
     return "\n".join(lines) + "\n"

@@ -19,12 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 
+from crmsync.fields import FieldRule
 from crmsync.plan import Action, BaselineUpdate, FieldChange, Notice, Op, Plan, Severity, describe
 from crmsync.policy import SyncInput, finish_plan
 from crmsync.records import Address, Domain, Side, as_complete, current_record
@@ -49,42 +50,6 @@ OutT = TypeVar("OutT")
 
 MASS_DELETE_MINIMUM = 10
 _SIDE_NAMES = {Side.CRM: "the CRM", Side.OUTLOOK: "Outlook"}
-
-
-@attrs.frozen(kw_only=True)
-class FieldRule:
-    """One row of a domain's field map ("Manage the synchronized fields").
-
-    Args:
-        name: the field's name in the view, and in `field_directions`
-            (`"<domain>.<name>"`).
-        crm: the Dynamics column it maps to.
-        outlook: the Outlook property it maps to.
-        fixed: True when the direction is fixed and cannot be set.
-        direction: the default (or fixed) direction.
-        compare: turns a value into what sync compares (a normalized form),
-            or None to compare values as they are.
-        label: the field's name in sentences.
-    """
-
-    name: str
-    crm: str
-    outlook: str
-    fixed: bool = False
-    direction: Direction = Direction.TWO_WAY
-    compare: Callable[[Any], Any] | None = None
-    label: str = ""
-
-    def same(self, a: Any, b: Any) -> bool:
-        """Equality for sync purposes."""
-        if a == b:
-            return True
-        return self.compare is not None and self.compare(a) == self.compare(b)
-
-    @property
-    def title(self) -> str:
-        """The field as a person names it."""
-        return self.label or self.name.replace("_", " ")
 
 
 @functools.lru_cache(maxsize=64)

@@ -10,7 +10,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -25,6 +25,10 @@ from crmsync.records import (
     Task,
 )
 from crmsync.settings import Settings
+
+if TYPE_CHECKING:
+    from crmsync.explain import Explanation
+    from crmsync.records import Baseline, CrmSnapshot, OutlookSnapshot
 
 __all__ = [
     "FORMAT_VERSION",
@@ -293,6 +297,35 @@ class Plan:
         """True when a notice says data would be lost."""
         return any(n.severity is Severity.DATA_LOSS for n in self.notices)
 
+    @property
+    def reread(self) -> frozenset[tuple[Domain, str]]:
+        """The records whose work this plan left pending: deliver them again in a delta round.
+
+        A pending record keeps its previous baseline values on purpose (a
+        `conflict` under the manual policy, an `attachment_deferred`, an
+        `address_remap_conflict`), so it differs from the baseline while a
+        delta query, which reports changes since the last read, will not
+        return it. Read these records by id and put them in the next partial
+        snapshot (both sides), or the pending work waits until they change.
+        An attachment's pending work is its appointment's. For the domains in
+        `reread_domains`, read completely instead.
+        """
+        pending = {"conflict", "attachment_deferred", "address_remap_conflict"}
+        return frozenset(
+            (Domain.APPOINTMENT if n.domain is Domain.ATTACHMENT else n.domain, n.key)
+            for n in self.notices
+            if n.code in pending and n.key
+        )
+
+    @property
+    def reread_domains(self) -> frozenset[Domain]:
+        """The domains a mass-delete guard blocked: the next read must be complete there.
+
+        The blocked deletes stay pending, and a later delta round does not
+        name the missing records again, so only a complete read sees them.
+        """
+        return frozenset(n.domain for n in self.notices if n.code == "mass_delete_blocked")
+
     def summary(self) -> dict[str, dict[str, int]]:
         """Counts of ops per `domain.side.action` and of notices per code."""
         ops = Counter(f"{op.domain}.{op.side}.{op.action}" for op in self.ops)
@@ -302,6 +335,34 @@ class Plan:
     def render(self) -> str:
         """A readable text, grouped by domain and side, with reasons."""
         return render(self)
+
+    def explain(
+        self,
+        key: str,
+        *,
+        crm: CrmSnapshot | None = None,
+        outlook: OutlookSnapshot | None = None,
+        baseline: Baseline | None = None,
+        domain: Domain | None = None,
+    ) -> tuple[Explanation, ...]:
+        """Why the plan does what it does with one record: see `crmsync.explain.explain`.
+
+        Args:
+            key: the record's key.
+            crm: the CRM snapshot the plan was made from (for its values).
+            outlook: the Outlook snapshot the plan was made from.
+            baseline: the baseline the plan was made with.
+            domain: look only in this domain.
+
+        Returns:
+            One `Explanation` per domain that knows the key (empty if none does),
+            each with the values side by side and a verdict per field.
+        """
+        # The one upward edge: explaining reads the domain rules, which build on
+        # this module; a method on the plan is what users look for, so it imports late.
+        from crmsync.explain import explain  # noqa: PLC0415 - the planning layer, above this one
+
+        return explain(self, key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
 
 
 _TITLES = {
@@ -317,14 +378,14 @@ def describe(value: Any) -> str:
     """A value as a person reads it in a notice or a rendered plan."""
     if isinstance(value, Address):
         return value.one_line() if not value.is_empty else "(no address)"
+    if isinstance(value, StrEnum):  # before str: a StrEnum is a str
+        return value.value
     if isinstance(value, str):
         return repr(value) if value else "(empty)"
     if isinstance(value, tuple):
         return "[" + ", ".join(describe(v) for v in value) + "]"
     if isinstance(value, dt.datetime):
         return value.isoformat()
-    if isinstance(value, StrEnum):
-        return value.value
     if value is None:
         return "(none)"
     return str(value)

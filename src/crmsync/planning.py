@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
+from crmsync import appointments, contacts, tasks
 from crmsync.plan import Plan
-from crmsync.policy import Policy, SyncInput, compose, default_policies
+from crmsync.policy import Policy, SyncInput, compose
 from crmsync.records import Baseline, CrmSnapshot, OutlookSnapshot
 from crmsync.settings import Settings
 
-__all__ = ["plan"]
+__all__ = ["default_policies", "plan"]
 
 
 def plan(
@@ -51,3 +53,8 @@ def plan(
         now=now,
     )
     return (policy or compose(*default_policies()))(inp)
+
+
+def default_policies() -> Sequence[Policy]:
+    """The policies `crmsync.plan` composes: one per sync domain."""
+    return (contacts.policy, appointments.policy, tasks.policy)

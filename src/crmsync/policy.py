@@ -8,11 +8,13 @@ policies, and `exclude` wraps a policy with an application's own rule.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import attrs
 
+from crmsync.apply import run_op
+from crmsync.convert import seal
 from crmsync.errors import InvalidInput, PolicyConflict, Problem
 from crmsync.plan import Action, BaselineUpdate, Notice, Op, Plan, Record, Severity
 from crmsync.records import (
@@ -32,7 +34,6 @@ __all__ = [
     "Policy",
     "SyncInput",
     "compose",
-    "default_policies",
     "exclude",
     "finish_plan",
     "refine",
@@ -90,7 +91,16 @@ class SyncInput:
 
 
 Policy = Callable[[SyncInput], Plan]
-"""A pure function from what both sides hold to a plan."""
+"""A policy: a pure function from what both sides hold (`SyncInput`) to a `Plan`.
+
+Any callable of that shape is a policy. `default_policies()` returns the
+built-in ones, one per sync domain (contacts, appointments, tasks);
+`compose(*policies)` runs several and merges their plans into one (raising
+`PolicyConflict` when two plan different ops for one record); `exclude(policy,
+predicate, code)` keeps an application's own records out of a policy's plan,
+with a notice. `crmsync.plan(..., policy=...)` runs the one given instead of
+the defaults.
+"""
 
 
 def finish_plan(
@@ -114,8 +124,6 @@ def finish_plan(
     Returns:
         The plan, in its total order.
     """
-    from crmsync.convert import seal  # noqa: PLC0415 - convert imports us
-
     plan = Plan(
         ops=tuple(ops),
         notices=tuple(notices),
@@ -366,18 +374,9 @@ def refine(policy: Policy, fn: Callable[[tuple[Op, ...], SyncInput], Iterable[Op
 
 def _written(found: Any, ops: Iterable[Op], now: dt.datetime) -> Any:
     """The record `ops` leave in place of `found` (None: no record yet), as `apply` writes it."""
-    from crmsync.apply import run_op  # noqa: PLC0415 - apply imports the plan model we build on
-
     store = {} if found is None else {found.key: found}
     for op in ops:
         problem = run_op(op, store, now)
         if problem:
             raise PolicyConflict(f"refine: {problem}")
     return next(iter(store.values()), None)
-
-
-def default_policies() -> Sequence[Policy]:
-    """The policies `crmsync.plan` composes: one per sync domain."""
-    from crmsync import appointments, contacts, tasks  # noqa: PLC0415 - they import this module
-
-    return (contacts.policy, appointments.policy, tasks.policy)

@@ -293,6 +293,13 @@ class Address:
     `street` holds up to three lines joined by "\\n" (CRM line1–3, Graph
     `street`). Two addresses are the same for sync purposes when `same_as`
     says so: after stripping, collapsing white space and casefolding.
+
+    Attributes:
+        street: up to three lines, joined by "\\n".
+        city: the city.
+        state: the state or province.
+        postal_code: the postal code.
+        country: the country or region.
     """
 
     street: str = ""
@@ -358,7 +365,27 @@ def _contact_checks(checks: _Checks, record: CrmContact | OutlookContact) -> Non
 
 @attrs.frozen(kw_only=True)
 class CrmContact:
-    """A Dynamics 365 contact, as far as synchronization is concerned."""
+    """A Dynamics 365 contact, as far as synchronization is concerned.
+
+    Attributes:
+        key: the record's key, shared by both sides of a linked pair.
+        first_name: the given name.
+        last_name: the surname.
+        emails: up to three e-mail addresses; the first is the natural key
+            that matches a contact new on both sides.
+        business_phone: the business telephone.
+        home_phone: the home telephone.
+        mobile_phone: the mobile telephone.
+        job_title: the job title.
+        department: the department.
+        notes: free text (CRM description, Outlook notes).
+        address1: address 1 (under `MAILING_ONLY`, the one that syncs with
+            Outlook's mailing address).
+        address2: address 2 (Outlook's home address under `ALL_THREE`).
+        address3: address 3 (Outlook's other address under `ALL_THREE`).
+        owner: the owning user's e-mail address.
+        modified: when the record last changed; metadata, never a change.
+    """
 
     key: str
     first_name: str = ""
@@ -391,6 +418,26 @@ class OutlookContact:
 
     `mailing_address` is Outlook's "This is the mailing address" choice (EWS
     PostalAddressIndex). Only `tracked` contacts sync to the CRM.
+
+    Attributes:
+        key: the record's key, shared by both sides of a linked pair.
+        first_name: the given name.
+        last_name: the surname.
+        emails: up to three e-mail addresses; the first is the natural key
+            that matches a contact new on both sides.
+        business_phone: the business telephone.
+        home_phone: the home telephone.
+        mobile_phone: the mobile telephone.
+        job_title: the job title.
+        department: the department.
+        notes: free text (CRM description, Outlook notes).
+        business_address: the business address.
+        home_address: the home address.
+        other_address: the other address.
+        mailing_address: which of the three is the mailing address.
+        tracked: whether the contact is tracked in the CRM (only tracked
+            contacts sync).
+        modified: when the record last changed; metadata, never a change.
     """
 
     key: str
@@ -438,6 +485,12 @@ class Attachment:
     """A file attached to an appointment; the library never holds its bytes.
 
     Its identity across sides is `(content_hash, name)`.
+
+    Attributes:
+        name: the file name.
+        size: the size in bytes (compared with `max_attachment_bytes`).
+        content_hash: a digest of the content, such as `"sha256:..."`.
+        mime_type: the content type.
     """
 
     name: str
@@ -482,6 +535,18 @@ class Recurrence:
 
     `days_of_week` are lower-case day names; `index` is first, second, third,
     fourth or last (relative patterns); `start_date`/`end_date` are dates.
+
+    Attributes:
+        pattern: daily, weekly, absolute_monthly, relative_monthly,
+            absolute_yearly or relative_yearly.
+        start_date: the first day of the range.
+        interval: every how many days, weeks, months or years.
+        days_of_week: the days it falls on (weekly and relative patterns).
+        day_of_month: the day of the month (absolute patterns).
+        month: the month, 1 to 12 (yearly patterns).
+        index: which week of the month (relative patterns).
+        end_date: the last day of the range, or None.
+        occurrences: how many times it occurs, or None.
     """
 
     pattern: RecurrencePattern = attrs.field(converter=_recurrence_pattern)
@@ -533,6 +598,30 @@ class Appointment:
     `recurrence` set means a series master; `series_key` set means a modified
     occurrence (an exception) of that series. `uid` is the iCalendar UID, used
     to match records that are new on both sides, never to link them otherwise.
+
+    Attributes:
+        key: the record's key, shared by both sides of a linked pair.
+        start: when it starts (timezone-aware).
+        end: when it ends (timezone-aware, not before `start`).
+        subject: the subject.
+        body: the description, as text.
+        location: the location.
+        all_day: whether it is an all-day event.
+        priority: low, normal or high.
+        show_as: free, tentative, busy, oof, working_elsewhere or unknown.
+        organizer: the organizer's e-mail address.
+        required: the required attendees' e-mail addresses.
+        optional: the optional attendees' e-mail addresses.
+        regarding: the CRM record it is regarding.
+        uid: the iCalendar UID (Dataverse `globalobjectid`, Graph `iCalUId`).
+        kind: appointment or service_activity.
+        recurrence: the series' pattern, for a series master.
+        series_key: the master's key, for a modified occurrence.
+        attachments: the attached files (each travels as its own op).
+        state: open, completed, canceled or scheduled.
+        owner: the owning user's e-mail address.
+        tracked: whether an Outlook item is tracked in the CRM.
+        modified: when the record last changed; metadata, never a change.
     """
 
     key: str
@@ -604,6 +693,25 @@ class Task:
 
     `assigned_to` non-empty means the task was assigned in Outlook ("Assign
     Task"); `assigned_by` is then the assigner's e-mail address.
+
+    Attributes:
+        key: the record's key, shared by both sides of a linked pair.
+        subject: the subject.
+        notes: the description, as text.
+        start: the start date (timezone-aware), or None.
+        due: the due date, or None (then the start date stands in for it).
+        completed: when it was completed, or None.
+        percent_complete: 0 to 100.
+        status: not_started, in_progress, waiting_on_others, deferred,
+            completed or canceled.
+        priority: low, normal or high.
+        recurrence: a recurrence (recurring tasks never sync), or None.
+        assigned_by: the assigner's e-mail address (tasks assigned in Outlook).
+        assigned_to: the assignees' e-mail addresses.
+        regarding: the CRM record it is regarding.
+        owner: the owning user's e-mail address.
+        tracked: whether an Outlook item is tracked in the CRM.
+        modified: when the record last changed; metadata, never a change.
     """
 
     key: str

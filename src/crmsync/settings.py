@@ -6,6 +6,7 @@ construction: a bad value is a `SettingsError` naming every problem.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
@@ -13,7 +14,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from crmsync.errors import Problem, Problems, SettingsError, shown
+from crmsync.errors import Problem, Problems, SettingsError, shown, unknown_name
+from crmsync.fields import FIELD_RULES, Direction
 
 _SURROGATE = re.compile("[\ud800-\udfff]")  # not valid Unicode: no output can write it
 
@@ -60,25 +62,6 @@ class ConflictPolicy(StrEnum):
     """By `modified`; a tie or a missing `modified` goes to the CRM."""
     MANUAL = "manual"
     """No op: a `conflict` notice for a person to resolve."""
-
-
-class Direction(StrEnum):
-    """Which way a settable field travels ("Manage the synchronized fields")."""
-
-    TWO_WAY = "two_way"
-    TO_CRM = "to_crm"
-    TO_OUTLOOK = "to_outlook"
-    NONE = "none"
-
-    @property
-    def to_outlook(self) -> bool:
-        """True when CRM changes travel to Outlook."""
-        return self in (Direction.TWO_WAY, Direction.TO_OUTLOOK)
-
-    @property
-    def to_crm(self) -> bool:
-        """True when Outlook changes travel to the CRM."""
-        return self in (Direction.TWO_WAY, Direction.TO_CRM)
 
 
 class FieldDirections(Mapping[str, Direction]):
@@ -248,6 +231,24 @@ class Settings:
         return self.field_directions.get(field, Direction.TWO_WAY)
 
 
+_attrs_init = Settings.__init__
+_NAMES = frozenset(f.name for f in attrs.fields(Settings))
+
+
+@functools.wraps(_attrs_init)
+def _init_naming_unknown_keywords(self: Settings, *args: Any, **kwargs: Any) -> None:
+    # A misspelled keyword would be a bare TypeError from attrs; name the setting meant.
+    unknown = sorted(set(kwargs) - _NAMES)
+    if unknown:
+        raise SettingsError(
+            [Problem((name,), unknown_name(name, _NAMES)) for name in unknown], root="Settings"
+        )
+    _attrs_init(self, *args, **kwargs)
+
+
+setattr(Settings, "__init__", _init_naming_unknown_keywords)  # noqa: B010 - mypy keeps attrs' signature
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -258,10 +259,6 @@ def _is_bytes(value: object) -> bool:
 
 
 def _direction_problems(directions: FieldDirections) -> Iterator[Problem]:
-    # The field tables are the domains' rules; they are read lazily because the
-    # domain modules import this one.
-    from crmsync.fieldmap import FIELD_RULES  # noqa: PLC0415
-
     for name in directions:
         path = ("field_directions", name)
         value = directions._items[name]

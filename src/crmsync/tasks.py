@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from crmsync.merge import DomainPolicy, DomainRules, FieldRule, Pair, View
+from crmsync.fields import TASK_FIELDS, FieldRule
+from crmsync.merge import DomainPolicy, DomainRules, Pair, View
 from crmsync.plan import Notice, Severity
 from crmsync.policy import SyncInput
 from crmsync.records import Domain, Side, Task, TaskStatus
@@ -28,25 +29,8 @@ from crmsync.settings import Settings
 
 __all__ = ["FIELDS", "RULES", "TaskRules", "policy"]
 
-FIELDS: tuple[FieldRule, ...] = (
-    FieldRule(name="subject", crm="subject", outlook="subject"),
-    FieldRule(name="notes", crm="description", outlook="body"),
-    FieldRule(name="start", crm="scheduledstart", outlook="startDateTime", label="start date"),
-    FieldRule(name="due", crm="scheduledend", outlook="dueDateTime", label="due date"),
-    FieldRule(
-        name="completed", crm="actualend", outlook="completedDateTime", label="date completed"
-    ),
-    FieldRule(
-        name="percent_complete",
-        crm="percentcomplete",
-        outlook="percentComplete",
-        label="% complete",
-    ),
-    FieldRule(name="status", crm="statecode/statuscode", outlook="status", fixed=True),
-    FieldRule(name="priority", crm="prioritycode", outlook="importance", fixed=True),
-    FieldRule(name="regarding", crm="regardingobjectid", outlook="regarding", fixed=True),
-)
-"""The task field map (Dynamics column ↔ Outlook property)."""
+FIELDS = TASK_FIELDS
+"""The task field map (see `crmsync.fields`)."""
 
 _NAMES = tuple(rule.name for rule in FIELDS)
 

@@ -259,6 +259,11 @@ class GraphRead:
     `delta_links` holds each collection's `@odata.deltaLink` (the next round
     starts there); `next_links` the `@odata.nextLink` of a delta round read
     before its end.
+
+    Attributes:
+        snapshot: the mailbox as an `OutlookSnapshot`, for `crmsync.plan()`.
+        ids: `(domain, key)` → Graph `id`, only for records whose key is not
+            their Graph id; pass it to `requests_for(graph_ids=...)`.
     """
 
     snapshot: OutlookSnapshot
@@ -304,6 +309,15 @@ def read_graph(
             are its removed keys.
         known_ids: the `ids` of earlier reads, so that a removed entry, which
             names the Graph id, removes the record keyed by its CRM id.
+
+    Args:
+        data: parsed JSON `{"contacts": C, "events": C, "tasks": C}`, each `C`
+            a Graph list response (`{"value": [...]}`) or a plain list; a
+            missing collection is empty.
+
+    Returns:
+        A `GraphRead`: the snapshot, and the Graph ids of the records keyed
+        otherwise.
 
     Raises:
         InvalidInput: every problem in every item, with its path.

@@ -1,34 +1,42 @@
 """A plan as the HTTP requests an application sends: Graph for Outlook, Dataverse for the CRM.
 
-crmsync never sends them; `requests_for` says what to send. An update is a
-`PATCH` holding only the properties its changes touch, computed from the
-record the plan saw with the changes applied. Some parts are the
-application's to fill in, and each such request says so in its `note`:
+crmsync never sends them; `requests_for` says what to send, as data an
+executor follows without reading prose (`crmsync.http` is one):
 
-- the file bytes of an attachment (crmsync never holds them): the body has
-  no `contentBytes` / `body`;
-- the id a service gave an attachment (`{attachmentId}` in the URL): crmsync
-  knows an attachment by `(content_hash, name)`;
-- the To Do list of a task (`todo_list`, by default the placeholder
-  `{todoTaskListId}`);
-- the id Graph gave a To Do task's linked resource (`{linkedResourceId}`).
+- each `Request` names the op it carries out (`Request.op`, an `OpRef`), has
+  a stable `id` (the op's identity and the request's index within the op) and
+  lists the ids of the requests it waits for (`depends_on`);
+- every value crmsync cannot know is a `Fill`: a place in the URL (a
+  `{placeholder}`) or in the body (a JSON pointer) and where its value comes
+  from: `FromResponse` (a value in the response of an earlier request, such
+  as the id a service gave a record it created), `AttachmentBytes` (the
+  base64 bytes of an attachment on the side that holds it), `AttachmentId`
+  (the id a service gave an attachment) or `Param` (a value the application
+  passes, such as the To Do list id) and `LinkedResourceId` (the id Graph
+  gave a To Do task's linked resource).
 
 A To Do task holds no extended properties: its link to the CRM task and its
 regarding record are `linkedResources` (`crmsync.adapters.graph.todo_links`),
 sent inline when the task is created, and as requests of their own to
-`.../tasks/{id}/linkedResources` when a `LINK` or a regarding change needs
-them. An update that changes only what To Do cannot hold (percent complete)
-has no request.
+`.../tasks/{id}/linkedResources` when a `LINK`, a task created in the CRM or a
+regarding change needs them. An update that changes only what To Do cannot
+hold (percent complete) has no request.
 
-A `LINK` is a `PATCH` writing the CRM key into the Outlook item's `crmid`
-property, where Dynamics keeps the link; a record created in the CRM from an
-Outlook item asks (in its note) for the same once the row has its id. An
-`UNLINK` leaves both items as they are, so it has no request.
+An update is a `PATCH` holding only the properties its changes touch,
+computed from the record the plan saw with the changes applied. A `LINK` is
+a `PATCH` writing the CRM key into the Outlook item's `crmid` property, where
+Dynamics keeps the link; a record created in the CRM from an Outlook item is
+a `POST` (with `Prefer: return=representation`, so the response holds the
+new row's id) followed by that same `PATCH` of the Outlook item, filled from
+the response. An `UNLINK` leaves both items as they are, so it has no
+request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import copy
+import json
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Literal, cast
 from urllib.parse import quote
 
@@ -49,20 +57,254 @@ from crmsync.records import (
     current_record,
 )
 
-__all__ = ["Request", "requests_for"]
+__all__ = [
+    "TODO_LIST_PLACEHOLDER",
+    "AttachmentBytes",
+    "AttachmentId",
+    "Fill",
+    "FromResponse",
+    "LinkedResourceId",
+    "OpRef",
+    "Param",
+    "Ref",
+    "Request",
+    "requests_by_op",
+    "requests_for",
+]
 
 Service = Literal["graph", "dataverse"]
+
+TODO_LIST_PLACEHOLDER = "{todoTaskListId}"
+"""The To Do list id in task URLs when `requests_for` is not given one: a `Param("todo_list")`."""
+
+
+@attrs.frozen
+class OpRef:
+    """The op a request carries out: the identity of an op in its plan.
+
+    `attachment` is `(content_hash, name)` for attachment ops, else None.
+    """
+
+    action: Action
+    side: Side
+    domain: Domain
+    key: str
+    attachment: tuple[str, str] | None = None
+
+    @classmethod
+    def of(cls, op: Op) -> OpRef:
+        """The reference to `op`."""
+        identity = op.record.identity if isinstance(op.record, Attachment) else None
+        return cls(op.action, op.side, op.domain, op.key, identity)
+
+    @property
+    def id(self) -> str:
+        """A stable text id: `side:domain:action:key` (and `:content_hash:name`)."""
+        parts = [self.side.value, self.domain.value, self.action.value, self.key]
+        if self.attachment is not None:
+            parts.extend(self.attachment)
+        return ":".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data: `{"action", "side", "domain", "key", "attachment"}`."""
+        attachment = None
+        if self.attachment is not None:
+            attachment = {"content_hash": self.attachment[0], "name": self.attachment[1]}
+        return {
+            "action": self.action.value,
+            "side": self.side.value,
+            "domain": self.domain.value,
+            "key": self.key,
+            "attachment": attachment,
+        }
+
+
+@attrs.frozen
+class FromResponse:
+    """The value at `pointer` (RFC 6901) in the JSON response of request `request`."""
+
+    request: str
+    pointer: str
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"kind": "from_response", "request", "pointer"}`."""
+        return {"kind": "from_response", "request": self.request, "pointer": self.pointer}
+
+
+@attrs.frozen
+class AttachmentBytes:
+    """The base64 bytes of the attachment `(content_hash, name)` of appointment `key` on `side`."""
+
+    content_hash: str
+    name: str
+    side: Side
+    key: str
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"kind": "attachment_bytes", "content_hash", "name", "side", "key"}`."""
+        return {"kind": "attachment_bytes", **_attachment_json(self)}
+
+
+@attrs.frozen
+class AttachmentId:
+    """The id `side`'s service gave the attachment `(content_hash, name)` of appointment `key`."""
+
+    content_hash: str
+    name: str
+    side: Side
+    key: str
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"kind": "attachment_id", "content_hash", "name", "side", "key"}`."""
+        return {"kind": "attachment_id", **_attachment_json(self)}
+
+
+def _attachment_json(ref: AttachmentBytes | AttachmentId) -> dict[str, Any]:
+    return {
+        "content_hash": ref.content_hash,
+        "name": ref.name,
+        "side": ref.side.value,
+        "key": ref.key,
+    }
+
+
+@attrs.frozen
+class LinkedResourceId:
+    """The id Graph gave the linked resource named `name` of the To Do task `key`."""
+
+    key: str
+    name: str
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"kind": "linked_resource_id", "key", "name"}`."""
+        return {"kind": "linked_resource_id", "key": self.key, "name": self.name}
+
+
+@attrs.frozen
+class Param:
+    """A value the application passes when it runs the requests (`"todo_list"`)."""
+
+    name: str
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"kind": "param", "name"}`."""
+        return {"kind": "param", "name": self.name}
+
+
+Ref = FromResponse | AttachmentBytes | AttachmentId | LinkedResourceId | Param
+"""Where a value to fill in comes from."""
+
+
+@attrs.frozen
+class Fill:
+    """A value to fill in before a request is sent.
+
+    Args:
+        where: "url" (replace the placeholder `{at}` in the URL, percent-encoded)
+            or "body" (set the value at the JSON pointer `at` in the body).
+        at: the placeholder's name, or the JSON pointer.
+        value: where the value comes from.
+        template: the text written, `{}` standing for the value
+            (`"/appointments({})"` for an `@odata.bind`).
+    """
+
+    where: Literal["url", "body"]
+    at: str
+    value: Ref
+    template: str = "{}"
+
+    def describe(self) -> str:
+        """The fill in a line a person reads: `{eventId} <- the /id of the response to ...`."""
+        place = f"{{{self.at}}}" if self.where == "url" else self.at
+        value = self.value
+        if isinstance(value, FromResponse):
+            text = f"{value.pointer} of the response to {value.request}"
+        elif isinstance(value, AttachmentBytes):
+            text = f"the base64 bytes of {value.name!r} ({value.content_hash}) in the {value.side}"
+        elif isinstance(value, AttachmentId):
+            text = f"the id of {value.name!r} ({value.content_hash}) in the {value.side}"
+        elif isinstance(value, LinkedResourceId):
+            text = f"the id of the linked resource {value.name!r} of To Do task {value.key!r}"
+        else:
+            text = f"the {value.name} you pass"
+        if self.template != "{}":
+            text = f"{self.template!r} with {text}"
+        return f"{place} <- {text}"
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"where", "at", "value": {"kind", ...}, "template"}`."""
+        return {
+            "where": self.where,
+            "at": self.at,
+            "value": self.value.to_json(),
+            "template": self.template,
+        }
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy of JSON-like data as plain dicts and lists (from any Mapping or sequence)."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, default=_unmapping))
+
+
+def _unmapping(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple | list):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def _headers(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
 
 
 @attrs.frozen
 class Request:
-    """One HTTP request: method, URL relative to the service root, JSON body, and a note."""
+    """One HTTP request that carries out (part of) one op.
+
+    Args:
+        service: "graph" or "dataverse".
+        method: the HTTP method.
+        url: relative to the service root (`https://graph.microsoft.com/v1.0`,
+            the organization URL); `{name}` placeholders are filled by `fills`.
+        body: the JSON body, plain dicts and lists (a copy: change it freely,
+            or call `to_json()` for the whole request as JSON data).
+        note: a sentence for a person reading the request.
+        id: stable within the plan: the op's `OpRef.id` and `#` and the
+            request's index within the op.
+        op: the op it carries out.
+        depends_on: ids of the requests that must succeed before this one.
+        fills: the values to fill in before sending it.
+        headers: request headers beyond authorization and content type.
+    """
 
     service: Service
     method: str
     url: str
-    body: Mapping[str, Any] | None = None
+    body: dict[str, Any] | None = attrs.field(default=None, converter=_plain)
     note: str = ""
+    id: str = ""
+    op: OpRef | None = None
+    depends_on: tuple[str, ...] = ()
+    fills: tuple[Fill, ...] = ()
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_headers)
+
+    def to_json(self) -> dict[str, Any]:
+        """The request as plain JSON data, the shape `crmsync plan --emit --format json` prints."""
+        return {
+            "id": self.id,
+            "op": None if self.op is None else self.op.to_json(),
+            "service": self.service,
+            "method": self.method,
+            "url": self.url,
+            "headers": dict(self.headers),
+            "body": copy.deepcopy(self.body),
+            "depends_on": list(self.depends_on),
+            "fills": [fill.to_json() for fill in self.fills],
+            "note": self.note,
+        }
 
 
 class _Records:
@@ -84,12 +326,16 @@ class _Records:
     def target(self, op: Op) -> Any:
         """The record an update, delete or link applies to, as the plan saw it."""
         domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
-        snapshot, previous = self._sides[op.side]
-        record = current_record(snapshot, previous, _SNAPSHOT_FIELDS[domain], op.key)
+        record = self.get(op.side, domain, op.key)
         if record is None:
             where = f"{op.side.value} has no {domain.value} {op.key!r} to {op.action.value}"
             raise StalePlan([where])
         return record
+
+    def get(self, side: Side, domain: Domain, key: str) -> Any:
+        """The record `key` of `domain` on `side`, or None."""
+        snapshot, previous = self._sides[side]
+        return current_record(snapshot, previous, _SNAPSHOT_FIELDS[domain], key)
 
 
 _SNAPSHOT_FIELDS = {
@@ -110,139 +356,259 @@ def _updated(op: Op, record: Any) -> tuple[Any, set[str]]:
     return attrs.evolve(record, **{c.field: c.new for c in op.changes}), fields
 
 
-def _attachment_note(attachment: Attachment) -> str:
-    return f"the attachment {attachment.name!r} ({attachment.content_hash})"
+def _other(side: Side) -> Side:
+    return Side.OUTLOOK if side is Side.CRM else Side.CRM
 
 
-def _todo(op: Op, records: _Records, url: str, crm_url: str) -> list[Request]:
-    """The requests for a To Do task op: the task itself and its linked resources."""
-    links = f"{url}/linkedResources"
-    if op.action is Action.LINK:
-        [change] = [c for c in op.changes if c.field == "key"]
-        record = attrs.evolve(records.target(op), key=change.new)
-        body = graph.todo_links(record, web_url=_web_url(crm_url, change.new))[0]
-        return [Request("graph", "POST", links, body)]
-    before = records.target(op)
-    record, fields = _updated(op, before)
-    body = dict(graph.task_to_graph(record, fields=fields))
-    body.pop("linkedResources", None)
-    out = [Request("graph", "PATCH", url, body)] if body else []
-    if "regarding" in fields:
-        note = "{linkedResourceId} is the id of the task's linked resource named 'Regarding'"
-        one = f"{links}/{{linkedResourceId}}"
-        if not before.regarding:
-            out.append(Request("graph", "POST", links, graph.todo_links(record)[1]))
-        elif not record.regarding:
-            out.append(Request("graph", "DELETE", one, None, note))
-        else:
-            out.append(Request("graph", "PATCH", one, {"externalId": record.regarding}, note))
-    return out
+def _pointer_to(value: Any, wanted: str, path: str = "") -> str | None:
+    """The JSON pointer of the first string equal to `wanted` in `value`, or None."""
+    if value == wanted:
+        return path
+    items: Iterator[tuple[Any, Any]]
+    if isinstance(value, dict):
+        items = iter(value.items())
+    elif isinstance(value, list):
+        items = iter(enumerate(value))
+    else:
+        return None
+    for name, inner in items:
+        part = str(name).replace("~", "~0").replace("/", "~1")
+        found = _pointer_to(inner, wanted, f"{path}/{part}")
+        if found is not None:
+            return found
+    return None
 
 
-def _web_url(crm_url: str, key: str) -> str:
-    if not crm_url:
-        return ""
-    return f"{crm_url.rstrip('/')}/main.aspx?etn=task&pagetype=entityrecord&id={quote(key)}"
+class _Builder:
+    """The requests of one plan: ids, and the create requests later requests wait for."""
 
+    def __init__(
+        self,
+        plan: Plan,
+        records: _Records,
+        todo_list: str,
+        graph_ids: Mapping[tuple[Domain, str], str],
+        crm_url: str = "",
+    ) -> None:
+        self.records = records
+        self.todo_list = todo_list
+        self.graph_ids = graph_ids
+        self.crm_url = crm_url
+        # The first request of each appointment create: attachment ops on it wait for it.
+        self.creates = {
+            (op.side, op.key): f"{OpRef.of(op).id}#0"
+            for op in plan.ops
+            if op.action is Action.CREATE and op.domain is Domain.APPOINTMENT
+        }
 
-def _graph(
-    op: Op,
-    records: _Records,
-    todo_list: str,
-    ids: Mapping[tuple[Domain, str], str],
-    crm_url: str = "",
-) -> list[Request]:
-    domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
-    # Graph ids are base64: keep '=', '-' and '_', escape '/' and '+'.
-    item = quote(ids.get((domain, op.key), op.key), safe="=-_")
-    base = {
-        Domain.CONTACT: "/me/contacts",
-        Domain.APPOINTMENT: "/me/events",
-        Domain.ATTACHMENT: "/me/events",
-        Domain.TASK: f"/me/todo/lists/{todo_list}/tasks",
-    }[op.domain]
-    write: Any = {
-        Domain.CONTACT: graph.contact_to_graph,
-        Domain.APPOINTMENT: graph.event_to_graph,
-        Domain.TASK: graph.task_to_graph,
-    }.get(op.domain)
-    if op.domain is Domain.ATTACHMENT:
+    def graph_item(self, domain: Domain, key: str) -> str:
+        # Graph ids are base64: keep '=', '-' and '_', escape '/' and '+'.
+        return quote(self.graph_ids.get((domain, key), key), safe="=-_")
+
+    def for_op(self, op: Op) -> list[Request]:
+        parts = self._graph(op) if op.side is Side.OUTLOOK else self._dataverse(op)
+        ref = OpRef.of(op)
+        return [
+            attrs.evolve(request, id=f"{ref.id}#{i}", op=ref) for i, request in enumerate(parts)
+        ]
+
+    # -- Graph (Outlook ops) -------------------------------------------------
+
+    def _tasks_url(self) -> tuple[str, tuple[Fill, ...]]:
+        url = f"/me/todo/lists/{self.todo_list}/tasks"
+        if self.todo_list == TODO_LIST_PLACEHOLDER:
+            return url, (Fill("url", TODO_LIST_PLACEHOLDER[1:-1], Param("todo_list")),)
+        return url, ()
+
+    def _graph_base(self, domain: Domain) -> tuple[str, tuple[Fill, ...]]:
+        if domain is Domain.TASK:
+            return self._tasks_url()
+        return {Domain.CONTACT: "/me/contacts"}.get(domain, "/me/events"), ()
+
+    def _graph(self, op: Op) -> list[Request]:
+        if op.domain is Domain.ATTACHMENT:
+            return [self._graph_attachment(op)]
+        base, fills = self._graph_base(op.domain)
+        item = f"{base}/{self.graph_item(op.domain, op.key)}"
+        write: Any = {
+            Domain.CONTACT: graph.contact_to_graph,
+            Domain.APPOINTMENT: graph.event_to_graph,
+            Domain.TASK: graph.task_to_graph,
+        }[op.domain]
+        if op.domain is Domain.TASK:
+            return self._todo(op, base, item, fills)
+        if op.action is Action.CREATE:
+            return [Request("graph", "POST", base, write(op.record), fills=fills)]
+        if op.action is Action.UPDATE:
+            record, fields = _updated(op, self.records.target(op))
+            return [Request("graph", "PATCH", item, write(record, fields=fields), fills=fills)]
+        if op.action is Action.DELETE:
+            return [Request("graph", "DELETE", item, fills=fills)]
+        if op.action is Action.LINK:  # the item now carries the CRM key, as Dynamics links it
+            [change] = [c for c in op.changes if c.field == "key"]
+            record = attrs.evolve(self.records.target(op), key=change.new)
+            body = write(record, fields={"key"})
+            return [Request("graph", "PATCH", item, body, fills=fills)]
+        return []
+
+    def _web_url(self, key: str) -> str:
+        """The CRM task's address, for the `webUrl` of its To Do link ('' if unknown)."""
+        if not self.crm_url:
+            return ""
+        return (
+            f"{self.crm_url.rstrip('/')}/main.aspx?etn=task&pagetype=entityrecord&id={quote(key)}"
+        )
+
+    def _todo(self, op: Op, base: str, item: str, fills: tuple[Fill, ...]) -> list[Request]:
+        """A To Do task op: the task itself, and its linked resources as requests of their own."""
+        links = f"{item}/linkedResources"
+        if op.action is Action.CREATE:
+            body = graph.task_to_graph(cast(Task, op.record), web_url=self._web_url(op.key))
+            return [Request("graph", "POST", base, body, fills=fills)]
+        if op.action is Action.DELETE:
+            return [Request("graph", "DELETE", item, fills=fills)]
+        if op.action is Action.LINK:
+            [change] = [c for c in op.changes if c.field == "key"]
+            record = attrs.evolve(self.records.target(op), key=change.new)
+            body = graph.todo_links(record, web_url=self._web_url(change.new))[0]
+            return [Request("graph", "POST", links, body, fills=fills)]
+        before = self.records.target(op)
+        record, fields = _updated(op, before)
+        patch = dict(graph.task_to_graph(record, fields=fields))
+        patch.pop("linkedResources", None)
+        out = [Request("graph", "PATCH", item, patch, fills=fills)] if patch else []
+        if "regarding" in fields:
+            one = f"{links}/{{linkedResourceId}}"
+            held = (*fills, Fill("url", "linkedResourceId", LinkedResourceId(op.key, "Regarding")))
+            if not before.regarding:
+                out.append(
+                    Request("graph", "POST", links, graph.todo_links(record)[1], fills=fills)
+                )
+            elif not record.regarding:
+                out.append(Request("graph", "DELETE", one, fills=held))
+            else:
+                body = {"externalId": record.regarding}
+                out.append(Request("graph", "PATCH", one, body, fills=held))
+        return out
+
+    def _graph_attachment(self, op: Op) -> Request:
         attachment = cast(Attachment, op.record)
+        created = self.creates.get((op.side, op.key))
+        if created is not None:  # the event is created by this plan: its id is in the response
+            item = "{eventId}"
+            on_item: tuple[Fill, ...] = (Fill("url", "eventId", FromResponse(created, "/id")),)
+            after: tuple[str, ...] = (created,)
+        else:
+            item, on_item, after = self.graph_item(Domain.APPOINTMENT, op.key), (), ()
+        url = f"/me/events/{item}/attachments"
         if op.action is Action.CREATE:
             body = {
                 "@odata.type": "#microsoft.graph.fileAttachment",
                 "name": attachment.name,
                 "contentType": attachment.mime_type,
             }
-            note = (
-                f"add contentBytes: the base64 bytes of {_attachment_note(attachment)}; for an "
-                "event this plan creates, use the id its POST returned"
+            source = AttachmentBytes(
+                attachment.content_hash, attachment.name, _other(op.side), op.key
             )
-            return [Request("graph", "POST", f"{base}/{item}/attachments", body, note)]
-        note = f"{{attachmentId}} is the id of {_attachment_note(attachment)}"
-        url = f"{base}/{item}/attachments/{{attachmentId}}"
-        return [Request("graph", "DELETE", url, None, note)]
-    if op.action is Action.CREATE:
-        if op.domain is Domain.TASK:
-            task = cast(Task, op.record)
-            body = graph.task_to_graph(task, web_url=_web_url(crm_url, op.key))
-            return [Request("graph", "POST", base, body)]
-        return [Request("graph", "POST", base, write(op.record))]
-    if op.domain is Domain.TASK and op.action in (Action.UPDATE, Action.LINK):
-        return _todo(op, records, f"{base}/{item}", crm_url)
-    if op.action is Action.UPDATE:
-        record, fields = _updated(op, records.target(op))
-        return [Request("graph", "PATCH", f"{base}/{item}", write(record, fields=fields))]
-    if op.action is Action.DELETE:
-        return [Request("graph", "DELETE", f"{base}/{item}")]
-    if op.action is Action.LINK:  # the item now carries the CRM key, as Dynamics links it
-        [change] = [c for c in op.changes if c.field == "key"]
-        record = attrs.evolve(records.target(op), key=change.new)
-        return [Request("graph", "PATCH", f"{base}/{item}", write(record, fields={"key"}))]
-    return []
+            note = f"contentBytes: the bytes of {attachment.name!r} from the CRM"
+            fills = (*on_item, Fill("body", "/contentBytes", source))
+            return Request("graph", "POST", url, body, note, depends_on=after, fills=fills)
+        held = AttachmentId(attachment.content_hash, attachment.name, op.side, op.key)
+        fills = (*on_item, Fill("url", "attachmentId", held))
+        return Request("graph", "DELETE", f"{url}/{{attachmentId}}", depends_on=after, fills=fills)
 
+    # -- Dataverse (CRM ops) -------------------------------------------------
 
-def _dataverse(op: Op, records: _Records) -> Request | None:
-    root = dataverse.API_ROOT
-    if op.domain is Domain.ATTACHMENT:
+    def _dataverse(self, op: Op) -> list[Request]:
+        root = dataverse.API_ROOT
+        if op.domain is Domain.ATTACHMENT:
+            return [self._dataverse_attachment(op)]
+        write: Any = {
+            Domain.CONTACT: dataverse.contact_to_dataverse,
+            Domain.APPOINTMENT: dataverse.appointment_to_dataverse,
+            Domain.TASK: dataverse.task_to_dataverse,
+        }[op.domain]
+        if op.action is Action.CREATE:
+            url = f"{root}/{_table(op.domain, op.record)}"
+            prefer = {"Prefer": "return=representation"}
+            create = Request("dataverse", "POST", url, write(op.record), headers=prefer)
+            return [create, *self._link_back(op)]
+        current = self.records.target(op)
+        row = f"{root}/{_table(op.domain, current)}({quote(op.key, safe='-')})"
+        if op.action is Action.UPDATE:
+            record, fields = _updated(op, current)
+            return [Request("dataverse", "PATCH", row, write(record, fields=fields))]
+        if op.action is Action.DELETE:
+            return [Request("dataverse", "DELETE", row)]
+        return []
+
+    def _link_back(self, op: Op) -> list[Request]:
+        """The request that writes a new row's id on the Outlook item it was created from.
+
+        A `PATCH` of the item's `crmid`; for a To Do task, a `POST` of its linked resource.
+        """
+        item = self.records.get(Side.OUTLOOK, op.domain, op.key)
+        if item is None:
+            return []
+        column = "contactid" if op.domain is Domain.CONTACT else "activityid"
+        placeholder = f"{{{column}}}"
+        write: Any = {
+            Domain.CONTACT: graph.contact_to_graph,
+            Domain.APPOINTMENT: graph.event_to_graph,
+            Domain.TASK: graph.task_to_graph,
+        }[op.domain]
+        base, fills = self._graph_base(op.domain)
+        url = f"{base}/{self.graph_item(op.domain, op.key)}"
+        method = "PATCH"
+        if op.domain is Domain.TASK:  # a To Do task links through a linked resource of its own
+            body = graph.todo_links(attrs.evolve(item, key=placeholder))[0]
+            method, url = "POST", f"{url}/linkedResources"
+        else:
+            body = write(attrs.evolve(item, key=placeholder), fields={"key"})
+        pointer = _pointer_to(body, placeholder)
+        if pointer is None:  # this item type cannot carry the link
+            return []
+        created = f"{OpRef.of(op).id}#0"
+        fill = Fill("body", pointer, FromResponse(created, f"/{column}"))
+        note = f"link the pair: the new row's {column} on the Outlook item"
+        return [
+            Request("graph", method, url, body, note, depends_on=(created,), fills=(*fills, fill))
+        ]
+
+    def _dataverse_attachment(self, op: Op) -> Request:
+        root = dataverse.API_ROOT
         attachment = cast(Attachment, op.record)
         if op.action is Action.CREATE:
-            table = dataverse.entity_set(_appointment(op, records))
+            table = dataverse.entity_set(_appointment(op, self.records))
+            bind = f"objectid_{table.removesuffix('s')}@odata.bind"
             body = {
                 "filename": attachment.name,
                 "mimetype": attachment.mime_type,
                 "filesize": attachment.size,
-                f"objectid_{table.removesuffix('s')}@odata.bind": f"/{table}({op.key})",
+                bind: f"/{table}({op.key})",
             }
-            note = (
-                f"add body: the base64 bytes of {_attachment_note(attachment)}; for an "
-                "appointment this plan creates, bind the id its POST returned"
+            source = AttachmentBytes(
+                attachment.content_hash, attachment.name, _other(op.side), op.key
             )
-            return Request("dataverse", "POST", f"{root}/activitymimeattachments", body, note)
-        note = f"{{attachmentId}} is the activitymimeattachmentid of {_attachment_note(attachment)}"
+            fills = [Fill("body", "/body", source)]
+            after: tuple[str, ...] = ()
+            created = self.creates.get((op.side, op.key))
+            if created is not None:  # the appointment is created by this plan
+                body[bind] = f"/{table}({{activityid}})"
+                fills.append(
+                    Fill(
+                        "body", f"/{bind}", FromResponse(created, "/activityid"), f"/{table}({{}})"
+                    )
+                )
+                after = (created,)
+            note = f"body: the bytes of {attachment.name!r} from Outlook"
+            url = f"{root}/activitymimeattachments"
+            return Request(
+                "dataverse", "POST", url, body, note, depends_on=after, fills=tuple(fills)
+            )
+        held = AttachmentId(attachment.content_hash, attachment.name, op.side, op.key)
         url = f"{root}/activitymimeattachments({{attachmentId}})"
-        return Request("dataverse", "DELETE", url, None, note)
-    write: Any = {
-        Domain.CONTACT: dataverse.contact_to_dataverse,
-        Domain.APPOINTMENT: dataverse.appointment_to_dataverse,
-        Domain.TASK: dataverse.task_to_dataverse,
-    }[op.domain]
-    if op.action is Action.CREATE:
-        url = f"{root}/{_table(op.domain, op.record)}"
-        note = (
-            f"then link the pair: write the new row's id into the Outlook item {op.key!r} "
-            "as its crmid property"
-        )
-        return Request("dataverse", "POST", url, write(op.record), note)
-    if op.action is Action.UPDATE:
-        current = records.target(op)
-        record, fields = _updated(op, current)
-        url = f"{root}/{_table(op.domain, current)}({op.key})"
-        return Request("dataverse", "PATCH", url, write(record, fields=fields))
-    if op.action is Action.DELETE:
-        current = records.target(op)
-        return Request("dataverse", "DELETE", f"{root}/{_table(op.domain, current)}({op.key})")
-    return None
+        return Request("dataverse", "DELETE", url, fills=(Fill("url", "attachmentId", held),))
 
 
 def _table(domain: Domain, record: Any) -> str:
@@ -257,20 +623,28 @@ def requests_for(
     outlook: OutlookSnapshot,
     *,
     services: Collection[Service] = ("graph", "dataverse"),
-    todo_list: str = "{todoTaskListId}",
+    todo_list: str = TODO_LIST_PLACEHOLDER,
     graph_ids: Mapping[tuple[Domain, str], str] | None = None,
     baseline: Baseline | None = None,
     crm_url: str = "",
 ) -> tuple[Request, ...]:
     """The requests that carry out a plan's ops, in the plan's order.
 
+    Each op gives its requests in the order they run (an `UNLINK` gives
+    none); `Request.op` says which op, `Request.depends_on` what must
+    succeed first and `Request.fills` what to fill in.
+
     Args:
         plan: the plan, made from `crm` and `outlook`.
         crm: the CRM snapshot the plan was made from (a CRM update is the
             record the plan saw, with the changes applied).
         outlook: the Outlook snapshot the plan was made from.
-        services: "graph" for the Outlook ops, "dataverse" for the CRM ops.
-        todo_list: the id of the To Do list that holds the user's tasks.
+        services: "graph" for the Outlook ops, "dataverse" for the CRM ops
+            (a CRM create's follow-up `PATCH` of the Outlook item comes with
+            its op, so with "dataverse").
+        todo_list: the id of the To Do list that holds the user's tasks; by
+            default the placeholder `{todoTaskListId}`, filled by
+            `Param("todo_list")`.
         graph_ids: the Graph id of each Outlook record whose key is not its
             Graph id (`crmsync.adapters.read_graph` gives them).
         baseline: the baseline the plan was made with; partial snapshots
@@ -281,13 +655,37 @@ def requests_for(
     Raises:
         StalePlan: an op names a record the snapshots do not hold.
     """
-    out: list[Request] = []
+    return tuple(
+        request
+        for requests in requests_by_op(
+            plan,
+            crm,
+            outlook,
+            todo_list=todo_list,
+            graph_ids=graph_ids,
+            baseline=baseline,
+            crm_url=crm_url,
+        ).values()
+        for request in requests
+        if (request.op is not None)
+        and ("graph" if request.op.side is Side.OUTLOOK else "dataverse") in services
+    )
+
+
+def requests_by_op(
+    plan: Plan,
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    *,
+    todo_list: str = TODO_LIST_PLACEHOLDER,
+    graph_ids: Mapping[tuple[Domain, str], str] | None = None,
+    baseline: Baseline | None = None,
+    crm_url: str = "",
+) -> dict[OpRef, tuple[Request, ...]]:
+    """Every op of a plan, in the plan's order, with its requests (`()` for an `UNLINK`).
+
+    Args and Raises: as `requests_for`.
+    """
     records = _Records(plan, crm, outlook, baseline)
-    for op in plan.ops:
-        if op.side is Side.OUTLOOK and "graph" in services:
-            out.extend(_graph(op, records, todo_list, graph_ids or {}, crm_url))
-        elif op.side is Side.CRM and "dataverse" in services:
-            request = _dataverse(op, records)
-            if request is not None:
-                out.append(request)
-    return tuple(out)
+    builder = _Builder(plan, records, todo_list, graph_ids or {}, crm_url)
+    return {OpRef.of(op): tuple(builder.for_op(op)) for op in plan.ops}

@@ -1,0 +1,462 @@
+"""Why did (or didn't) this record sync? One record's story, from the plan.
+
+`explain(plan, key, crm=..., outlook=..., baseline=...)` answers "why didn't
+this sync?" for one key: the record's CRM, Outlook and baseline values side by
+side and, per synchronized field, what the merge decided and why. It reads
+only the plan's own data (its ops, notices, baseline updates and settings)
+and, when given, the inputs the plan was made from; it plans nothing again.
+
+Per field, in this order of precedence:
+
+- `refused`: a domain rule kept the whole record out of the sync (the notice
+  code names the rule: `not_tracked`, `recurring_task_unsupported`, ...);
+- `conflict_pending`: changed differently on both sides, left for a person
+  (conflict policy MANUAL);
+- `conflict_won`: changed differently on both sides (or differing at a first
+  sync); `winner` says whose value was written over the other's;
+- `travelled`: written to `to`, for `reason` (the op's reason:
+  `changed_in_crm`, `new_in_outlook`, `address_remap`, ...);
+- `held_by_direction`: a change its field's direction does not let travel;
+- `deleted`, `unlinked`: the record's delete was applied, or its pair unlinked;
+- `in_sync`: the same on both sides;
+- `standing_difference`: different, but nothing changed since the last sync
+  that may travel (a one-way field edited on the wrong side earlier, say).
+
+Values are read through the domain's field map under the plan's settings
+(the baseline too, so after an address-mode switch its addresses read as the
+new mode maps them). Without the inputs the values come from the plan alone (the records as the
+plan leaves them, and as they were where an op changed them), so records the
+plan did not touch show no values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from crmsync import appointments, contacts, tasks
+from crmsync.merge import DomainRules, FieldRule, View
+from crmsync.plan import Action, Notice, Op, Plan, describe
+from crmsync.records import Attachment, Baseline, CrmSnapshot, Domain, OutlookSnapshot, Side
+from crmsync.settings import Direction
+
+__all__ = ["REFUSAL_CODES", "Explanation", "FieldVerdict", "explain"]
+
+REFUSAL_CODES = frozenset(
+    {
+        "not_tracked",
+        "unlinked",
+        "ambiguous_match",
+        "recurring_task_unsupported",
+        "assigned_task_sync_disabled",
+        "task_assignee_outside_organization",
+        "task_multiple_recipients",
+    }
+)
+"""Notice codes that keep a whole record out of the sync."""
+
+_SIDE_NAMES = {Side.CRM: "the CRM", Side.OUTLOOK: "Outlook"}
+_ABSENT = "—"
+
+
+@attrs.frozen(kw_only=True)
+class FieldVerdict:
+    """What the merge decided for one synchronized field of one record.
+
+    Args:
+        field: the field's name in the domain's field map (`job_title`,
+            `address1`, an appointment's `time`).
+        crm: the CRM's value now, as text (`—` when there is no record or
+            the value is unknown).
+        outlook: Outlook's value now, as text.
+        base_crm: the CRM's value at the last sync, as text.
+        base_outlook: Outlook's value at the last sync, as text.
+        decision: `travelled`, `conflict_won`, `conflict_pending`,
+            `held_by_direction`, `refused`, `deleted`, `unlinked`, `in_sync`
+            or `standing_difference` (see the module's docstring).
+        to: where the value was written (`travelled`, `conflict_won`).
+        winner: whose value won a conflict.
+        rule: the op's reason or the notice code behind the decision.
+        why: the decision as a sentence.
+    """
+
+    field: str
+    crm: str = _ABSENT
+    outlook: str = _ABSENT
+    base_crm: str = _ABSENT
+    base_outlook: str = _ABSENT
+    decision: str
+    to: Side | None = None
+    winner: Side | None = None
+    rule: str = ""
+    why: str
+
+
+@attrs.frozen(kw_only=True)
+class Explanation:
+    """One record's story in a plan: its ops, its notices, and a verdict per field.
+
+    Args:
+        domain: the record's domain.
+        key: the record's key.
+        outcome: what happens to the record, as a sentence.
+        fields: one verdict per synchronized field.
+        ops: the plan's ops on the record (an appointment's include its
+            attachment ops).
+        notices: the plan's notices about the record, and the domain-wide
+            ones (`mass_delete_blocked`, `no_baseline`).
+    """
+
+    domain: Domain
+    key: str
+    outcome: str
+    fields: tuple[FieldVerdict, ...] = ()
+    ops: tuple[Op, ...] = ()
+    notices: tuple[Notice, ...] = ()
+
+    def field(self, name: str) -> FieldVerdict:
+        """The verdict for the field called `name`.
+
+        Raises:
+            KeyError: the domain has no such field.
+        """
+        for verdict in self.fields:
+            if verdict.field == name:
+                return verdict
+        raise KeyError(name)
+
+    def render(self) -> str:
+        """The explanation as text: values side by side, then each field's verdict."""
+        return _render(self)
+
+
+def _rules() -> dict[Domain, DomainRules[Any, Any]]:
+    return {m.RULES.domain: m.RULES for m in (contacts, appointments, tasks)}
+
+
+def _find(snapshot: CrmSnapshot | OutlookSnapshot | None, field: str, key: str) -> Any:
+    if snapshot is None:
+        return None
+    for record in getattr(snapshot, field):
+        if record.key == key:
+            return record
+    return None
+
+
+def _undo(record: Any, op: Op) -> Any:
+    """The record as it was before an UPDATE op changed it."""
+    return attrs.evolve(record, **{c.field: c.old for c in op.changes})
+
+
+def _title_of(notice: Notice, rules: tuple[FieldRule, ...]) -> FieldRule | None:
+    """The field a merge notice is about: its message opens with the field's title."""
+    found = [r for r in rules if notice.message.startswith(r.title + " ")]
+    return max(found, key=lambda r: len(r.title)) if found else None
+
+
+def explain(
+    plan: Plan,
+    key: str,
+    *,
+    crm: CrmSnapshot | None = None,
+    outlook: OutlookSnapshot | None = None,
+    baseline: Baseline | None = None,
+    domain: Domain | None = None,
+) -> tuple[Explanation, ...]:
+    """Explains what a plan does with the record called `key`, and why.
+
+    Args:
+        plan: the plan.
+        key: the record's key (an appointment's key also finds its
+            attachment ops).
+        crm: the CRM snapshot the plan was made from, for the values now.
+        outlook: the Outlook snapshot the plan was made from.
+        baseline: the baseline the plan was made with, for the values then.
+        domain: look only in this domain (default: every domain).
+
+    Returns:
+        One explanation per domain in which the plan or the inputs know the
+        key (contacts, appointments, tasks, in that order); empty when none does.
+    """
+    out = []
+    for rules in _rules().values():
+        if domain is not None and rules.domain is not domain:
+            continue
+        found = _explain_domain(plan, key, rules, crm, outlook, baseline)
+        if found is not None:
+            out.append(found)
+    return tuple(out)
+
+
+def _explain_domain(
+    plan: Plan,
+    key: str,
+    rules: DomainRules[Any, Any],
+    crm: CrmSnapshot | None,
+    outlook: OutlookSnapshot | None,
+    baseline: Baseline | None,
+) -> Explanation | None:
+    dom = rules.domain
+    domains = {dom, Domain.ATTACHMENT} if dom is Domain.APPOINTMENT else {dom}
+    ops = tuple(op for op in plan.ops if op.domain in domains and op.key == key)
+    own = [n for n in plan.notices if n.domain in domains and n.key == key]
+    wide = [n for n in plan.notices if n.domain is dom and not n.key]
+    field = rules.snapshot_field
+    now: dict[Side, Any] = {
+        Side.CRM: _find(crm, field, key),
+        Side.OUTLOOK: _find(outlook, field, key),
+    }
+    base: dict[Side, Any] = {Side.CRM: None, Side.OUTLOOK: None}
+    if baseline is not None:
+        base = {
+            Side.CRM: _find(baseline.crm, field, key),
+            Side.OUTLOOK: _find(baseline.outlook, field, key),
+        }
+    update = next((u for u in plan.baseline_updates if u.domain is dom and u.key == key), None)
+    known_inputs = crm is not None and outlook is not None
+    nothing = update is None or (update.crm is None and update.outlook is None)
+    if not ops and not own and nothing and all(r is None for r in (*now.values(), *base.values())):
+        return None
+    record_ops = [op for op in ops if op.domain is dom]
+    after: dict[Side, Any] = dict(now)
+    for op in record_ops:
+        if op.action is Action.CREATE:
+            after[op.side] = op.record
+        elif op.action is Action.UPDATE:
+            if now[op.side] is not None:
+                after[op.side] = attrs.evolve(now[op.side], **{c.field: c.new for c in op.changes})
+            elif update is not None and getattr(update, op.side.value) is not None:
+                after[op.side] = getattr(update, op.side.value)
+                if not known_inputs:
+                    now[op.side] = _undo(after[op.side], op)
+        elif op.action is Action.DELETE:
+            after[op.side] = None
+    if not known_inputs and update is not None:
+        for side in Side:
+            if after[side] is None and getattr(update, side.value) is not None:
+                after[side] = now[side] = getattr(update, side.value)
+    settings = plan.settings
+    views = {s: rules.view(r, s, settings) if r is not None else None for s, r in now.items()}
+    base_views = {s: rules.view(r, s, settings) if r is not None else None for s, r in base.items()}
+    after_views = {
+        s: rules.view(r, s, settings) if r is not None else None for s, r in after.items()
+    }
+    directions = rules.directions(now[Side.CRM], now[Side.OUTLOOK], settings)
+
+    refusal = next((n for n in own if n.code in REFUSAL_CODES), None)
+    by_field: dict[str, list[Notice]] = {}
+    for n in own:
+        if n.code in ("conflict", "conflict_resolved", "field_not_synced"):
+            rule = _title_of(n, rules.fields)
+            if rule is not None:
+                by_field.setdefault(rule.name, []).append(n)
+    action = {op.action: op for op in record_ops}
+    verdicts = tuple(
+        _verdict(
+            rule,
+            views,
+            base_views,
+            after_views,
+            directions.get(rule.name, Direction.TWO_WAY),
+            refusal,
+            by_field.get(rule.name, []),
+            action,
+            settings.conflict.value,
+        )
+        for rule in rules.fields
+    )
+    return Explanation(
+        domain=dom,
+        key=key,
+        outcome=_outcome(list(ops), own, refusal, now),
+        fields=verdicts,
+        ops=ops,
+        notices=(*own, *wide),
+    )
+
+
+def _text(view: View | None, name: str) -> str:
+    if view is None or name not in view:
+        return _ABSENT
+    return describe(view[name])
+
+
+def _written(rule: FieldRule, before: View | None, after: View | None) -> bool:
+    """True when the plan leaves a side's field other than it found it."""
+    if after is None or rule.name not in after:
+        return False
+    if before is None or rule.name not in before:
+        return True
+    return not rule.same(before[rule.name], after[rule.name])
+
+
+def _verdict(
+    rule: FieldRule,
+    views: Mapping[Side, View | None],
+    base: Mapping[Side, View | None],
+    after: Mapping[Side, View | None],
+    direction: Direction,
+    refusal: Notice | None,
+    notices: list[Notice],
+    ops: Mapping[Action, Op],
+    policy: str,
+) -> FieldVerdict:
+    name = rule.name
+    values = {
+        "crm": _text(views[Side.CRM], name),
+        "outlook": _text(views[Side.OUTLOOK], name),
+    }
+
+    def verdict(
+        decision: str,
+        why: str,
+        *,
+        to: Side | None = None,
+        winner: Side | None = None,
+        rule: str = "",
+    ) -> FieldVerdict:
+        return FieldVerdict(
+            field=name,
+            crm=values["crm"],
+            outlook=values["outlook"],
+            base_crm=_text(base[Side.CRM], name),
+            base_outlook=_text(base[Side.OUTLOOK], name),
+            decision=decision,
+            why=why,
+            to=to,
+            winner=winner,
+            rule=rule,
+        )
+
+    codes = {n.code: n for n in notices}
+    if refusal is not None:
+        return verdict(
+            "refused",
+            f"the record does not sync ({refusal.code}): {refusal.message}",
+            rule=refusal.code,
+        )
+    if "conflict" in codes:
+        return verdict(
+            "conflict_pending",
+            "changed differently on both sides; left for a person (conflict policy: manual)",
+            rule="conflict",
+        )
+    if Action.CREATE in ops:
+        # A created record gets only what its direction lets travel from the source.
+        source = ops[Action.CREATE].side.other
+        sends = direction.to_outlook if source is Side.CRM else direction.to_crm
+        if not sends:
+            return verdict(
+                "held_by_direction",
+                f"not copied to the new record in {_SIDE_NAMES[source.other]}: its direction "
+                f"is {direction.value}",
+                rule=ops[Action.CREATE].reason,
+            )
+    written = {side: _written(rule, views[side], after[side]) for side in Side}
+    if "conflict_resolved" in codes:
+        loser = codes["conflict_resolved"].side
+        if loser is None:
+            loser = next((s for s in Side if written[s]), Side.OUTLOOK)
+        winner = loser.other
+        op = ops.get(Action.UPDATE)
+        return verdict(
+            "conflict_won",
+            f"changed differently on both sides; {_SIDE_NAMES[winner]}'s value won and was "
+            f"written to {_SIDE_NAMES[loser]} ({op.reason if op else 'conflict_' + policy})",
+            to=loser,
+            winner=winner,
+            rule=op.reason if op else f"conflict_{policy}",
+        )
+    for side in Side:
+        if written[side]:
+            op = ops.get(Action.CREATE) or ops.get(Action.UPDATE)
+            reason = op.reason if op is not None else ""
+            kind = "created with it" if Action.CREATE in ops else "written"
+            return verdict(
+                "travelled",
+                f"travelled to {_SIDE_NAMES[side]} ({kind}; {reason})",
+                to=side,
+                rule=reason,
+            )
+    if "field_not_synced" in codes:
+        n = codes["field_not_synced"]
+        return verdict(
+            "held_by_direction",
+            f"held by its direction ({direction.value}): {n.message}",
+            rule="field_not_synced",
+        )
+    for action, decision in ((Action.DELETE, "deleted"), (Action.UNLINK, "unlinked")):
+        if action in ops:
+            op = ops[action]
+            what = "deleted in" if action is Action.DELETE else "stays, unlinked, in"
+            return verdict(decision, f"the record is {what} {_SIDE_NAMES[op.side]}", rule=op.reason)
+    crm_view, outlook_view = views[Side.CRM], views[Side.OUTLOOK]
+    if crm_view is None or outlook_view is None or name not in crm_view or name not in outlook_view:
+        return verdict("in_sync", "nothing to do: no op and no notice touches it")
+    if rule.same(crm_view[name], outlook_view[name]):
+        return verdict("in_sync", "the same on both sides")
+    return verdict(
+        "standing_difference",
+        f"different, but neither side changed it since the last sync in a way that travels "
+        f"(direction: {direction.value})",
+    )
+
+
+def _outcome(
+    ops: list[Op], notices: list[Notice], refusal: Notice | None, now: Mapping[Side, Any]
+) -> str:
+    if refusal is not None:
+        return f"not synced: {refusal.code} ({refusal.message})"
+    if not ops:
+        if any(n.code == "conflict" for n in notices):
+            return "no op: a conflict waits for a person"
+        if now[Side.CRM] is None and now[Side.OUTLOOK] is None:
+            return "no op: the record is on neither side now"
+        return "no op: nothing to write"
+    parts = [
+        f"{op.action.value}{_attachment(op)} in {_SIDE_NAMES[op.side]} ({op.reason})" for op in ops
+    ]
+    return "; ".join(parts)
+
+
+def _attachment(op: Op) -> str:
+    return f" attachment {op.record.name}" if isinstance(op.record, Attachment) else ""
+
+
+def _cell(text: str, width: int) -> str:
+    text = text.replace("\n", " ")
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.ljust(width)
+
+
+def _render(e: Explanation) -> str:
+    lines = [f"{e.domain.value} {e.key}: {e.outcome}"]
+    if e.fields:
+        heads = ("field", "CRM", "Outlook", "baseline CRM", "baseline Outlook")
+        rows = [heads, *((v.field, v.crm, v.outlook, v.base_crm, v.base_outlook) for v in e.fields)]
+        decisions = ["decision", *(v.decision for v in e.fields)]
+        for row, decision in zip(rows, decisions, strict=True):
+            cells = (_cell(c, 17 if i == 0 else 22) for i, c in enumerate(row))
+            lines.append("  " + " ".join(cells) + " " + decision)
+        told: dict[str, list[str]] = {}
+        for v in e.fields:
+            if v.decision not in ("in_sync", "refused"):
+                told.setdefault(v.why, []).append(v.field)
+        if told:
+            lines.append("  why:")
+            lines.extend(f"    {', '.join(names)}: {why}" for why, names in told.items())
+    other = [op for op in e.ops if op.domain is Domain.ATTACHMENT]
+    if other:
+        lines.append("  attachment ops:")
+        lines.extend(
+            f"    {op.action.value} in {_SIDE_NAMES[op.side]}: "
+            f"{getattr(op.record, 'name', '')} ({op.reason})"
+            for op in other
+        )
+    if e.notices:
+        lines.append("  notices:")
+        lines.extend(f"    [{n.severity.value}] {n.code}: {n.message}" for n in e.notices)
+    return "\n".join(lines)

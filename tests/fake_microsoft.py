@@ -1,0 +1,438 @@
+"""A small stateful stand-in for Microsoft Graph and the Dataverse Web API, over real HTTP.
+
+It serves the subset crmsync reads and writes: Graph contacts, events (with
+file attachments), To Do lists and tasks and JSON `$batch`; Dataverse
+contacts, appointments (with activity parties), tasks and
+activitymimeattachments. The server assigns ids; collections are paged
+(`@odata.nextLink`); `throttle()` answers the next matching requests with 429
+and `Retry-After`, also inside a batch; `fail()` answers them with an error.
+Every request is logged. Bearer tokens are checked per service.
+
+    with FakeMicrosoft() as fake:
+        fake.url                    # http://127.0.0.1:PORT
+        fake.graph_url              # .../v1.0
+        fake.add("dataverse", "contacts", {"firstname": "Ann"})  # -> the new contactid
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+GRAPH_TOKEN = "graph-token"  # noqa: S105 - the fake services' own tokens
+DATAVERSE_TOKEN = "dataverse-token"  # noqa: S105
+API = "/api/data/v9.2"
+
+_DATAVERSE_KEYS = {
+    "contacts": "contactid",
+    "appointments": "activityid",
+    "tasks": "activityid",
+    "activitymimeattachments": "activitymimeattachmentid",
+}
+_BIND = re.compile(r"^objectid_(\w+)@odata\.bind$")
+_ROW = re.compile(r"^/(\w+)\(([^)]*)\)$")
+_EQ = re.compile(r"^\s*(\w+) eq '?([^']*)'?\s*$")
+
+Answer = tuple[int, dict[str, str], Any]
+
+
+class FakeMicrosoft:
+    """Graph and Dataverse in one in-memory server; use as a context manager."""
+
+    def __init__(self, *, page_size: int = 50, todo_list: str = "AQMkTasks") -> None:
+        self.page_size = page_size
+        self.representation = True  # False: ignore `Prefer: return=representation` (204 only)
+        self.todo_list = todo_list
+        self.graph: dict[str, dict[str, dict[str, Any]]] = {
+            "contacts": {},
+            "events": {},
+            "tasks": {},
+        }
+        self.attachments: dict[str, dict[str, dict[str, Any]]] = {}  # event id -> id -> item
+        self.dataverse: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in _DATAVERSE_KEYS}
+        self.log: list[tuple[str, str]] = []  # (method, path) of every request, batched too
+        self._rules: list[tuple[Callable[[str, str], bool], int, dict[str, str], int]] = []
+        self._counter = 0
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- life ------------------------------------------------------------------
+
+    def __enter__(self) -> FakeMicrosoft:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                status, headers, payload = fake.handle(
+                    self.command, self.path, dict(self.headers.items()), body
+                )
+                data = b"" if payload is None else json.dumps(payload).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if data:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def graph_url(self) -> str:
+        return f"{self.url}/v1.0"
+
+    # -- test controls -----------------------------------------------------------
+
+    def throttle(
+        self, match: Callable[[str, str], bool], *, times: int = 1, retry_after: str = "1"
+    ) -> None:
+        """The next `times` requests `match(method, path)` accepts get 429 and `Retry-After`."""
+        self._rules.append((match, times, {"Retry-After": retry_after}, 429))
+
+    def fail(self, match: Callable[[str, str], bool], *, times: int = 1, status: int = 500) -> None:
+        """The next `times` requests `match(method, path)` accepts get `status`."""
+        self._rules.append((match, times, {}, status))
+
+    def add(self, service: str, collection: str, body: dict[str, Any]) -> str:
+        """Creates an item as a client would; returns the id the server gave it."""
+        with self._lock:
+            if service == "graph":
+                if collection == "tasks":
+                    path = f"/me/todo/lists/{self.todo_list}/tasks"
+                else:
+                    path = f"/me/{collection}"
+                status, _headers, item = self._graph("POST", path, {}, copy.deepcopy(body))
+                assert status == 201, item
+                return str(item["id"])
+            status, _headers, item = self._dataverse_call(
+                "POST", f"{API}/{collection}", {}, {"prefer": "return=representation"}, body
+            )
+            assert status == 201, item
+            return str(item[_DATAVERSE_KEYS[collection]])
+
+    def attach(self, event_id: str, name: str, content: str) -> str:
+        """Attaches a file (base64 `content`) to a Graph event; returns the attachment's id."""
+        body = {"@odata.type": "#microsoft.graph.fileAttachment", "name": name}
+        body |= {"contentType": "text/plain", "contentBytes": content}
+        with self._lock:
+            status, _headers, item = self._attachment(event_id, [], "POST", "", {}, body)
+        assert status == 201, item
+        return str(item["id"])
+
+    # -- dispatch -----------------------------------------------------------------
+
+    def _next_id(self, prefix: str) -> str:
+        self._counter += 1
+        if prefix == "guid":
+            return str(uuid.UUID(int=self._counter))
+        return f"{prefix}{self._counter:04d}="
+
+    def _now(self) -> str:
+        return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+
+    def _ruled(self, method: str, path: str) -> Answer | None:
+        for i, (match, times, headers, status) in enumerate(self._rules):
+            if match(method, path):
+                if times <= 1:
+                    del self._rules[i]
+                else:
+                    self._rules[i] = (match, times - 1, headers, status)
+                error = {"error": {"code": "TooManyRequests" if status == 429 else "Failed"}}
+                error["error"]["message"] = f"fake {status}"
+                return status, dict(headers), error
+        return None
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: Any) -> Answer:
+        """Answers one HTTP request: (status, headers, JSON body or None)."""
+        parts = urlsplit(target)
+        path = unquote(parts.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        lowered = {k.lower(): v for k, v in headers.items()}
+        with self._lock:
+            self.log.append((method, path))
+            ruled = self._ruled(method, path)
+            if ruled is not None:
+                return ruled
+            if path.startswith("/v1.0"):
+                if lowered.get("authorization") != f"Bearer {GRAPH_TOKEN}":
+                    return 401, {}, {"error": {"code": "InvalidAuthenticationToken"}}
+                if path == "/v1.0/$batch" and method == "POST":
+                    return self._batch(body)
+                return self._graph(method, path.removeprefix("/v1.0"), query, body)
+            if path.startswith(API):
+                if lowered.get("authorization") != f"Bearer {DATAVERSE_TOKEN}":
+                    return 401, {}, {"error": {"code": "0x80040220"}}
+                return self._dataverse_call(method, path, query, lowered, body)
+            return 404, {}, {"error": {"code": "NotFound"}}
+
+    def _page(self, items: list[dict[str, Any]], path: str, query: dict[str, str]) -> Answer:
+        skip = int(query.get("$skiptoken", "0"))
+        page = items[skip : skip + self.page_size]
+        out: dict[str, Any] = {"value": copy.deepcopy(page)}
+        if skip + self.page_size < len(items):
+            rest = "&".join(f"{k}={v}" for k, v in query.items() if k != "$skiptoken")
+            sep = "&" if rest else ""
+            prefix = "/v1.0" if not path.startswith(API) else ""
+            out["@odata.nextLink"] = (
+                f"{self.url}{prefix}{path}?{rest}{sep}$skiptoken={skip + self.page_size}"
+            )
+        return 200, {}, out
+
+    # -- Graph ------------------------------------------------------------------------
+
+    def _batch(self, body: Any) -> Answer:
+        requests = body.get("requests", []) if isinstance(body, dict) else []
+        if len(requests) > 20:
+            return 400, {}, {"error": {"code": "BadRequest", "message": "more than 20"}}
+        responses = []
+        for item in requests:
+            url = str(item["url"])
+            parts = urlsplit(url)
+            path = unquote(parts.path)
+            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            method = str(item["method"]).upper()
+            self.log.append((method, "/v1.0" + path))
+            answer = self._ruled(method, "/v1.0" + path) or self._graph(
+                method, path, query, copy.deepcopy(item.get("body"))
+            )
+            status, headers, payload = answer
+            responses.append(
+                {"id": item["id"], "status": status, "headers": headers, "body": payload}
+            )
+        responses.reverse()  # Graph answers in any order
+        return 200, {}, {"responses": responses}
+
+    def _graph(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
+        segments = [s for s in path.split("/") if s]
+        if segments[:1] != ["me"]:
+            return 404, {}, {"error": {"code": "NotFound"}}
+        rest = segments[1:]
+        if rest[:2] == ["todo", "lists"]:
+            if len(rest) == 2:
+                lists = [{"id": self.todo_list, "wellknownListName": "defaultList"}]
+                return 200, {}, {"value": lists}
+            if len(rest) < 4 or rest[2] != self.todo_list or rest[3] != "tasks":
+                return 404, {}, {"error": {"code": "NotFound"}}
+            if len(rest) >= 6 and rest[5] == "linkedResources":
+                return self._linked(rest[4], rest[6:], method, path, query, body)
+            return self._items("tasks", rest[4:], method, path, query, body)
+        if rest[:1] in (["contacts"], ["events"]):
+            if rest[0] == "events" and len(rest) >= 3 and rest[2] == "attachments":
+                return self._attachment(rest[1], rest[3:], method, path, query, body)
+            return self._items(rest[0], rest[1:], method, path, query, body)
+        return 404, {}, {"error": {"code": "NotFound"}}
+
+    def _graph_view(self, name: str, item: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        out = copy.deepcopy(item)
+        if name == "events" and "attachments" in query.get("$expand", ""):
+            out["attachments"] = list(copy.deepcopy(self.attachments.get(item["id"], {})).values())
+        return out
+
+    def _items(
+        self,
+        name: str,
+        rest: list[str],
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+    ) -> Answer:
+        store = self.graph[name]
+        if not rest:
+            if method == "GET":
+                items = [self._graph_view(name, i, query) for i in store.values()]
+                return self._page(items, path, query)
+            if method == "POST":
+                item = dict(body or {})
+                prefix = {"contacts": "AAMkC", "events": "AAMkE"}.get(name, "AAkT")
+                item["id"] = self._next_id(prefix)
+                item["lastModifiedDateTime"] = self._now()
+                for link in item.get("linkedResources", []):  # created inline, with ids
+                    link["id"] = self._next_id("AAkL")
+                if name == "events":
+                    item["iCalUId"] = f"040000008200E00074C5B7101A82E008{self._counter:08d}"
+                    item["type"] = "seriesMaster" if item.get("recurrence") else "singleInstance"
+                    self.attachments[item["id"]] = {}
+                store[item["id"]] = item
+                return 201, {}, copy.deepcopy(item)
+            return 405, {}, None
+        item_id = rest[0]
+        if item_id not in store:
+            return 404, {}, {"error": {"code": "ErrorItemNotFound"}}
+        if method == "GET":
+            return 200, {}, self._graph_view(name, store[item_id], query)
+        if method == "PATCH":
+            item = store[item_id]
+            for key, value in (body or {}).items():
+                if key == "singleValueExtendedProperties":
+                    held = {p["id"]: p for p in item.get(key, [])}
+                    held.update({p["id"]: p for p in value})
+                    item[key] = list(held.values())
+                else:
+                    item[key] = value
+            item["lastModifiedDateTime"] = self._now()
+            return 200, {}, copy.deepcopy(item)
+        if method == "DELETE":
+            del store[item_id]
+            self.attachments.pop(item_id, None)
+            return 204, {}, None
+        return 405, {}, None
+
+    def _linked(
+        self,
+        task_id: str,
+        rest: list[str],
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+    ) -> Answer:
+        """A To Do task's linkedResources: list, create, update and delete."""
+        task = self.graph["tasks"].get(task_id)
+        if task is None:
+            return 404, {}, {"error": {"code": "ErrorItemNotFound"}}
+        links: list[dict[str, Any]] = task.setdefault("linkedResources", [])
+        if not rest and method == "GET":
+            return self._page(copy.deepcopy(links), path, query)
+        if not rest and method == "POST":
+            link = dict(body or {})
+            link["id"] = self._next_id("AAkL")
+            links.append(link)
+            task["lastModifiedDateTime"] = self._now()
+            return 201, {}, copy.deepcopy(link)
+        found = [link for link in links if rest and link.get("id") == rest[0]]
+        if not found:
+            return 404, {}, {"error": {"code": "ErrorItemNotFound"}}
+        if method == "PATCH":
+            found[0].update(body or {})
+        elif method == "DELETE":
+            links.remove(found[0])
+        else:
+            return 405, {}, None
+        task["lastModifiedDateTime"] = self._now()
+        return (200, {}, copy.deepcopy(found[0])) if method == "PATCH" else (204, {}, None)
+
+    def _attachment(
+        self,
+        event_id: str,
+        rest: list[str],
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+    ) -> Answer:
+        if event_id not in self.graph["events"]:
+            return 404, {}, {"error": {"code": "ErrorItemNotFound"}}
+        held = self.attachments.setdefault(event_id, {})
+        if not rest and method == "GET":
+            return self._page(list(held.values()), path, query)
+        if not rest and method == "POST":
+            item = dict(body or {})
+            if not item.get("contentBytes"):
+                return 400, {}, {"error": {"code": "ErrorInvalidRequest", "message": "no bytes"}}
+            item["id"] = self._next_id("AAMkA")
+            held[item["id"]] = item
+            self.graph["events"][event_id]["lastModifiedDateTime"] = self._now()
+            return 201, {}, copy.deepcopy(item)
+        if rest and method == "DELETE":
+            if held.pop(rest[0], None) is None:
+                return 404, {}, {"error": {"code": "ErrorItemNotFound"}}
+            return 204, {}, None
+        return 405, {}, None
+
+    # -- Dataverse ----------------------------------------------------------------------
+
+    def _dataverse_call(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> Answer:
+        rest = path.removeprefix(API)
+        row = _ROW.match(rest)
+        table, row_id = (row.group(1), row.group(2)) if row else (rest.strip("/"), None)
+        if table not in self.dataverse:
+            return 404, {}, {"error": {"code": "0x80060888", "message": f"no table {table}"}}
+        store = self.dataverse[table]
+        key = _DATAVERSE_KEYS[table]
+        if row_id is None:
+            if method == "GET":
+                items = list(store.values())
+                found = _EQ.match(query.get("$filter", ""))
+                if found:
+                    items = [i for i in items if str(i.get(found.group(1))) == found.group(2)]
+                return self._page([self._dataverse_view(table, i) for i in items], path, query)
+            if method == "POST":
+                item = self._dataverse_write({}, body or {})
+                item[key] = self._next_id("guid")
+                item["modifiedon"] = self._now()
+                if table == "activitymimeattachments":
+                    item["objecttypecode"] = "appointment"
+                    if not item.get("body"):
+                        return 400, {}, {"error": {"code": "0x80040203", "message": "no body"}}
+                store[item[key]] = item
+                entity = {"OData-EntityId": f"{self.url}{API}/{table}({item[key]})"}
+                if self.representation and headers.get("prefer") == "return=representation":
+                    return 201, entity, self._dataverse_view(table, item)
+                return 204, entity, None
+            return 405, {}, None
+        if row_id not in store:
+            return 404, {}, {"error": {"code": "0x80040217", "message": "does not exist"}}
+        if method == "GET":
+            return 200, {}, self._dataverse_view(table, store[row_id])
+        if method == "PATCH":
+            store[row_id] = self._dataverse_write(store[row_id], body or {})
+            store[row_id]["modifiedon"] = self._now()
+            return 204, {}, None
+        if method == "DELETE":
+            del store[row_id]
+            if table == "appointments":
+                files = self.dataverse["activitymimeattachments"]
+                for attachment_id, attachment in list(files.items()):
+                    if attachment.get("_objectid_value") == row_id:
+                        del files[attachment_id]
+            return 204, {}, None
+        return 405, {}, None
+
+    def _dataverse_write(self, item: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        out = dict(item)
+        for name, value in body.items():
+            bound = _BIND.match(name)
+            if bound:
+                target = _ROW.match(str(value))
+                out["_objectid_value"] = target.group(2) if target else None
+            else:
+                out[name] = copy.deepcopy(value)
+        return out
+
+    def _dataverse_view(self, table: str, item: dict[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(item)
+        out["@odata.etag"] = 'W/"1"'
+        return out

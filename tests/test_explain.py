@@ -1,0 +1,198 @@
+"""Tests for crmsync.explain: why a record does (or doesn't) sync, field by field."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+import pytest
+
+from crmsync import (
+    Appointment,
+    Baseline,
+    CrmContact,
+    CrmSnapshot,
+    Domain,
+    OutlookContact,
+    OutlookSnapshot,
+    Plan,
+    Settings,
+    Side,
+    Task,
+)
+from crmsync.explain import Explanation
+from support import NOW, USER, plan
+
+OLD = CrmContact(key="a", first_name="Ann", job_title="Buyer")
+OLD_O = OutlookContact(key="a", first_name="Ann", job_title="Buyer")
+
+
+def contacts(
+    crm: list[CrmContact], outlook: list[OutlookContact]
+) -> tuple[CrmSnapshot, OutlookSnapshot]:
+    return CrmSnapshot(contacts=crm), OutlookSnapshot(contacts=outlook)
+
+
+def linked(crm: CrmContact = OLD, outlook: OutlookContact = OLD_O, **settings: object) -> Baseline:
+    crm_side, outlook_side = contacts([crm], [outlook])
+    return Baseline(crm=crm_side, outlook=outlook_side, settings=Settings(**settings))  # type: ignore[arg-type]
+
+
+def explain_one(
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    settings: Settings | None = None,
+    baseline: Baseline | None = None,
+    key: str = "a",
+) -> tuple[Plan, Explanation]:
+    planned = plan(crm, outlook, settings, baseline)
+    (found,) = planned.explain(key, crm=crm, outlook=outlook, baseline=baseline)
+    return planned, found
+
+
+def test_a_change_on_one_side_travelled_to_the_other_for_the_ops_reason() -> None:
+    crm, outlook = contacts([attrs.evolve(OLD, job_title="CEO")], [OLD_O])
+    _, found = explain_one(crm, outlook, None, linked())
+    verdict = found.field("job_title")
+    assert (verdict.decision, verdict.to, verdict.rule) == (
+        "travelled",
+        Side.OUTLOOK,
+        "changed_in_crm",
+    )
+    assert (verdict.crm, verdict.outlook, verdict.base_crm) == ("'CEO'", "'Buyer'", "'Buyer'")
+    assert found.field("first_name").decision == "in_sync"
+    assert found.outcome == "update in Outlook (changed_in_crm)"
+
+
+@pytest.mark.parametrize(
+    ("policy", "winner", "loser"),
+    [("crm_wins", Side.CRM, Side.OUTLOOK), ("outlook_wins", Side.OUTLOOK, Side.CRM)],
+)
+def test_a_conflict_says_whose_value_won_and_where_it_was_written(
+    policy: str, winner: Side, loser: Side
+) -> None:
+    crm, outlook = contacts(
+        [attrs.evolve(OLD, job_title="CEO")], [attrs.evolve(OLD_O, job_title="CTO")]
+    )
+    settings = Settings(conflict=policy)
+    _, found = explain_one(crm, outlook, settings, linked(conflict=policy))
+    verdict = found.field("job_title")
+    assert (verdict.decision, verdict.winner, verdict.to) == ("conflict_won", winner, loser)
+    assert verdict.rule == f"conflict_{policy}"
+
+
+def test_a_manual_conflict_is_pending_for_a_person() -> None:
+    crm, outlook = contacts(
+        [attrs.evolve(OLD, job_title="CEO")], [attrs.evolve(OLD_O, job_title="CTO")]
+    )
+    planned, found = explain_one(
+        crm, outlook, Settings(conflict="manual"), linked(conflict="manual")
+    )
+    assert planned.is_empty
+    assert found.field("job_title").decision == "conflict_pending"
+    assert found.outcome == "no op: a conflict waits for a person"
+
+
+def test_an_edit_on_the_wrong_side_of_a_one_way_field_is_held_by_its_direction() -> None:
+    directions = {"contact.job_title": "to_crm"}
+    settings = Settings(field_directions=directions)
+    crm, outlook = contacts([attrs.evolve(OLD, job_title="CEO")], [OLD_O])
+    _, found = explain_one(crm, outlook, settings, linked(field_directions=directions))
+    verdict = found.field("job_title")
+    assert (verdict.decision, verdict.rule) == ("held_by_direction", "field_not_synced")
+    assert "to_crm" in verdict.why
+
+
+def test_a_standing_difference_on_a_one_way_field_is_not_a_change() -> None:
+    directions = {"contact.job_title": "to_crm"}
+    settings = Settings(field_directions=directions)
+    crm_record = attrs.evolve(OLD, job_title="CEO")
+    crm, outlook = contacts([crm_record], [OLD_O])
+    _, found = explain_one(crm, outlook, settings, linked(crm_record, field_directions=directions))
+    assert found.field("job_title").decision == "standing_difference"
+
+
+def test_a_field_a_direction_keeps_off_a_created_record_is_held_by_it() -> None:
+    settings = Settings(field_directions={"contact.job_title": "to_crm"})
+    _, found = explain_one(*contacts([OLD], []), settings)
+    assert found.field("job_title").decision == "held_by_direction"
+    verdict = found.field("first_name")
+    assert (verdict.decision, verdict.to, verdict.rule) == ("travelled", Side.OUTLOOK, "new_in_crm")
+    assert found.outcome == "create in Outlook (new_in_crm)"
+
+
+def test_a_refused_record_names_the_rule_that_refused_it() -> None:
+    untracked = attrs.evolve(OLD_O, tracked=False)
+    _, found = explain_one(*contacts([], [untracked]))
+    assert {v.decision for v in found.fields} == {"refused"}
+    assert {v.rule for v in found.fields} == {"not_tracked"}
+    assert found.outcome.startswith("not synced: not_tracked")
+
+
+def test_a_recurring_task_is_refused_by_its_rule() -> None:
+    from crmsync import Recurrence
+
+    task = Task(
+        key="t",
+        subject="Weekly report",
+        recurrence=Recurrence(pattern="weekly", days_of_week=["monday"], start_date=NOW.date()),
+    )
+    crm, outlook = CrmSnapshot(), OutlookSnapshot(tasks=[task])
+    _, found = explain_one(crm, outlook, key="t")
+    assert found.domain is Domain.TASK
+    assert {v.rule for v in found.fields} == {"recurring_task_unsupported"}
+
+
+def test_a_delete_that_travelled_says_so() -> None:
+    _, found = explain_one(*contacts([], [OLD_O]), None, linked())
+    assert {v.decision for v in found.fields} == {"deleted"}
+    assert found.outcome == "delete in Outlook (deleted_in_crm)"
+
+
+def test_a_delete_a_rule_keeps_unlinks_the_pair() -> None:
+    start = NOW - dt.timedelta(days=2)  # an Outlook delete is not applied to a past appointment
+    past = Appointment(
+        key="m", subject="Past", start=start, end=start + dt.timedelta(hours=1), organizer=USER
+    )
+    crm, outlook = CrmSnapshot(appointments=[past]), OutlookSnapshot()
+    baseline = Baseline(
+        crm=CrmSnapshot(appointments=[past]),
+        outlook=OutlookSnapshot(appointments=[past]),
+        settings=Settings(),
+    )
+    _, found = explain_one(crm, outlook, None, baseline, key="m")
+    assert {v.decision for v in found.fields} == {"unlinked"}
+    assert [n.code for n in found.notices] == ["delete_not_propagated"]
+
+
+def test_the_plan_alone_explains_what_its_ops_and_notices_say() -> None:
+    crm, outlook = contacts(
+        [attrs.evolve(OLD, job_title="CEO", first_name="Anna")],
+        [attrs.evolve(OLD_O, job_title="CTO")],
+    )
+    planned = plan(crm, outlook, None, linked())
+    (found,) = planned.explain("a")
+    assert found.field("job_title").decision == "conflict_won"
+    assert found.field("first_name").decision == "travelled"
+    assert found.field("first_name").outlook == "'Ann'"  # as it was before the op
+    assert found.field("first_name").base_crm == "—"  # the baseline is not in the plan
+
+
+def test_a_key_nobody_knows_has_no_explanation_and_a_domain_narrows_the_search() -> None:
+    crm, outlook = contacts([OLD], [OLD_O])
+    planned = plan(crm, outlook, None, linked())
+    assert planned.explain("nobody", crm=crm, outlook=outlook) == ()
+    assert planned.explain("a", crm=crm, outlook=outlook, domain=Domain.TASK) == ()
+    (found,) = planned.explain("a", crm=crm, outlook=outlook)
+    assert found.outcome == "no op: nothing to write"
+    assert {v.decision for v in found.fields} == {"in_sync"}
+
+
+def test_the_rendered_explanation_shows_values_side_by_side_and_each_decision() -> None:
+    crm, outlook = contacts([attrs.evolve(OLD, job_title="CEO")], [OLD_O])
+    _, found = explain_one(crm, outlook, None, linked())
+    text = found.render()
+    assert text.splitlines()[0] == "contact a: update in Outlook (changed_in_crm)"
+    (row,) = [line for line in text.splitlines() if line.startswith("  job_title ")]
+    assert row.split() == ["job_title", "'CEO'", "'Buyer'", "'Buyer'", "'Buyer'", "travelled"]
+    assert "job_title: travelled to Outlook (written; changed_in_crm)" in text
