@@ -701,3 +701,61 @@ def test_a_remap_conflict_stays_pending_with_the_contact_linked() -> None:
     again = plan(synced.crm, synced.outlook, manual, synced.baseline)
     assert again.ops == ()
     assert sorted(codes(again)) == ["address_remap_conflict"]
+
+
+def test_apply_stamps_every_record_it_writes_with_the_plans_now() -> None:
+    """Survivors in `apply._run`: the `modified` stamp dropped from creates and attachments."""
+    a = meeting()
+    crm = CrmSnapshot(
+        appointments=[attrs.evolve(a, attachments=[file("x")])],
+        tasks=[Task(key="t", subject="Call")],
+    )
+    outlook = OutlookSnapshot(appointments=[a])
+    planned, synced = sync(crm, outlook, ATTACHMENTS, appointments_baseline(a))
+    assert {op.domain for op in planned.ops} == {Domain.ATTACHMENT, Domain.TASK}
+    assert synced.outlook.appointments[0].modified == NOW
+    assert synced.outlook.tasks[0].modified == NOW
+    removed = plan(
+        synced.crm,
+        OutlookSnapshot(appointments=[a], tasks=synced.outlook.tasks),
+        ATTACHMENTS,
+        synced.baseline,
+    )
+    after = crmsync.apply(
+        removed,
+        synced.crm,
+        OutlookSnapshot(appointments=[a], tasks=synced.outlook.tasks),
+        synced.baseline,
+    )
+    assert after.crm.appointments[0].attachments == ()
+    assert after.crm.appointments[0].modified == NOW
+
+
+def test_apply_refuses_a_link_or_unlink_whose_record_is_gone() -> None:
+    """Survivors in `apply._run`: `or` → `and` for LINK, the UNLINK check inverted."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="c", emails=["ann@contoso.com"])])
+    outlook = OutlookSnapshot(contacts=[OutlookContact(key="o", emails=["ann@contoso.com"])])
+    linking = plan(crm, outlook)
+    assert [op.action for op in linking.ops] == [Action.LINK]
+    with pytest.raises(crmsync.StalePlan):
+        crmsync.apply(linking, crm, OutlookSnapshot())
+    c = CrmContact(key="k")
+    baseline = contacts_baseline(c, OutlookContact(key="k"))
+    unlinking = plan(CrmSnapshot(contacts=[c]), OutlookSnapshot(), None, baseline)
+    assert [op.action for op in unlinking.ops] == [Action.UNLINK]
+    with pytest.raises(crmsync.StalePlan):
+        crmsync.apply(unlinking, CrmSnapshot(), OutlookSnapshot(), baseline)
+
+
+def test_an_updates_reason_names_the_strongest_rule_that_fired() -> None:
+    """Survivors in `merge._stronger`: a conflict's reason is not replaced by a later field's
+    plain change."""
+    base_c = CrmContact(key="k", job_title="A", notes="n")
+    base_o = OutlookContact(key="k", job_title="A", notes="n")
+    baseline = contacts_baseline(base_c, base_o)
+    crm = attrs.evolve(base_c, job_title="B", notes="m")  # notes come after job title
+    outlook = attrs.evolve(base_o, job_title="C")
+    [op] = plan(
+        CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), None, baseline
+    ).ops
+    assert (op.side, op.reason) == (Side.OUTLOOK, "conflict_crm_wins")
