@@ -759,3 +759,53 @@ def test_an_updates_reason_names_the_strongest_rule_that_fired() -> None:
         CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), None, baseline
     ).ops
     assert (op.side, op.reason) == (Side.OUTLOOK, "conflict_crm_wins")
+
+
+def test_an_outlook_wins_remap_never_writes_a_crm_slot_a_direction_forbids() -> None:
+    """Survivors in `_remap_addresses`: the CRM half of the one-way guard, and its notice."""
+    all_three = Settings(
+        address_sync=AddressSync.ALL_THREE,
+        address_remap="outlook_wins",
+        field_directions={"contact.address2": Direction.TO_OUTLOOK},
+    )
+    crm = CrmContact(key="k", address1=WORK, address2=OTHER)
+    outlook = OutlookContact(key="k", business_address=WORK, home_address=HOME)
+    baseline = contacts_baseline(crm, outlook, Settings())
+    planned, synced = sync(
+        CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), all_three, baseline
+    )
+    assert synced.crm.contacts[0].address2 == OTHER
+    [notice] = [n for n in planned.notices if n.code == "field_not_synced"]
+    assert (notice.key, notice.side, notice.severity) == ("k", Side.CRM, crmsync.Severity.INFO)
+
+
+def test_a_remap_to_all_three_keeps_outlooks_spelling_and_each_sides_own_slots() -> None:
+    """Survivors in `_remap_addresses` (Outlook's spelling) and `_preserve_all_three` (an
+    address only one side holds keeps its slot)."""
+    crm = CrmContact(key="k", address1=Address(street="1 Main St", city="Paris"), address2=HOME)
+    outlook = OutlookContact(
+        key="k", business_address=Address(street="1  main st", city="PARIS "), other_address=OTHER
+    )
+    baseline = contacts_baseline(crm, outlook)
+    all_three = Settings(address_sync=AddressSync.ALL_THREE)
+    _, synced = sync(
+        CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), all_three, baseline
+    )
+    [c], [o] = synced.crm.contacts, synced.outlook.contacts
+    assert (c.address1, o.business_address) == (crm.address1, outlook.business_address)
+    assert (c.address2, c.address3) == (o.home_address, o.other_address) == (HOME, OTHER)
+
+
+def test_a_remap_to_mailing_only_without_an_outlook_mailing_address_keeps_address1() -> None:
+    """Survivors in `_preserve_mailing`: with no mailing address in Outlook, the CRM's
+    address1 becomes it."""
+    crm = CrmContact(key="k", address1=WORK)
+    outlook = OutlookContact(key="k", home_address=HOME)  # mailing: business, empty
+    baseline = attrs.evolve(contacts_baseline(crm, outlook), pending_remap={"k"})
+    _, synced = sync(
+        CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), Settings(), baseline
+    )
+    [c], [o] = synced.crm.contacts, synced.outlook.contacts
+    assert c.address1 == o.business_address == WORK
+    assert HOME in (c.address2, c.address3)
+    assert o.home_address == HOME
