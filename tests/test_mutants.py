@@ -809,3 +809,16 @@ def test_a_remap_to_mailing_only_without_an_outlook_mailing_address_keeps_addres
     assert c.address1 == o.business_address == WORK
     assert HOME in (c.address2, c.address3)
     assert o.home_address == HOME
+
+
+def test_a_pending_remap_to_all_three_leaves_each_address_in_the_slot_that_holds_it() -> None:
+    """Survivor in `_preserve_all_three`: slots one side fills keep their address."""
+    all_three = Settings(address_sync=AddressSync.ALL_THREE)
+    crm = CrmContact(key="k", address2=HOME)
+    outlook = OutlookContact(key="k", business_address=WORK)
+    baseline = attrs.evolve(contacts_baseline(crm, outlook, all_three), pending_remap={"k"})
+    _, synced = sync(
+        CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), all_three, baseline
+    )
+    [c], [o] = synced.crm.contacts, synced.outlook.contacts
+    assert (c.address1, c.address2) == (o.business_address, o.home_address) == (WORK, HOME)
