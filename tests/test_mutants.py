@@ -572,6 +572,14 @@ def test_a_crm_delete_spares_an_outlook_task_at_100_percent_whatever_its_status(
             "task_assignee_outside_organization",
         ),
         (Task(key="t", tracked=False), Settings(), "not_tracked"),
+        (
+            Task(
+                key="t",
+                recurrence=crmsync.Recurrence(pattern="daily", start_date=dt.date(2026, 11, 2)),
+            ),
+            Settings(),
+            "recurring_task_unsupported",
+        ),
     ],
 )
 def test_a_refused_task_is_named_on_its_own_side(task: Task, settings: Settings, code: str) -> None:
@@ -822,3 +830,19 @@ def test_a_pending_remap_to_all_three_leaves_each_address_in_the_slot_that_holds
     )
     [c], [o] = synced.crm.contacts, synced.outlook.contacts
     assert (c.address1, c.address2) == (o.business_address, o.home_address) == (WORK, HOME)
+
+
+def test_a_preserve_remap_that_writes_nothing_is_not_blocked_by_a_direction() -> None:
+    """Survivor in `_forbidden_writes`: an unchanged slot taken for a forbidden write."""
+    to_outlook = {"contact.address2": Direction.TO_OUTLOOK}
+    all_three = Settings(address_sync=AddressSync.ALL_THREE, field_directions=to_outlook)
+    crm = CrmContact(key="k", address1=WORK, address2=HOME)
+    outlook = OutlookContact(key="k", business_address=WORK, home_address=HOME)
+    baseline = contacts_baseline(crm, outlook, all_three)
+    planned = plan(
+        CrmSnapshot(contacts=[crm]),
+        OutlookSnapshot(contacts=[outlook]),
+        Settings(field_directions=to_outlook),
+        baseline,
+    )
+    assert (planned.ops, codes(planned)) == ((), [])
