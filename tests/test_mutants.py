@@ -846,3 +846,12 @@ def test_a_preserve_remap_that_writes_nothing_is_not_blocked_by_a_direction() ->
         baseline,
     )
     assert (planned.ops, codes(planned)) == ((), [])
+
+
+def test_a_contact_whose_remap_waits_leaves_pending_remap_when_it_leaves_the_baseline() -> None:
+    """Survivors in `apply._record_update`: a removed contact stays in `pending_remap`."""
+    crm, outlook = CrmContact(key="k"), OutlookContact(key="k")
+    baseline = attrs.evolve(contacts_baseline(crm, outlook), pending_remap={"k"})
+    for crm_now in ([], [crm]):  # deleted on both sides; deleted in Outlook (unlinked)
+        _, synced = sync(CrmSnapshot(contacts=crm_now), OutlookSnapshot(), None, baseline)
+        assert synced.baseline.pending_remap == frozenset()
