@@ -855,3 +855,46 @@ def test_a_contact_whose_remap_waits_leaves_pending_remap_when_it_leaves_the_bas
     for crm_now in ([], [crm]):  # deleted on both sides; deleted in Outlook (unlinked)
         _, synced = sync(CrmSnapshot(contacts=crm_now), OutlookSnapshot(), None, baseline)
         assert synced.baseline.pending_remap == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("crm_time", "outlook_time", "winner"),
+    [(NOW, LATER, Side.OUTLOOK), (LATER, NOW, Side.CRM)],
+)
+def test_newest_wins_reads_each_sides_modified_time(
+    crm_time: dt.datetime, outlook_time: dt.datetime, winner: Side
+) -> None:
+    """Survivors in `DomainRules.merge_pair`: the `modified` times not passed to the merge;
+    the losing side's reason and the notice's severity."""
+    newest = Settings(conflict=ConflictPolicy.NEWEST_WINS)
+    base_c, base_o = CrmContact(key="k", job_title="A"), OutlookContact(key="k", job_title="A")
+    baseline = contacts_baseline(base_c, base_o, newest)
+    crm = attrs.evolve(base_c, job_title="B", modified=crm_time)
+    outlook = attrs.evolve(base_o, job_title="C", modified=outlook_time)
+    planned = plan(
+        CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), newest, baseline
+    )
+    [op] = planned.ops
+    assert (op.side, op.reason) == (winner.other, "conflict_newest_wins")
+    [notice] = planned.notices
+    assert (notice.code, notice.severity, notice.side) == (
+        "conflict_resolved",
+        crmsync.Severity.WARNING,
+        winner.other,
+    )
+
+
+def test_a_first_sync_reason_and_a_manual_first_sync_conflict_that_stays() -> None:
+    """Survivors in `DomainRules.merge_pair`: a first sync's reason on the CRM side, and a
+    first-sync conflict left for a person writes no baseline."""
+    crm = CrmContact(key="k", job_title="")
+    outlook = OutlookContact(key="k", job_title="Boss")
+    [op] = plan(CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook])).ops
+    assert (op.side, op.reason) == (Side.CRM, "first_sync")
+    manual = Settings(conflict=ConflictPolicy.MANUAL)
+    crm = attrs.evolve(crm, job_title="CEO")
+    first, synced = sync(CrmSnapshot(contacts=[crm]), OutlookSnapshot(contacts=[outlook]), manual)
+    assert first.ops == ()
+    assert "conflict" in codes(first)
+    again = plan(synced.crm, synced.outlook, manual, synced.baseline)
+    assert "conflict" in codes(again)
