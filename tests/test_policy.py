@@ -137,6 +137,32 @@ def test_refine_changes_an_op_and_the_next_plan_is_empty() -> None:
     assert again.is_empty, again.render()
 
 
+def test_refine_reads_a_partial_snapshot_through_to_the_baseline() -> None:
+    """A record a partial snapshot does not hold is the baseline's: a changed op on it is
+    refined as with complete snapshots, not refused as gone."""
+    crm, outlook, baseline = _linked("k", "other")
+    edited = CrmContact(key="k", job_title="B")
+
+    def labelled(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [
+            attrs.evolve(op, changes=tuple(attrs.evolve(c, new=f"{c.new}!") for c in op.changes))
+            for op in ops
+        ]
+
+    policy = refine(compose(*default_policies()), labelled)
+    delta = CrmSnapshot(contacts=[edited], complete=False), OutlookSnapshot(complete=False)
+    whole = CrmSnapshot(contacts=[edited, crm.contacts[1]]), outlook
+    partial_plan = crmsync.plan(*delta, None, baseline, user=USER, now=NOW, policy=policy)
+    complete_plan = crmsync.plan(*whole, None, baseline, user=USER, now=NOW, policy=policy)
+    assert partial_plan.ops == complete_plan.ops
+    assert partial_plan.baseline_updates == complete_plan.baseline_updates
+    [op] = partial_plan.ops
+    assert (op.key, op.side, op.changes[0].new) == ("k", Side.OUTLOOK, "B!")
+    synced = crmsync.apply(partial_plan, *delta, baseline)
+    outlook_now = crmsync.records.as_complete(synced.outlook, synced.baseline.outlook)
+    assert [c.job_title for c in outlook_now.contacts] == ["B!", "A"]
+
+
 def test_refine_refuses_an_op_the_plan_did_not_have() -> None:
     crm, outlook, baseline = _linked("k")
 

@@ -355,14 +355,12 @@ def refine(policy: Policy, fn: Callable[[tuple[Op, ...], SyncInput], Iterable[Op
         grouped: dict[tuple[Side, Domain, str], list[Op]] = {}
         for op in ops:
             grouped.setdefault((op.side, *_owner(op)), []).append(op)
-        seen: dict[tuple[Side, Domain], dict[str, Any]] = {}
         for side, domain, key in sorted(changed - {(s, *w) for s in Side for w in withdrawn}):
             if (domain, key) in updates:
-                if (side, domain) not in seen:
-                    snapshot = inp.crm if side is Side.CRM else inp.outlook
-                    records = getattr(snapshot, SNAPSHOT_FIELD[domain])
-                    seen[(side, domain)] = {r.key: r for r in records}
-                found = seen[(side, domain)].get(key)
+                snapshot = inp.crm if side is Side.CRM else inp.outlook
+                previous = None if inp.baseline is None else getattr(inp.baseline, side.value)
+                # A partial snapshot stands for the baseline's record under a key it does not hold.
+                found = current_record(snapshot, previous, SNAPSHOT_FIELD[domain], key)
                 written = _written(found, grouped.get((side, domain, key), []), plan.now)
                 updates[(domain, key)] = attrs.evolve(
                     updates[(domain, key)], **{side.value: written}
