@@ -132,7 +132,8 @@ NOTICE_CODES: dict[str, tuple[Severity, str]] = {
     ),
     "field_not_synced": (
         Severity.INFO,
-        "An edit that does not travel because of its field's direction.",
+        "An edit that does not travel because of its field's direction (data_loss when a "
+        "delete from the other side, which the edit cannot reach, removes it).",
     ),
     "delete_not_propagated": (
         Severity.WARNING,
