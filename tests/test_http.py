@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
@@ -456,3 +457,22 @@ def test_a_to_do_task_s_regarding_record_changes_through_its_linked_resource(
     assert _regarding_link(fake) == []
     again, _, _ = _round(connection, baseline)
     assert again.is_empty, again.render()
+
+
+def test_a_plan_made_from_partial_snapshots_runs_with_its_baseline(fake: FakeMicrosoft) -> None:
+    key = fake.add("dataverse", "contacts", {"firstname": "Ann", "emailaddress1": "ann@x.org"})
+    connection = _connection(fake, [])
+    _, _, baseline = _round(connection, None)
+    # A delta round: the CRM delivers nothing, Outlook the changed contact only.
+    [contact] = connection.read_outlook().snapshot.contacts
+    crm = crmsync.CrmSnapshot(complete=False)
+    outlook = crmsync.OutlookSnapshot(
+        contacts=[attrs.evolve(contact, job_title="Buyer")], complete=False
+    )
+    plan = crmsync.plan(crm, outlook, SETTINGS, baseline, user=USER, now=NOW)
+    assert _ops(plan) == {("contact", "crm", "update")}
+
+    executed = connection.execute(plan, crm, outlook, baseline=baseline)
+
+    assert executed.complete
+    assert fake.dataverse["contacts"][key]["jobtitle"] == "Buyer"

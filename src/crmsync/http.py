@@ -462,6 +462,7 @@ class Connection:
         outlook: OutlookSnapshot,
         *,
         graph_ids: Mapping[tuple[Domain, str], str] | None = None,
+        baseline: Baseline | None = None,
     ) -> Executed:
         """Runs a plan's requests in dependency order and says what was done per op.
 
@@ -471,6 +472,9 @@ class Connection:
             outlook: the Outlook snapshot the plan was made from.
             graph_ids: the Graph ids of Outlook records keyed otherwise
                 (`read_outlook().ids`).
+            baseline: the baseline the plan was made from; needed when the
+                snapshots are partial (delta rounds), where an op's record may
+                be only in the baseline.
 
         Returns:
             One outcome per op; `Executed.baseline()` advances the baseline
@@ -481,7 +485,9 @@ class Connection:
         """
         ids = graph_ids or {}
         self._attachments.clear()
-        by_op = requests_by_op(plan, crm, outlook, todo_list="{todoTaskListId}", graph_ids=ids)
+        by_op = requests_by_op(
+            plan, crm, outlook, todo_list="{todoTaskListId}", graph_ids=ids, baseline=baseline
+        )
         waiting = [r for requests in by_op.values() for r in requests]
         responses: dict[str, Any] = {}
         failures: dict[str, str] = {}
