@@ -332,9 +332,15 @@ def read_graph(
 
     def each(name: str, domain: Domain, read: Callable[[Any], K]) -> list[K]:
         entries: list[tuple[str, Any]] = []
+        # Per key, the Graph id and path of its last delivery: a repeat delivery
+        # of one item collapses, two items with one key are a bad page.
+        delivered: dict[str, tuple[Any, tuple[PathPart, ...]]] = {}
         for path, item, gone in rounds[name].entries:
             if gone is not None:
-                entries.append((by_graph_id.get(gone, gone), None))
+                key = by_graph_id.get(gone, gone)
+                if key in delivered and delivered[key][0] == gone:
+                    del delivered[key]
+                entries.append((key, None))
                 continue
             if name == "events" and isinstance(item, dict) and item.get("type") == "occurrence":
                 continue
@@ -342,6 +348,17 @@ def read_graph(
             if record is None:
                 continue
             graph_id = item.get("id")
+            earlier = delivered.get(record.key)
+            if partial and earlier is not None and earlier[0] != graph_id:
+                first = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in earlier[1])
+                problems.append(
+                    Problem(
+                        (*path, "key"),
+                        f"duplicate key {record.key!r} (also at ${first}, another item)",
+                    )
+                )
+                continue
+            delivered[record.key] = (graph_id, path)
             if isinstance(graph_id, str) and graph_id != record.key:
                 ids[(domain, record.key)] = graph_id
             entries.append((record.key, record))
