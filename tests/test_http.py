@@ -93,7 +93,7 @@ def _crm_appointment(fake: FakeMicrosoft, subject: str, *, attachment: bool = Fa
 
 def _round(connection: Connection, baseline: Baseline | None) -> tuple[Plan, Executed, Baseline]:
     """Read both sides over HTTP, plan, execute; the plan, what was done, the new baseline."""
-    outlook = connection.read_outlook()
+    outlook = connection.read_outlook(baseline)
     crm = connection.read_crm()
     plan = crmsync.plan(crm, outlook.snapshot, SETTINGS, baseline, user=USER, now=NOW)
     executed = connection.execute(plan, crm, outlook.snapshot, graph_ids=outlook.ids)
@@ -476,3 +476,26 @@ def test_a_plan_made_from_partial_snapshots_runs_with_its_baseline(fake: FakeMic
 
     assert executed.complete
     assert fake.dataverse["contacts"][key]["jobtitle"] == "Buyer"
+
+
+def test_a_percent_complete_to_do_cannot_hold_is_kept_round_after_round(
+    fake: FakeMicrosoft,
+) -> None:
+    key = fake.add("dataverse", "tasks", {"subject": "Call back"})
+    connection = _connection(fake, [])
+    _, _, baseline = _round(connection, None)
+    fake.dataverse["tasks"][key]["percentcomplete"] = 50
+
+    second, _, baseline = _round(connection, baseline)
+    third, _, baseline = _round(connection, baseline)
+
+    assert _ops(second) == {("task", "outlook", "update")}
+    assert third.is_empty
+    assert fake.dataverse["tasks"][key]["percentcomplete"] == 50
+    # Completed in To Do: 100 travels to the CRM.
+    [task] = fake.graph["tasks"].values()
+    task["status"] = "completed"
+    fourth, _, baseline = _round(connection, baseline)
+    assert [c.new for op in fourth.ops for c in op.changes if c.field == "percent_complete"] == [
+        100
+    ]

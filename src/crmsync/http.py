@@ -315,8 +315,13 @@ class Connection:
 
     # -- reading -------------------------------------------------------------
 
-    def read_outlook(self) -> GraphRead:
+    def read_outlook(self, baseline: Baseline | None = None) -> GraphRead:
         """The mailbox's contacts, events (with attachments) and To Do tasks, read from Graph.
+
+        Args:
+            baseline: the baseline of the next plan: a To Do task's percent
+                complete, which To Do cannot hold, is read from its Outlook
+                side (`read_graph(previous=...)`).
 
         Raises:
             InvalidInput: a payload crmsync cannot read, with its path.
@@ -337,7 +342,7 @@ class Connection:
             }
         except _Failed as exc:
             raise httpx.HTTPError(str(exc)) from None
-        return read_graph(data)
+        return read_graph(data, previous=baseline.outlook if baseline is not None else None)
 
     def read_crm(self) -> CrmSnapshot:
         """The CRM's contacts, appointments (with attendees and attachments) and tasks.

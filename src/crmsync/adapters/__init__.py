@@ -292,6 +292,7 @@ def read_graph(
     *more: Any,
     partial: bool = False,
     known_ids: Mapping[tuple[Domain, str], str] | None = None,
+    previous: OutlookSnapshot | None = None,
 ) -> GraphRead:
     """An Outlook snapshot, the Graph ids and the delta links, from Graph collections.
 
@@ -309,6 +310,10 @@ def read_graph(
             are its removed keys.
         known_ids: the `ids` of earlier reads, so that a removed entry, which
             names the Graph id, removes the record keyed by its CRM id.
+        previous: the baseline's Outlook side (`Baseline.outlook`): a To Do
+            task cannot hold a percent complete, so its percent is taken from
+            the previous record of the same key unless its status crossed
+            completed (see `graph.task_from_graph`).
 
     Args:
         data: parsed JSON `{"contacts": C, "events": C, "tasks": C}`, each `C`
@@ -370,7 +375,8 @@ def read_graph(
 
     contacts = each("contacts", Domain.CONTACT, graph.contact_from_graph)
     events = each("events", Domain.APPOINTMENT, graph.event_from_graph)
-    tasks = each("tasks", Domain.TASK, graph.task_from_graph)
+    earlier = {task.key: task for task in previous.tasks} if previous is not None else {}
+    tasks = each("tasks", Domain.TASK, functools.partial(graph.task_from_graph, previous=earlier))
     if problems:
         raise InvalidInput(problems)
     snapshot = OutlookSnapshot(
