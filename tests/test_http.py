@@ -499,3 +499,51 @@ def test_a_percent_complete_to_do_cannot_hold_is_kept_round_after_round(
     assert [c.new for op in fourth.ops for c in op.changes if c.field == "percent_complete"] == [
         100
     ]
+
+
+def test_a_failed_link_back_of_a_crm_create_never_creates_the_task_again(
+    fake: FakeMicrosoft,
+) -> None:
+    fake.add("graph", "tasks", {"title": "Call back", "categories": [TRACKED_CATEGORY]})
+    fake.fail(lambda m, path: m == "POST" and path.endswith("/linkedResources"))
+    connection = _connection(fake, [])
+
+    first, executed, baseline = _round(connection, None)
+    again, _, baseline = _round(connection, baseline)
+    third, _, _ = _round(connection, baseline)
+
+    assert _ops(first) == {("task", "crm", "create")}
+    assert not executed.complete
+    # Created in the CRM, not linked back: reported on both sides, never created again.
+    assert again.ops == third.ops == ()
+    assert {(n.code, n.side.value) for n in again.notices} == {
+        ("unlinked", "crm"),
+        ("unlinked", "outlook"),
+    }
+    assert len(fake.dataverse["tasks"]) == len(fake.graph["tasks"]) == 1
+
+
+def test_a_failed_link_back_of_a_crm_create_links_a_contact_by_natural_key(
+    fake: FakeMicrosoft,
+) -> None:
+    outlook_id = fake.add(
+        "graph",
+        "contacts",
+        {
+            "givenName": "Bob",
+            "emailAddresses": [{"address": "bob@x.org"}],
+            "categories": [TRACKED_CATEGORY],
+        },
+    )
+    fake.fail(lambda m, path: (m, path) == ("PATCH", f"/v1.0/me/contacts/{outlook_id}"))
+    connection = _connection(fake, [])
+
+    _, executed, baseline = _round(connection, None)
+    assert not executed.complete
+    again, executed, baseline = _round(connection, baseline)
+    third, _, _ = _round(connection, baseline)
+
+    assert _ops(again) == {("contact", "outlook", "link")}
+    assert executed.complete
+    assert third.is_empty
+    assert len(fake.dataverse["contacts"]) == len(fake.graph["contacts"]) == 1

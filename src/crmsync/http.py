@@ -124,7 +124,13 @@ class Executed:
         """The baseline after this run: it advances only for the records whose ops were done.
 
         A record created in the CRM is keyed in the baseline by the id the
-        service gave it, as the next read keys both sides of the pair.
+        service gave it, as the next read keys both sides of the pair. When
+        the CRM create succeeded but writing its id on the Outlook item (the
+        link-back) failed, both records are marked `unlinked` (the CRM row
+        under its new id, the Outlook item under its own key): the next plan
+        never creates either again. It links them by natural key where the
+        domain has one (contacts, appointments) and otherwise reports each
+        with an `unlinked` notice until the application links them.
 
         Args:
             previous: the baseline the plan was made with (None on a first sync).
@@ -146,6 +152,14 @@ class Executed:
             for update in self.plan.baseline_updates
             if (update.domain, update.key) not in held
         ]
+        for outcome in self.not_done:
+            op = outcome.op
+            if op.action is Action.CREATE and op.side is Side.CRM and outcome.new_key is not None:
+                # Created in the CRM, not linked back: neither side may be created again.
+                updates.extend(
+                    BaselineUpdate(domain=op.domain, key=key, unlinked=True)
+                    for key in sorted({op.key, outcome.new_key})
+                )
         return advance_baseline(self.plan, previous, updates)
 
 
