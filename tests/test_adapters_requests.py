@@ -38,6 +38,7 @@ from crmsync.adapters.requests import (
     OpRef,
     Param,
     Request,
+    Unknown,
     requests_by_op,
     requests_for,
 )
@@ -430,3 +431,23 @@ def test_a_body_is_plain_json_data_the_caller_may_change() -> None:
         "attachment": None,
     }
     assert Request("graph", "GET", "/me", MappingProxyType({"a": (1,)})).body == {"a": [1]}
+
+
+def test_a_regarding_change_from_outlook_is_a_dataverse_request_that_says_what_it_lacks() -> None:
+    before = Task(key="t-1", subject="Call", regarding="acc-1")
+    crm, outlook = _tasks(before, before)
+    baseline = Baseline(crm=crm, outlook=outlook)
+    edited = OutlookSnapshot(tasks=[Task(key="t-1", subject="Call back", regarding="acc-2")])
+    planned = plan(crm, edited, baseline=baseline)
+
+    patch, bind = requests_for(planned, crm, edited)
+
+    assert (patch.method, patch.url, patch.body) == (
+        "PATCH",
+        "/api/data/v9.2/tasks(t-1)",
+        {"subject": "Call back"},
+    )
+    assert (bind.method, bind.url) == ("PUT", "/api/data/v9.2/tasks(t-1)/{regardingobjectid}/$ref")
+    # The regarding record's table is not in Outlook: a fill nothing can fill, never a crash.
+    assert all(isinstance(fill.value, Unknown) for fill in bind.fills)
+    assert "acc-2" in bind.fills[0].value.what

@@ -20,7 +20,7 @@ import pytest
 
 import crmsync
 from crmsync import Action, Baseline, Domain, Plan, Settings
-from crmsync.adapters.graph import TRACKED_CATEGORY
+from crmsync.adapters.graph import LINK_APPLICATION, REGARDING_LINK, TRACKED_CATEGORY
 from crmsync.http import Connection, Executed
 from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft
 
@@ -547,3 +547,31 @@ def test_a_failed_link_back_of_a_crm_create_links_a_contact_by_natural_key(
     assert executed.complete
     assert third.is_empty
     assert len(fake.dataverse["contacts"]) == len(fake.graph["contacts"]) == 1
+
+
+def test_a_regarding_record_from_outlook_is_never_erased_and_is_reported_each_round(
+    fake: FakeMicrosoft,
+) -> None:
+    regarding = {"applicationName": LINK_APPLICATION, "displayName": REGARDING_LINK}
+    fake.add(
+        "graph",
+        "tasks",
+        {
+            "title": "Call back",
+            "categories": [TRACKED_CATEGORY],
+            "linkedResources": [regarding | {"externalId": "acc-1"}],
+        },
+    )
+    connection = _connection(fake, [])
+
+    first, executed, baseline = _round(connection, None)
+    assert _ops(first) == {("task", "crm", "create")}
+    for _ in range(2):
+        again, executed, baseline = _round(connection, baseline)
+        # The bind needs the regarding record's table, which Outlook does not hold:
+        # the op is not done, says why, and nothing writes the regarding away.
+        assert [(op.side.value, op.action.value) for op in again.ops] == [("crm", "update")]
+        [outcome] = executed.not_done
+        assert "cannot be carried out" in outcome.error
+    assert len(fake.dataverse["tasks"]) == len(fake.graph["tasks"]) == 1
+    assert _regarding_link(fake) == ["acc-1"]

@@ -49,6 +49,7 @@ from crmsync.adapters.requests import (
     OpRef,
     Param,
     Request,
+    Unknown,
     requests_by_op,
 )
 from crmsync.apply import advance_baseline
@@ -89,6 +90,8 @@ class OpOutcome:
         requests: the ids of the op's requests that succeeded.
         error: why the op was not done ('' when it was).
         new_key: for a create in the CRM, the id the service gave the row.
+        linked_back: for a create in the CRM, whether the new row's id was
+            written on the Outlook item it came from.
     """
 
     op: Op
@@ -96,6 +99,7 @@ class OpOutcome:
     requests: tuple[str, ...] = ()
     error: str = ""
     new_key: str | None = None
+    linked_back: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -154,13 +158,34 @@ class Executed:
         ]
         for outcome in self.not_done:
             op = outcome.op
-            if op.action is Action.CREATE and op.side is Side.CRM and outcome.new_key is not None:
+            if op.action is not Action.CREATE or op.side is not Side.CRM or not outcome.new_key:
+                continue
+            if not outcome.linked_back:
                 # Created in the CRM, not linked back: neither side may be created again.
                 updates.extend(
                     BaselineUpdate(domain=op.domain, key=key, unlinked=True)
                     for key in sorted({op.key, outcome.new_key})
                 )
+                continue
+            # Created and linked, but its regarding record could not be bound: the pair
+            # is kept without it, so the next plan sees Outlook's regarding as a change.
+            updates.extend(
+                _without_regarding(_rekeyed(update, outcome.new_key))
+                for update in self.plan.baseline_updates
+                if (update.domain, update.key) == (op.domain, op.key)
+            )
         return advance_baseline(self.plan, previous, updates)
+
+
+def _without_regarding(update: BaselineUpdate) -> BaselineUpdate:
+    def cleared(record: Any) -> Any:
+        return attrs.evolve(record, regarding="") if hasattr(record, "regarding") else record
+
+    return attrs.evolve(
+        update,
+        crm=None if update.crm is None else cleared(update.crm),
+        outlook=None if update.outlook is None else cleared(update.outlook),
+    )
 
 
 def _rekeyed(update: BaselineUpdate, key: str | None) -> BaselineUpdate:
@@ -435,6 +460,8 @@ class Connection:
                     raise _Failed(f"no {ref.pointer} in the response to {ref.request}") from None
                 value = entity.rsplit("(", 1)[1][:-1]
             return str(value)
+        if isinstance(ref, Unknown):
+            raise _Failed(f"cannot be carried out: {ref.what}")
         if isinstance(ref, Param):
             if ref.name == "todo_list":
                 return self._todo_list()
@@ -656,4 +683,6 @@ def _outcome(
         requests=succeeded,
         error=errors[0] if errors else "",
         new_key=new_key,
+        linked_back=new_key is not None
+        and all(r.id in responses for r in requests if r.service == "graph"),
     )

@@ -68,6 +68,7 @@ __all__ = [
     "Param",
     "Ref",
     "Request",
+    "Unknown",
     "requests_by_op",
     "requests_for",
 ]
@@ -191,7 +192,25 @@ class Param:
         return {"kind": "param", "name": self.name}
 
 
-Ref = FromResponse | AttachmentBytes | AttachmentId | LinkedResourceId | Param
+@attrs.frozen
+class Unknown:
+    """A value crmsync cannot know and no executor can fill in: `what` says what it is.
+
+    A request holding one cannot be carried out as it is; its op is not done
+    (`crmsync.http` fails the request with `what`), so the baseline does not
+    advance as if it were written. A Dataverse lookup to a regarding record
+    read from Outlook is one: Outlook holds only the record's id, and a bind
+    needs its table.
+    """
+
+    what: str
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"kind": "unknown", "what"}`."""
+        return {"kind": "unknown", "what": self.what}
+
+
+Ref = FromResponse | AttachmentBytes | AttachmentId | LinkedResourceId | Param | Unknown
 """Where a value to fill in comes from."""
 
 
@@ -225,6 +244,8 @@ class Fill:
             text = f"the id of {value.name!r} ({value.content_hash}) in the {value.side}"
         elif isinstance(value, LinkedResourceId):
             text = f"the id of the linked resource {value.name!r} of To Do task {value.key!r}"
+        elif isinstance(value, Unknown):
+            text = f"unknown, so the request cannot be carried out: {value.what}"
         else:
             text = f"the {value.name} you pass"
         if self.template != "{}":
@@ -532,12 +553,25 @@ class _Builder:
             url = f"{root}/{_table(op.domain, op.record)}"
             prefer = {"Prefer": "return=representation"}
             create = Request("dataverse", "POST", url, write(op.record), headers=prefer)
-            return [create, *self._link_back(op)]
+            out = [create, *self._link_back(op)]
+            regarding = getattr(op.record, "regarding", "")
+            if regarding:
+                created = f"{OpRef.of(op).id}#0"
+                row = f"{url}({{activityid}})"
+                fill = Fill("url", "activityid", FromResponse(created, "/activityid"))
+                out.append(_regarding(op, row, "", regarding, depends_on=(created,), fills=(fill,)))
+            return out
         current = self.records.target(op)
         row = f"{root}/{_table(op.domain, current)}({quote(op.key, safe='-')})"
         if op.action is Action.UPDATE:
             record, fields = _updated(op, current)
-            return [Request("dataverse", "PATCH", row, write(record, fields=fields))]
+            written = fields - {"regarding"}
+            out = []
+            if written:
+                out.append(Request("dataverse", "PATCH", row, write(record, fields=written)))
+            if "regarding" in fields:
+                out.append(_regarding(op, row, current.regarding, record.regarding))
+            return out
         if op.action is Action.DELETE:
             return [Request("dataverse", "DELETE", row)]
         return []
@@ -609,6 +643,41 @@ class _Builder:
         held = AttachmentId(attachment.content_hash, attachment.name, op.side, op.key)
         url = f"{root}/activitymimeattachments({{attachmentId}})"
         return Request("dataverse", "DELETE", url, fills=(Fill("url", "attachmentId", held),))
+
+
+def _regarding(
+    op: Op,
+    row: str,
+    before: str,
+    after: str,
+    *,
+    depends_on: tuple[str, ...] = (),
+    fills: tuple[Fill, ...] = (),
+) -> Request:
+    """The request that sets (or clears) an activity's regarding lookup in Dataverse.
+
+    A lookup is bound through the navigation property of the regarding
+    record's table (`regardingobjectid_<table>_<activity>`) to its address
+    (`/<entityset>(<id>)`); a regarding record read from Outlook holds only
+    its id, so both are `Unknown` fills and the request cannot be carried out
+    until the application writes the lookup itself.
+    """
+    activity = "task" if op.domain is Domain.TASK else "appointment"
+    record = after or before
+    nav = Unknown(
+        f"the table of regarding record {record!r}, for regardingobjectid_<table>_{activity}"
+        " (Outlook holds only the record's id)"
+    )
+    url = f"{row}/{{regardingobjectid}}/$ref"
+    held = (*fills, Fill("url", "regardingobjectid", nav))
+    if not after:
+        note = f"clear the regarding record {before!r}: its table is unknown"
+        return Request("dataverse", "DELETE", url, note=note, depends_on=depends_on, fills=held)
+    where = Unknown(f"the entity set of regarding record {after!r}, for /<entityset>({after})")
+    body = {"@odata.id": f"/<entityset>({after})"}
+    note = f"bind the regarding record {after!r}: its table is unknown"
+    held = (*held, Fill("body", "/@odata.id", where, f"/{{}}({after})"))
+    return Request("dataverse", "PUT", url, body, note=note, depends_on=depends_on, fills=held)
 
 
 def _table(domain: Domain, record: Any) -> str:
