@@ -451,3 +451,31 @@ def test_a_regarding_change_from_outlook_is_a_dataverse_request_that_says_what_i
     # The regarding record's table is not in Outlook: a fill nothing can fill, never a crash.
     assert all(isinstance(fill.value, Unknown) for fill in bind.fills)
     assert "acc-2" in bind.fills[0].value.what
+
+
+def test_an_update_no_property_can_write_is_never_an_empty_patch() -> None:
+    series = Appointment(
+        key="a1",
+        start=START,
+        end=START,
+        organizer="ann@contoso.com",
+        recurrence=crmsync.Recurrence(pattern="daily", start_date=START.date()),
+    )
+    crm, outlook = CrmSnapshot(appointments=[series]), OutlookSnapshot(appointments=[series])
+    baseline = Baseline(crm=crm, outlook=outlook)
+    cleared = OutlookSnapshot(appointments=[attrs.evolve(series, recurrence=None, subject="S")])
+    no_organizer = CrmSnapshot(appointments=[attrs.evolve(series, organizer="")])
+
+    patch, cannot = requests_for(plan(crm, cleared, baseline=baseline), crm, cleared)
+    [organizer] = requests_for(
+        plan(no_organizer, outlook, baseline=baseline), no_organizer, outlook
+    )
+
+    assert patch.body == {"subject": "S"}
+    for request in (cannot, organizer):
+        assert request.method == "PATCH"
+        assert request.body
+        assert request.fills
+        assert all(isinstance(fill.value, Unknown) for fill in request.fills)
+    assert "recurrence" in cannot.note
+    assert "organizer" in organizer.note

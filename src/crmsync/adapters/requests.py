@@ -462,7 +462,14 @@ class _Builder:
             return [Request("graph", "POST", base, write(op.record), fills=fills)]
         if op.action is Action.UPDATE:
             record, fields = _updated(op, self.records.target(op))
-            return [Request("graph", "PATCH", item, write(record, fields=fields), fills=fills)]
+            lost = {field for field in fields if not write(record, fields={field})}
+            out = []
+            if fields - lost:
+                body = write(record, fields=fields - lost)
+                out.append(Request("graph", "PATCH", item, body, fills=fills))
+            if lost:
+                out.append(_cannot("graph", item, op, lost, fills))
+            return out
         if op.action is Action.DELETE:
             return [Request("graph", "DELETE", item, fills=fills)]
         if op.action is Action.LINK:  # the item now carries the CRM key, as Dynamics links it
@@ -567,8 +574,11 @@ class _Builder:
             record, fields = _updated(op, current)
             written = fields - {"regarding"}
             out = []
-            if written:
-                out.append(Request("dataverse", "PATCH", row, write(record, fields=written)))
+            lost = {field for field in written if not write(record, fields={field})}
+            if written - lost:
+                out.append(Request("dataverse", "PATCH", row, write(record, fields=written - lost)))
+            if lost:
+                out.append(_cannot("dataverse", row, op, lost))
             if "regarding" in fields:
                 out.append(_regarding(op, row, current.regarding, record.regarding))
             return out
@@ -643,6 +653,29 @@ class _Builder:
         held = AttachmentId(attachment.content_hash, attachment.name, op.side, op.key)
         url = f"{root}/activitymimeattachments({{attachmentId}})"
         return Request("dataverse", "DELETE", url, fills=(Fill("url", "attachmentId", held),))
+
+
+def _cannot(
+    service: Service, url: str, op: Op, fields: Collection[str], fills: tuple[Fill, ...] = ()
+) -> Request:
+    """An update the service cannot carry out: a `PATCH` whose values are all `Unknown`.
+
+    Clearing an appointment's recurrence in Dataverse (a series master does
+    not become a single appointment by an update) or an event's organizer in
+    Graph writes no property: an empty `PATCH` would change nothing and say
+    it did. Each changed field is a body member with an `Unknown` fill, so
+    the op is not done and the baseline does not advance.
+    """
+    changes = sorted((c for c in op.changes if c.field in fields), key=lambda c: c.field)
+    what = ", ".join(f"{c.field} {c.old!r} -> {c.new!r}" for c in changes)
+    side = "Outlook" if service == "graph" else "the CRM"
+    held = tuple(
+        Fill("body", f"/{c.field}", Unknown(f"{side} cannot write {c.field} = {c.new!r}"))
+        for c in changes
+    )
+    note = f"{side} cannot carry out this update ({what}): no property writes it"
+    body = {c.field: None for c in changes}
+    return Request(service, "PATCH", url, body, note=note, fills=(*fills, *held))
 
 
 def _regarding(
