@@ -264,3 +264,22 @@ def test_a_dataverse_deleted_entry_is_never_an_empty_contact() -> None:
     assert snapshot.contacts == ()
     baseline_contact = CrmContact(key="2e451703-c686-e711-80e5-00155db19e6d", last_name="Gone")
     assert snapshot.removed == {baseline_contact.key}
+
+
+def test_two_items_linked_to_one_crm_record_in_a_delta_round_are_invalid_input() -> None:
+    event = copy.deepcopy(delta_sample("graph_calendarview_delta_final.json")["value"][0])
+    event["singleValueExtendedProperties"] = [{"id": CRMID, "value": "crm-7"}]
+    other = event | {"id": "AAMkAD-other", "subject": "Another"}
+
+    with pytest.raises(InvalidInput) as complete:
+        read_graph({"events": [event, other]})
+    with pytest.raises(InvalidInput) as delta:
+        read_graph({"events": [event, other]}, partial=True)
+
+    assert "duplicate key 'crm-7'" in str(complete.value)
+    assert "duplicate key 'crm-7'" in str(delta.value)
+    assert "$.events[1]" in str(delta.value)
+    assert "$.events[0]" in str(delta.value)
+    # The same item delivered twice is still its last delivery.
+    again = read_graph({"events": [event, event | {"subject": "Later"}]}, partial=True)
+    assert [e.subject for e in again.snapshot.appointments] == ["Later"]

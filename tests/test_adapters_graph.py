@@ -17,13 +17,14 @@ from crmsync import (
     Attachment,
     InvalidInput,
     OutlookContact,
+    OutlookSnapshot,
     Priority,
     Recurrence,
     ShowAs,
     Task,
     TaskStatus,
 )
-from crmsync.adapters import graph
+from crmsync.adapters import graph, read_graph
 from crmsync.adapters.graph import (
     MAILING_ADDRESS_PROPERTY,
     PERCENT_PROPERTY,
@@ -491,3 +492,22 @@ def test_the_link_is_read_back_from_linked_resources() -> None:
     outlook = task_to_graph(task, shape="outlook")
     assert "linkedResources" not in outlook
     assert task_from_graph(outlook | {"id": "AAMk9"}).key == "crm-task-1"
+
+
+def test_a_to_do_task_s_percent_comes_from_its_previous_record() -> None:
+    def read(status: str, before: Task | None) -> int:
+        todo = {"id": "g1", "title": "Call back", "status": status}
+        previous = {"g1": before} if before is not None else None
+        return graph.task_from_graph(todo, previous=previous).percent_complete
+
+    half = Task(key="g1", status=TaskStatus.IN_PROGRESS, percent_complete=50)
+    done = Task(key="g1", status=TaskStatus.COMPLETED, percent_complete=100)
+    assert read("inProgress", half) == 50  # unchanged status: the percent it held
+    assert read("notStarted", half) == 50
+    assert read("completed", half) == 100  # completed in To Do
+    assert read("inProgress", done) == 0  # back from completed
+    assert read("inProgress", None) == 0  # no previous record
+    # read_graph takes the previous records from the baseline's Outlook side.
+    tasks = {"tasks": [{"id": "g1", "title": "Call back", "status": "inProgress"}]}
+    read_back = read_graph(tasks, previous=OutlookSnapshot(tasks=[half]))
+    assert [t.percent_complete for t in read_back.snapshot.tasks] == [50]

@@ -38,6 +38,7 @@ from crmsync.adapters.requests import (
     OpRef,
     Param,
     Request,
+    Unknown,
     requests_by_op,
     requests_for,
 )
@@ -330,8 +331,14 @@ def test_every_op_has_its_entry_and_only_an_unlink_has_no_request(world: World) 
     by_op = requests_by_op(planned, world.crm, world.outlook)
 
     assert list(by_op) == [OpRef.of(op) for op in planned.ops]
-    for ref, requests in by_op.items():
-        assert (requests == ()) == (ref.action is Action.UNLINK)
+    for op, (ref, requests) in zip(planned.ops, by_op.items(), strict=True):
+        # A To Do task cannot hold a percent complete: an update of only that has no request.
+        to_do_only = (op.side, op.domain, op.action) == (
+            Side.OUTLOOK,
+            Domain.TASK,
+            Action.UPDATE,
+        ) and {c.field for c in op.changes} == {"percent_complete"}
+        assert (requests == ()) == (ref.action is Action.UNLINK or to_do_only)
         assert all(r.op == ref for r in requests)
 
 
@@ -430,3 +437,51 @@ def test_a_body_is_plain_json_data_the_caller_may_change() -> None:
         "attachment": None,
     }
     assert Request("graph", "GET", "/me", MappingProxyType({"a": (1,)})).body == {"a": [1]}
+
+
+def test_a_regarding_change_from_outlook_is_a_dataverse_request_that_says_what_it_lacks() -> None:
+    before = Task(key="t-1", subject="Call", regarding="acc-1")
+    crm, outlook = _tasks(before, before)
+    baseline = Baseline(crm=crm, outlook=outlook)
+    edited = OutlookSnapshot(tasks=[Task(key="t-1", subject="Call back", regarding="acc-2")])
+    planned = plan(crm, edited, baseline=baseline)
+
+    patch, bind = requests_for(planned, crm, edited)
+
+    assert (patch.method, patch.url, patch.body) == (
+        "PATCH",
+        "/api/data/v9.2/tasks(t-1)",
+        {"subject": "Call back"},
+    )
+    assert (bind.method, bind.url) == ("PUT", "/api/data/v9.2/tasks(t-1)/{regardingobjectid}/$ref")
+    # The regarding record's table is not in Outlook: a fill nothing can fill, never a crash.
+    assert all(isinstance(fill.value, Unknown) for fill in bind.fills)
+    assert "acc-2" in bind.fills[0].value.what
+
+
+def test_an_update_no_property_can_write_is_never_an_empty_patch() -> None:
+    series = Appointment(
+        key="a1",
+        start=START,
+        end=START,
+        organizer="ann@contoso.com",
+        recurrence=crmsync.Recurrence(pattern="daily", start_date=START.date()),
+    )
+    crm, outlook = CrmSnapshot(appointments=[series]), OutlookSnapshot(appointments=[series])
+    baseline = Baseline(crm=crm, outlook=outlook)
+    cleared = OutlookSnapshot(appointments=[attrs.evolve(series, recurrence=None, subject="S")])
+    no_organizer = CrmSnapshot(appointments=[attrs.evolve(series, organizer="")])
+
+    patch, cannot = requests_for(plan(crm, cleared, baseline=baseline), crm, cleared)
+    [organizer] = requests_for(
+        plan(no_organizer, outlook, baseline=baseline), no_organizer, outlook
+    )
+
+    assert patch.body == {"subject": "S"}
+    for request in (cannot, organizer):
+        assert request.method == "PATCH"
+        assert request.body
+        assert request.fills
+        assert all(isinstance(fill.value, Unknown) for fill in request.fills)
+    assert "recurrence" in cannot.note
+    assert "organizer" in organizer.note

@@ -127,6 +127,39 @@ def test_a_crm_delete_of_a_service_activity_removes_it_from_outlook() -> None:
     ]
 
 
+def test_a_crm_delete_of_a_service_activity_edited_in_outlook_removes_it_and_reports_the_edit() -> (
+    None
+):
+    """Its Outlook edits cannot travel (CRM → Outlook only), so they cannot keep it alive: the
+    delete is applied, and the edit it destroys is reported as data loss."""
+    service = appointment(kind="service_activity")
+    edited = attrs.evolve(service, subject="Edited in Outlook")
+    planned, synced = sync(*snapshots([], [edited]), None, linked(service))
+    assert ops(planned) == [("appointment", "outlook", "a", "delete")]
+    [notice] = planned.notices
+    assert (notice.code, notice.side, notice.severity) == (
+        "field_not_synced",
+        Side.OUTLOOK,
+        Severity.DATA_LOSS,
+    )
+    assert "'Edited in Outlook'" in notice.message
+    assert planned.has_data_loss
+    assert synced.outlook.appointments == ()
+    assert synced.baseline.crm.appointments == ()
+    converge(synced.crm, synced.outlook, None, synced.baseline)
+
+
+def test_the_delete_rules_still_apply_to_a_service_activity_edited_in_outlook() -> None:
+    """Not the organizer: the CRM delete is not applied, and the edit stays in Outlook."""
+    service = appointment(kind="service_activity", organizer="lee@contoso.com")
+    edited = attrs.evolve(service, subject="Edited in Outlook")
+    planned, synced = sync(*snapshots([], [edited]), None, linked(service))
+    assert ops(planned) == [("appointment", "outlook", "a", "unlink")]
+    assert codes(planned) == ["delete_not_propagated"]
+    assert synced.outlook.appointments == (edited,)
+    converge(synced.crm, synced.outlook, None, synced.baseline)
+
+
 def test_a_completed_or_canceled_crm_appointment_takes_no_outlook_changes() -> None:
     for state in ("completed", "canceled"):
         closed = appointment(state=state)

@@ -468,3 +468,21 @@ def test_apply_refuses_an_altered_plan_with_exit_1_and_writes_nothing(
     assert run(*args)[0] == 1
     assert "the plan was altered after it was made" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_emit_of_a_regarding_change_from_outlook_prints_what_it_lacks(tmp_path: Path) -> None:
+    before = crmsync.Task(key="t1", subject="s", regarding="acc1")
+    crm = crmsync.CrmSnapshot(tasks=[before])
+    baseline = Baseline(crm=crm, outlook=crmsync.OutlookSnapshot(tasks=[before]))
+    edited = crmsync.OutlookSnapshot(tasks=[crmsync.Task(key="t1", subject="s", regarding="acc2")])
+    files = [
+        *("--crm", write(tmp_path, "crm.json", crm)),
+        *("--outlook", write(tmp_path, "out.json", edited)),
+        *("--baseline", write(tmp_path, "base.json", baseline)),
+    ]
+
+    code, text = run("plan", *files, "--now", NOW.isoformat(), "--emit", "dataverse")
+
+    assert code == 0
+    assert "PUT /api/data/v9.2/tasks(t1)/{regardingobjectid}/$ref" in text
+    assert "cannot be carried out" in text

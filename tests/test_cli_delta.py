@@ -132,3 +132,21 @@ def test_a_removed_entry_names_the_key_of_a_linked_item_with_known_ids(tmp_path:
 
     assert code == 0
     assert crmsync.loads(text, OutlookSnapshot).removed == {"crm-7"}
+
+
+def test_convert_and_plan_read_a_to_do_task_s_percent_from_the_baseline(tmp_path: Path) -> None:
+    task = crmsync.Task(key="g1", subject="Call back", percent_complete=50)
+    baseline = Baseline(crm=CrmSnapshot(tasks=[task]), outlook=OutlookSnapshot(tasks=[task]))
+    todo = dump(tmp_path, "graph.json", {"tasks": [{"id": "g1", "title": "Call back"}]})
+    base, crm = tmp_path / "baseline.json", tmp_path / "crm.json"
+    base.write_text(crmsync.dumps(baseline), encoding="utf-8")
+    crm.write_text(crmsync.dumps(baseline.crm), encoding="utf-8")
+
+    code, text = run("convert", "--from", "graph", todo, "--baseline", str(base))
+    [read] = crmsync.loads(text, OutlookSnapshot).tasks
+    sides = ("--crm", str(crm), "--outlook", todo, "--outlook-format", "graph")
+    planned = run("plan", *sides, "--baseline", str(base), "--format", "json")
+
+    assert code == planned[0] == 0
+    assert read.percent_complete == 50
+    assert json.loads(planned[1])["ops"] == []

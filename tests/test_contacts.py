@@ -763,3 +763,39 @@ def test_property_a_preserve_switch_keeps_every_address_edited_or_held_before_it
         assert expected <= outlook_after, planned.render()
     again = plan(synced.crm, synced.outlook, new_settings, synced.baseline)
     assert again.is_empty, planned.render() + "\n---\n" + again.render()
+
+
+def test_a_preserve_switch_to_all_three_never_moves_an_outlook_address() -> None:
+    """Outlook's Business and Home mean something; the CRM's address slots are only an order."""
+    home, business = Y, X
+    crm = CrmContact(key="k", address1=home)
+    outlook = OutlookContact(
+        key="k", business_address=business, home_address=home, mailing_address="home"
+    )
+    baseline = linked(crm, outlook, MAILING)
+    planned, synced = sync(*one(crm, outlook), ALL_THREE, baseline)
+    assert [op.side for op in planned.ops] == [Side.CRM]
+    [c], [o] = synced.crm.contacts, synced.outlook.contacts
+    assert (o.business_address, o.home_address, o.other_address) == (business, home, NONE)
+    assert (c.address1, c.address2, c.address3) == (business, home, NONE)
+    converge(synced.crm, synced.outlook, ALL_THREE, synced.baseline)
+
+
+def test_a_manual_address_conflict_settled_by_a_preserve_switch_says_so() -> None:
+    """Both addresses end on both sides; the notice must not claim the conflict still waits."""
+    crm = CrmContact(key="k", address1=X)
+    outlook = OutlookContact(key="k", business_address=X)
+    manual = Settings(conflict="manual")
+    baseline = linked(crm, outlook, manual)
+    edited = one(attrs.evolve(crm, address1=Y), attrs.evolve(outlook, business_address=Z))
+    switched = Settings(conflict="manual", address_sync="all_three")
+    planned, synced = sync(*edited, switched, baseline)
+    [notice] = [n for n in planned.notices if n.code == "conflict"]
+    assert "left for a person" not in notice.message
+    assert "keeps both addresses" in notice.message
+    [c], [o] = synced.crm.contacts, synced.outlook.contacts
+    assert _slots(c, o) == ({Y, Z}, {Y, Z})
+    converge(synced.crm, synced.outlook, switched, synced.baseline)
+    # Without a switch, the same conflict is left for a person.
+    waiting = plan(*edited, manual, baseline)
+    assert all("left for a person" in n.message for n in waiting.notices if n.code == "conflict")

@@ -165,6 +165,20 @@ def test_a_delete_a_rule_keeps_unlinks_the_pair() -> None:
     assert [n.code for n in found.notices] == ["delete_not_propagated"]
 
 
+def test_partial_snapshots_explain_as_the_complete_ones_they_stand_for() -> None:
+    """A record a partial snapshot does not hold is the baseline's: its values show, and only
+    the field that changed travelled."""
+    edited = attrs.evolve(OLD_O, job_title="CEO")
+    baseline = linked()
+    crm, outlook = CrmSnapshot(complete=False), OutlookSnapshot(contacts=[edited], complete=False)
+    planned = plan(crm, outlook, None, baseline)
+    (found,) = planned.explain("a", crm=crm, outlook=outlook, baseline=baseline)
+    _, whole = explain_one(*contacts([OLD], [edited]), None, baseline)
+    assert found == whole
+    assert found.field("first_name").crm == "'Ann'"
+    assert [v.field for v in found.fields if v.decision == "travelled"] == ["job_title"]
+
+
 def test_the_plan_alone_explains_what_its_ops_and_notices_say() -> None:
     crm, outlook = contacts(
         [attrs.evolve(OLD, job_title="CEO", first_name="Anna")],

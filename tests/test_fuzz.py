@@ -122,7 +122,8 @@ def _mutated(draw: st.DrawFn, seed: Any, *, raw: bool) -> _Shown:
         elif action == "add" and isinstance(current, dict):
             current[draw(st.sampled_from(["zzz", "\ud800", "id", "key"]))] = pick(nasty)
         elif action == "twice" and isinstance(current, list) and current and current is not DEEP:
-            current.append(copy.deepcopy(current[0]) if current[0] is not DEEP else 1)
+            # The deep list is shared, never copied (copying it would overflow the stack).
+            current.append(copy.deepcopy(current[0], {id(DEEP): DEEP}))
         elif action == "text" and isinstance(current, str):
             parent[last] = current + draw(st.sampled_from(["\ud800", "\x00", "Z", "+14:00"]))
         else:

@@ -14,12 +14,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
 import crmsync
 from crmsync import Action, Baseline, Domain, Plan, Settings
-from crmsync.adapters.graph import TRACKED_CATEGORY
+from crmsync.adapters.graph import LINK_APPLICATION, REGARDING_LINK, TRACKED_CATEGORY
 from crmsync.http import Connection, Executed
 from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft
 
@@ -92,7 +93,7 @@ def _crm_appointment(fake: FakeMicrosoft, subject: str, *, attachment: bool = Fa
 
 def _round(connection: Connection, baseline: Baseline | None) -> tuple[Plan, Executed, Baseline]:
     """Read both sides over HTTP, plan, execute; the plan, what was done, the new baseline."""
-    outlook = connection.read_outlook()
+    outlook = connection.read_outlook(baseline)
     crm = connection.read_crm()
     plan = crmsync.plan(crm, outlook.snapshot, SETTINGS, baseline, user=USER, now=NOW)
     executed = connection.execute(plan, crm, outlook.snapshot, graph_ids=outlook.ids)
@@ -456,3 +457,121 @@ def test_a_to_do_task_s_regarding_record_changes_through_its_linked_resource(
     assert _regarding_link(fake) == []
     again, _, _ = _round(connection, baseline)
     assert again.is_empty, again.render()
+
+
+def test_a_plan_made_from_partial_snapshots_runs_with_its_baseline(fake: FakeMicrosoft) -> None:
+    key = fake.add("dataverse", "contacts", {"firstname": "Ann", "emailaddress1": "ann@x.org"})
+    connection = _connection(fake, [])
+    _, _, baseline = _round(connection, None)
+    # A delta round: the CRM delivers nothing, Outlook the changed contact only.
+    [contact] = connection.read_outlook().snapshot.contacts
+    crm = crmsync.CrmSnapshot(complete=False)
+    outlook = crmsync.OutlookSnapshot(
+        contacts=[attrs.evolve(contact, job_title="Buyer")], complete=False
+    )
+    plan = crmsync.plan(crm, outlook, SETTINGS, baseline, user=USER, now=NOW)
+    assert _ops(plan) == {("contact", "crm", "update")}
+
+    executed = connection.execute(plan, crm, outlook, baseline=baseline)
+
+    assert executed.complete
+    assert fake.dataverse["contacts"][key]["jobtitle"] == "Buyer"
+
+
+def test_a_percent_complete_to_do_cannot_hold_is_kept_round_after_round(
+    fake: FakeMicrosoft,
+) -> None:
+    key = fake.add("dataverse", "tasks", {"subject": "Call back"})
+    connection = _connection(fake, [])
+    _, _, baseline = _round(connection, None)
+    fake.dataverse["tasks"][key]["percentcomplete"] = 50
+
+    second, _, baseline = _round(connection, baseline)
+    third, _, baseline = _round(connection, baseline)
+
+    assert _ops(second) == {("task", "outlook", "update")}
+    assert third.is_empty
+    assert fake.dataverse["tasks"][key]["percentcomplete"] == 50
+    # Completed in To Do: 100 travels to the CRM.
+    [task] = fake.graph["tasks"].values()
+    task["status"] = "completed"
+    fourth, _, baseline = _round(connection, baseline)
+    assert [c.new for op in fourth.ops for c in op.changes if c.field == "percent_complete"] == [
+        100
+    ]
+
+
+def test_a_failed_link_back_of_a_crm_create_never_creates_the_task_again(
+    fake: FakeMicrosoft,
+) -> None:
+    fake.add("graph", "tasks", {"title": "Call back", "categories": [TRACKED_CATEGORY]})
+    fake.fail(lambda m, path: m == "POST" and path.endswith("/linkedResources"))
+    connection = _connection(fake, [])
+
+    first, executed, baseline = _round(connection, None)
+    again, _, baseline = _round(connection, baseline)
+    third, _, _ = _round(connection, baseline)
+
+    assert _ops(first) == {("task", "crm", "create")}
+    assert not executed.complete
+    # Created in the CRM, not linked back: reported on both sides, never created again.
+    assert again.ops == third.ops == ()
+    assert {(n.code, n.side.value) for n in again.notices} == {
+        ("unlinked", "crm"),
+        ("unlinked", "outlook"),
+    }
+    assert len(fake.dataverse["tasks"]) == len(fake.graph["tasks"]) == 1
+
+
+def test_a_failed_link_back_of_a_crm_create_links_a_contact_by_natural_key(
+    fake: FakeMicrosoft,
+) -> None:
+    outlook_id = fake.add(
+        "graph",
+        "contacts",
+        {
+            "givenName": "Bob",
+            "emailAddresses": [{"address": "bob@x.org"}],
+            "categories": [TRACKED_CATEGORY],
+        },
+    )
+    fake.fail(lambda m, path: (m, path) == ("PATCH", f"/v1.0/me/contacts/{outlook_id}"))
+    connection = _connection(fake, [])
+
+    _, executed, baseline = _round(connection, None)
+    assert not executed.complete
+    again, executed, baseline = _round(connection, baseline)
+    third, _, _ = _round(connection, baseline)
+
+    assert _ops(again) == {("contact", "outlook", "link")}
+    assert executed.complete
+    assert third.is_empty
+    assert len(fake.dataverse["contacts"]) == len(fake.graph["contacts"]) == 1
+
+
+def test_a_regarding_record_from_outlook_is_never_erased_and_is_reported_each_round(
+    fake: FakeMicrosoft,
+) -> None:
+    regarding = {"applicationName": LINK_APPLICATION, "displayName": REGARDING_LINK}
+    fake.add(
+        "graph",
+        "tasks",
+        {
+            "title": "Call back",
+            "categories": [TRACKED_CATEGORY],
+            "linkedResources": [regarding | {"externalId": "acc-1"}],
+        },
+    )
+    connection = _connection(fake, [])
+
+    first, executed, baseline = _round(connection, None)
+    assert _ops(first) == {("task", "crm", "create")}
+    for _ in range(2):
+        again, executed, baseline = _round(connection, baseline)
+        # The bind needs the regarding record's table, which Outlook does not hold:
+        # the op is not done, says why, and nothing writes the regarding away.
+        assert [(op.side.value, op.action.value) for op in again.ops] == [("crm", "update")]
+        [outcome] = executed.not_done
+        assert "cannot be carried out" in outcome.error
+    assert len(fake.dataverse["tasks"]) == len(fake.graph["tasks"]) == 1
+    assert _regarding_link(fake) == ["acc-1"]

@@ -336,12 +336,35 @@ def test_an_edit_made_before_an_address_mode_switch_wins_over_a_delete() -> None
     assert planned.ops[0].reason == "recreated_after_delete"
 
 
-def test_an_edit_to_an_address_that_does_not_sync_wins_over_a_delete() -> None:
-    """Rule 3 for addresses outside the mode: Outlook's new Other address never reached the
-    CRM (mailing only), so a CRM delete recreates the contact rather than destroy it."""
-    other = crmsync.Address(street="3 Other Ave", city="Nice")
-    baseline = baseline_of([CrmContact(key="k")], [OutlookContact(key="k")])
-    edited = OutlookSnapshot(contacts=[OutlookContact(key="k", other_address=other)])
-    planned, synced = sync(CrmSnapshot(), edited, Settings(), baseline)
+def test_a_change_that_cannot_reach_the_deleted_side_does_not_stop_the_delete() -> None:
+    """Rule 3 protects changes that could travel; one against its field's direction goes with
+    the delete, reported as data loss (Safety)."""
+    to_outlook = Settings(field_directions={"contact.job_title": "to_outlook"})
+    baseline = attrs.evolve(
+        baseline_of([CrmContact(key="k")], [OutlookContact(key="k")]), settings=to_outlook
+    )
+    edited = OutlookSnapshot(contacts=[OutlookContact(key="k", job_title="Chef")])
+    planned, synced = sync(CrmSnapshot(), edited, to_outlook, baseline)
+    assert ops(planned) == [("contact", "outlook", "k", "delete")]
+    [notice] = planned.notices
+    assert (notice.code, notice.side, notice.severity) == (
+        "field_not_synced",
+        Side.OUTLOOK,
+        Severity.DATA_LOSS,
+    )
+    assert "job title to 'Chef'" in notice.message
+    converge(synced.crm, synced.outlook, to_outlook, synced.baseline)
+
+
+def test_a_change_that_can_reach_the_deleted_side_still_wins_over_the_delete() -> None:
+    to_outlook = Settings(field_directions={"contact.job_title": "to_outlook"})
+    baseline = attrs.evolve(
+        baseline_of([CrmContact(key="k")], [OutlookContact(key="k")]), settings=to_outlook
+    )
+    edited = OutlookSnapshot(
+        contacts=[OutlookContact(key="k", job_title="Chef", department="Kitchen")]
+    )
+    planned = plan(CrmSnapshot(), edited, to_outlook, baseline)
     assert ops(planned) == [("contact", "crm", "k", "create")]
-    assert synced.outlook.contacts[0].other_address == other
+    assert planned.ops[0].reason == "recreated_after_delete"
+    assert not planned.has_data_loss

@@ -87,6 +87,7 @@ def test_reread_names_the_records_a_plan_left_pending_and_nothing_else() -> None
             notice(Domain.CONTACT, "c1", "conflict"),
             notice(Domain.CONTACT, "c2", "address_remap_conflict"),
             notice(Domain.APPOINTMENT, "a1", "attachment_deferred"),
+            notice(Domain.CONTACT, "c5", "ambiguous_match"),
             notice(Domain.TASK, "", "mass_delete_blocked"),
             notice(Domain.CONTACT, "c3", "conflict_resolved"),  # settled: nothing pending
             notice(Domain.CONTACT, "c4", "not_tracked"),
@@ -97,5 +98,6 @@ def test_reread_names_the_records_a_plan_left_pending_and_nothing_else() -> None
         (Domain.CONTACT, "c1"),
         (Domain.CONTACT, "c2"),
         (Domain.APPOINTMENT, "a1"),
+        (Domain.CONTACT, "c5"),
     }
     assert planned.reread_domains == {Domain.TASK}

@@ -28,7 +28,7 @@ from crmsync import (
     refine,
 )
 from crmsync.policy import finish_plan
-from support import NOW, USER
+from support import NOW, USER, converge
 
 
 def inp(crm: CrmSnapshot, outlook: OutlookSnapshot) -> SyncInput:
@@ -135,6 +135,77 @@ def test_refine_changes_an_op_and_the_next_plan_is_empty() -> None:
         synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW, policy=policy
     )
     assert again.is_empty, again.render()
+
+
+def test_refine_reads_a_partial_snapshot_through_to_the_baseline() -> None:
+    """A record a partial snapshot does not hold is the baseline's: a changed op on it is
+    refined as with complete snapshots, not refused as gone."""
+    crm, outlook, baseline = _linked("k", "other")
+    edited = CrmContact(key="k", job_title="B")
+
+    def labelled(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [
+            attrs.evolve(op, changes=tuple(attrs.evolve(c, new=f"{c.new}!") for c in op.changes))
+            for op in ops
+        ]
+
+    policy = refine(compose(*default_policies()), labelled)
+    delta = CrmSnapshot(contacts=[edited], complete=False), OutlookSnapshot(complete=False)
+    whole = CrmSnapshot(contacts=[edited, crm.contacts[1]]), outlook
+    partial_plan = crmsync.plan(*delta, None, baseline, user=USER, now=NOW, policy=policy)
+    complete_plan = crmsync.plan(*whole, None, baseline, user=USER, now=NOW, policy=policy)
+    assert partial_plan.ops == complete_plan.ops
+    assert partial_plan.baseline_updates == complete_plan.baseline_updates
+    [op] = partial_plan.ops
+    assert (op.key, op.side, op.changes[0].new) == ("k", Side.OUTLOOK, "B!")
+    synced = crmsync.apply(partial_plan, *delta, baseline)
+    outlook_now = crmsync.records.as_complete(synced.outlook, synced.baseline.outlook)
+    assert [c.job_title for c in outlook_now.contacts] == ["B!", "A"]
+
+
+def test_refine_keeps_a_change_dropped_from_an_op_pending_for_the_next_plan() -> None:
+    """Dropping some of an op's changes is like dropping the op, field by field: the dropped
+    fields keep their baseline values on both sides, and the next plan proposes them again."""
+    crm, _, baseline = _linked("k")
+    edited = OutlookSnapshot(contacts=[OutlookContact(key="k", job_title="B", department="Sales")])
+
+    def job_title_only(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [
+            attrs.evolve(op, changes=tuple(c for c in op.changes if c.field == "job_title"))
+            for op in ops
+        ]
+
+    policy = refine(compose(*default_policies()), job_title_only)
+    planned = crmsync.plan(crm, edited, None, baseline, user=USER, now=NOW, policy=policy)
+    [op] = planned.ops
+    assert [c.field for c in op.changes] == ["job_title"]
+    synced = crmsync.apply(planned, crm, edited, baseline)
+    assert (synced.crm.contacts[0].job_title, synced.crm.contacts[0].department) == ("B", "")
+    again = crmsync.plan(synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW)
+    assert [(op.side, [(c.field, c.new) for c in op.changes]) for op in again.ops] == [
+        (Side.CRM, [("department", "Sales")])
+    ]
+    converge(synced.crm, synced.outlook, None, synced.baseline)
+
+
+def test_refine_keeps_a_dropped_change_of_a_first_sync_pair_pending() -> None:
+    """Without a baseline entry there is no previous value to keep: the pair keeps none."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="k", job_title="A", department="Sales")])
+    outlook = OutlookSnapshot(contacts=[OutlookContact(key="k")])
+
+    def job_title_only(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [
+            attrs.evolve(op, changes=tuple(c for c in op.changes if c.field == "job_title"))
+            for op in ops
+        ]
+
+    policy = refine(compose(*default_policies()), job_title_only)
+    planned = crmsync.plan(crm, outlook, None, None, user=USER, now=NOW, policy=policy)
+    synced = crmsync.apply(planned, crm, outlook, None)
+    again = crmsync.plan(synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW)
+    assert [(op.side, [(c.field, c.new) for c in op.changes]) for op in again.ops] == [
+        (Side.OUTLOOK, [("department", "Sales")])
+    ]
 
 
 def test_refine_refuses_an_op_the_plan_did_not_have() -> None:

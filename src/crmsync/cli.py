@@ -11,7 +11,7 @@
     crmsync explain KEY --example
     crmsync --version
     crmsync convert --from graph|dataverse F [F ...] [--partial] [--out F] [--links F]
-                    [--known-ids F]
+                    [--known-ids F] [--baseline F]
 
 Several files of a service format are the pages of one read, in order (a
 delta round's pages with --partial).
@@ -224,6 +224,9 @@ def _read_inputs(args: argparse.Namespace, progress: Progress) -> _Inputs:
             crm = _load_foreign(args.crm, read_dataverse, partial="crm" in partial).snapshot
         else:
             crm = _load(_one(args.crm, "--crm"), CrmSnapshot)
+        if args.baseline:
+            progress.step(f"reading {args.baseline}")
+        baseline = _load(args.baseline, Baseline) if args.baseline else None
         progress.step(f"reading {' '.join(args.outlook)}")
         if args.outlook_format == "graph":
             read = _load_foreign(
@@ -231,13 +234,11 @@ def _read_inputs(args: argparse.Namespace, progress: Progress) -> _Inputs:
                 read_graph,
                 partial="outlook" in partial,
                 known_ids=_known_ids(args.known_ids),
+                previous=baseline.outlook if baseline is not None else None,
             )
             outlook, graph_ids = read.snapshot, read.ids
         else:
             outlook = _load(_one(args.outlook, "--outlook"), OutlookSnapshot)
-        if args.baseline:
-            progress.step(f"reading {args.baseline}")
-        baseline = _load(args.baseline, Baseline) if args.baseline else None
         if args.settings:
             progress.step(f"reading {args.settings}")
         settings = _load(args.settings, Settings) if args.settings else Settings()
@@ -335,7 +336,14 @@ def _convert_command(args: argparse.Namespace, out: TextIO) -> int:
     value: Any
     if args.source == "graph":
         known = _known_ids(args.known_ids)
-        read = _load_foreign(args.files, read_graph, partial=args.partial, known_ids=known)
+        baseline = _load(args.baseline, Baseline) if args.baseline else None
+        read = _load_foreign(
+            args.files,
+            read_graph,
+            partial=args.partial,
+            known_ids=known,
+            previous=baseline.outlook if baseline is not None else None,
+        )
         value, links = read.snapshot, _links_json(read.delta_links, read.next_links)
         links["graph_ids"] = [[d.value, k, i] for (d, k), i in sorted(read.ids.items())]
     else:
@@ -487,6 +495,11 @@ def _parser() -> argparse.ArgumentParser:
         "--partial", action="store_true", help="the files are a delta round (a partial snapshot)"
     )
     convert.add_argument("--out", metavar="FILE", help="write the snapshot here (default: stdout)")
+    convert.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="the last sync's baseline: a To Do task's percent complete is read from it",
+    )
     convert.add_argument(
         "--known-ids",
         metavar="FILE",

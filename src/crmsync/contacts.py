@@ -45,6 +45,7 @@ FIELDS = CONTACT_FIELDS
 
 _PLAIN = tuple(rule.name for rule in FIELDS if not rule.name.startswith("address"))
 ADDRESS_FIELDS = ("address1", "address2", "address3")
+_LEFT_FOR_A_PERSON = "left for a person to resolve (conflict policy: manual)."
 KINDS = (AddressKind.BUSINESS, AddressKind.HOME, AddressKind.OTHER)
 """Under ALL_THREE, address1..3 pair with these Outlook addresses in order."""
 
@@ -96,10 +97,12 @@ class _Remap:
 def _preserve_all_three(crm: list[Address], outlook: list[Address]) -> tuple[list[Address], str]:
     """One set of three slots holding every distinct address of both sides.
 
-    Each address takes one slot: first where both sides agree, then where a
-    side holds it (the CRM's first), then any free slot. With at most three
-    distinct addresses this always fits; a slot left over keeps what the
-    sides hold there, so nothing moves that need not.
+    Outlook's Business, Home and Other mean something to the user; the CRM's
+    address1..3 are only an order. So each address takes one slot: first where
+    both sides agree, then where Outlook holds it, then where the CRM holds it,
+    then any free slot. Outlook's addresses therefore stay where they are (a
+    copy of one held in another slot aside), and with at most three distinct
+    addresses everything fits. A slot no address needs keeps Outlook's value.
     """
     final: list[Address | None] = [None, None, None]
 
@@ -109,11 +112,10 @@ def _preserve_all_three(crm: list[Address], outlook: list[Address]) -> tuple[lis
     for i in range(3):
         if not crm[i].is_empty and crm[i].same_as(outlook[i]) and not placed(crm[i]):
             final[i] = crm[i]
-    for i in range(3):
-        if final[i] is None:
-            final[i] = next(
-                (a for a in (crm[i], outlook[i]) if not (a.is_empty or placed(a))), None
-            )
+    for side in (outlook, crm):
+        for i in range(3):
+            if final[i] is None and not side[i].is_empty and not placed(side[i]):
+                final[i] = side[i]
     remaining = [a for a in _Slots.distinct(crm, outlook) if not placed(a)]
     for i in range(3):
         if final[i] is None and remaining:
@@ -126,7 +128,7 @@ def _preserve_all_three(crm: list[Address], outlook: list[Address]) -> tuple[lis
             f"(no slot left for {lost})",
         )
     return [
-        f if f is not None else (crm[i] if not crm[i].is_empty else outlook[i])
+        f if f is not None else (outlook[i] if not outlook[i].is_empty else crm[i])
         for i, f in enumerate(final)
     ], ""
 
@@ -256,13 +258,6 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
             )
         return ""
 
-    def changed_since(self, record: Any, base: Any, side: Side, inp: SyncInput) -> bool:
-        """Any address counts, synced or not: a delete must not destroy an edit to one."""
-        every = attrs.evolve(inp.settings, address_sync=AddressSync.ALL_THREE)
-        return super().changed_since(record, base, side, inp) or self.changed(
-            self.view(record, side, every), self.view(base, side, every)
-        )
-
     def pending(self, key: str, inp: SyncInput) -> bool:
         """A contact whose address remap waits for a person."""
         return inp.baseline is not None and key in inp.baseline.pending_remap
@@ -330,6 +325,20 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
             if not was_pending:
                 result.pending_remap = True
             return
+        # An address conflict the manual policy left for a person is settled by the
+        # remap keeping both addresses on both sides: say so, not "left for a person".
+        if inp.settings.address_remap is AddressRemap.PRESERVE:
+            settled = "the address-mode switch keeps both addresses on both sides, so nothing "
+            settled += "is overwritten; check which slot each belongs in."
+        else:
+            settled = f"the address-mode switch settles it ({inp.settings.address_remap.value}); "
+            settled += "an address it overwrites has an address_remap_data_loss notice."
+        result.notices = [
+            attrs.evolve(n, message=n.message.replace(_LEFT_FOR_A_PERSON, settled))
+            if n.code == "conflict" and n.message.startswith("address ")
+            else n
+            for n in result.notices
+        ]
         new_crm = _with_crm_addresses(crm, remap.crm)
         new_outlook = _with_outlook_addresses(outlook, remap.outlook)
         if new_crm != crm:

@@ -39,7 +39,15 @@ import attrs
 from crmsync import appointments, contacts, tasks
 from crmsync.merge import DomainRules, FieldRule, View
 from crmsync.plan import Action, Notice, Op, Plan, describe
-from crmsync.records import Attachment, Baseline, CrmSnapshot, Domain, OutlookSnapshot, Side
+from crmsync.records import (
+    Attachment,
+    Baseline,
+    CrmSnapshot,
+    Domain,
+    OutlookSnapshot,
+    Side,
+    current_record,
+)
 from crmsync.settings import Direction
 
 __all__ = ["REFUSAL_CODES", "Explanation", "FieldVerdict", "explain"]
@@ -136,13 +144,16 @@ def _rules() -> dict[Domain, DomainRules[Any, Any]]:
     return {m.RULES.domain: m.RULES for m in (contacts, appointments, tasks)}
 
 
-def _find(snapshot: CrmSnapshot | OutlookSnapshot | None, field: str, key: str) -> Any:
+def _find(
+    snapshot: CrmSnapshot | OutlookSnapshot | None,
+    field: str,
+    key: str,
+    previous: CrmSnapshot | OutlookSnapshot | None = None,
+) -> Any:
+    """The record under `key`; a partial snapshot reads through to `previous` (the baseline)."""
     if snapshot is None:
         return None
-    for record in getattr(snapshot, field):
-        if record.key == key:
-            return record
-    return None
+    return current_record(snapshot, previous, field, key)
 
 
 def _undo(record: Any, op: Op) -> Any:
@@ -205,8 +216,8 @@ def _explain_domain(
     wide = [n for n in plan.notices if n.domain is dom and not n.key]
     field = rules.snapshot_field
     now: dict[Side, Any] = {
-        Side.CRM: _find(crm, field, key),
-        Side.OUTLOOK: _find(outlook, field, key),
+        Side.CRM: _find(crm, field, key, None if baseline is None else baseline.crm),
+        Side.OUTLOOK: _find(outlook, field, key, None if baseline is None else baseline.outlook),
     }
     base: dict[Side, Any] = {Side.CRM: None, Side.OUTLOOK: None}
     if baseline is not None:

@@ -49,6 +49,7 @@ from crmsync.adapters.requests import (
     OpRef,
     Param,
     Request,
+    Unknown,
     requests_by_op,
 )
 from crmsync.apply import advance_baseline
@@ -89,6 +90,8 @@ class OpOutcome:
         requests: the ids of the op's requests that succeeded.
         error: why the op was not done ('' when it was).
         new_key: for a create in the CRM, the id the service gave the row.
+        linked_back: for a create in the CRM, whether the new row's id was
+            written on the Outlook item it came from.
     """
 
     op: Op
@@ -96,6 +99,7 @@ class OpOutcome:
     requests: tuple[str, ...] = ()
     error: str = ""
     new_key: str | None = None
+    linked_back: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -124,7 +128,13 @@ class Executed:
         """The baseline after this run: it advances only for the records whose ops were done.
 
         A record created in the CRM is keyed in the baseline by the id the
-        service gave it, as the next read keys both sides of the pair.
+        service gave it, as the next read keys both sides of the pair. When
+        the CRM create succeeded but writing its id on the Outlook item (the
+        link-back) failed, both records are marked `unlinked` (the CRM row
+        under its new id, the Outlook item under its own key): the next plan
+        never creates either again. It links them by natural key where the
+        domain has one (contacts, appointments) and otherwise reports each
+        with an `unlinked` notice until the application links them.
 
         Args:
             previous: the baseline the plan was made with (None on a first sync).
@@ -146,7 +156,36 @@ class Executed:
             for update in self.plan.baseline_updates
             if (update.domain, update.key) not in held
         ]
+        for outcome in self.not_done:
+            op = outcome.op
+            if op.action is not Action.CREATE or op.side is not Side.CRM or not outcome.new_key:
+                continue
+            if not outcome.linked_back:
+                # Created in the CRM, not linked back: neither side may be created again.
+                updates.extend(
+                    BaselineUpdate(domain=op.domain, key=key, unlinked=True)
+                    for key in sorted({op.key, outcome.new_key})
+                )
+                continue
+            # Created and linked, but its regarding record could not be bound: the pair
+            # is kept without it, so the next plan sees Outlook's regarding as a change.
+            updates.extend(
+                _without_regarding(_rekeyed(update, outcome.new_key))
+                for update in self.plan.baseline_updates
+                if (update.domain, update.key) == (op.domain, op.key)
+            )
         return advance_baseline(self.plan, previous, updates)
+
+
+def _without_regarding(update: BaselineUpdate) -> BaselineUpdate:
+    def cleared(record: Any) -> Any:
+        return attrs.evolve(record, regarding="") if hasattr(record, "regarding") else record
+
+    return attrs.evolve(
+        update,
+        crm=None if update.crm is None else cleared(update.crm),
+        outlook=None if update.outlook is None else cleared(update.outlook),
+    )
 
 
 def _rekeyed(update: BaselineUpdate, key: str | None) -> BaselineUpdate:
@@ -315,8 +354,13 @@ class Connection:
 
     # -- reading -------------------------------------------------------------
 
-    def read_outlook(self) -> GraphRead:
+    def read_outlook(self, baseline: Baseline | None = None) -> GraphRead:
         """The mailbox's contacts, events (with attachments) and To Do tasks, read from Graph.
+
+        Args:
+            baseline: the baseline of the next plan: a To Do task's percent
+                complete, which To Do cannot hold, is read from its Outlook
+                side (`read_graph(previous=...)`).
 
         Raises:
             InvalidInput: a payload crmsync cannot read, with its path.
@@ -337,7 +381,7 @@ class Connection:
             }
         except _Failed as exc:
             raise httpx.HTTPError(str(exc)) from None
-        return read_graph(data)
+        return read_graph(data, previous=baseline.outlook if baseline is not None else None)
 
     def read_crm(self) -> CrmSnapshot:
         """The CRM's contacts, appointments (with attendees and attachments) and tasks.
@@ -416,6 +460,8 @@ class Connection:
                     raise _Failed(f"no {ref.pointer} in the response to {ref.request}") from None
                 value = entity.rsplit("(", 1)[1][:-1]
             return str(value)
+        if isinstance(ref, Unknown):
+            raise _Failed(f"cannot be carried out: {ref.what}")
         if isinstance(ref, Param):
             if ref.name == "todo_list":
                 return self._todo_list()
@@ -462,6 +508,7 @@ class Connection:
         outlook: OutlookSnapshot,
         *,
         graph_ids: Mapping[tuple[Domain, str], str] | None = None,
+        baseline: Baseline | None = None,
     ) -> Executed:
         """Runs a plan's requests in dependency order and says what was done per op.
 
@@ -471,6 +518,9 @@ class Connection:
             outlook: the Outlook snapshot the plan was made from.
             graph_ids: the Graph ids of Outlook records keyed otherwise
                 (`read_outlook().ids`).
+            baseline: the baseline the plan was made from; needed when the
+                snapshots are partial (delta rounds), where an op's record may
+                be only in the baseline.
 
         Returns:
             One outcome per op; `Executed.baseline()` advances the baseline
@@ -481,7 +531,9 @@ class Connection:
         """
         ids = graph_ids or {}
         self._attachments.clear()
-        by_op = requests_by_op(plan, crm, outlook, todo_list="{todoTaskListId}", graph_ids=ids)
+        by_op = requests_by_op(
+            plan, crm, outlook, todo_list="{todoTaskListId}", graph_ids=ids, baseline=baseline
+        )
         waiting = [r for requests in by_op.values() for r in requests]
         responses: dict[str, Any] = {}
         failures: dict[str, str] = {}
@@ -631,4 +683,6 @@ def _outcome(
         requests=succeeded,
         error=errors[0] if errors else "",
         new_key=new_key,
+        linked_back=new_key is not None
+        and all(r.id in responses for r in requests if r.service == "graph"),
     )

@@ -9,7 +9,10 @@ Rule 2: a changed value is never dropped silently. A change either travels,
         `conflict_resolved` notice), or is reported (`field_not_synced`,
         `conflict`, `delete_not_propagated`, `mass_delete_blocked`).
 Rule 3: a delete never destroys an unpropagated change: a record deleted on
-        one side and changed on the other is recreated where it was deleted.
+        one side and changed on the other, in a field whose direction lets the
+        change reach the deleted side, is recreated where it was deleted. A
+        change that could never travel there goes with the delete, reported as
+        `field_not_synced` (data loss).
 Rule 4: the same inputs in any order give the same result, and nothing here
         reads a clock, a file or a random number.
 """
@@ -470,17 +473,6 @@ class DomainRules(Generic[CrmT, OutT]):
             rule.name in a and not rule.same(a[rule.name], b.get(rule.name)) for rule in self.fields
         )
 
-    def changed_since(self, record: Any, base: Any, side: Side, inp: SyncInput) -> bool:
-        """True when a person changed `record` since the last sync (`base`), for Rule 3.
-
-        Changed under the settings of the last sync counts too: an edit made before a
-        settings change is an unpropagated change a delete must not destroy.
-        """
-        return any(
-            self.changed(self.view(record, side, settings), self.view(base, side, settings))
-            for settings in (inp.settings, inp.previous_settings)
-        )
-
     def create(self, pair: Pair, source: Side, inp: SyncInput, reason: str) -> PairResult:
         """Creates the source record on the other side (only fields that may travel)."""
         record = pair.crm if source is Side.CRM else pair.outlook
@@ -833,8 +825,8 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
         deleted_on = survivor_side.other
         if blocked[deleted_on]:
             continue
-        base_record = getattr(pair, f"base_{survivor_side}")
-        if rules.changed_since(survivor, base_record, survivor_side, inp):
+        travelling, stranded = _survivor_changes(rules, pair, survivor_side, inp)
+        if travelling:
             # Rule 3: the change wins over the delete.
             fresh = Pair(key, crm, outlook)
             results.append(rules.create(fresh, survivor_side, inp, "recreated_after_delete"))
@@ -850,6 +842,21 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
                     reason=f"deleted_in_{deleted_on}",
                 )
             )
+            if stranded:
+                # Safety: an edit the delete destroys is reported as lost, never dropped.
+                notices.append(
+                    rules.notice(
+                        key,
+                        "field_not_synced",
+                        f"The {rules.domain.value} was deleted in {_SIDE_NAMES[deleted_on]}; "
+                        f"its changes in {_SIDE_NAMES[survivor_side]} ("
+                        + "; ".join(stranded)
+                        + f") do not sync to {_SIDE_NAMES[deleted_on]}, so they are lost "
+                        "with the delete.",
+                        Severity.DATA_LOSS,
+                        survivor_side,
+                    )
+                )
             updates.append(BaselineUpdate(domain=rules.domain, key=key))
         else:
             ops.append(
@@ -872,6 +879,45 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
     if inp.baseline is None:
         notices.extend(_no_baseline(rules, current, ops))
     return finish_plan(inp, ops, notices, updates, fingerprint=fingerprint)
+
+
+def _survivor_changes(
+    rules: DomainRules[Any, Any], pair: Pair, survivor_side: Side, inp: SyncInput
+) -> tuple[bool, list[str]]:
+    """How the survivor of a one-sided delete changed since the baseline.
+
+    Returns whether a change can travel to the side where the record was
+    deleted (Rule 3: then the record is recreated there), and a description of
+    each change that cannot (a delete would destroy those).
+
+    Changed under the settings of the last sync counts too: an edit made before
+    an address-mode switch is an unpropagated change the delete must not
+    destroy.
+    """
+    survivor = getattr(pair, survivor_side)
+    base_record = getattr(pair, f"base_{survivor_side}")
+    # The deleted side's directions come from its last synced record (a service
+    # activity, an appointment the CRM closed).
+    crm = pair.crm if pair.crm is not None else pair.base_crm
+    outlook = pair.outlook if pair.outlook is not None else pair.base_outlook
+    travelling = False
+    stranded: dict[str, str] = {}
+    for settings in (inp.settings, inp.previous_settings):
+        now = rules.view(survivor, survivor_side, settings)
+        before = rules.view(base_record, survivor_side, settings)
+        directions = rules.directions(crm, outlook, settings)
+        for rule in rules.fields:
+            if rule.name not in now or rule.same(now[rule.name], before.get(rule.name)):
+                continue
+            direction = directions.get(rule.name, Direction.TWO_WAY)
+            if _can_send(direction, survivor_side):
+                travelling = True
+            else:
+                stranded.setdefault(
+                    rule.name,
+                    f"{rule.title} to {describe(now[rule.name])}, direction: {direction.value}",
+                )
+    return travelling, list(stranded.values())
 
 
 def _no_baseline(

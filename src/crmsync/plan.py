@@ -132,7 +132,8 @@ NOTICE_CODES: dict[str, tuple[Severity, str]] = {
     ),
     "field_not_synced": (
         Severity.INFO,
-        "An edit that does not travel because of its field's direction.",
+        "An edit that does not travel because of its field's direction (data_loss when a "
+        "delete from the other side, which the edit cannot reach, removes it).",
     ),
     "delete_not_propagated": (
         Severity.WARNING,
@@ -303,14 +304,15 @@ class Plan:
 
         A pending record keeps its previous baseline values on purpose (a
         `conflict` under the manual policy, an `attachment_deferred`, an
-        `address_remap_conflict`), so it differs from the baseline while a
+        `address_remap_conflict`), or stays out of the baseline while it waits
+        (an `ambiguous_match`), so it differs from the baseline while a
         delta query, which reports changes since the last read, will not
         return it. Read these records by id and put them in the next partial
         snapshot (both sides), or the pending work waits until they change.
         An attachment's pending work is its appointment's. For the domains in
         `reread_domains`, read completely instead.
         """
-        pending = {"conflict", "attachment_deferred", "address_remap_conflict"}
+        pending = {"conflict", "attachment_deferred", "address_remap_conflict", "ambiguous_match"}
         return frozenset(
             (Domain.APPOINTMENT if n.domain is Domain.ATTACHMENT else n.domain, n.key)
             for n in self.notices

@@ -8,7 +8,7 @@ policies, and `exclude` wraps a policy with an application's own rule.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -301,7 +301,11 @@ def refine(policy: Policy, fn: Callable[[tuple[Op, ...], SyncInput], Iterable[Op
     - a changed op (same target, other changes, record or action) updates
       the baseline entry on its side to what it writes, so the next plan sees
       no change there (a record the plan leaves pending keeps no entry, as
-      before).
+      before);
+    - a change dropped from an UPDATE op (a `FieldChange` the refined op no
+      longer has) stays pending, as a `MANUAL` conflict does: both sides'
+      baseline entries keep that field's previous values (a pair with no
+      baseline yet keeps no entry), so the next plan proposes it again.
 
     Args:
         policy: the policy to wrap.
@@ -355,21 +359,100 @@ def refine(policy: Policy, fn: Callable[[tuple[Op, ...], SyncInput], Iterable[Op
         grouped: dict[tuple[Side, Domain, str], list[Op]] = {}
         for op in ops:
             grouped.setdefault((op.side, *_owner(op)), []).append(op)
-        seen: dict[tuple[Side, Domain], dict[str, Any]] = {}
+        originals: dict[tuple[Side, Domain, str], list[Op]] = {}
+        for op in plan.ops:
+            originals.setdefault((op.side, *_owner(op)), []).append(op)
+        pending: dict[tuple[Domain, str], set[str]] = {}
         for side, domain, key in sorted(changed - {(s, *w) for s in Side for w in withdrawn}):
             if (domain, key) in updates:
-                if (side, domain) not in seen:
-                    snapshot = inp.crm if side is Side.CRM else inp.outlook
-                    records = getattr(snapshot, SNAPSHOT_FIELD[domain])
-                    seen[(side, domain)] = {r.key: r for r in records}
-                found = seen[(side, domain)].get(key)
+                snapshot = inp.crm if side is Side.CRM else inp.outlook
+                previous = None if inp.baseline is None else getattr(inp.baseline, side.value)
+                # A partial snapshot stands for the baseline's record under a key it does not hold.
+                found = current_record(snapshot, previous, SNAPSHOT_FIELD[domain], key)
                 written = _written(found, grouped.get((side, domain, key), []), plan.now)
                 updates[(domain, key)] = attrs.evolve(
                     updates[(domain, key)], **{side.value: written}
                 )
+                dropped = _dropped(originals.get((side, domain, key), []), after)
+                if dropped and found is not None:
+                    full = _written(found, originals[(side, domain, key)], plan.now)
+                    pending.setdefault((domain, key), set()).update(
+                        _moved_fields(domain, side, full, found, dropped, inp)
+                    )
+        for (domain, key), names in sorted(pending.items()):
+            updates_for = _keep_pending(domain, key, names, updates[(domain, key)], inp)
+            if updates_for is None:
+                del updates[(domain, key)]  # no baseline yet: the next plan sees it all again
+            else:
+                updates[(domain, key)] = updates_for
         return finish_plan(inp, ops, plan.notices, updates.values())
 
     return refined
+
+
+def _dropped(originals: Iterable[Op], after: Mapping[Any, Op]) -> set[str]:
+    """The attributes whose change a refinement took out of an UPDATE op it kept."""
+    dropped: set[str] = set()
+    for op in originals:
+        kept = after.get(op.target)
+        if op.action is Action.UPDATE and kept is not None and kept.action is Action.UPDATE:
+            dropped |= {c.field for c in op.changes} - {c.field for c in kept.changes}
+    return dropped
+
+
+def _domain_rules(domain: Domain) -> Any:
+    """The default policy's rules for `domain` (their views name the fields of both sides)."""
+    from crmsync.planning import default_policies  # noqa: PLC0415 - the planning layer, above this one
+
+    for policy in default_policies():
+        rules = getattr(policy, "rules", None)
+        if rules is not None and rules.domain is domain:
+            return rules
+    raise LookupError(domain)  # pragma: no cover - every domain has a default policy
+
+
+def _moved_fields(
+    domain: Domain, side: Side, full: Any, found: Any, dropped: set[str], inp: SyncInput
+) -> set[str]:
+    """The view fields the dropped attributes of `full` (the unrefined write) would have moved."""
+    rules = _domain_rules(domain)
+    unwritten = attrs.evolve(full, **{name: getattr(found, name) for name in dropped})
+    with_all = rules.view(full, side, inp.settings)
+    without = rules.view(unwritten, side, inp.settings)
+    return {
+        rule.name
+        for rule in rules.fields
+        if rule.name in with_all and not rule.same(with_all[rule.name], without.get(rule.name))
+    }
+
+
+def _keep_pending(
+    domain: Domain, key: str, names: set[str], update: BaselineUpdate, inp: SyncInput
+) -> BaselineUpdate | None:
+    """`update` with the view fields `names` at their previous baseline values on both sides.
+
+    None when the baseline does not hold the pair yet: then the update is
+    withdrawn, as for a first-sync conflict left for a person.
+    """
+    rules = _domain_rules(domain)
+    name = SNAPSHOT_FIELD[domain]
+    bases = {
+        side: None
+        if inp.baseline is None
+        else getattr(inp.baseline, side.value).by_key[name].get(key)
+        for side in Side
+    }
+    if any(base is None for base in bases.values()):
+        return None
+    values = {}
+    for side in Side:
+        record = getattr(update, side.value)
+        if record is None:
+            continue
+        base_view = rules.view(bases[side], side, inp.settings)
+        kept = {field: base_view[field] for field in sorted(names) if field in base_view}
+        values[side.value] = rules.build(kept, record, key, side, inp, inp.settings)
+    return attrs.evolve(update, **values)
 
 
 def _written(found: Any, ops: Iterable[Op], now: dt.datetime) -> Any:

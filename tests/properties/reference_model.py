@@ -30,7 +30,6 @@ What it predicts for a world (`Outcome`):
 from __future__ import annotations
 
 import collections
-import types
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -116,8 +115,6 @@ def can_send(settings: Any, field: str, source: str) -> bool:
 
 
 OTHER = {"crm": "outlook", "outlook": "crm"}
-EVERY_ADDRESS = types.SimpleNamespace(address_sync="all_three")
-"""Reads every address of a contact, as all three addresses do."""
 
 
 # --- views: a record of either side as the fields sync compares -----------------------
@@ -391,18 +388,23 @@ def plan_contacts(
             if side == "crm" and any(natural_key(r) == natural_key(c) for r in twins):
                 out.note(key, "possible_duplicate")
             continue
-        # Deleted on one side: a change on the other since the baseline wins, whether the
-        # field syncs under the new mode, the old one, or not at all (any address).
+        # Deleted on one side: a change since the baseline (read under the new mode or the
+        # old one) that can reach the deleted side wins; one that cannot goes with a delete,
+        # reported as lost.
         old = base[side][key]
-        if any(
-            not same(f, v, view(old, side, s)[f])
-            for s in (settings, old_settings, EVERY_ADDRESS)
+        changed = [
+            (f, s)
+            for s in (settings, old_settings)
             for f, v in view(survivor, side, s).items()
-        ):
+            if not same(f, v, view(old, side, s)[f])
+        ]
+        if any(can_send(s, f, side) for f, s in changed):
             create(key, survivor, side, settings, user, out, result)
         elif side == "outlook":  # deleted in the CRM: the Outlook contact goes
             out.ops.add(("delete", "outlook", key))
             del result["outlook"][key]
+            if changed:
+                out.note(key, "field_not_synced")
         else:  # deleted in Outlook: the CRM contact stays, the pair is unlinked
             out.ops.add(("unlink", "crm", key))
             out.note(key, "delete_not_propagated")
@@ -564,7 +566,16 @@ def plan_tasks(
             continue
         side = "crm" if c is not None else "outlook"
         survivor = c if c is not None else o
-        if key not in linked or task_view(survivor) != task_view(base[side][key]):
+        before = base[side].get(key)
+        changed = (
+            []
+            if before is None
+            else [f for f, v in task_view(survivor).items() if v != task_view(before)[f]]
+        )
+        previous = baseline.settings if baseline is not None else settings
+        if key not in linked or any(
+            task_can_send(s, f, side) for f in changed for s in (settings, previous)
+        ):
             target = OTHER[side]
             values = {
                 f: v for f, v in task_view(survivor).items() if task_can_send(settings, f, side)
@@ -575,12 +586,16 @@ def plan_tasks(
         elif side == "crm":  # deleted in Outlook: the CRM task goes too
             out.ops.add(("delete", "crm", key))
             del result["crm"][key]
+            if changed:
+                out.note(key, "field_not_synced")  # an edit that could not travel, lost
         elif str(survivor.status) == "completed" or survivor.percent_complete == 100:
             out.ops.add(("unlink", "outlook", key))  # a completed Outlook task stays
             out.note(key, "delete_not_propagated")
         else:
             out.ops.add(("delete", "outlook", key))
             del result["outlook"][key]
+            if changed:
+                out.note(key, "field_not_synced")  # an edit that could not travel, lost
     if baseline is None and now["crm"].keys() & now["outlook"].keys():
         out.note("", "no_baseline")
     out.crm, out.outlook = result["crm"], result["outlook"]
@@ -766,7 +781,24 @@ def plan_appointments(
             continue
         side = "crm" if c is not None else "outlook"
         survivor = c if c is not None else o
-        if key not in linked or appointment_view(survivor) != appointment_view(base[side][key]):
+        before = base[side].get(key)
+        changed = (
+            []
+            if before is None
+            else [
+                f for f, v in appointment_view(survivor).items() if v != appointment_view(before)[f]
+            ]
+        )
+        # The deleted side's directions come from its last synced record.
+        pair = (c or base["crm"].get(key), o or base["outlook"].get(key))
+        previous = baseline.settings if baseline is not None else settings
+        travels = any(
+            appointment_direction(s, f, *pair)
+            in ("two_way", "to_outlook" if side == "crm" else "to_crm")
+            for f in changed
+            for s in (settings, previous)
+        )
+        if key not in linked or travels:
             create(key, survivor, side, fresh=key not in linked)
             continue
         if side == "outlook":  # deleted in the CRM
@@ -784,6 +816,8 @@ def plan_appointments(
         else:
             out.ops.add(("delete", side, key))
             del result[side][key]
+            if changed:
+                out.note(key, "field_not_synced")  # an edit that could not travel, lost
     if baseline is None and held["crm"].keys() & held["outlook"].keys():
         out.note("", "no_baseline")
     out.crm, out.outlook = result["crm"], result["outlook"]

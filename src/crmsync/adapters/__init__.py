@@ -292,6 +292,7 @@ def read_graph(
     *more: Any,
     partial: bool = False,
     known_ids: Mapping[tuple[Domain, str], str] | None = None,
+    previous: OutlookSnapshot | None = None,
 ) -> GraphRead:
     """An Outlook snapshot, the Graph ids and the delta links, from Graph collections.
 
@@ -309,6 +310,10 @@ def read_graph(
             are its removed keys.
         known_ids: the `ids` of earlier reads, so that a removed entry, which
             names the Graph id, removes the record keyed by its CRM id.
+        previous: the baseline's Outlook side (`Baseline.outlook`): a To Do
+            task cannot hold a percent complete, so its percent is taken from
+            the previous record of the same key unless its status crossed
+            completed (see `graph.task_from_graph`).
 
     Args:
         data: parsed JSON `{"contacts": C, "events": C, "tasks": C}`, each `C`
@@ -332,9 +337,15 @@ def read_graph(
 
     def each(name: str, domain: Domain, read: Callable[[Any], K]) -> list[K]:
         entries: list[tuple[str, Any]] = []
+        # Per key, the Graph id and path of its last delivery: a repeat delivery
+        # of one item collapses, two items with one key are a bad page.
+        delivered: dict[str, tuple[Any, tuple[PathPart, ...]]] = {}
         for path, item, gone in rounds[name].entries:
             if gone is not None:
-                entries.append((by_graph_id.get(gone, gone), None))
+                key = by_graph_id.get(gone, gone)
+                if key in delivered and delivered[key][0] == gone:
+                    del delivered[key]
+                entries.append((key, None))
                 continue
             if name == "events" and isinstance(item, dict) and item.get("type") == "occurrence":
                 continue
@@ -342,6 +353,17 @@ def read_graph(
             if record is None:
                 continue
             graph_id = item.get("id")
+            earlier = delivered.get(record.key)
+            if partial and earlier is not None and earlier[0] != graph_id:
+                first = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in earlier[1])
+                problems.append(
+                    Problem(
+                        (*path, "key"),
+                        f"duplicate key {record.key!r} (also at ${first}, another item)",
+                    )
+                )
+                continue
+            delivered[record.key] = (graph_id, path)
             if isinstance(graph_id, str) and graph_id != record.key:
                 ids[(domain, record.key)] = graph_id
             entries.append((record.key, record))
@@ -353,7 +375,8 @@ def read_graph(
 
     contacts = each("contacts", Domain.CONTACT, graph.contact_from_graph)
     events = each("events", Domain.APPOINTMENT, graph.event_from_graph)
-    tasks = each("tasks", Domain.TASK, graph.task_from_graph)
+    earlier = {task.key: task for task in previous.tasks} if previous is not None else {}
+    tasks = each("tasks", Domain.TASK, functools.partial(graph.task_from_graph, previous=earlier))
     if problems:
         raise InvalidInput(problems)
     snapshot = OutlookSnapshot(

@@ -677,13 +677,24 @@ def event_to_graph(
 # tasks
 
 
-def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | None = None) -> Task:
+def task_from_graph(
+    payload: Any,
+    *,
+    key: str | None = None,
+    tracked: bool | None = None,
+    previous: Mapping[str, Task] | None = None,
+) -> Task:
     """A task from a To Do `todoTask` or an Outlook `outlookTask`.
 
     The two shapes differ in their title property (`title`, `subject`) and
     in assignment: only an `outlookTask` has `assignedTo` (a task assigned
     in Outlook; its `owner` is the assigner). Percent complete comes from its
-    MAPI property when present, else from the status (completed 100, else 0).
+    MAPI property when present. A To Do task cannot hold it: its percent is
+    the previous record's of the same key (`previous`, the baseline's Outlook
+    tasks by key) while its status stays on the same side of completed;
+    completed is 100, and back from completed (or with no previous record)
+    it is the previous percent below 100, else 0. So a percent To Do cannot
+    hold is never read as a change.
 
     A To Do task cannot hold extended properties: its link to the CRM task is
     a `linkedResource` (`applicationName` "Dynamics 365", `externalId` the
@@ -698,6 +709,7 @@ def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | Non
     links = _crm_links(reader)
     if key is None and not _extended_value(props, CRMID_PROPERTY) and TASK_LINK in links:
         key = links[TASK_LINK]
+    task_key = _key(reader, props, key)
     subject = reader.text("title") if reader.has("title") else reader.text("subject")
     status = reader.choice("status", _TASK_STATUS, TaskStatus.NOT_STARTED)
     percent_text = _extended_value(props, PERCENT_PROPERTY)
@@ -709,7 +721,7 @@ def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | Non
         )
         percent = None
     if percent is None:
-        percent = 100 if status is TaskStatus.COMPLETED else 0
+        percent = _percent_held_elsewhere(status, (previous or {}).get(task_key))
     assigned_to = reader.text("assignedTo").strip()
     recurrence = None
     if reader.raw("recurrence") is not None:
@@ -718,7 +730,7 @@ def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | Non
         except InvalidInput as exc:
             reader.problems.absorb(exc)
     values: dict[str, Any] = {
-        "key": _key(reader, props, key),
+        "key": task_key,
         "subject": subject.strip(),
         "notes": _body(reader),
         "start": _moment_of(reader, "startDateTime"),
@@ -735,6 +747,15 @@ def task_from_graph(payload: Any, *, key: str | None = None, tracked: bool | Non
         "modified": reader.moment("lastModifiedDateTime"),
     }
     return build(reader, lambda: Task(**values))
+
+
+def _percent_held_elsewhere(status: TaskStatus, previous: Task | None) -> int:
+    """The percent of a task that cannot hold one, from its status and previous record."""
+    if status is TaskStatus.COMPLETED:
+        return 100
+    if previous is None or previous.percent_complete >= 100:
+        return 0
+    return previous.percent_complete
 
 
 def _crm_links(reader: Reader) -> dict[str, str]:

@@ -68,6 +68,7 @@ __all__ = [
     "Param",
     "Ref",
     "Request",
+    "Unknown",
     "requests_by_op",
     "requests_for",
 ]
@@ -191,7 +192,25 @@ class Param:
         return {"kind": "param", "name": self.name}
 
 
-Ref = FromResponse | AttachmentBytes | AttachmentId | LinkedResourceId | Param
+@attrs.frozen
+class Unknown:
+    """A value crmsync cannot know and no executor can fill in: `what` says what it is.
+
+    A request holding one cannot be carried out as it is; its op is not done
+    (`crmsync.http` fails the request with `what`), so the baseline does not
+    advance as if it were written. A Dataverse lookup to a regarding record
+    read from Outlook is one: Outlook holds only the record's id, and a bind
+    needs its table.
+    """
+
+    what: str
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"kind": "unknown", "what"}`."""
+        return {"kind": "unknown", "what": self.what}
+
+
+Ref = FromResponse | AttachmentBytes | AttachmentId | LinkedResourceId | Param | Unknown
 """Where a value to fill in comes from."""
 
 
@@ -225,6 +244,8 @@ class Fill:
             text = f"the id of {value.name!r} ({value.content_hash}) in the {value.side}"
         elif isinstance(value, LinkedResourceId):
             text = f"the id of the linked resource {value.name!r} of To Do task {value.key!r}"
+        elif isinstance(value, Unknown):
+            text = f"unknown, so the request cannot be carried out: {value.what}"
         else:
             text = f"the {value.name} you pass"
         if self.template != "{}":
@@ -441,7 +462,14 @@ class _Builder:
             return [Request("graph", "POST", base, write(op.record), fills=fills)]
         if op.action is Action.UPDATE:
             record, fields = _updated(op, self.records.target(op))
-            return [Request("graph", "PATCH", item, write(record, fields=fields), fills=fills)]
+            lost = {field for field in fields if not write(record, fields={field})}
+            out = []
+            if fields - lost:
+                body = write(record, fields=fields - lost)
+                out.append(Request("graph", "PATCH", item, body, fills=fills))
+            if lost:
+                out.append(_cannot("graph", item, op, lost, fills))
+            return out
         if op.action is Action.DELETE:
             return [Request("graph", "DELETE", item, fills=fills)]
         if op.action is Action.LINK:  # the item now carries the CRM key, as Dynamics links it
@@ -532,12 +560,28 @@ class _Builder:
             url = f"{root}/{_table(op.domain, op.record)}"
             prefer = {"Prefer": "return=representation"}
             create = Request("dataverse", "POST", url, write(op.record), headers=prefer)
-            return [create, *self._link_back(op)]
+            out = [create, *self._link_back(op)]
+            regarding = getattr(op.record, "regarding", "")
+            if regarding:
+                created = f"{OpRef.of(op).id}#0"
+                row = f"{url}({{activityid}})"
+                fill = Fill("url", "activityid", FromResponse(created, "/activityid"))
+                out.append(_regarding(op, row, "", regarding, depends_on=(created,), fills=(fill,)))
+            return out
         current = self.records.target(op)
         row = f"{root}/{_table(op.domain, current)}({quote(op.key, safe='-')})"
         if op.action is Action.UPDATE:
             record, fields = _updated(op, current)
-            return [Request("dataverse", "PATCH", row, write(record, fields=fields))]
+            written = fields - {"regarding"}
+            out = []
+            lost = {field for field in written if not write(record, fields={field})}
+            if written - lost:
+                out.append(Request("dataverse", "PATCH", row, write(record, fields=written - lost)))
+            if lost:
+                out.append(_cannot("dataverse", row, op, lost))
+            if "regarding" in fields:
+                out.append(_regarding(op, row, current.regarding, record.regarding))
+            return out
         if op.action is Action.DELETE:
             return [Request("dataverse", "DELETE", row)]
         return []
@@ -609,6 +653,64 @@ class _Builder:
         held = AttachmentId(attachment.content_hash, attachment.name, op.side, op.key)
         url = f"{root}/activitymimeattachments({{attachmentId}})"
         return Request("dataverse", "DELETE", url, fills=(Fill("url", "attachmentId", held),))
+
+
+def _cannot(
+    service: Service, url: str, op: Op, fields: Collection[str], fills: tuple[Fill, ...] = ()
+) -> Request:
+    """An update the service cannot carry out: a `PATCH` whose values are all `Unknown`.
+
+    Clearing an appointment's recurrence in Dataverse (a series master does
+    not become a single appointment by an update) or an event's organizer in
+    Graph writes no property: an empty `PATCH` would change nothing and say
+    it did. Each changed field is a body member with an `Unknown` fill, so
+    the op is not done and the baseline does not advance.
+    """
+    changes = sorted((c for c in op.changes if c.field in fields), key=lambda c: c.field)
+    what = ", ".join(f"{c.field} {c.old!r} -> {c.new!r}" for c in changes)
+    side = "Outlook" if service == "graph" else "the CRM"
+    held = tuple(
+        Fill("body", f"/{c.field}", Unknown(f"{side} cannot write {c.field} = {c.new!r}"))
+        for c in changes
+    )
+    note = f"{side} cannot carry out this update ({what}): no property writes it"
+    body = {c.field: None for c in changes}
+    return Request(service, "PATCH", url, body, note=note, fills=(*fills, *held))
+
+
+def _regarding(
+    op: Op,
+    row: str,
+    before: str,
+    after: str,
+    *,
+    depends_on: tuple[str, ...] = (),
+    fills: tuple[Fill, ...] = (),
+) -> Request:
+    """The request that sets (or clears) an activity's regarding lookup in Dataverse.
+
+    A lookup is bound through the navigation property of the regarding
+    record's table (`regardingobjectid_<table>_<activity>`) to its address
+    (`/<entityset>(<id>)`); a regarding record read from Outlook holds only
+    its id, so both are `Unknown` fills and the request cannot be carried out
+    until the application writes the lookup itself.
+    """
+    activity = "task" if op.domain is Domain.TASK else "appointment"
+    record = after or before
+    nav = Unknown(
+        f"the table of regarding record {record!r}, for regardingobjectid_<table>_{activity}"
+        " (Outlook holds only the record's id)"
+    )
+    url = f"{row}/{{regardingobjectid}}/$ref"
+    held = (*fills, Fill("url", "regardingobjectid", nav))
+    if not after:
+        note = f"clear the regarding record {before!r}: its table is unknown"
+        return Request("dataverse", "DELETE", url, note=note, depends_on=depends_on, fills=held)
+    where = Unknown(f"the entity set of regarding record {after!r}, for /<entityset>({after})")
+    body = {"@odata.id": f"/<entityset>({after})"}
+    note = f"bind the regarding record {after!r}: its table is unknown"
+    held = (*held, Fill("body", "/@odata.id", where, f"/{{}}({after})"))
+    return Request("dataverse", "PUT", url, body, note=note, depends_on=depends_on, fills=held)
 
 
 def _table(domain: Domain, record: Any) -> str:
