@@ -799,3 +799,23 @@ def test_a_manual_address_conflict_settled_by_a_preserve_switch_says_so() -> Non
     # Without a switch, the same conflict is left for a person.
     waiting = plan(*edited, manual, baseline)
     assert all("left for a person" in n.message for n in waiting.notices if n.code == "conflict")
+
+
+def test_a_crm_delete_reports_an_outlook_address_edit_that_never_syncs_as_lost() -> None:
+    """Mailing only: a new home address cannot travel, so the delete destroys it, and says so."""
+    crm = CrmContact(key="k", first_name="Ann")
+    outlook = OutlookContact(key="k", first_name="Ann")
+    baseline = linked(crm, outlook, MAILING)
+    edited = attrs.evolve(outlook, home_address=Y)
+    planned = plan(*one(None, edited), MAILING, baseline)
+    assert ops(planned) == [("contact", "outlook", "k", "delete")]
+    [notice] = planned.notices
+    assert (notice.code, notice.severity, notice.side) == (
+        "field_not_synced",
+        Severity.DATA_LOSS,
+        Side.OUTLOOK,
+    )
+    assert "home address" in notice.message
+    # Choosing another (empty) mailing address holds no data: nothing to report.
+    chosen = attrs.evolve(outlook, mailing_address="other")
+    assert plan(*one(None, chosen), MAILING, baseline).notices == ()

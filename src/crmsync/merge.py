@@ -23,6 +23,7 @@ import datetime as dt
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -917,6 +918,17 @@ def _survivor_changes(
                     rule.name,
                     f"{rule.title} to {describe(now[rule.name])}, direction: {direction.value}",
                 )
+    if not travelling and not stranded:
+        # An edit to what no view holds (an Outlook home address under mailing
+        # only, an attachment) never syncs, but the delete would still destroy it.
+        views = {rule.name for rule in rules.fields}
+        for change in changes_between(base_record, survivor):
+            # A flag or a choice (tracked, the mailing-address choice) holds no data of
+            # its own, and a cleared value has nothing left to lose.
+            choice = isinstance(change.new, bool | StrEnum)
+            if change.field not in views and not choice and not _is_blank(change.new):
+                title = change.field.replace("_", " ")
+                stranded[change.field] = f"{title} to {describe(change.new)}, which does not sync"
     return travelling, list(stranded.values())
 
 

@@ -403,7 +403,14 @@ def plan_contacts(
         elif side == "outlook":  # deleted in the CRM: the Outlook contact goes
             out.ops.add(("delete", "outlook", key))
             del result["outlook"][key]
-            if changed:
+            # An edit that could not travel is lost with it, and said so: a synced field
+            # held back by its direction, or an address no view holds (mailing only).
+            slots = ("business_address", "home_address", "other_address")
+            unsynced = any(
+                getattr(survivor, a) != getattr(old, a) and not blank(getattr(survivor, a))
+                for a in slots
+            )
+            if changed or unsynced:
                 out.note(key, "field_not_synced")
         else:  # deleted in Outlook: the CRM contact stays, the pair is unlinked
             out.ops.add(("unlink", "crm", key))

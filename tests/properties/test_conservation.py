@@ -66,13 +66,6 @@ def field_values(name: str, value: Any) -> set[Value]:
     return {(name, value)} if value else set()
 
 
-KNOWN_GAP_UNSYNCED_ADDRESS_DELETED = True
-"""Known gap, excused here until it is fixed (issue 12's report): under mailing only, an
-Outlook edit to a home or other address (which never syncs) is destroyed by a CRM delete
-with no notice; Rule 3 as the code has it counts only changes to synced fields. Set this
-to False to see the failure."""
-
-
 def superseded(world: ModelWorld) -> set[Value]:
     """Values a person's later edit may replace, by DESIGN.md.
 
@@ -96,12 +89,6 @@ def superseded(world: ModelWorld) -> set[Value]:
                 continue
             if key not in now[other]:
                 out |= values(record) & values(base[side][key])
-                if (
-                    KNOWN_GAP_UNSYNCED_ADDRESS_DELETED
-                    and side == "outlook"
-                    and not any(model.all_three(s) for s in (world.settings, mode))
-                ):
-                    out |= {v for v in values(record) if v[0] == "address"}
                 continue
             view = model.view(record, side, mode)
             changed, was = (
