@@ -819,3 +819,20 @@ def test_a_crm_delete_reports_an_outlook_address_edit_that_never_syncs_as_lost()
     # Choosing another (empty) mailing address holds no data: nothing to report.
     chosen = attrs.evolve(outlook, mailing_address="other")
     assert plan(*one(None, chosen), MAILING, baseline).notices == ()
+
+
+def test_a_crm_wins_switch_writes_the_mailing_address_only_if_address1_may() -> (
+    None
+):
+    """Under mailing only, Outlook's mailing address pairs with address1, whatever its slot."""
+    crm = CrmContact(key="k", address1=X, address2=Y)
+    outlook = OutlookContact(key="k", business_address=X, home_address=Y, mailing_address="home")
+    baseline = linked(crm, outlook, ALL_THREE)
+    held = Settings(address_remap="crm_wins", field_directions={"contact.address1": "to_crm"})
+    planned = plan(*one(crm, outlook), held, baseline)
+    assert not any(op.side is Side.OUTLOOK for op in planned.ops)
+    assert any(n.code == "field_not_synced" and "address1" in n.message for n in planned.notices)
+    free = Settings(address_remap="crm_wins", field_directions={"contact.address2": "to_crm"})
+    written = plan(*one(crm, outlook), free, baseline)
+    changes = [(op.side, c.field, c.new) for op in written.ops for c in op.changes]
+    assert (Side.OUTLOOK, "home_address", X) in changes

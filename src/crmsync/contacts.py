@@ -373,7 +373,7 @@ def _remap_addresses(
         # Keep each side's own spelling where the address is the same.
         new_c = [old if old.same_as(new) else new for old, new in zip(c, new_c, strict=True)]
         new_o = [old if old.same_as(new) else new for old, new in zip(o, new_o, strict=True)]
-        blocked = _forbidden_writes(c, new_c, o, new_o, settings)
+        blocked = _forbidden_writes(c, new_c, o, new_o, settings, mailing)
         if blocked:
             return _Remap(tuple(c), tuple(o), blocked)
         return _Remap(tuple(new_c), tuple(new_o))
@@ -391,9 +391,10 @@ def _remap_addresses(
         if not new_c[i].same_as(c[i]) and not direction.to_crm:
             new_c[i] = c[i]
             notices.append(_not_synced(key, field, Side.CRM))
-        if not new_o[i].same_as(o[i]) and not direction.to_outlook:
+        paired = _outlook_field(i, mailing, settings)
+        if not new_o[i].same_as(o[i]) and not settings.direction(f"contact.{paired}").to_outlook:
             new_o[i] = o[i]
-            notices.append(_not_synced(key, field, Side.OUTLOOK))
+            notices.append(_not_synced(key, paired, Side.OUTLOOK))
     kept = _Slots.distinct(new_c, new_o)
     for address in before:
         if not _Slots.holds(kept, address):
@@ -432,18 +433,32 @@ def _forbidden_writes(
     o: list[Address],
     new_o: list[Address],
     settings: Settings,
+    mailing: int,
 ) -> str:
     """Why a PRESERVE remap would write where a field's direction forbids it ('' if not)."""
     for i, field in enumerate(ADDRESS_FIELDS):
         direction: Direction = settings.direction(f"contact.{field}")
         if not new_c[i].same_as(c[i]) and not direction.to_crm:
             return f"{field} would change in the CRM, but it syncs {direction.value}"
-        # An Outlook address slot answers to the field it pairs with under ALL_THREE.
+        paired = _outlook_field(i, mailing, settings)
+        direction = settings.direction(f"contact.{paired}")
         if not new_o[i].same_as(o[i]) and not direction.to_outlook:
-            return f"the {KINDS[i].value} address would change in Outlook, but {field} syncs " + (
+            return f"the {KINDS[i].value} address would change in Outlook, but {paired} syncs " + (
                 direction.value
             )
     return ""
+
+
+def _outlook_field(slot: int, mailing: int, settings: Settings) -> str:
+    """The CRM field whose direction governs writing Outlook address `slot` in a remap.
+
+    Under MAILING_ONLY the mailing address pairs with address1; otherwise (and for
+    the other slots, which mailing only does not sync) a slot answers to the field
+    it pairs with under ALL_THREE.
+    """
+    if settings.address_sync is AddressSync.MAILING_ONLY and slot == mailing:
+        return "address1"
+    return ADDRESS_FIELDS[slot]
 
 
 RULES = ContactRules()
