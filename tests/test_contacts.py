@@ -821,9 +821,7 @@ def test_a_crm_delete_reports_an_outlook_address_edit_that_never_syncs_as_lost()
     assert plan(*one(None, chosen), MAILING, baseline).notices == ()
 
 
-def test_a_crm_wins_switch_writes_the_mailing_address_only_if_address1_may() -> (
-    None
-):
+def test_a_crm_wins_switch_writes_the_mailing_address_only_if_address1_may() -> None:
     """Under mailing only, Outlook's mailing address pairs with address1, whatever its slot."""
     crm = CrmContact(key="k", address1=X, address2=Y)
     outlook = OutlookContact(key="k", business_address=X, home_address=Y, mailing_address="home")
