@@ -14,10 +14,6 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "crmsync"
 # Function-level imports of crmsync modules allowed, with why.
 LATE = {
     ("crmsync.plan", "crmsync.explain"): "Plan.explain(): a method on the plan users look for",
-    ("crmsync.policy", "crmsync.planning"): (
-        "refine(): a change dropped from an op stays pending field by field, through the "
-        "domain's views"
-    ),
 }
 
 

@@ -19,8 +19,8 @@ from crmsync.errors import (
     StalePlan,
 )
 from crmsync.plan import Action, BaselineUpdate, FieldChange, Notice, Op, Plan, Severity
-from crmsync.planning import default_policies, plan
-from crmsync.policy import Policy, SyncInput, compose, exclude, refine
+from crmsync.planning import default_policies, plan, refine
+from crmsync.policy import Policy, SyncInput, compose, exclude
 from crmsync.records import (
     ActivityKind,
     ActivityState,
