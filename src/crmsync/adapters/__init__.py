@@ -375,7 +375,7 @@ def read_graph(
 
     contacts = each("contacts", Domain.CONTACT, graph.contact_from_graph)
     events = each("events", Domain.APPOINTMENT, graph.event_from_graph)
-    earlier = {task.key: task for task in previous.tasks} if previous is not None else {}
+    earlier: Mapping[str, Any] = previous.by_key["tasks"] if previous is not None else {}
     tasks = each("tasks", Domain.TASK, functools.partial(graph.task_from_graph, previous=earlier))
     if problems:
         raise InvalidInput(problems)
