@@ -417,6 +417,21 @@ class DomainRules(Generic[CrmT, OutT]):
             ]
         return []
 
+    def refusal_candidates(
+        self, records: Iterable[Any], side: Side, inp: SyncInput
+    ) -> Iterable[Any]:
+        """The records `refusals` may refuse: a cheap screen, so that it is not called for all.
+
+        Every record `refusals` would refuse must be among them. The default
+        screens for untracked Outlook items when `refusals` is the default
+        one, and passes every record through when a subclass overrides it.
+        """
+        if type(self).refusals is not DomainRules.refusals:
+            return records
+        if side is Side.OUTLOOK:
+            return [record for record in records if not record.tracked]
+        return ()
+
     natural_key_label: ClassVar[str] = "natural key"
     """What `natural_key` is, in sentences ("first e-mail address")."""
 
@@ -439,7 +454,10 @@ class DomainRules(Generic[CrmT, OutT]):
         return False
 
     def pending_keys(self, inp: SyncInput) -> Iterable[str]:
-        """Every key `pending` is true for (a partial snapshot reads them too)."""
+        """Every key `pending` is true for: the plan reads these even when unchanged.
+
+        A subclass that overrides `pending` overrides this too.
+        """
         return ()
 
     def finish(self, results: list[PairResult], inp: SyncInput) -> None:
@@ -574,7 +592,7 @@ class DomainRules(Generic[CrmT, OutT]):
 def _mass_delete_blocked(
     rules: DomainRules[Any, Any],
     linked: set[str],
-    present: Mapping[Side, set[str]],
+    present: Mapping[Side, Mapping[str, Any]],
     settings: Settings,
     total: int | None = None,
 ) -> tuple[dict[Side, bool], list[Notice]]:
@@ -582,7 +600,7 @@ def _mass_delete_blocked(
     notices = []
     total = len(linked) if total is None else total
     for side in Side:
-        lost = len(linked - present[side])
+        lost = len(linked - present[side].keys())
         share = lost / total if total else 0.0
         if lost >= MASS_DELETE_MINIMUM and share > settings.mass_delete_threshold:
             if settings.allow_mass_delete:
@@ -698,6 +716,45 @@ def _records(rules: DomainRules[Any, Any], inp: SyncInput) -> tuple[_Records, _R
     return now, then, True
 
 
+def _keys_to_plan(
+    rules: DomainRules[Any, Any],
+    inp: SyncInput,
+    current: _Records,
+    base: _Records,
+    linked: set[str],
+    outlook_only: set[str],
+) -> list[str]:
+    """The keys the plan must look at: all but the linked pairs unchanged since the last sync.
+
+    One pass over the CRM's records compares each with its baseline and, only
+    when equal, the Outlook record with its own; the keys only Outlook holds,
+    and the linked keys neither side holds any more, come after. An unchanged
+    pair is planned anyway when its work is pending, or when the settings
+    changed (a new setting may make an old difference travel).
+    """
+    crm_now, outlook_now = current[Side.CRM], current[Side.OUTLOOK]
+    if inp.baseline is None or inp.baseline.settings != inp.settings:
+        keys = list(crm_now)
+    else:
+        base_crm, base_outlook = base[Side.CRM], base[Side.OUTLOOK]
+        waiting = frozenset(rules.pending_keys(inp))
+        outlook_get, base_crm_get, base_outlook_get = (
+            outlook_now.get,
+            base_crm.get,
+            base_outlook.get,
+        )
+        keys = []
+        for key, crm in crm_now.items():
+            if crm == base_crm_get(key):
+                outlook = outlook_get(key)
+                if outlook is not None and outlook == base_outlook_get(key) and key not in waiting:
+                    continue
+            keys.append(key)
+    keys.extend(outlook_only)
+    keys.extend(linked - crm_now.keys() - outlook_now.keys())
+    return keys
+
+
 def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bool = True) -> Plan:
     """Plans one domain: refusals, duplicates, creates, merges, deletes, the guard.
 
@@ -723,19 +780,17 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
 
     refused: set[str] = set()
     for side in Side:
-        for key, record in current[side].items():
+        for record in rules.refusal_candidates(current[side].values(), side, inp):
             found = rules.refusals(record, side, inp)
             if found:
                 notices.extend(found)
-                refused.add(key)
-    live = current
-    if refused:
-        live = {side: {k: r for k, r in current[side].items() if k not in refused} for side in Side}
+                refused.add(record.key)
+    crm_now, outlook_now = current[Side.CRM], current[Side.OUTLOOK]
 
     blocked, guard_notices = _mass_delete_blocked(
         rules,
-        set(linked),
-        {side: set(current[side]) for side in Side},
+        linked,
+        current,
         inp.settings,
         # Out of a partial scope every linked pair is present on both sides.
         total=inp.baseline.linked_count(field) if scoped and inp.baseline else None,
@@ -743,9 +798,12 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
     notices.extend(guard_notices)
 
     # Duplicate prevention: records new on both sides, matched by natural key.
+    only = {
+        Side.CRM: crm_now.keys() - outlook_now.keys(),
+        Side.OUTLOOK: outlook_now.keys() - crm_now.keys(),
+    }
     candidates = {
-        side: [live[side][k] for k in sorted(live[side].keys() - live[side.other].keys() - linked)]
-        for side in Side
+        side: [current[side][k] for k in sorted(only[side] - linked - refused)] for side in Side
     }
     links, held, match_notices = _match_new(rules, candidates)
     notices.extend(match_notices)
@@ -764,26 +822,13 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
         for key in {crm_record.key, outlook_record.key} & unlinked:
             updates.append(BaselineUpdate(domain=rules.domain, key=key, unlinked=False))
 
-    # Unchanged pairs are skipped unless the settings changed: a new setting
-    # (attachments turned on, say) may make an old difference travel.
-    unchanged_settings = inp.baseline is not None and inp.baseline.settings == inp.settings
     results: list[PairResult] = []
-    live_crm, live_outlook = live[Side.CRM], live[Side.OUTLOOK]
     base_crm, base_outlook = base[Side.CRM], base[Side.OUTLOOK]
     # The order of keys does not matter: the plan sorts what comes out.
-    for key in live_crm.keys() | live_outlook.keys() | linked:
-        crm, outlook = live_crm.get(key), live_outlook.get(key)
-        if (
-            unchanged_settings
-            and crm is not None
-            and crm == base_crm.get(key)
-            and outlook is not None
-            and outlook == base_outlook.get(key)
-            and not rules.pending(key, inp)
-        ):
-            continue  # a linked pair, unchanged on both sides since the last sync
+    for key in _keys_to_plan(rules, inp, current, base, linked, only[Side.OUTLOOK]):
         if key in held or key in refused:
             continue
+        crm, outlook = crm_now.get(key), outlook_now.get(key)
         is_linked = key in linked
         pair = Pair(
             key,

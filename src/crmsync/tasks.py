@@ -16,6 +16,7 @@ Rules (Dynamics 365 documentation):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import attrs
@@ -89,6 +90,15 @@ class TaskRules(DomainRules[Task, Task]):
     ) -> Task:
         """Writes view fields onto an Outlook task (a new one is tracked)."""
         return self._build(view, template, key, tracked=True)
+
+    def refusal_candidates(self, records: Iterable[Any], side: Side, inp: SyncInput) -> list[Any]:
+        """Untracked, recurring or assigned tasks: the only ones `refusals` may refuse."""
+        outlook = side is Side.OUTLOOK
+        return [
+            task
+            for task in records
+            if task.recurrence is not None or task.assigned_to or (outlook and not task.tracked)
+        ]
 
     def refusals(self, record: Any, side: Side, inp: SyncInput) -> list[Notice]:
         """Untracked, recurring and (where the settings say so) assigned tasks do not sync."""
