@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from crmsync.convert import check_integrity, fingerprint
 from crmsync.errors import StalePlan
+from crmsync.fingerprint import check_integrity, fingerprint
 from crmsync.plan import Action, BaselineUpdate, Op, Plan
 from crmsync.records import (
     SNAPSHOT_FIELD,

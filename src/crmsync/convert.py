@@ -9,10 +9,7 @@ their lower-case values.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
 import json
-import operator
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
@@ -30,7 +27,6 @@ from cattrs.gen import make_dict_structure_fn
 
 from crmsync.errors import (
     MAX_PROBLEMS,
-    AlteredPlan,
     InvalidInput,
     PathPart,
     Problem,
@@ -40,7 +36,6 @@ from crmsync.errors import (
 )
 from crmsync.plan import FORMAT_VERSION, Action, BaselineUpdate, FieldChange, Notice, Op, Plan
 from crmsync.records import (
-    SNAPSHOT_FIELD,
     Address,
     Appointment,
     Attachment,
@@ -53,21 +48,16 @@ from crmsync.records import (
     Recurrence,
     Side,
     Task,
-    current_record,
     has_lone_surrogate,
     utc_problem,
 )
 from crmsync.settings import FieldDirections, Settings
 
 __all__ = [
-    "check_integrity",
     "dumps",
-    "fingerprint",
     "loads",
     "make_converter",
-    "plan_fingerprint",
     "record_type",
-    "seal",
 ]
 
 T = TypeVar("T")
@@ -528,149 +518,3 @@ def loads(text: str | bytes, cls: type[T]) -> T:
         InvalidInput: bad JSON, or every problem in the data with its path.
     """
     return structure(parse_json(text), cls)
-
-
-def _digest_entry(domain: Domain, side: Side, key: str, record: Any) -> bytes:
-    # repr() of the field values is canonical for these frozen values (attrs reprs,
-    # datetimes with their zone) and much cheaper than JSON; `modified` is left out.
-    values = None
-    if record is not None:
-        cls: Any = type(record)
-        values = [getattr(record, name) for name in _digested_fields(cls)]
-    return repr((domain.value, side.value, key, values)).encode()
-
-
-@functools.cache
-def _digested_fields(cls: Any) -> tuple[str, ...]:
-    return tuple(f.name for f in attrs.fields(cls) if f.name != "modified")
-
-
-def _plain(value: Any) -> Any:
-    """A value as the plan digest sees it: the same before and after a JSON round trip.
-
-    Datetimes become their ISO text (a zone read from Graph comes back from JSON as
-    a fixed offset); records become their class name and field values. Nested
-    values (addresses, attachments, recurrences) hold no datetime, so their
-    `repr` is already canonical.
-    """
-    layout = _LAYOUTS.get(type(value))
-    if layout is None:
-        return value.isoformat() if isinstance(value, dt.datetime) else value
-    getter, moments = layout
-    values = list(getter(value))
-    for i in moments:
-        if values[i] is not None:
-            values[i] = values[i].isoformat()
-    return (type(value).__name__, *values)
-
-
-def _layout(cls: Any) -> tuple[Callable[[Any], tuple[Any, ...]], tuple[int, ...]]:
-    fields = attrs.fields(cls)
-    moments = tuple(i for i, f in enumerate(fields) if "datetime" in str(f.type))
-    return operator.attrgetter(*(f.name for f in fields)), moments
-
-
-_LAYOUTS = {cls: _layout(cls) for cls in (CrmContact, OutlookContact, Appointment, Task)}
-
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # a threshold of 1 reads back from JSON as 1.0
-    if isinstance(value, dict):
-        return {k: _json_number(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_number(v) for v in value]
-    return value
-
-
-def _content_digest(plan: Plan, records: str) -> str:
-    """A digest of everything `apply` acts on: ops, baseline updates, settings, now, version.
-
-    Notices are what a person reads; they take no part in applying a plan.
-    """
-    digest = hashlib.sha256()
-    settings = json.dumps(_json_number(unstructure(plan.settings)), sort_keys=True)
-    head = (plan.format_version, _plain(plan.now), plan.has_baseline, settings, records)
-    digest.update(repr(head).encode("utf-8", "backslashreplace"))
-    for op in plan.ops:
-        changes = tuple((c.field, _plain(c.old), _plain(c.new)) for c in op.changes)
-        entry = (op.action.value, op.side.value, op.domain.value, op.key, op.reason)
-        digest.update(repr((entry, changes, _plain(op.record))).encode("utf-8", "backslashreplace"))
-    for update in plan.baseline_updates:
-        where = (update.domain.value, update.key, update.unlinked, update.pending_remap)
-        sides = (_plain(update.crm), _plain(update.outlook))
-        digest.update(repr((where, sides)).encode("utf-8", "backslashreplace"))
-    return digest.hexdigest()
-
-
-def plan_fingerprint(
-    plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot, baseline: Baseline | None = None
-) -> str:
-    """The fingerprint a plan made from `crm` and `outlook` carries.
-
-    `sha256:<content>:<records>`: a digest of the plan's own content (ops,
-    baseline updates, settings, now, format version and the records digest)
-    and the digest of the records its ops read and write (`fingerprint`). The
-    cost follows the size of the plan, not of the snapshots.
-    """
-    records = fingerprint(plan.ops, crm, outlook, baseline).removeprefix("sha256:")
-    return f"sha256:{_content_digest(plan, records)}:{records}"
-
-
-def seal(
-    plan: Plan, crm: CrmSnapshot, outlook: OutlookSnapshot, baseline: Baseline | None = None
-) -> Plan:
-    """The plan with its fingerprint (see `plan_fingerprint`).
-
-    A partial snapshot is read through `baseline`.
-    """
-    return attrs.evolve(plan, fingerprint=plan_fingerprint(plan, crm, outlook, baseline))
-
-
-def check_integrity(plan: Plan) -> str:
-    """The records digest of a plan whose content matches its fingerprint.
-
-    Raises:
-        AlteredPlan: the plan's content is not what its fingerprint says (an
-            op, a change, a baseline update, the settings, `now` or the format
-            version was edited, or the fingerprint itself).
-    """
-    prefix, _, rest = plan.fingerprint.partition(":")
-    content, _, records = rest.partition(":")
-    if prefix != "sha256" or not content or not records:
-        raise AlteredPlan(["it carries no fingerprint crmsync made"])
-    if _content_digest(plan, records) != content:
-        raise AlteredPlan(
-            ["its ops, baseline updates, settings or time differ from its fingerprint"]
-        )
-    return "sha256:" + records
-
-
-def fingerprint(
-    ops: Iterable[Op],
-    crm: CrmSnapshot,
-    outlook: OutlookSnapshot,
-    baseline: Baseline | None = None,
-) -> str:
-    """A stable digest of the records `ops` read and write, both sides.
-
-    It depends only on those records, not on their order nor on the rest of
-    the snapshots, so it stays cheap for a plan over many unchanged records.
-    A partial snapshot is read through to the baseline, so it gives the
-    digest the complete snapshot it stands for gives.
-    """
-    targets: set[tuple[Domain, str]] = set()
-    for op in ops:
-        owner: Domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
-        targets.add((owner, op.key))
-        targets.update((owner, c.new) for c in op.changes if c.field == "key")
-    digest = hashlib.sha256()
-    sides = (
-        (Side.CRM, crm, baseline.crm if baseline else None),
-        (Side.OUTLOOK, outlook, baseline.outlook if baseline else None),
-    )
-    for domain, key in sorted(targets):
-        for side, snapshot, previous in sides:
-            record = current_record(snapshot, previous, SNAPSHOT_FIELD[domain], key)
-            digest.update(_digest_entry(domain, side, key, record))
-    return "sha256:" + digest.hexdigest()

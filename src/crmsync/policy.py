@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from crmsync.convert import seal
 from crmsync.errors import InvalidInput, PolicyConflict, Problem
+from crmsync.fingerprint import seal
 from crmsync.plan import BaselineUpdate, Notice, Op, Plan, Record, Severity
 from crmsync.records import (
     SNAPSHOT_FIELD,
