@@ -368,3 +368,73 @@ def test_a_change_that_can_reach_the_deleted_side_still_wins_over_the_delete() -
     assert ops(planned) == [("contact", "crm", "k", "create")]
     assert planned.ops[0].reason == "recreated_after_delete"
     assert not planned.has_data_loss
+
+
+@pytest.mark.parametrize("edited", [0, 5, 10])
+def test_mass_delete_guard_counts_records_the_other_side_changed_as_lost_too(edited: int) -> None:
+    # The scan counts the linked keys each side still holds in one pass; a pair
+    # changed on either side takes the slow path and must be counted there too.
+    crm, outlook = contacts(12)
+    baseline = baseline_of(crm, outlook)
+
+    def edit(records: list, keep: range) -> list:  # type: ignore[type-arg]
+        # The first `edited` records (deleted on the other side) and both survivors change.
+        return [
+            attrs.evolve(r, job_title="Edited") if i < edited or i >= 10 else r
+            for i, r in enumerate(records)
+            if i < 10 or i in keep
+        ]
+
+    for now_crm, now_outlook, side in (
+        (edit(crm, range(10, 12)), outlook[10:], Side.OUTLOOK),
+        (crm[10:], edit(outlook, range(10, 12)), Side.CRM),
+    ):
+        planned = plan(
+            CrmSnapshot(contacts=now_crm), OutlookSnapshot(contacts=now_outlook), None, baseline
+        )
+        [guard] = [n for n in planned.notices if n.code == "mass_delete_blocked"]
+        assert guard.side is side
+        assert "lost 10 of 12" in guard.message
+
+
+def test_records_deleted_on_both_sides_leave_the_baseline_beside_records_deleted_on_one() -> None:
+    crm, outlook = contacts(6)
+    baseline = baseline_of(crm, outlook)
+    # c0, c1: gone from both; c2: gone from Outlook; c3: gone from the CRM; c4, c5: kept.
+    planned = plan(
+        CrmSnapshot(contacts=[crm[2], crm[4], crm[5]]),
+        OutlookSnapshot(contacts=[outlook[3], outlook[4], outlook[5]]),
+        None,
+        baseline,
+    )
+    gone = {u.key for u in planned.baseline_updates if u.crm is None and u.outlook is None}
+    assert gone >= {crm[0].key, crm[1].key}
+    assert {(op.action, op.key) for op in planned.ops} == {
+        (Action.UNLINK, crm[2].key),
+        (Action.DELETE, outlook[3].key),
+    }
+
+
+def test_a_rules_subclass_with_its_own_refusals_sees_every_record() -> None:
+    from crmsync.contacts import ContactRules
+    from crmsync.merge import DomainPolicy
+    from crmsync.policy import SyncInput
+
+    class NoVips(ContactRules):
+        def refusals(self, record, side, inp):  # type: ignore[no-untyped-def]
+            found = super().refusals(record, side, inp)
+            if side is Side.CRM and record.job_title == "VIP":
+                found.append(self.notice(record.key, "vip", "Never synced.", Severity.INFO, side))
+            return found
+
+    crm, outlook = contacts(2)
+    vip = attrs.evolve(crm[0], job_title="VIP")
+    inp = SyncInput(
+        crm=CrmSnapshot(contacts=[vip, crm[1]]),
+        outlook=OutlookSnapshot(contacts=outlook),
+        baseline=baseline_of(crm, outlook),
+        now=T1,
+    )
+    planned = DomainPolicy(NoVips())(inp)
+    assert [(n.code, n.key) for n in planned.notices] == [("vip", vip.key)]
+    assert planned.ops == ()

@@ -6,6 +6,8 @@ import datetime as dt
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crmsync import (
     Action,
@@ -18,6 +20,7 @@ from crmsync import (
     Side,
     Task,
     TaskStatus,
+    strategies,
 )
 from support import NOW, USER, codes, converge, ops, plan
 
@@ -204,3 +207,22 @@ def test_status_percent_and_completed_date_resolve_a_conflict_together() -> None
         "status": TaskStatus.NOT_STARTED,
     }
     assert codes(outlook_wins) == ["conflict_resolved", "conflict_resolved"]
+
+
+@given(
+    st.lists(strategies.tasks(), max_size=6),
+    st.sampled_from(list(Side)),
+    st.booleans(),
+)
+def test_the_refusal_screen_passes_every_task_refusals_would_refuse(
+    found: list[Task], side: Side, assigned_on: bool
+) -> None:
+    from crmsync.policy import SyncInput
+    from crmsync.tasks import RULES
+
+    settings = Settings(sync_assigned_tasks=assigned_on, organization_domains={"contoso.com"})
+    inp = SyncInput(crm=CrmSnapshot(), outlook=OutlookSnapshot(), settings=settings, now=NOW)
+    screened = RULES.refusal_candidates(found, side, inp)
+    for task in found:
+        if RULES.refusals(task, side, inp):
+            assert task in screened

@@ -23,6 +23,7 @@ import datetime as dt
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
@@ -591,16 +592,17 @@ class DomainRules(Generic[CrmT, OutT]):
 
 def _mass_delete_blocked(
     rules: DomainRules[Any, Any],
-    linked: set[str],
-    present: Mapping[Side, Mapping[str, Any]],
+    linked: int,
+    present: Mapping[Side, int],
     settings: Settings,
     total: int | None = None,
 ) -> tuple[dict[Side, bool], list[Notice]]:
+    """Whether each side's deletes are blocked: `linked` pairs, `present[side]` still held."""
     blocked = {Side.CRM: False, Side.OUTLOOK: False}
     notices = []
-    total = len(linked) if total is None else total
+    total = linked if total is None else total
     for side in Side:
-        lost = len(linked - present[side].keys())
+        lost = linked - present[side]
         share = lost / total if total else 0.0
         if lost >= MASS_DELETE_MINIMUM and share > settings.mass_delete_threshold:
             if settings.allow_mass_delete:
@@ -716,43 +718,69 @@ def _records(rules: DomainRules[Any, Any], inp: SyncInput) -> tuple[_Records, _R
     return now, then, True
 
 
-def _keys_to_plan(
+@attrs.define
+class _Scan:
+    """One pass over a domain's keys: what to plan, and the counts the rules need.
+
+    Attributes:
+        keys: every key to plan: all but the linked pairs unchanged since the
+            last sync (and whose work is not pending).
+        crm_only: the keys only the CRM holds.
+        outlook_only: the keys only Outlook holds.
+        present: per side, how many linked keys that side still holds.
+    """
+
+    keys: list[str]
+    crm_only: list[str]
+    outlook_only: AbstractSet[str]
+    present: dict[Side, int]
+
+
+def _scan(
     rules: DomainRules[Any, Any],
     inp: SyncInput,
     current: _Records,
     base: _Records,
     linked: set[str],
-    outlook_only: set[str],
-) -> list[str]:
-    """The keys the plan must look at: all but the linked pairs unchanged since the last sync.
+) -> _Scan:
+    """Finds the keys to plan in one pass over the CRM's records.
 
-    One pass over the CRM's records compares each with its baseline and, only
-    when equal, the Outlook record with its own; the keys only Outlook holds,
-    and the linked keys neither side holds any more, come after. An unchanged
-    pair is planned anyway when its work is pending, or when the settings
-    changed (a new setting may make an old difference travel).
+    Each CRM record is compared with its baseline and, only when equal, the
+    Outlook record with its own: an unchanged pair costs two comparisons and
+    counts as present on both sides. The keys only Outlook holds, and the
+    linked keys neither side holds any more, are looked for only when the
+    counts say some exist. An unchanged pair is planned anyway when its work
+    is pending, or when the settings changed (a new setting may make an old
+    difference travel).
     """
     crm_now, outlook_now = current[Side.CRM], current[Side.OUTLOOK]
-    if inp.baseline is None or inp.baseline.settings != inp.settings:
-        keys = list(crm_now)
-    else:
-        base_crm, base_outlook = base[Side.CRM], base[Side.OUTLOOK]
-        waiting = frozenset(rules.pending_keys(inp))
-        outlook_get, base_crm_get, base_outlook_get = (
-            outlook_now.get,
-            base_crm.get,
-            base_outlook.get,
-        )
-        keys = []
-        for key, crm in crm_now.items():
-            if crm == base_crm_get(key):
-                outlook = outlook_get(key)
-                if outlook is not None and outlook == base_outlook_get(key) and key not in waiting:
-                    continue
-            keys.append(key)
+    base_crm, base_outlook = base[Side.CRM], base[Side.OUTLOOK]
+    fast = inp.baseline is not None and inp.baseline.settings == inp.settings
+    waiting = frozenset(rules.pending_keys(inp)) if fast else frozenset()
+    outlook_get, base_crm_get, base_outlook_get = outlook_now.get, base_crm.get, base_outlook.get
+    keys: list[str] = []
+    unchanged = 0
+    for key, crm in crm_now.items():
+        if fast and crm == base_crm_get(key):
+            outlook = outlook_get(key)
+            if outlook is not None and outlook == base_outlook_get(key) and key not in waiting:
+                unchanged += 1
+                continue
+        keys.append(key)
+    # Only the keys planned can be one-sided or linked and half-deleted.
+    crm_only = [key for key in keys if key not in outlook_now]
+    crm_linked = unchanged + sum(key in linked for key in keys)
+    both = len(crm_now) - len(crm_only)
+    outlook_only = outlook_now.keys() - crm_now.keys() if both < len(outlook_now) else frozenset()
+    only_outlook_linked = sum(key in linked for key in outlook_only)
+    outlook_linked = unchanged + only_outlook_linked
+    outlook_linked += sum(key in linked and key in outlook_now for key in keys)
     keys.extend(outlook_only)
-    keys.extend(linked - crm_now.keys() - outlook_now.keys())
-    return keys
+    if crm_linked + only_outlook_linked < len(linked):
+        # Linked pairs deleted on both sides since the last sync.
+        keys.extend(linked - crm_now.keys() - outlook_now.keys())
+    present = {Side.CRM: crm_linked, Side.OUTLOOK: outlook_linked}
+    return _Scan(keys=keys, crm_only=crm_only, outlook_only=outlook_only, present=present)
 
 
 def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bool = True) -> Plan:
@@ -785,12 +813,11 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
             if found:
                 notices.extend(found)
                 refused.add(record.key)
-    crm_now, outlook_now = current[Side.CRM], current[Side.OUTLOOK]
-
+    scan = _scan(rules, inp, current, base, linked)
     blocked, guard_notices = _mass_delete_blocked(
         rules,
-        linked,
-        current,
+        len(linked),
+        scan.present,
         inp.settings,
         # Out of a partial scope every linked pair is present on both sides.
         total=inp.baseline.linked_count(field) if scoped and inp.baseline else None,
@@ -798,12 +825,10 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
     notices.extend(guard_notices)
 
     # Duplicate prevention: records new on both sides, matched by natural key.
-    only = {
-        Side.CRM: crm_now.keys() - outlook_now.keys(),
-        Side.OUTLOOK: outlook_now.keys() - crm_now.keys(),
-    }
+    only = {Side.CRM: scan.crm_only, Side.OUTLOOK: scan.outlook_only}
     candidates = {
-        side: [current[side][k] for k in sorted(only[side] - linked - refused)] for side in Side
+        side: [current[side][k] for k in sorted(set(only[side]) - linked - refused)]
+        for side in Side
     }
     links, held, match_notices = _match_new(rules, candidates)
     notices.extend(match_notices)
@@ -825,7 +850,8 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
     results: list[PairResult] = []
     base_crm, base_outlook = base[Side.CRM], base[Side.OUTLOOK]
     # The order of keys does not matter: the plan sorts what comes out.
-    for key in _keys_to_plan(rules, inp, current, base, linked, only[Side.OUTLOOK]):
+    crm_now, outlook_now = current[Side.CRM], current[Side.OUTLOOK]
+    for key in scan.keys:
         if key in held or key in refused:
             continue
         crm, outlook = crm_now.get(key), outlook_now.get(key)
