@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crmsync import (
     Address,
@@ -19,6 +24,8 @@ from crmsync import (
     Recurrence,
     Task,
     TaskStatus,
+    records,
+    strategies,
 )
 
 NOW = dt.datetime(2026, 11, 24, 9, tzinfo=dt.UTC)
@@ -186,3 +193,113 @@ def test_a_snapshot_copied_without_construction_still_indexes_its_records() -> N
         copy = pickle.loads(pickle.dumps(snapshot))  # noqa: S301 - our own bytes
         assert copy == snapshot
         assert dict(copy.by_key["contacts"]) == dict(snapshot.by_key["contacts"])
+
+
+# --- the validation screen ------------------------------------------------------------------
+
+_SCREENS = {
+    records.Address: records._ADDRESS_SCREEN,
+    records.CrmContact: records._CRM_CONTACT_SCREEN,
+    records.OutlookContact: records._OUTLOOK_CONTACT_SCREEN,
+    records.Appointment: records._APPOINTMENT_SCREEN,
+    records.Task: records._TASK_SCREEN,
+}
+_PARIS = ZoneInfo("Europe/Paris")
+_ODD: list[Any] = [
+    None,
+    0,
+    -1,
+    101,
+    2**40,
+    1.5,
+    True,
+    "",
+    "  ",
+    "x",
+    "\ud800",
+    "a\udfffb",
+    "é",
+    ("a@contoso.com",),
+    ("",),
+    (" ",),
+    ("\ud800",),
+    ("a", "b", "c", "d"),
+    ["a@contoso.com"],
+    (1,),
+    records.Address(),
+    records.AddressKind.HOME,
+    records.Priority.HIGH,
+    records.TaskStatus.COMPLETED,
+    records.ActivityKind.SERVICE_ACTIVITY,
+    "high",
+    dt.datetime(2026, 1, 1),  # noqa: DTZ001 - naive on purpose
+    dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    dt.datetime(2026, 1, 1, tzinfo=_PARIS),
+    dt.datetime.max.replace(tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+    dt.date(2026, 1, 1),
+    "line 1\nline 2\nline 3\nline 4",
+    (records.Attachment(name="a", size=1, content_hash="h"),) * 2,
+    (records.Attachment(name="a", size=1, content_hash="h"),),
+    ("not an attachment",),
+    records.Recurrence(pattern="daily", start_date=dt.date(2026, 1, 1)),
+]
+_ODD_VALUES = st.sampled_from(_ODD)
+
+
+@given(
+    st.one_of(
+        strategies.addresses(),
+        strategies.crm_contacts(),
+        strategies.outlook_contacts(),
+        strategies.appointments(),
+        strategies.tasks(),
+    ),
+    st.data(),
+)
+def test_the_validation_screen_passes_nothing_the_full_checks_refuse(
+    record: Any, data: st.DataObject
+) -> None:
+    cls = type(record)
+    names = [f.name for f in attrs.fields(cls)]
+    odd = data.draw(st.dictionaries(st.sampled_from(names), _ODD_VALUES, max_size=3))
+    candidate = object.__new__(cls)
+    for name in names:
+        object.__setattr__(candidate, name, odd.get(name, getattr(record, name)))
+    if _SCREENS[cls].passes(candidate):
+        candidate._check()  # raises InvalidInput if the screen let a bad record through
+
+
+def test_the_validation_screen_passes_plain_records_so_they_skip_the_slow_checks() -> None:
+    from benchmarks.worlds import build
+
+    world = build(60)
+    found = [*world.crm.contacts, *world.outlook.contacts, *world.crm.appointments]
+    found += [*world.crm.tasks, *(c.address1 for c in world.crm.contacts)]
+    assert all(_SCREENS[type(r)].passes(r) for r in found)
+
+
+@pytest.mark.parametrize("cls", list(_SCREENS))
+def test_the_validation_screen_passes_no_single_bad_field(cls: type) -> None:
+    # Every field of a plain valid record, replaced by every odd value in turn.
+    world_record = {
+        records.Address: records.Address(street="1 Main St", city="Paris"),
+        records.CrmContact: records.CrmContact(key="c", emails=("a@contoso.com",)),
+        records.OutlookContact: records.OutlookContact(key="c", emails=("a@contoso.com",)),
+        records.Appointment: records.Appointment(
+            key="a",
+            start=dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC),
+            end=dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC),
+            required=("b@contoso.com",),
+        ),
+        records.Task: records.Task(key="t", assigned_to=("b@contoso.com",), percent_complete=5),
+    }[cls]
+    assert _SCREENS[cls].passes(world_record)
+    names = [f.name for f in attrs.fields(cls)]
+    for name in names:
+        for value in [*_ODD, dt.datetime(2025, 1, 1, tzinfo=dt.UTC)]:
+            candidate = object.__new__(cls)
+            for other in names:
+                object.__setattr__(candidate, other, getattr(world_record, other))
+            object.__setattr__(candidate, name, value)
+            if _SCREENS[cls].passes(candidate):
+                candidate._check()

@@ -156,6 +156,35 @@ def merge_fields(
     Returns:
         The values to write on each side, the pending fields and the notices.
     """
+    # Only the fields that differ between the sides take part; an equal field
+    # is settled whatever the baseline says.
+    changes: list[tuple[FieldRule, bool, bool]] = []
+    for rule in rules:
+        name = rule.name
+        if name not in crm or name not in outlook:
+            continue
+        c, o = crm[name], outlook[name]
+        compare = rule.compare
+        if c == o or (compare is not None and compare(c) == compare(o)):
+            continue
+        if base_crm is None or base_outlook is None:
+            # First sync: differing fields are conflicts, except that a value
+            # fills an empty field without overwriting anything.
+            changes.append((rule, not _is_blank(c), not _is_blank(o)))
+            continue
+        b, d = base_crm[name], base_outlook[name]
+        changes.append(
+            (
+                rule,
+                not (c == b or (compare is not None and compare(c) == compare(b))),
+                not (o == d or (compare is not None and compare(o) == compare(d))),
+            )
+        )
+    if not changes:
+        return MergeResult(
+            crm={}, outlook={}, crm_reason="", outlook_reason="", pending=frozenset(), notices=()
+        )
+
     writes: dict[Side, View] = {Side.CRM: {}, Side.OUTLOOK: {}}
     reasons = {Side.CRM: "", Side.OUTLOOK: ""}
     pending: set[str] = set()
@@ -167,28 +196,12 @@ def merge_fields(
             Notice(domain=domain, key=key, code=code, message=message, severity=severity, side=side)
         )
 
-    def sides_changed(rule: FieldRule) -> dict[Side, bool] | None:
-        """Which sides changed the field; None when it is not compared or equal."""
-        name = rule.name
-        if name not in crm or name not in outlook or rule.same(crm[name], outlook[name]):
-            return None
-        if base_crm is None or base_outlook is None:
-            # First sync: differing fields are conflicts, except that a value
-            # fills an empty field without overwriting anything.
-            return {side: not _is_blank(now[side][name]) for side in Side}
-        return {
-            Side.CRM: not rule.same(crm[name], base_crm[name]),
-            Side.OUTLOOK: not rule.same(outlook[name], base_outlook[name]),
-        }
-
-    rules = tuple(rules)
-    changes = {rule.name: sides_changed(rule) for rule in rules}
     in_conflict = {
-        name
-        for name, changed in changes.items()
-        if changed is not None
-        and all(changed.values())
-        and directions.get(name, Direction.TWO_WAY) is not Direction.NONE
+        rule.name
+        for rule, crm_changed, outlook_changed in changes
+        if crm_changed
+        and outlook_changed
+        and directions.get(rule.name, Direction.TWO_WAY) is not Direction.NONE
     }
     # A field that moves with a conflicting one is resolved with it.
     held = {
@@ -198,16 +211,15 @@ def merge_fields(
         for name in group - in_conflict
     }
     winner = _winner(policy, crm_modified, outlook_modified)
+    unsynced = base_crm is None
 
-    for rule in rules:
+    for rule, crm_changed, outlook_changed in changes:
         name = rule.name
-        changed = changes[name]
-        if changed is None:
-            continue
+        if not (crm_changed or outlook_changed):
+            continue  # a standing difference on a one-way field: nothing new
+        changed = {Side.CRM: crm_changed, Side.OUTLOOK: outlook_changed}
         values = {Side.CRM: crm[name], Side.OUTLOOK: outlook[name]}
         direction = directions.get(name, Direction.TWO_WAY)
-        if not any(changed.values()):
-            continue  # a standing difference on a one-way field: nothing new
         if changed[Side.CRM] != changed[Side.OUTLOOK]:
             source = Side.CRM if changed[Side.CRM] else Side.OUTLOOK
             partner = held.get(name)
@@ -253,7 +265,6 @@ def merge_fields(
                 )
             continue
         # Changed on both sides, differently.
-        first = base_crm is None
         if not (_can_send(direction, Side.CRM) or _can_send(direction, Side.OUTLOOK)):
             note(
                 "field_not_synced",
@@ -267,7 +278,7 @@ def merge_fields(
             pending.add(name)
             note(
                 "conflict",
-                f"{rule.title} {'differs' if first else 'changed on both sides'} (the CRM: "
+                f"{rule.title} {'differs' if unsynced else 'changed on both sides'} (the CRM: "
                 f"{describe(values[Side.CRM])}, Outlook: {describe(values[Side.OUTLOOK])}); "
                 "left for a person to resolve (conflict policy: manual).",
                 Severity.WARNING,
@@ -281,11 +292,11 @@ def merge_fields(
             why = f"it only syncs to {_SIDE_NAMES[won.other]}"
         loser = won.other
         writes[loser][name] = values[won]
-        reason = "first_sync" if first else f"conflict_{policy.value}"
+        reason = "first_sync" if unsynced else f"conflict_{policy.value}"
         reasons[loser] = _stronger(reasons[loser], reason)
         note(
             "conflict_resolved",
-            f"{rule.title} {'differed' if first else 'changed on both sides'}; "
+            f"{rule.title} {'differed' if unsynced else 'changed on both sides'}; "
             f"{_SIDE_NAMES[won]}'s {describe(values[won])} won ({why}) and "
             f"{_SIDE_NAMES[loser]}'s {describe(now[loser][name])} was overwritten.",
             Severity.WARNING,
@@ -536,23 +547,23 @@ class DomainRules(Generic[CrmT, OutT]):
             The records as the plan leaves them, and the baseline to keep.
         """
         settings = settings or inp.settings
-
-        def view(record: Any, side: Side) -> View:
-            full = self.view(record, side, settings)
-            return {k: v for k, v in full.items() if k not in skip} if skip else full
-
-        views = {side: view(getattr(pair, side), side) for side in Side}
-        base = None
-        if pair.linked:
-            base = {side: view(getattr(pair, f"base_{side}"), side) for side in Side}
+        crm_view, outlook_view = self.crm_view, self.outlook_view
+        views = [crm_view(pair.crm, settings), outlook_view(pair.outlook, settings)]
+        base_crm = pair.base_crm
+        base_outlook = pair.base_outlook
+        linked = base_crm is not None and base_outlook is not None
+        if linked:
+            views += (crm_view(base_crm, settings), outlook_view(base_outlook, settings))
+        if skip:
+            views = [{k: v for k, v in view.items() if k not in skip} for view in views]
         merged = merge_fields(
             domain=self.domain,
             key=pair.key,
             rules=self.fields,
-            crm=views[Side.CRM],
-            outlook=views[Side.OUTLOOK],
-            base_crm=base[Side.CRM] if base else None,
-            base_outlook=base[Side.OUTLOOK] if base else None,
+            crm=views[0],
+            outlook=views[1],
+            base_crm=views[2] if linked else None,
+            base_outlook=views[3] if linked else None,
             directions=self.directions(pair.crm, pair.outlook, settings),
             policy=settings.conflict,
             crm_modified=getattr(pair.crm, "modified", None),
@@ -577,16 +588,19 @@ class DomainRules(Generic[CrmT, OutT]):
             notices=list(merged.notices),
         )
         if merged.pending:
-            if base is None:
+            if not linked:
                 # A first-sync conflict left for a person: no baseline yet, so
                 # the next plan sees the same conflict again.
                 result.keep_baseline = True
             else:
-                for side in Side:
-                    kept = {name: base[side][name] for name in merged.pending}
-                    after = getattr(result, f"{side}_after")
+                for side, base_view in ((Side.CRM, views[2]), (Side.OUTLOOK, views[3])):
+                    kept = {name: base_view[name] for name in merged.pending}
+                    after = result.crm_after if side is Side.CRM else result.outlook_after
                     rebuilt = self.build(kept, after, pair.key, side, inp, settings)
-                    setattr(result, f"base_{side}", rebuilt)
+                    if side is Side.CRM:
+                        result.base_crm = rebuilt
+                    else:
+                        result.base_outlook = rebuilt
         return result
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import attrs
@@ -182,6 +184,8 @@ def _recurrence_pattern(value: RecurrencePattern | str) -> RecurrencePattern:
 
 
 def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    if type(value) is tuple:
+        return value
     # A str is iterable too; keep it whole so validation can report it.
     if isinstance(value, str | bytes):
         return value  # type: ignore[return-value]  # reported by _Checks
@@ -279,11 +283,93 @@ class _Checks:
             raise InvalidInput(self.problems, root=root)
 
 
+class _Screen:
+    """A quick proof that a record is valid, in a few C-level steps.
+
+    Validating a record field by field costs a Python call per field, and the
+    planner builds a validated record for every one it changes. Most records
+    are plainly valid (strings, UTC datetimes, enum members), which a screen
+    shows with one `join` and a few tuple comparisons. When the screen cannot
+    show it, the record's full checks run and name every problem, so the
+    screen only decides how fast a valid record is accepted, never whether a
+    record is accepted: it must pass nothing the full checks would refuse
+    (tests/test_records.py checks that over arbitrary field values).
+
+    Args:
+        texts: the str fields, `key` first when the record has one.
+        lists: the tuple-of-str fields (items non-empty).
+        typed: fields that must hold exactly these types (`None` included).
+        moments: datetime fields; `None` is allowed when optional.
+        extra: a last check of what the above cannot say (ranges, order).
+    """
+
+    def __init__(
+        self,
+        *,
+        texts: tuple[str, ...],
+        keyed: bool = True,
+        lists: tuple[str, ...] = (),
+        typed: Mapping[str, type] = MappingProxyType({}),
+        moments: tuple[str, ...] = (),
+        optional_moments: tuple[str, ...] = (),
+        extra: Callable[[Any], bool] | None = None,
+    ) -> None:
+        self._texts = operator.attrgetter(*texts)
+        self._keyed = keyed
+        self._lists = [operator.attrgetter(name) for name in lists]
+        self._typed = operator.attrgetter(*typed) if typed else None
+        self._types = tuple(typed.values())
+        self._moments = [operator.attrgetter(name) for name in moments]
+        self._optional = [operator.attrgetter(name) for name in optional_moments]
+        self._extra = extra
+
+    def passes(self, record: Any) -> bool:
+        """True when `record` is certainly valid; False when the full checks must say."""
+        texts = self._texts(record)
+        try:
+            joined = "".join(texts)
+            for get in self._lists:
+                items = get(record)
+                if type(items) is not tuple or not all(map(str.strip, items)):
+                    return False
+                joined += "".join(items)
+        except TypeError:
+            return False  # a value that is not a str
+        if not joined.isascii() and _SURROGATE.search(joined):
+            return False
+        if self._keyed and not texts[0].strip():
+            return False
+        if self._typed is not None:
+            found = self._typed(record)
+            if type(found) is not tuple:
+                found = (found,)
+            if tuple(map(type, found)) != self._types:
+                return False
+        for get in self._moments:
+            moment = get(record)
+            if type(moment) is not dt.datetime or moment.tzinfo is not dt.UTC:
+                return False
+        for get in self._optional:
+            moment = get(record)
+            if moment is not None and (
+                type(moment) is not dt.datetime or moment.tzinfo is not dt.UTC
+            ):
+                return False
+        return self._extra is None or self._extra(record)
+
+
 _SPACE = re.compile(r"\s+")
 
 
 def _norm(text: str) -> str:
     return _SPACE.sub(" ", text).strip().casefold()
+
+
+_ADDRESS_SCREEN = _Screen(
+    texts=("street", "city", "state", "postal_code", "country"),
+    keyed=False,
+    extra=lambda address: address.street.count("\n") <= 2,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -309,6 +395,11 @@ class Address:
     country: str = ""
 
     def __attrs_post_init__(self) -> None:
+        if not _ADDRESS_SCREEN.passes(self):
+            self._check()
+
+    def _check(self) -> None:
+        """Every check of the record; raises `InvalidInput` naming each problem."""
         checks = _Checks(self)
         checks.text("street", "city", "state", "postal_code", "country")
         if isinstance(self.street, str) and self.street.count("\n") > 2:
@@ -343,6 +434,22 @@ class Address:
 
 
 NO_ADDRESS = Address()
+
+_CONTACT_TEXTS = (
+    "key",
+    "first_name",
+    "last_name",
+    "business_phone",
+    "home_phone",
+    "mobile_phone",
+    "job_title",
+    "department",
+    "notes",
+)
+
+
+def _few_emails(record: Any) -> bool:
+    return len(record.emails) <= MAX_EMAILS
 
 
 def _contact_checks(checks: _Checks, record: CrmContact | OutlookContact) -> None:
@@ -404,6 +511,11 @@ class CrmContact:
     modified: dt.datetime | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        if not _CRM_CONTACT_SCREEN.passes(self):
+            self._check()
+
+    def _check(self) -> None:
+        """Every check of the record; raises `InvalidInput` naming each problem."""
         checks = _Checks(self)
         _contact_checks(checks, self)
         checks.text("owner")
@@ -460,6 +572,11 @@ class OutlookContact:
     modified: dt.datetime | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        if not _OUTLOOK_CONTACT_SCREEN.passes(self):
+            self._check()
+
+    def _check(self) -> None:
+        """Every check of the record; raises `InvalidInput` naming each problem."""
         checks = _Checks(self)
         _contact_checks(checks, self)
         for name in ("business_address", "home_address", "other_address"):
@@ -472,6 +589,27 @@ class OutlookContact:
         """The address of the given kind."""
         return getattr(self, OUTLOOK_ADDRESS_FIELDS[kind])  # type: ignore[no-any-return]
 
+
+_CRM_CONTACT_SCREEN = _Screen(
+    texts=(*_CONTACT_TEXTS, "owner"),
+    lists=("emails",),
+    typed={"address1": Address, "address2": Address, "address3": Address},
+    optional_moments=("modified",),
+    extra=_few_emails,
+)
+_OUTLOOK_CONTACT_SCREEN = _Screen(
+    texts=_CONTACT_TEXTS,
+    lists=("emails",),
+    typed={
+        "business_address": Address,
+        "home_address": Address,
+        "other_address": Address,
+        "mailing_address": AddressKind,
+        "tracked": bool,
+    },
+    optional_moments=("modified",),
+    extra=_few_emails,
+)
 
 OUTLOOK_ADDRESS_FIELDS: dict[AddressKind, str] = {
     AddressKind.BUSINESS: "business_address",
@@ -648,6 +786,11 @@ class Appointment:
     modified: dt.datetime | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        if not _APPOINTMENT_SCREEN.passes(self):
+            self._check()
+
+    def _check(self) -> None:
+        """Every check of the record; raises `InvalidInput` naming each problem."""
         checks = _Checks(self)
         checks.key()
         checks.text(
@@ -685,6 +828,45 @@ class Appointment:
     def is_recurring(self) -> bool:
         """True for a series master and for an exception of a series."""
         return self.recurrence is not None or bool(self.series_key)
+
+
+def _appointment_extra(record: Appointment) -> bool:
+    attachments = record.attachments
+    if type(attachments) is not tuple or record.end < record.start:
+        return False
+    if not attachments:
+        return True
+    if not all(type(a) is Attachment for a in attachments):
+        return False
+    return len({a.identity for a in attachments}) == len(attachments)
+
+
+_APPOINTMENT_SCREEN = _Screen(
+    texts=(
+        "key",
+        "subject",
+        "body",
+        "location",
+        "organizer",
+        "regarding",
+        "uid",
+        "series_key",
+        "owner",
+    ),
+    lists=("required", "optional"),
+    typed={
+        "all_day": bool,
+        "priority": Priority,
+        "show_as": ShowAs,
+        "kind": ActivityKind,
+        "recurrence": type(None),
+        "state": ActivityState,
+        "tracked": bool,
+    },
+    moments=("start", "end"),
+    optional_moments=("modified",),
+    extra=_appointment_extra,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -732,6 +914,11 @@ class Task:
     modified: dt.datetime | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        if not _TASK_SCREEN.passes(self):
+            self._check()
+
+    def _check(self) -> None:
+        """Every check of the record; raises `InvalidInput` naming each problem."""
         checks = _Checks(self)
         checks.key()
         checks.text("subject", "notes", "assigned_by", "regarding", "owner")
@@ -744,6 +931,20 @@ class Task:
         checks.strings("assigned_to")
         checks.flag("tracked")
         checks.done()
+
+
+def _percent(record: Task) -> bool:
+    percent = record.percent_complete
+    return type(percent) is int and 0 <= percent <= 100
+
+
+_TASK_SCREEN = _Screen(
+    texts=("key", "subject", "notes", "assigned_by", "regarding", "owner"),
+    lists=("assigned_to",),
+    typed={"status": TaskStatus, "priority": Priority, "recurrence": type(None), "tracked": bool},
+    optional_moments=("start", "due", "completed", "modified"),
+    extra=_percent,
+)
 
 
 def _check_collection(
