@@ -153,15 +153,18 @@ def _record_values(cls: Any) -> tuple[str, Callable[[Any], tuple[Any, ...]]]:
 _RECORD_VALUES = {cls: _record_values(cls) for cls in _RECORDS}
 
 
+def _record_text(record: Any) -> str:
+    """A record's field values but `modified`, as `repr` writes their list (None: absent)."""
+    if record is None:
+        return "None"
+    cls = type(record)
+    pattern, values_of = _RECORD_VALUES.get(cls) or _record_values(cls)
+    return pattern % values_of(record)
+
+
 def _digest_entry(domain: Domain, side: Side, key: str, record: Any) -> bytes:
     """`repr((domain, side, key, [field values]))` of one record (None: absent)."""
-    if record is None:
-        values = "None"
-    else:
-        cls = type(record)
-        pattern, values_of = _RECORD_VALUES.get(cls) or _record_values(cls)
-        values = pattern % values_of(record)
-    return f"({domain.value!r}, {side.value!r}, {key!r}, {values})".encode()
+    return f"({domain.value!r}, {side.value!r}, {key!r}, {_record_text(record)})".encode()
 
 
 def fingerprint(
@@ -176,28 +179,37 @@ def fingerprint(
     the snapshots, so it stays cheap for a plan over many unchanged records.
     A partial snapshot is read through to the baseline, so it gives the
     digest the complete snapshot it stands for gives.
+
+    The digest is of `_digest_entry` for each (domain, key) in order, the
+    CRM's record then Outlook's, written as one text.
     """
-    targets: set[tuple[Domain, str]] = set()
+    targets: dict[Domain, set[str]] = {}
     for op in ops:
         owner: Domain = Domain.APPOINTMENT if op.domain is Domain.ATTACHMENT else op.domain
-        targets.add((owner, op.key))
-        targets.update((owner, c.new) for c in op.changes if c.field == "key")
-    digest = hashlib.sha256()
+        keys = targets.get(owner)
+        if keys is None:
+            keys = targets[owner] = set()
+        keys.add(op.key)
+        for change in op.changes:
+            if change.field == "key":
+                keys.add(change.new)
     sides = (
         (Side.CRM, crm, baseline.crm if baseline else None),
         (Side.OUTLOOK, outlook, baseline.outlook if baseline else None),
     )
-    # One reader per side and collection, its indexes looked up once.
-    readers = {
-        (side, domain): _reader(snapshot, previous, SNAPSHOT_FIELD[domain])
-        for side, snapshot, previous in sides
-        for domain in SNAPSHOT_FIELD
-    }
-    update = digest.update
-    for domain, key in sorted(targets):
-        for side, _, _ in sides:
-            update(_digest_entry(domain, side, key, readers[side, domain](key)))
-    return "sha256:" + digest.hexdigest()
+    texts: list[str] = []
+    add = texts.extend
+    for domain in sorted(targets):  # a Domain orders by its value, as the entries' tuples did
+        name = SNAPSHOT_FIELD[domain]
+        (crm_side, crm_read), (outlook_side, outlook_read) = (
+            (f"({domain.value!r}, {side.value!r}, ", _reader(snapshot, previous, name))
+            for side, snapshot, previous in sides
+        )
+        for key in sorted(targets[domain]):
+            shown = repr(key) + ", "
+            crm_text, outlook_text = _record_text(crm_read(key)), _record_text(outlook_read(key))
+            add((crm_side, shown, crm_text, ")", outlook_side, shown, outlook_text, ")"))
+    return "sha256:" + hashlib.sha256("".join(texts).encode()).hexdigest()
 
 
 def _reader(
@@ -277,23 +289,20 @@ def _content_digest(plan: Plan, records: str) -> str:
 
     Notices are what a person reads; they take no part in applying a plan.
     """
-    digest = hashlib.sha256()
-    update = digest.update
     settings = json.dumps(_json_number(unstructure(plan.settings)), sort_keys=True)
     head = (plan.format_version, plan.now.isoformat(), plan.has_baseline, settings, records)
-    update(repr(head).encode("utf-8", "backslashreplace"))
+    texts = [repr(head)]
+    add = texts.append
     for op in plan.ops:
         entry = repr((op.action.value, op.side.value, op.domain.value, op.key, op.reason))
         changes = _tuple_of(
             [f"({c.field!r}, {_plain_text(c.old)}, {_plain_text(c.new)})" for c in op.changes]
         )
-        line = f"({entry}, {changes}, {_plain_text(op.record)})"
-        update(line.encode("utf-8", "backslashreplace"))
+        add(f"({entry}, {changes}, {_plain_text(op.record)})")
     for u in plan.baseline_updates:
         where = repr((u.domain.value, u.key, u.unlinked, u.pending_remap))
-        line = f"({where}, ({_plain_text(u.crm)}, {_plain_text(u.outlook)}))"
-        update(line.encode("utf-8", "backslashreplace"))
-    return digest.hexdigest()
+        add(f"({where}, ({_plain_text(u.crm)}, {_plain_text(u.outlook)}))")
+    return hashlib.sha256("".join(texts).encode("utf-8", "backslashreplace")).hexdigest()
 
 
 def _tuple_of(texts: list[str]) -> str:

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from enum import StrEnum
 from types import MappingProxyType
@@ -55,6 +56,7 @@ OutT = TypeVar("OutT")
 
 MASS_DELETE_MINIMUM = 10
 _SIDE_NAMES = {Side.CRM: "the CRM", Side.OUTLOOK: "Outlook"}
+_CHANGED_IN = {side: f"changed_in_{side}" for side in Side}
 
 
 @functools.lru_cache(maxsize=64)
@@ -319,24 +321,26 @@ def changes_between(before: Any, after: Any) -> tuple[FieldChange, ...]:
     """
     if after is before:
         return ()
-    out = []
-    for name in _compared_fields(type(before)):
-        old, new = getattr(before, name), getattr(after, name)
-        if old != new:
-            out.append(FieldChange(name, old, new))
-    return tuple(out)
+    names, values = _compared_fields(type(before))
+    return tuple(
+        FieldChange(name, old, new)
+        for name, old, new in zip(names, values(before), values(after), strict=True)
+        if old is not new and old != new
+    )
 
 
-_COMPARED: dict[type, tuple[str, ...]] = {}
+_COMPARED: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
 
 
-def _compared_fields(cls: type) -> tuple[str, ...]:
-    """A record class's attributes that can change (not `key`, not `modified`)."""
-    names = _COMPARED.get(cls)
-    if names is None:
+def _compared_fields(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    """A record class's attributes that can change (not `key`, not `modified`), and a getter."""
+    found = _COMPARED.get(cls)
+    if found is None:
         names = tuple(f.name for f in attrs.fields(cls) if f.name not in ("key", "modified"))
-        _COMPARED[cls] = names
-    return names
+        getter = operator.attrgetter(*names)
+        found = (names, getter if len(names) > 1 else lambda record: (getter(record),))
+        _COMPARED[cls] = found
+    return found
 
 
 @attrs.frozen
@@ -1088,10 +1092,15 @@ def _emit(
 ) -> None:
     notices.extend(result.notices)
     ops.extend(result.extra_ops)
-    for side in Side:
-        before, after = getattr(result, f"{side}_before"), getattr(result, f"{side}_after")
-        reason = getattr(result, f"{side}_reason") or f"changed_in_{side.other}"
-        if before is None and after is not None:
+    sides = (
+        (Side.CRM, result.crm_before, result.crm_after, result.crm_reason),
+        (Side.OUTLOOK, result.outlook_before, result.outlook_after, result.outlook_reason),
+    )
+    for side, before, after, why in sides:
+        if after is None or after is before:
+            continue
+        reason = why or _CHANGED_IN[side.other]
+        if before is None:
             ops.append(
                 Op(
                     action=Action.CREATE,
@@ -1102,19 +1111,19 @@ def _emit(
                     reason=reason,
                 )
             )
-        elif before is not None and after is not None:
-            changes = changes_between(before, after)
-            if changes:
-                ops.append(
-                    Op(
-                        action=Action.UPDATE,
-                        side=side,
-                        domain=rules.domain,
-                        key=result.key,
-                        changes=changes,
-                        reason=reason,
-                    )
+            continue
+        changes = changes_between(before, after)
+        if changes:
+            ops.append(
+                Op(
+                    action=Action.UPDATE,
+                    side=side,
+                    domain=rules.domain,
+                    key=result.key,
+                    changes=changes,
+                    reason=reason,
                 )
+            )
     if result.keep_baseline:
         if result.unlinked is not None:
             updates.append(

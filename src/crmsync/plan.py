@@ -250,16 +250,32 @@ class BaselineUpdate:
         return (_ORDER[self.domain], self.key)
 
 
+class _InOrder(tuple):  # type: ignore[type-arg]
+    """A tuple a `Plan` has already put in its order.
+
+    Building another plan from it (`attrs.evolve(plan, fingerprint=...)`) does
+    not sort it again.
+    """
+
+    __slots__ = ()
+
+
 def _sorted_ops(ops: Iterable[Op]) -> tuple[Op, ...]:
-    return tuple(sorted(ops, key=Op.sort_key))
+    if type(ops) is _InOrder:
+        return ops
+    return _InOrder(sorted(ops, key=Op.sort_key))
 
 
 def _sorted_notices(notices: Iterable[Notice]) -> tuple[Notice, ...]:
-    return tuple(sorted(set(notices), key=Notice.sort_key))
+    if type(notices) is _InOrder:
+        return notices
+    return _InOrder(sorted(set(notices), key=Notice.sort_key))
 
 
 def _sorted_updates(updates: Iterable[BaselineUpdate]) -> tuple[BaselineUpdate, ...]:
-    return tuple(sorted(updates, key=BaselineUpdate.sort_key))
+    if type(updates) is _InOrder:
+        return updates
+    return _InOrder(sorted(updates, key=BaselineUpdate.sort_key))
 
 
 @attrs.frozen(kw_only=True)

@@ -158,14 +158,15 @@ def compose(*policies: Policy) -> Policy:
             plan = partial(inp) if partial is not None else policy(inp)
             for op in plan.ops:
                 seen = ops.setdefault(op.target, op)
-                if seen != op:
+                if seen is not op and seen != op:
                     raise PolicyConflict(
                         f"two policies disagree on {op.domain} {op.key!r} in {op.side}: "
                         f"{seen.action} ({seen.reason}) and {op.action} ({op.reason})"
                     )
             for update in plan.baseline_updates:
                 target = (update.domain, update.key)
-                if updates.setdefault(target, update) != update:
+                seen_update = updates.setdefault(target, update)
+                if seen_update is not update and seen_update != update:
                     raise PolicyConflict(
                         f"two policies disagree on the baseline of {update.domain} {update.key!r}"
                     )
