@@ -23,11 +23,21 @@ from pathlib import Path
 from typing import Any
 
 import crmsync
-from benchmarks.worlds import NOW, SETTINGS, USER, World, build, build_delta
+from benchmarks.worlds import (
+    NOW,
+    SETTINGS,
+    USER,
+    World,
+    build,
+    build_delta,
+    round_trip,
+    unchanged,
+)
 from crmsync import Baseline, CrmSnapshot, OutlookSnapshot
 
 TARGETS = {
-    "plan_vs_floor": 3.0,
+    "plan_vs_floor": 3.5,
+    "unchanged_vs_floor": 1.5,
     "growth_100k_to_1m": 11.0,
     "memory_vs_input": 1.5,
     "cli_vs_json_floor": 4.0,
@@ -62,14 +72,21 @@ def plan(world: World) -> crmsync.Plan:
 
 
 def measure(size: int, repeats: int) -> dict[str, Any]:
+    built = build(size)
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    world = build(size)
+    world = round_trip(built)  # read back from JSON: no record shared by two sides
     input_bytes = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
+    del built
 
     floor_s, differing = best_of(repeats, lambda: floor(world))
     plan_s, planned = best_of(repeats, lambda: plan(world))
+
+    still = unchanged(world)
+    still_floor_s, _ = best_of(repeats, lambda: floor(still))
+    still_s, _ = best_of(repeats, lambda: plan(still))
+    del still
 
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
@@ -105,6 +122,9 @@ def measure(size: int, repeats: int) -> dict[str, Any]:
         "floor_s": floor_s,
         "plan_vs_floor": plan_s / floor_s,
         "pairs_per_s": size / plan_s,
+        "unchanged_s": still_s,
+        "unchanged_floor_s": still_floor_s,
+        "unchanged_vs_floor": still_s / still_floor_s,
         "plan_peak_bytes": peak,
         "input_bytes": input_bytes,
         "memory_vs_input": peak / input_bytes,
@@ -192,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     header = (
         f"{'records':>9} {'plan s':>8} {'floor s':>8} {'x floor':>8} {'pairs/s':>10} "
+        f"{'still s':>8} {'x floor':>8} "
         f"{'peak MB':>8} {'input MB':>9} {'x input':>8} {'cli s':>8} {'x json':>7}"
     )
     print(header)
@@ -201,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{size:>9,} {row['plan_s']:>8.3f} {row['floor_s']:>8.3f} "
             f"{row['plan_vs_floor']:>8.2f} {row['pairs_per_s']:>10,.0f} "
+            f"{row['unchanged_s']:>8.3f} {row['unchanged_vs_floor']:>8.2f} "
             f"{row['plan_peak_bytes'] / 1e6:>8.1f} {row['input_bytes'] / 1e6:>9.1f} "
             f"{row['memory_vs_input']:>8.2f} {row['cli_s']:>8.3f} "
             f"{row['cli_vs_json_floor']:>7.2f}",

@@ -22,6 +22,8 @@ from crmsync import (
     OutlookSnapshot,
     Settings,
     Task,
+    dumps,
+    loads,
 )
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -99,8 +101,34 @@ def _tasks(n: int) -> list[Task]:
     ]
 
 
+def round_trip(world: World) -> World:
+    """The world read back from JSON, as an application reads a stored baseline.
+
+    `build` shares record objects between the baseline and the snapshots (an
+    unchanged record is the same object on both); a real baseline comes from a
+    file, so every field of every record is a distinct object and equality must
+    compare values, not identities.
+    """
+    return World(
+        crm=loads(dumps(world.crm, indent=None), CrmSnapshot),
+        outlook=loads(dumps(world.outlook, indent=None), OutlookSnapshot),
+        baseline=loads(dumps(world.baseline, indent=None), Baseline),
+        changed_pairs=world.changed_pairs,
+    )
+
+
+def unchanged(world: World) -> World:
+    """A round with nothing changed since the baseline: both sides read back from JSON."""
+    return World(
+        crm=loads(dumps(world.baseline.crm, indent=None), CrmSnapshot),
+        outlook=loads(dumps(world.baseline.outlook, indent=None), OutlookSnapshot),
+        baseline=world.baseline,
+        changed_pairs=0,
+    )
+
+
 def build(total: int) -> World:
-    """A world of `total` linked pairs."""
+    """A world of `total` linked pairs (records shared with the baseline; see `round_trip`)."""
     n_contacts, n_appointments = total * 4 // 10, total * 3 // 10
     n_tasks = total - n_contacts - n_appointments
     crm_contacts, outlook_contacts = _contacts(n_contacts)
