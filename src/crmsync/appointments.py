@@ -20,6 +20,7 @@ Rules (Dynamics 365 documentation):
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -49,11 +50,12 @@ _PLAIN = (
     "regarding",
     "recurrence",
 )
+_plain_values = operator.attrgetter(*_PLAIN)
 _CLOSED = (ActivityState.COMPLETED, ActivityState.CANCELED)
 
 
 def _view(record: Appointment) -> View:
-    view: View = {name: getattr(record, name) for name in _PLAIN}
+    view: View = dict(zip(_PLAIN, _plain_values(record), strict=True))
     view["time"] = (record.start, record.end, record.all_day)
     return view
 

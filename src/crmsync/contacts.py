@@ -17,6 +17,7 @@ Rules (Dynamics 365, System Settings > Synchronization):
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -44,6 +45,7 @@ FIELDS = CONTACT_FIELDS
 """The contact field map (see `crmsync.fields`)."""
 
 _PLAIN = tuple(rule.name for rule in FIELDS if not rule.name.startswith("address"))
+_plain_values = operator.attrgetter(*_PLAIN)
 ADDRESS_FIELDS = ("address1", "address2", "address3")
 _LEFT_FOR_A_PERSON = "left for a person to resolve (conflict policy: manual)."
 KINDS = (AddressKind.BUSINESS, AddressKind.HOME, AddressKind.OTHER)
@@ -194,7 +196,7 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
     # --- views -----------------------------------------------------------------
     def crm_view(self, record: CrmContact, settings: Settings) -> View:
         """Names, e-mails, phones, title, department, notes and the synced addresses."""
-        view: View = {name: getattr(record, name) for name in _PLAIN}
+        view: View = dict(zip(_PLAIN, _plain_values(record), strict=True))
         view["address1"] = record.address1
         if settings.address_sync is AddressSync.ALL_THREE:
             view["address2"] = record.address2
@@ -203,7 +205,7 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
 
     def outlook_view(self, record: OutlookContact, settings: Settings) -> View:
         """As `crm_view`; address1 is the mailing address under MAILING_ONLY."""
-        view: View = {name: getattr(record, name) for name in _PLAIN}
+        view: View = dict(zip(_PLAIN, _plain_values(record), strict=True))
         if settings.address_sync is AddressSync.ALL_THREE:
             for name, kind in zip(ADDRESS_FIELDS, KINDS, strict=True):
                 view[name] = record.address(kind)

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from enum import StrEnum
+from itertools import compress, repeat
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -114,8 +115,17 @@ def _is_blank(value: Any) -> bool:
     return value is None or value in ("", ())
 
 
+_NAME = operator.attrgetter("name")
+_ABSENT = object()
+"""A field a view does not hold."""
+
+_SENDS_TO_OUTLOOK = frozenset(d for d in Direction if d.to_outlook)
+_SENDS_TO_CRM = frozenset(d for d in Direction if d.to_crm)
+
+
 def _can_send(direction: Direction, side: Side) -> bool:
-    return direction.to_outlook if side is Side.CRM else direction.to_crm
+    """True when `direction` lets a change made on `side` travel to the other side."""
+    return direction in (_SENDS_TO_OUTLOOK if side is Side.CRM else _SENDS_TO_CRM)
 
 
 def merge_fields(
@@ -161,27 +171,35 @@ def merge_fields(
     # Only the fields that differ between the sides take part; an equal field
     # is settled whatever the baseline says.
     changes: list[tuple[FieldRule, bool, bool]] = []
-    for rule in rules:
+    in_conflict: set[str] = set()  # changed on both sides, and the field syncs
+    rules = tuple(rules)
+    names = tuple(map(_NAME, rules))
+    crm_values = tuple(map(crm.get, names, repeat(_ABSENT)))
+    outlook_values = tuple(map(outlook.get, names, repeat(_ABSENT)))
+    # The fields whose values differ, found without a Python step per field.
+    for i in compress(range(len(names)), map(operator.ne, crm_values, outlook_values)):
+        rule, c, o = rules[i], crm_values[i], outlook_values[i]
+        if c is _ABSENT or o is _ABSENT:
+            continue  # in one view only: not compared
         name = rule.name
-        if name not in crm or name not in outlook:
-            continue
-        c, o = crm[name], outlook[name]
         compare = rule.compare
-        if c == o or (compare is not None and compare(c) == compare(o)):
+        if compare is not None and compare(c) == compare(o):
             continue
         if base_crm is None or base_outlook is None:
             # First sync: differing fields are conflicts, except that a value
             # fills an empty field without overwriting anything.
-            changes.append((rule, not _is_blank(c), not _is_blank(o)))
-            continue
-        b, d = base_crm[name], base_outlook[name]
-        changes.append(
-            (
-                rule,
-                not (c == b or (compare is not None and compare(c) == compare(b))),
-                not (o == d or (compare is not None and compare(o) == compare(d))),
-            )
-        )
+            crm_changed, outlook_changed = not _is_blank(c), not _is_blank(o)
+        else:
+            b, d = base_crm[name], base_outlook[name]
+            crm_changed = not (c == b or (compare is not None and compare(c) == compare(b)))
+            outlook_changed = not (o == d or (compare is not None and compare(o) == compare(d)))
+        changes.append((rule, crm_changed, outlook_changed))
+        if (
+            crm_changed
+            and outlook_changed
+            and directions.get(name, Direction.TWO_WAY) is not Direction.NONE
+        ):
+            in_conflict.add(name)
     if not changes:
         return MergeResult(
             crm={}, outlook={}, crm_reason="", outlook_reason="", pending=frozenset(), notices=()
@@ -198,32 +216,28 @@ def merge_fields(
             Notice(domain=domain, key=key, code=code, message=message, severity=severity, side=side)
         )
 
-    in_conflict = {
-        rule.name
-        for rule, crm_changed, outlook_changed in changes
-        if crm_changed
-        and outlook_changed
-        and directions.get(rule.name, Direction.TWO_WAY) is not Direction.NONE
-    }
     # A field that moves with a conflicting one is resolved with it.
-    held = {
-        name: sorted(group & in_conflict)[0]
-        for group in coupled
-        if group & in_conflict
-        for name in group - in_conflict
-    }
-    winner = _winner(policy, crm_modified, outlook_modified)
+    held = (
+        {
+            name: sorted(group & in_conflict)[0]
+            for group in coupled
+            if group & in_conflict
+            for name in group - in_conflict
+        }
+        if in_conflict
+        else {}
+    )
+    # Only a conflict (or a field held by one) asks who wins.
+    winner = _winner(policy, crm_modified, outlook_modified) if in_conflict else Side.CRM
     unsynced = base_crm is None
 
     for rule, crm_changed, outlook_changed in changes:
         name = rule.name
         if not (crm_changed or outlook_changed):
             continue  # a standing difference on a one-way field: nothing new
-        changed = {Side.CRM: crm_changed, Side.OUTLOOK: outlook_changed}
-        values = {Side.CRM: crm[name], Side.OUTLOOK: outlook[name]}
         direction = directions.get(name, Direction.TWO_WAY)
-        if changed[Side.CRM] != changed[Side.OUTLOOK]:
-            source = Side.CRM if changed[Side.CRM] else Side.OUTLOOK
+        if crm_changed != outlook_changed:
+            source = Side.CRM if crm_changed else Side.OUTLOOK
             partner = held.get(name)
             if partner is not None and _can_send(direction, source):
                 if policy is ConflictPolicy.MANUAL:
@@ -231,7 +245,7 @@ def merge_fields(
                     note(
                         "conflict",
                         f"{rule.title} changed in {_SIDE_NAMES[source]} to "
-                        f"{describe(values[source])}, but it moves together with "
+                        f"{describe(now[source][name])}, but it moves together with "
                         f"{partner.replace('_', ' ')}, which changed on both sides; left "
                         "for a person to resolve (conflict policy: manual).",
                         Severity.WARNING,
@@ -239,27 +253,28 @@ def merge_fields(
                     )
                     continue
                 if source is not winner and _can_send(direction, winner):
-                    writes[source][name] = values[winner]
+                    writes[source][name] = now[winner][name]
                     reasons[source] = _stronger(reasons[source], f"conflict_{policy.value}")
                     note(
                         "conflict_resolved",
                         f"{rule.title} moves together with {partner.replace('_', ' ')}, "
                         f"which changed on both sides; {_SIDE_NAMES[winner]}'s "
-                        f"{describe(values[winner])} won (conflict policy: {policy.value}) and "
-                        f"{_SIDE_NAMES[source]}'s {describe(values[source])} was overwritten.",
+                        f"{describe(now[winner][name])} won (conflict policy: {policy.value}) and "
+                        f"{_SIDE_NAMES[source]}'s {describe(now[source][name])} was overwritten.",
                         Severity.WARNING,
                         source,
                     )
                     continue
             if _can_send(direction, source):
-                writes[source.other][name] = values[source]
-                why = "first_sync" if base_crm is None else f"changed_in_{source}"
-                reasons[source.other] = _stronger(reasons[source.other], why)
+                target = source.other
+                writes[target][name] = now[source][name]
+                why = "first_sync" if unsynced else _CHANGED_IN[source]
+                reasons[target] = _stronger(reasons[target], why)
             else:
                 note(
                     "field_not_synced",
                     f"{rule.title} changed in {_SIDE_NAMES[source]} to "
-                    f"{describe(values[source])}, but it does not sync to "
+                    f"{describe(now[source][name])}, but it does not sync to "
                     f"{_SIDE_NAMES[source.other]} (direction: {direction.value}); "
                     f"the change stays in {_SIDE_NAMES[source]}.",
                     Severity.INFO,
@@ -270,8 +285,8 @@ def merge_fields(
         if not (_can_send(direction, Side.CRM) or _can_send(direction, Side.OUTLOOK)):
             note(
                 "field_not_synced",
-                f"{rule.title} differs (the CRM: {describe(values[Side.CRM])}, Outlook: "
-                f"{describe(values[Side.OUTLOOK])}) and does not sync (direction: none).",
+                f"{rule.title} differs (the CRM: {describe(crm[name])}, Outlook: "
+                f"{describe(outlook[name])}) and does not sync (direction: none).",
                 Severity.INFO,
                 None,
             )
@@ -281,7 +296,7 @@ def merge_fields(
             note(
                 "conflict",
                 f"{rule.title} {'differs' if unsynced else 'changed on both sides'} (the CRM: "
-                f"{describe(values[Side.CRM])}, Outlook: {describe(values[Side.OUTLOOK])}); "
+                f"{describe(crm[name])}, Outlook: {describe(outlook[name])}); "
                 "left for a person to resolve (conflict policy: manual).",
                 Severity.WARNING,
                 None,
@@ -293,13 +308,13 @@ def merge_fields(
             won = won.other
             why = f"it only syncs to {_SIDE_NAMES[won.other]}"
         loser = won.other
-        writes[loser][name] = values[won]
+        writes[loser][name] = now[won][name]
         reason = "first_sync" if unsynced else f"conflict_{policy.value}"
         reasons[loser] = _stronger(reasons[loser], reason)
         note(
             "conflict_resolved",
             f"{rule.title} {'differed' if unsynced else 'changed on both sides'}; "
-            f"{_SIDE_NAMES[won]}'s {describe(values[won])} won ({why}) and "
+            f"{_SIDE_NAMES[won]}'s {describe(now[won][name])} won ({why}) and "
             f"{_SIDE_NAMES[loser]}'s {describe(now[loser][name])} was overwritten.",
             Severity.WARNING,
             loser,
@@ -322,10 +337,12 @@ def changes_between(before: Any, after: Any) -> tuple[FieldChange, ...]:
     if after is before:
         return ()
     names, values = _compared_fields(type(before))
+    olds, news = values(before), values(after)
+    # A rebuilt record shares its unchanged values: find the others in one C-level pass.
     return tuple(
-        FieldChange(name, old, new)
-        for name, old, new in zip(names, values(before), values(after), strict=True)
-        if old is not new and old != new
+        FieldChange(names[i], olds[i], news[i])
+        for i in compress(range(len(names)), map(operator.is_not, olds, news))
+        if olds[i] != news[i]
     )
 
 
