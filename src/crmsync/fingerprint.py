@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any, get_args, get_origin
 
@@ -162,16 +162,34 @@ def _record_writer(cls: type[Any]) -> Callable[[Any], str]:
     return _writer(cls, "[", slots, "]", namespace)
 
 
-_RECORD_TEXT = {cls: _record_writer(cls) for cls in _RECORDS}
+class _Writers(dict[type, Callable[[Any], str]]):
+    """Writers by a value's type; a type first seen gets one from `make`, kept for the next."""
+
+    def __init__(
+        self,
+        known: Mapping[type, Callable[[Any], str]],
+        make: Callable[[type[Any]], Callable[[Any], str]],
+    ) -> None:
+        super().__init__(known)
+        self._make = make
+
+    def __missing__(self, cls: type[Any]) -> Callable[[Any], str]:
+        write = self[cls] = self._make(cls)
+        return write
+
+
+def _none_text(_: None) -> str:
+    return "None"
+
+
+_RECORD_TEXT = _Writers(
+    {type(None): _none_text, **{cls: _record_writer(cls) for cls in _RECORDS}}, _record_writer
+)
 
 
 def _record_text(record: Any) -> str:
     """A record's field values but `modified`, as `repr` writes their list (None: absent)."""
-    if record is None:
-        return "None"
-    cls = type(record)
-    write = _RECORD_TEXT.get(cls) or _record_writer(cls)
-    return write(record)
+    return _RECORD_TEXT[type(record)](record)
 
 
 def _digest_entry(domain: Domain, side: Side, key: str, record: Any) -> bytes:
@@ -210,7 +228,8 @@ def fingerprint(
         (Side.OUTLOOK, outlook, baseline.outlook if baseline else None),
     )
     texts: list[str] = []
-    add = texts.extend
+    add = texts.append
+    write = _RECORD_TEXT
     for domain in sorted(targets):  # a Domain orders by its value, as the entries' tuples did
         name = SNAPSHOT_FIELD[domain]
         (crm_side, crm_read), (outlook_side, outlook_read) = (
@@ -218,9 +237,12 @@ def fingerprint(
             for side, snapshot, previous in sides
         )
         for key in sorted(targets[domain]):
-            shown = repr(key) + ", "
-            crm_text, outlook_text = _record_text(crm_read(key)), _record_text(outlook_read(key))
-            add((crm_side, shown, crm_text, ")", outlook_side, shown, outlook_text, ")"))
+            shown = repr(key)
+            c, o = crm_read(key), outlook_read(key)
+            add(
+                f"{crm_side}{shown}, {write[type(c)](c)}){outlook_side}{shown}, "
+                f"{write[type(o)](o)})"
+            )
     return "sha256:" + hashlib.sha256("".join(texts).encode()).hexdigest()
 
 
@@ -264,16 +286,21 @@ def _plain_text(value: Any) -> str:
 
     Datetimes are their ISO text; records are their class name and field values.
     """
-    write = _PLAIN_TEXT.get(type(value))
-    if write is not None:
-        return write(value)
-    if isinstance(value, dt.datetime):
-        return repr(value.isoformat())
-    return text(value)
+    return _PLAIN_TEXT[type(value)](value)
 
 
-_PLAIN_TEXT: dict[type, Callable[[Any], str]] = {cls: _plain_writer(cls) for cls in _RECORDS}
-_PLAIN_TEXT.update(dict.fromkeys((str, int, bool, type(None)), repr))
+def _plain_fallback(cls: type[Any]) -> Callable[[Any], str]:
+    """How the content digest writes a value that is not a record: datetimes as ISO text."""
+    return _iso_text if issubclass(cls, dt.datetime) else text
+
+
+_PLAIN_TEXT = _Writers(
+    {
+        **{cls: _plain_writer(cls) for cls in _RECORDS},
+        **dict.fromkeys((str, int, bool, type(None)), repr),
+    },
+    _plain_fallback,
+)
 _VALUE_TEXT = {member: repr(member.value) for cls in (Action, Side, Domain) for member in cls}
 
 
@@ -306,9 +333,11 @@ def _content_digest(plan: Plan, records: str) -> str:
             [f"({c.field!r}, {_plain_text(c.old)}, {_plain_text(c.new)})" for c in op.changes]
         )
         add(f"({entry}, {changes}, {_plain_text(op.record)})")
+    plain = _PLAIN_TEXT
     for u in plan.baseline_updates:
         where = f"({value[u.domain]}, {u.key!r}, {u.unlinked!r}, {u.pending_remap!r})"
-        add(f"({where}, ({_plain_text(u.crm)}, {_plain_text(u.outlook)}))")
+        crm, outlook = u.crm, u.outlook
+        add(f"({where}, ({plain[type(crm)](crm)}, {plain[type(outlook)](outlook)}))")
     return hashlib.sha256("".join(texts).encode("utf-8", "backslashreplace")).hexdigest()
 
 
