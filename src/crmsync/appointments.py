@@ -122,9 +122,10 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
     ) -> Mapping[str, Direction]:
         """Service activities, and appointments the CRM closed, sync CRM → Outlook only."""
         directions = super().directions(crm, outlook, settings)
-        one_way = any(
-            r is not None and r.kind is ActivityKind.SERVICE_ACTIVITY for r in (crm, outlook)
-        ) or (crm is not None and crm.state in _CLOSED)
+        service = ActivityKind.SERVICE_ACTIVITY
+        one_way = (crm is not None and (crm.kind is service or crm.state in _CLOSED)) or (
+            outlook is not None and outlook.kind is service
+        )
         if one_way:
             return {
                 name: Direction.TO_OUTLOOK if d.to_outlook else Direction.NONE
@@ -212,6 +213,8 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
 
     def _attachments(self, pair: Pair, result: PairResult, inp: SyncInput) -> None:
         """Attachment ops for the pair as the plan leaves it."""
+        if result.crm_after.attachments == result.outlook_after.attachments:
+            return  # the same attachments on both sides: none moves
         after = {Side.CRM: result.crm_after, Side.OUTLOOK: result.outlook_after}
         held = {side: {a.identity: a for a in after[side].attachments} for side in Side}
         base = None

@@ -123,6 +123,20 @@ _SENDS_TO_OUTLOOK = frozenset(d for d in Direction if d.to_outlook)
 _SENDS_TO_CRM = frozenset(d for d in Direction if d.to_crm)
 
 
+def _note(
+    notices: list[Notice],
+    domain: Domain,
+    key: str,
+    code: str,
+    message: str,
+    severity: Severity,
+    side: Side | None,
+) -> None:
+    notices.append(
+        Notice(domain=domain, key=key, code=code, message=message, severity=severity, side=side)
+    )
+
+
 def _can_send(direction: Direction, side: Side) -> bool:
     """True when `direction` lets a change made on `side` travel to the other side."""
     return direction in (_SENDS_TO_OUTLOOK if side is Side.CRM else _SENDS_TO_CRM)
@@ -177,7 +191,8 @@ def merge_fields(
     crm_values = tuple(map(crm.get, names, repeat(_ABSENT)))
     outlook_values = tuple(map(outlook.get, names, repeat(_ABSENT)))
     # The fields whose values differ, found without a Python step per field.
-    for i in compress(range(len(names)), map(operator.ne, crm_values, outlook_values)):
+    differ = map(operator.not_, map(operator.eq, crm_values, outlook_values))
+    for i in compress(range(len(names)), differ):
         rule, c, o = rules[i], crm_values[i], outlook_values[i]
         if c is _ABSENT or o is _ABSENT:
             continue  # in one view only: not compared
@@ -211,11 +226,6 @@ def merge_fields(
     notices: list[Notice] = []
     now = {Side.CRM: crm, Side.OUTLOOK: outlook}
 
-    def note(code: str, message: str, severity: Severity, side: Side | None) -> None:
-        notices.append(
-            Notice(domain=domain, key=key, code=code, message=message, severity=severity, side=side)
-        )
-
     # A field that moves with a conflicting one is resolved with it.
     held = (
         {
@@ -242,7 +252,10 @@ def merge_fields(
             if partner is not None and _can_send(direction, source):
                 if policy is ConflictPolicy.MANUAL:
                     pending.add(name)
-                    note(
+                    _note(
+                        notices,
+                        domain,
+                        key,
                         "conflict",
                         f"{rule.title} changed in {_SIDE_NAMES[source]} to "
                         f"{describe(now[source][name])}, but it moves together with "
@@ -255,7 +268,10 @@ def merge_fields(
                 if source is not winner and _can_send(direction, winner):
                     writes[source][name] = now[winner][name]
                     reasons[source] = _stronger(reasons[source], f"conflict_{policy.value}")
-                    note(
+                    _note(
+                        notices,
+                        domain,
+                        key,
                         "conflict_resolved",
                         f"{rule.title} moves together with {partner.replace('_', ' ')}, "
                         f"which changed on both sides; {_SIDE_NAMES[winner]}'s "
@@ -266,12 +282,15 @@ def merge_fields(
                     )
                     continue
             if _can_send(direction, source):
-                target = source.other
+                target = Side.OUTLOOK if crm_changed else Side.CRM
                 writes[target][name] = now[source][name]
                 why = "first_sync" if unsynced else _CHANGED_IN[source]
-                reasons[target] = _stronger(reasons[target], why)
+                reasons[target] = _stronger(reasons[target], why) if reasons[target] else why
             else:
-                note(
+                _note(
+                    notices,
+                    domain,
+                    key,
                     "field_not_synced",
                     f"{rule.title} changed in {_SIDE_NAMES[source]} to "
                     f"{describe(now[source][name])}, but it does not sync to "
@@ -283,7 +302,10 @@ def merge_fields(
             continue
         # Changed on both sides, differently.
         if not (_can_send(direction, Side.CRM) or _can_send(direction, Side.OUTLOOK)):
-            note(
+            _note(
+                notices,
+                domain,
+                key,
                 "field_not_synced",
                 f"{rule.title} differs (the CRM: {describe(crm[name])}, Outlook: "
                 f"{describe(outlook[name])}) and does not sync (direction: none).",
@@ -293,7 +315,10 @@ def merge_fields(
             continue
         if policy is ConflictPolicy.MANUAL:
             pending.add(name)
-            note(
+            _note(
+                notices,
+                domain,
+                key,
                 "conflict",
                 f"{rule.title} {'differs' if unsynced else 'changed on both sides'} (the CRM: "
                 f"{describe(crm[name])}, Outlook: {describe(outlook[name])}); "
@@ -311,7 +336,10 @@ def merge_fields(
         writes[loser][name] = now[won][name]
         reason = "first_sync" if unsynced else f"conflict_{policy.value}"
         reasons[loser] = _stronger(reasons[loser], reason)
-        note(
+        _note(
+            notices,
+            domain,
+            key,
             "conflict_resolved",
             f"{rule.title} {'differed' if unsynced else 'changed on both sides'}; "
             f"{_SIDE_NAMES[won]}'s {describe(now[won][name])} won ({why}) and "
