@@ -20,7 +20,7 @@ from crmsync import (
     Side,
     Task,
 )
-from crmsync.explain import Explanation
+from crmsync.explain import Explanation, explain
 from support import NOW, USER, plan
 
 OLD = CrmContact(key="a", first_name="Ann", job_title="Buyer")
@@ -46,7 +46,7 @@ def explain_one(
     key: str = "a",
 ) -> tuple[Plan, Explanation]:
     planned = plan(crm, outlook, settings, baseline)
-    (found,) = planned.explain(key, crm=crm, outlook=outlook, baseline=baseline)
+    (found,) = explain(planned, key, crm=crm, outlook=outlook, baseline=baseline)
     return planned, found
 
 
@@ -172,7 +172,7 @@ def test_partial_snapshots_explain_as_the_complete_ones_they_stand_for() -> None
     baseline = linked()
     crm, outlook = CrmSnapshot(complete=False), OutlookSnapshot(contacts=[edited], complete=False)
     planned = plan(crm, outlook, None, baseline)
-    (found,) = planned.explain("a", crm=crm, outlook=outlook, baseline=baseline)
+    (found,) = explain(planned, "a", crm=crm, outlook=outlook, baseline=baseline)
     _, whole = explain_one(*contacts([OLD], [edited]), None, baseline)
     assert found == whole
     assert found.field("first_name").crm == "'Ann'"
@@ -185,7 +185,7 @@ def test_the_plan_alone_explains_what_its_ops_and_notices_say() -> None:
         [attrs.evolve(OLD_O, job_title="CTO")],
     )
     planned = plan(crm, outlook, None, linked())
-    (found,) = planned.explain("a")
+    (found,) = explain(planned, "a")
     assert found.field("job_title").decision == "conflict_won"
     assert found.field("first_name").decision == "travelled"
     assert found.field("first_name").outlook == "'Ann'"  # as it was before the op
@@ -195,9 +195,9 @@ def test_the_plan_alone_explains_what_its_ops_and_notices_say() -> None:
 def test_a_key_nobody_knows_has_no_explanation_and_a_domain_narrows_the_search() -> None:
     crm, outlook = contacts([OLD], [OLD_O])
     planned = plan(crm, outlook, None, linked())
-    assert planned.explain("nobody", crm=crm, outlook=outlook) == ()
-    assert planned.explain("a", crm=crm, outlook=outlook, domain=Domain.TASK) == ()
-    (found,) = planned.explain("a", crm=crm, outlook=outlook)
+    assert explain(planned, "nobody", crm=crm, outlook=outlook) == ()
+    assert explain(planned, "a", crm=crm, outlook=outlook, domain=Domain.TASK) == ()
+    (found,) = explain(planned, "a", crm=crm, outlook=outlook)
     assert found.outcome == "no op: nothing to write"
     assert {v.decision for v in found.fields} == {"in_sync"}
 

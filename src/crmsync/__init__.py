@@ -18,6 +18,7 @@ from crmsync.errors import (
     SettingsError,
     StalePlan,
 )
+from crmsync.explain import Explanation, explain
 from crmsync.plan import Action, BaselineUpdate, FieldChange, Notice, Op, Plan, Severity
 from crmsync.planning import default_policies, plan, refine
 from crmsync.policy import Policy, SyncInput, compose, exclude
@@ -63,6 +64,7 @@ __all__ = [
     "CrmsyncError",
     "Direction",
     "Domain",
+    "Explanation",
     "FieldChange",
     "InvalidInput",
     "Notice",
@@ -90,6 +92,7 @@ __all__ = [
     "default_policies",
     "dumps",
     "exclude",
+    "explain",
     "loads",
     "plan",
     "refine",

@@ -41,6 +41,7 @@ from crmsync.adapters.requests import Request, Service, requests_for
 from crmsync.apply import apply
 from crmsync.convert import dumps, loads, parse_json, structure
 from crmsync.errors import CrmsyncError, InvalidInput, StalePlan
+from crmsync.explain import explain
 from crmsync.files import write_all
 from crmsync.plan import Plan
 from crmsync.planning import plan as make_plan
@@ -284,7 +285,7 @@ def _explain_command(args: argparse.Namespace, out: TextIO) -> int:
     crm, outlook, baseline = inputs.crm, inputs.outlook, inputs.baseline
     planned = make_plan(crm, outlook, inputs.settings, baseline, user=inputs.user, now=inputs.now)
     domain = Domain(args.domain) if args.domain else None
-    found = planned.explain(args.key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
+    found = explain(planned, args.key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
     if not found:
         raise _Failure([f"crmsync explain: no record {args.key!r} in the plan or the inputs"])
     out.write("\n\n".join(e.render() for e in found) + "\n")

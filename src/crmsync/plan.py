@@ -27,8 +27,7 @@ from crmsync.records import (
 from crmsync.settings import Settings
 
 if TYPE_CHECKING:
-    from crmsync.explain import Explanation
-    from crmsync.records import Baseline, CrmSnapshot, OutlookSnapshot
+    pass
 
 __all__ = [
     "FORMAT_VERSION",
@@ -353,34 +352,6 @@ class Plan:
     def render(self) -> str:
         """A readable text, grouped by domain and side, with reasons."""
         return render(self)
-
-    def explain(
-        self,
-        key: str,
-        *,
-        crm: CrmSnapshot | None = None,
-        outlook: OutlookSnapshot | None = None,
-        baseline: Baseline | None = None,
-        domain: Domain | None = None,
-    ) -> tuple[Explanation, ...]:
-        """Why the plan does what it does with one record: see `crmsync.explain.explain`.
-
-        Args:
-            key: the record's key.
-            crm: the CRM snapshot the plan was made from (for its values).
-            outlook: the Outlook snapshot the plan was made from.
-            baseline: the baseline the plan was made with.
-            domain: look only in this domain.
-
-        Returns:
-            One `Explanation` per domain that knows the key (empty if none does),
-            each with the values side by side and a verdict per field.
-        """
-        # The one upward edge: explaining reads the domain rules, which build on
-        # this module; a method on the plan is what users look for, so it imports late.
-        from crmsync.explain import explain  # noqa: PLC0415 - the planning layer, above this one
-
-        return explain(self, key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
 
 
 _TITLES = {
