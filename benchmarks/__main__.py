@@ -83,10 +83,7 @@ def measure(size: int, repeats: int) -> dict[str, Any]:
     floor_s, differing = best_of(repeats, lambda: floor(world))
     plan_s, planned = best_of(repeats, lambda: plan(world))
 
-    still = unchanged(world)
-    still_floor_s, _ = best_of(repeats, lambda: floor(still))
-    still_s, _ = best_of(repeats, lambda: plan(still))
-    del still
+    still_floor_s, still_s = measure_unchanged(world, repeats)
 
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
@@ -132,6 +129,14 @@ def measure(size: int, repeats: int) -> dict[str, Any]:
         "json_floor_s": json_s,
         "cli_vs_json_floor": cli_s / json_s,
     }
+
+
+def measure_unchanged(world: World, repeats: int) -> tuple[float, float]:
+    """(floor s, plan s) for the world's mailbox with nothing changed since the baseline."""
+    still = unchanged(world)
+    floor_s, _ = best_of(repeats, lambda: floor(still))
+    plan_s, _ = best_of(repeats, lambda: plan(still))
+    return floor_s, plan_s
 
 
 def measure_delta(size: int, repeats: int) -> dict[str, Any]:

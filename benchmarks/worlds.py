@@ -8,6 +8,7 @@ appointments (a third with attachments) and tasks share the total 40/30/30.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import attrs
 
@@ -110,9 +111,9 @@ def round_trip(world: World) -> World:
     compare values, not identities.
     """
     return World(
-        crm=loads(dumps(world.crm, indent=None), CrmSnapshot),
-        outlook=loads(dumps(world.outlook, indent=None), OutlookSnapshot),
-        baseline=loads(dumps(world.baseline, indent=None), Baseline),
+        crm=_read_back(world.crm, CrmSnapshot),
+        outlook=_read_back(world.outlook, OutlookSnapshot),
+        baseline=_read_back(world.baseline, Baseline),
         changed_pairs=world.changed_pairs,
     )
 
@@ -120,8 +121,8 @@ def round_trip(world: World) -> World:
 def unchanged(world: World) -> World:
     """A round with nothing changed since the baseline: both sides read back from JSON."""
     return World(
-        crm=loads(dumps(world.baseline.crm, indent=None), CrmSnapshot),
-        outlook=loads(dumps(world.baseline.outlook, indent=None), OutlookSnapshot),
+        crm=_read_back(world.baseline.crm, CrmSnapshot),
+        outlook=_read_back(world.baseline.outlook, OutlookSnapshot),
         baseline=world.baseline,
         changed_pairs=0,
     )
@@ -208,11 +209,18 @@ def build_delta(total: int, share: float = 0.01) -> DeltaWorld:
             whole[collection] = [r for r in records if r is not None]
         cls = type(snapshot)
         sides[name] = (cls(**whole), cls(**delta, complete=False, removed=removed))
+    # Each read back from JSON on its own, as a stored baseline and service reads are.
+    crm_whole, crm_delta = sides["crm"]
+    outlook_whole, outlook_delta = sides["outlook"]
     return DeltaWorld(
-        crm=sides["crm"][0],
-        outlook=sides["outlook"][0],
-        crm_delta=sides["crm"][1],
-        outlook_delta=sides["outlook"][1],
-        baseline=baseline,
+        crm=_read_back(crm_whole, CrmSnapshot),
+        outlook=_read_back(outlook_whole, OutlookSnapshot),
+        crm_delta=_read_back(crm_delta, CrmSnapshot),
+        outlook_delta=_read_back(outlook_delta, OutlookSnapshot),
+        baseline=_read_back(baseline, Baseline),
         changed=changed,
     )
+
+
+def _read_back(value: Any, cls: type[Any]) -> Any:
+    return loads(dumps(value, indent=None), cls)
