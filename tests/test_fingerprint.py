@@ -16,7 +16,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmsync import Address, Appointment, Attachment, Task
+from crmsync import Address, Appointment, Attachment, CrmContact, OutlookContact, Task
 from crmsync.fingerprint import _digest_entry, _plain_text, text
 from crmsync.records import ActivityKind, Domain, Priority, Recurrence, Side, TaskStatus
 from crmsync.strategies import (
@@ -102,3 +102,24 @@ def test_values_the_records_do_not_declare_still_write_as_repr() -> None:
     for value in odd:
         assert text(value) == repr(value)
         assert _plain_text(value) == repr(_slow_plain(value))
+
+
+class _SubAddress(Address):
+    """An address subclass: validation accepts it, and `repr` names it."""
+
+
+@attrs.define(frozen=True)
+class _WiderAddress(Address):
+    floor: str = ""
+
+
+def test_a_nested_subclass_writes_as_repr_writes_it() -> None:
+    for address in (_SubAddress(street="1 Rue"), _WiderAddress(street="1 Rue", floor="3")):
+        for record in (
+            CrmContact(key="k", address1=address),
+            OutlookContact(key="k", home_address=address),
+        ):
+            assert text(record) == repr(record)
+            assert _plain_text(record) == repr(_slow_plain(record))
+            entry = _digest_entry(Domain.CONTACT, Side.CRM, "k", record)
+            assert entry == _slow_entry(Domain.CONTACT, Side.CRM, "k", record)

@@ -756,7 +756,7 @@ def test_apply_refuses_a_link_or_unlink_whose_record_is_gone() -> None:
 
 
 def test_an_updates_reason_names_the_strongest_rule_that_fired() -> None:
-    """Survivors in `merge._stronger`: a conflict's reason is not replaced by a later field's
+    """Survivors in `fieldmerge._stronger`: a conflict's reason is not replaced by a later field's
     plain change."""
     base_c = CrmContact(key="k", job_title="A", notes="n")
     base_o = OutlookContact(key="k", job_title="A", notes="n")

@@ -95,21 +95,28 @@ def _simple(field: attrs.Attribute[Any]) -> bool:
 def _slot(field: attrs.Attribute[Any], namespace: dict[str, Any], *, iso: bool = False) -> str:
     """The f-string slot that writes `field` of the record `r`, as `repr` writes it.
 
-    A plain value is `!r`; a nested record or an enum member calls its own
-    encoder (a field's converter makes every value a member of its declared
-    type); anything else goes through `text`. With `iso`, a datetime field
-    is written as the repr of its ISO text ("None" when absent).
+    A plain value is `!r`; an enum member calls its class's encoder (a
+    field's converter makes every value a member of its declared enum, and an
+    enum with members has no subclass); a nested record calls its class's
+    encoder when it is of exactly that class (a subclass, which validation
+    accepts, writes as `repr` does, through `text`); anything else goes
+    through `text`. With `iso`, a datetime field is written as the repr of
+    its ISO text ("None" when absent).
     """
     name = field.name
     if iso and "datetime" in str(field.type):
         return f"{{iso(r.{name})}}"
     if _simple(field):
         return f"{{r.{name}!r}}"
-    encode = _ENCODERS.get(field.type) if isinstance(field.type, type) else None
+    kind = field.type
+    encode = _ENCODERS.get(kind) if isinstance(kind, type) else None
     if encode is None:
         return f"{{text(r.{name})}}"
     namespace[f"encode_{name}"] = encode
-    return f"{{encode_{name}(r.{name})}}"
+    if issubclass(kind, Enum):
+        return f"{{encode_{name}(r.{name})}}"
+    namespace[f"class_{name}"] = kind
+    return f"{{encode_{name}(r.{name}) if type(r.{name}) is class_{name} else text(r.{name})}}"
 
 
 def _writer(

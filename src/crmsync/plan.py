@@ -10,7 +10,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -25,9 +25,6 @@ from crmsync.records import (
     Task,
 )
 from crmsync.settings import Settings
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "FORMAT_VERSION",
