@@ -110,7 +110,7 @@ def _slot(field: attrs.Attribute[Any], namespace: dict[str, Any], *, iso: bool =
         return f"{{r.{name}!r}}"
     kind = field.type
     encode = _ENCODERS.get(kind) if isinstance(kind, type) else None
-    if encode is None:
+    if encode is None or not isinstance(kind, type):
         return f"{{text(r.{name})}}"
     namespace[f"encode_{name}"] = encode
     if issubclass(kind, Enum):
