@@ -109,10 +109,9 @@ def _slot(field: attrs.Attribute[Any], namespace: dict[str, Any], *, iso: bool =
     if _simple(field):
         return f"{{r.{name}!r}}"
     kind = field.type
-    encode = _ENCODERS.get(kind) if isinstance(kind, type) else None
-    if encode is None or not isinstance(kind, type):
+    if not isinstance(kind, type) or kind not in _ENCODERS:
         return f"{{text(r.{name})}}"
-    namespace[f"encode_{name}"] = encode
+    namespace[f"encode_{name}"] = _ENCODERS[kind]
     if issubclass(kind, Enum):
         return f"{{encode_{name}(r.{name})}}"
     namespace[f"class_{name}"] = kind
