@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from crmsync import (
     Action,
+    Attachment,
+    BaselineUpdate,
     CrmContact,
     CrmSnapshot,
     Domain,
@@ -15,7 +20,31 @@ from crmsync import (
     Severity,
     Side,
 )
+from crmsync.plan import join_apart
 from support import NOW, plan
+
+_OPS = st.lists(
+    st.builds(
+        Op,
+        action=st.sampled_from(Action),
+        side=st.sampled_from(Side),
+        domain=st.sampled_from(Domain),
+        key=st.sampled_from(["a", "b", "B", "é"]),
+        record=st.none()
+        | st.builds(
+            Attachment,
+            name=st.sampled_from(["x", "y"]),
+            size=st.integers(0, 2),
+            content_hash=st.just("sha256:0"),
+        ),
+        reason=st.sampled_from(["r", "s"]),
+    ),
+    max_size=12,
+)
+_UPDATES = st.lists(
+    st.builds(BaselineUpdate, domain=st.sampled_from(Domain), key=st.sampled_from(["a", "b", "c"])),
+    max_size=6,
+)
 
 
 def test_ops_and_notices_are_kept_in_one_total_order() -> None:
@@ -27,6 +56,60 @@ def test_ops_and_notices_are_kept_in_one_total_order() -> None:
     planned = Plan(ops=(a, b, c), notices=(n1, n2), now=NOW)
     assert planned.ops == (b, c, a)
     assert planned.notices == (n2, n1)
+
+
+@given(_OPS, _UPDATES)
+def test_a_plan_orders_ops_and_updates_by_their_sort_keys_stably(
+    ops: list[Op], updates: list[BaselineUpdate]
+) -> None:
+    # The plan builds its sort keys at C speed; `sort_key` is the order's definition.
+    planned = Plan(ops=ops, baseline_updates=updates, now=NOW)
+    assert list(planned.ops) == sorted(ops, key=Op.sort_key)
+    assert list(planned.baseline_updates) == sorted(updates, key=BaselineUpdate.sort_key)
+    assert [id(op) for op in planned.ops] == [
+        id(op) for op in sorted(ops, key=Op.sort_key)
+    ]  # equal ops keep their input order
+
+
+@given(_OPS, _UPDATES, st.lists(st.sampled_from(Domain), min_size=1, max_size=4))
+def test_plans_over_different_domains_join_into_the_order_one_plan_gives(
+    ops: list[Op], updates: list[BaselineUpdate], cut: list[Domain]
+) -> None:
+    # One plan per group of domains, given in any order: joined without sorting
+    # again, they are what one plan holding everything would hold.
+    groups = [set(cut), set(Domain) - set(cut)]
+    plans = [
+        Plan(
+            ops=[op for op in ops if op.domain in group],
+            baseline_updates=[u for u in updates if u.domain in group],
+            now=NOW,
+        )
+        for group in groups
+    ]
+    joined = join_apart(reversed(plans))
+    order = list(Domain)
+    spans = sorted(
+        (min(found), max(found))
+        for plan in plans
+        if (found := [order.index(x.domain) for x in (*plan.ops, *plan.baseline_updates)])
+    )
+    if len(spans) == 2 and spans[0][1] >= spans[1][0]:
+        assert joined is None  # the groups' domains interleave
+        return
+    whole = Plan(ops=ops, baseline_updates=updates, now=NOW)
+    assert joined == (whole.ops, (), whole.baseline_updates)
+
+
+def test_plans_sharing_a_domain_do_not_join() -> None:
+    op = Op(action=Action.DELETE, side=Side.CRM, domain=Domain.TASK, key="a", reason="r")
+    other = Op(action=Action.DELETE, side=Side.CRM, domain=Domain.CONTACT, key="a", reason="r")
+    both = Plan(ops=(op, other), now=NOW)
+    assert join_apart([both, Plan(ops=(op,), now=NOW)]) is None
+    assert join_apart([Plan(ops=(op,), now=NOW), Plan(ops=(other,), now=NOW)]) == (
+        (other, op),
+        (),
+        (),
+    )
 
 
 def test_is_empty_ignores_repeating_notices() -> None:

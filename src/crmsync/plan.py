@@ -7,9 +7,11 @@ order, so the same inputs in any order give the same plan, and the same JSON.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import Counter
 from collections.abc import Iterable
 from enum import StrEnum
+from itertools import chain, pairwise
 from typing import Any
 
 import attrs
@@ -37,6 +39,7 @@ __all__ = [
     "Plan",
     "Record",
     "Severity",
+    "join_apart",
 ]
 
 FORMAT_VERSION = "1.0"
@@ -435,3 +438,32 @@ def notices_markdown() -> str:
         for code, (severity, meaning) in NOTICE_CODES.items()
     ]
     return "\n".join(["| code | severity | meaning |", "|---|---|---|", *rows]) + "\n"
+
+
+def join_apart(
+    plans: Iterable[Plan],
+) -> tuple[tuple[Op, ...], tuple[Notice, ...], tuple[BaselineUpdate, ...]] | None:
+    """The ops, notices and baseline updates of plans that share no domain, in plan order.
+
+    A plan's ops, notices and updates are each ordered by domain first, so
+    their first and last entries give the domains the plan spans. Plans whose
+    spans do not overlap cannot disagree on a record, and put in span order
+    they are already in the total order of one plan holding them all: their
+    entries are joined without sorting again. None when two plans share a
+    domain (then the caller merges them entry by entry).
+    """
+    spans = []
+    for plan in plans:
+        parts = (plan.ops, plan.notices, plan.baseline_updates)
+        ends = [_ORDER[part[i].domain] for part in parts if part for i in (0, -1)]
+        if ends:
+            spans.append((min(ends), max(ends), plan))
+    spans.sort(key=operator.itemgetter(0))
+    if any(before[1] >= after[0] for before, after in pairwise(spans)):
+        return None
+    apart = [plan for _, _, plan in spans]
+    return (
+        _InOrder(chain.from_iterable(plan.ops for plan in apart)),
+        _InOrder(chain.from_iterable(plan.notices for plan in apart)),
+        _InOrder(chain.from_iterable(plan.baseline_updates for plan in apart)),
+    )

@@ -15,7 +15,7 @@ import attrs
 
 from crmsync.errors import InvalidInput, PolicyConflict, Problem
 from crmsync.fingerprint import seal
-from crmsync.plan import BaselineUpdate, Notice, Op, Plan, Record, Severity
+from crmsync.plan import BaselineUpdate, Notice, Op, Plan, Record, Severity, join_apart
 from crmsync.records import (
     SNAPSHOT_FIELD,
     Baseline,
@@ -123,9 +123,9 @@ def finish_plan(
         The plan, in its total order.
     """
     plan = Plan(
-        ops=tuple(ops),
-        notices=tuple(notices),
-        baseline_updates=tuple(updates),
+        ops=ops if isinstance(ops, tuple) else tuple(ops),
+        notices=notices if isinstance(notices, tuple) else tuple(notices),
+        baseline_updates=updates if isinstance(updates, tuple) else tuple(updates),
         now=inp.now,
         settings=inp.settings,
         has_baseline=inp.baseline is not None,
@@ -149,13 +149,19 @@ def compose(*policies: Policy) -> Policy:
     """
 
     def composed(inp: SyncInput) -> Plan:
-        ops: dict[Any, Op] = {}
-        updates: dict[Any, BaselineUpdate] = {}
-        notices: list[Notice] = []
+        plans = []
         for policy in policies:
             # Each plan is fingerprinted once, here, not also by the policy.
             partial = getattr(policy, "plan_without_fingerprint", None)
-            plan = partial(inp) if partial is not None else policy(inp)
+            plans.append(partial(inp) if partial is not None else policy(inp))
+        joined = join_apart(plans)
+        if joined is not None:
+            # Plans over different domains cannot disagree, and each is in order.
+            return finish_plan(inp, *joined)
+        ops: dict[Any, Op] = {}
+        updates: dict[Any, BaselineUpdate] = {}
+        notices: list[Notice] = []
+        for plan in plans:
             for op in plan.ops:
                 seen = ops.setdefault(op.target, op)
                 if seen is not op and seen != op:
