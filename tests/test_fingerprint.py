@@ -9,6 +9,7 @@ itself, written here the slow way, over every record shape the strategies draw.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,8 +17,26 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmsync import Address, Appointment, Attachment, CrmContact, OutlookContact, Task
-from crmsync.fingerprint import _digest_entry, _plain_text, text
+from crmsync import (
+    Address,
+    Appointment,
+    Attachment,
+    CrmContact,
+    CrmSnapshot,
+    OutlookContact,
+    OutlookSnapshot,
+    Task,
+)
+from crmsync.fingerprint import (
+    _digest_entry,
+    _iso_text,
+    _Moments,
+    _plain_text,
+    _record_text,
+    fingerprint,
+    text,
+)
+from crmsync.plan import Action, Op
 from crmsync.records import ActivityKind, Domain, Priority, Recurrence, Side, TaskStatus
 from crmsync.strategies import (
     addresses,
@@ -123,3 +142,84 @@ def test_a_nested_subclass_writes_as_repr_writes_it() -> None:
             assert _plain_text(record) == repr(_slow_plain(record))
             entry = _digest_entry(Domain.CONTACT, Side.CRM, "k", record)
             assert entry == _slow_entry(Domain.CONTACT, Side.CRM, "k", record)
+
+
+PARIS = ZoneInfo("Europe/Paris")
+_ZONES = [dt.UTC, dt.timezone(dt.timedelta(0), "Z"), dt.timezone(dt.timedelta(hours=1)), PARIS]
+
+
+# The days Paris moves its clocks in 2026 (naive: Hypothesis draws wall times).
+_CLOCK_CHANGES = [dt.datetime(2026, 3, 29), dt.datetime(2026, 10, 25)]  # noqa: DTZ001
+
+
+def _equal_moments_written_apart() -> list[dt.datetime]:
+    """Moments that are equal (as dict keys) but whose `repr` or ISO text differ.
+
+    02:30 on 2026-10-25 happens twice in Paris: the two folds compare equal in
+    their zone but write differently; the same instant in UTC, in a UTC named
+    "Z" and at a fixed +01:00 compares equal across zones.
+    """
+    first = dt.datetime(2026, 10, 25, 2, 30, tzinfo=PARIS)
+    second = first.replace(fold=1)
+    instant = dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC)
+    return [
+        first,
+        second,
+        instant,
+        instant.replace(tzinfo=_ZONES[1]),
+        instant.astimezone(_ZONES[2]),
+        first,
+    ]
+
+
+def _tasks(moments: list[dt.datetime]) -> list[Task]:
+    return [Task(key=f"t{i}", due=moment, modified=moment) for i, moment in enumerate(moments)]
+
+
+def _slow_fingerprint(tasks: list[Task]) -> str:
+    entries = [
+        _slow_entry(Domain.TASK, side, task.key, task)
+        for task in sorted(tasks, key=lambda t: t.key)
+        for side in (Side.CRM, Side.OUTLOOK)
+    ]
+    return "sha256:" + hashlib.sha256(b"".join(entries)).hexdigest()
+
+
+def _check_one_digest(tasks: list[Task]) -> None:
+    """Every record written with one digest's memo of moments writes as repr writes it."""
+    records, plain = _Moments(repr), _Moments(_iso_text)
+    for task in tasks:
+        assert _record_text(task, records) == _slow_entry(
+            Domain.TASK, Side.CRM, "k", task
+        ).decode().removeprefix("('task', 'crm', 'k', ").removesuffix(")")
+        assert _plain_text(task, plain) == repr(_slow_plain(task))
+    ops = [
+        Op(action=Action.UPDATE, side=Side.OUTLOOK, domain=Domain.TASK, key=t.key, reason="r")
+        for t in tasks
+    ]
+    found = fingerprint(ops, CrmSnapshot(tasks=tasks), OutlookSnapshot(tasks=tasks))
+    assert found == _slow_fingerprint(tasks)
+
+
+def test_equal_moments_that_write_differently_keep_their_own_text_in_one_digest() -> None:
+    moments = _equal_moments_written_apart()
+    _check_one_digest(_tasks(moments))
+    _check_one_digest(_tasks(moments[::-1]))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_CLOCK_CHANGES).flatmap(
+                lambda day: st.datetimes(min_value=day, max_value=day + dt.timedelta(days=1))
+            ),
+            st.sampled_from(_ZONES),
+            st.integers(0, 1),
+        ).map(lambda m: m[0].replace(tzinfo=m[1], fold=m[2])),
+        max_size=8,
+    )
+)
+def test_moments_around_clock_changes_write_as_repr_writes_them_in_one_digest(
+    moments: list[dt.datetime],
+) -> None:
+    _check_one_digest(_tasks(moments))

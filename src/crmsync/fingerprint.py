@@ -11,7 +11,8 @@ frozen records. The text is written by per-class writers that give exactly
 the bytes `repr` gives: one f-string per record class, generated once at
 import as attrs generates its own methods (attrs' `repr` and `Enum.__repr__`
 run Python code for every value, and the fingerprint reads every record a
-plan touches). The cost follows the size of the plan, never of the snapshots.
+plan touches); a digest writes each distinct datetime once (`_Moments`). The
+cost follows the size of the plan, never of the snapshots.
 """
 
 from __future__ import annotations
@@ -92,23 +93,53 @@ def _simple(field: attrs.Attribute[Any]) -> bool:
     return isinstance(kind, types.UnionType) and all(arg in _SIMPLE for arg in args)
 
 
-def _slot(field: attrs.Attribute[Any], namespace: dict[str, Any], *, iso: bool = False) -> str:
+def _slot(
+    field: attrs.Attribute[Any],
+    namespace: dict[str, Any],
+    *,
+    iso: bool = False,
+    moments: bool = False,
+) -> str:
     """The f-string slot that writes `field` of the record `r`, as `repr` writes it.
 
     A plain value is `!r`; an enum member calls its class's encoder (a
     field's converter makes every value a member of its declared enum, and an
     enum with members has no subclass); a nested record calls its class's
     encoder when it is of exactly that class (a subclass, which validation
-    accepts, writes as `repr` does, through `text`); anything else goes
-    through `text`. With `iso`, a datetime field is written as the repr of
-    its ISO text ("None" when absent).
+    accepts, writes as `repr` does, through `text`); an optional nested
+    record writes None, and a tuple of them an empty tuple, without a call;
+    anything else goes through `text`. With `iso`, a datetime field is
+    written as the repr of its ISO text ("None" when absent). With `moments`,
+    a datetime field is looked up in the writer's `_Moments` `m`, which
+    writes each moment once per digest.
     """
     name = field.name
-    if iso and "datetime" in str(field.type):
-        return f"{{iso(r.{name})}}"
+    if "datetime" in str(field.type):
+        if moments:
+            # A subclass, or None, is written without the memo.
+            fallback = "iso" if iso else "repr"
+            return (
+                f"{{m[(r.{name}, id(r.{name}.tzinfo), r.{name}.fold)] "
+                f"if type(r.{name}) is datetime else {fallback}(r.{name})}}"
+            )
+        if iso:
+            return f"{{iso(r.{name})}}"
     if _simple(field):
         return f"{{r.{name}!r}}"
     kind = field.type
+    args = get_args(kind)
+    if isinstance(kind, types.UnionType) and len(args) == 2 and type(None) in args:
+        # An optional nested record (a recurrence): None is written without a call.
+        inner = args[0] if args[1] is type(None) else args[1]
+        if isinstance(inner, type) and inner in _ENCODERS and not issubclass(inner, Enum):
+            namespace[f"encode_{name}"], namespace[f"class_{name}"] = _ENCODERS[inner], inner
+            return (
+                f"{{NONE if r.{name} is None else encode_{name}(r.{name}) "
+                f"if type(r.{name}) is class_{name} else text(r.{name})}}"
+            )
+    if get_origin(kind) is tuple:
+        # A tuple of nested records (attachments), most often empty.
+        return f"{{EMPTY if type(r.{name}) is tuple and not r.{name} else text(r.{name})}}"
     if not isinstance(kind, type) or kind not in _ENCODERS:
         return f"{{text(r.{name})}}"
     namespace[f"encode_{name}"] = _ENCODERS[kind]
@@ -119,8 +150,13 @@ def _slot(field: attrs.Attribute[Any], namespace: dict[str, Any], *, iso: bool =
 
 
 def _writer(
-    cls: type[Any], head: str, slots: Iterable[str], tail: str, namespace: dict[str, Any]
-) -> Callable[[Any], str]:
+    cls: type[Any],
+    head: str,
+    slots: Iterable[str],
+    tail: str,
+    namespace: dict[str, Any],
+    arguments: str = "r",
+) -> Callable[..., str]:
     """A function writing a record of `cls` as `head`, the slots joined by ", ", then `tail`.
 
     The function is generated once per class, as attrs generates its own
@@ -128,11 +164,41 @@ def _writer(
     that writes them (no tuple of values, no `%` pass, no call per plain value).
     """
     template = head + ", ".join(slots) + tail
-    source = f"def write(r):\n    return f{template!r}\n"
-    namespace = {"text": text, "iso": _iso_text, **namespace}
+    source = f"def write({arguments}):\n    return f{template!r}\n"
+    namespace = {
+        "text": text,
+        "iso": _iso_text,
+        "datetime": dt.datetime,
+        "NONE": "None",
+        "EMPTY": "()",
+        **namespace,
+    }
     exec(compile(source, f"<crmsync.fingerprint {cls.__qualname__}>", "exec"), namespace)  # noqa: S102 - source built from attrs field names only
-    write: Callable[[Any], str] = namespace["write"]
+    write: Callable[..., str] = namespace["write"]
     return write
+
+
+class _Moments(dict[tuple[dt.datetime, int, int], str]):
+    """The text of each datetime one digest writes, written once (`repr` is slow for them).
+
+    A record set holds few distinct moments (meetings start on the hour), but
+    `repr` and `isoformat` of an aware datetime cost as much as the rest of
+    the record. The key is the value, its zone object's identity and its
+    fold: equal datetimes with one zone object and one fold have one wall
+    time, so one text, while an equal instant in another zone (or the other
+    fold) gets its own. A `_Moments` lives for one digest, while the records
+    it writes, and so their zone objects, are alive.
+    """
+
+    __slots__ = ("_write",)
+
+    def __init__(self, write: Callable[[dt.datetime], str]) -> None:
+        super().__init__()
+        self._write = write
+
+    def __missing__(self, key: tuple[dt.datetime, int, int]) -> str:
+        written = self[key] = self._write(key[0])
+        return written
 
 
 def _attrs_text(cls: type[Any]) -> Callable[[Any], str]:
@@ -161,30 +227,34 @@ for _cls in (Address, Attachment, Recurrence, *_RECORDS):  # nested classes befo
 # --- the records digest --------------------------------------------------------------
 
 
-def _record_writer(cls: type[Any]) -> Callable[[Any], str]:
-    """How a record enters the records digest: `[values]`, all fields but `modified`."""
+def _record_writer(cls: type[Any]) -> Callable[[Any, _Moments], str]:
+    """How a record enters the records digest: `[values]`, all fields but `modified`.
+
+    The writer takes the record and the digest's `_Moments` (of `repr`).
+    """
     namespace: dict[str, Any] = {}
-    slots = [_slot(f, namespace) for f in attrs.fields(cls) if f.name != "modified"]
-    return _writer(cls, "[", slots, "]", namespace)
+    fields = [f for f in attrs.fields(cls) if f.name != "modified"]
+    slots = [_slot(f, namespace, moments=True) for f in fields]
+    return _writer(cls, "[", slots, "]", namespace, arguments="r, m")
 
 
-class _Writers(dict[type, Callable[[Any], str]]):
+class _Writers(dict[type, Callable[..., str]]):
     """Writers by a value's type; a type first seen gets one from `make`, kept for the next."""
 
     def __init__(
         self,
-        known: Mapping[type, Callable[[Any], str]],
-        make: Callable[[type[Any]], Callable[[Any], str]],
+        known: Mapping[type, Callable[..., str]],
+        make: Callable[[type[Any]], Callable[..., str]],
     ) -> None:
         super().__init__(known)
         self._make = make
 
-    def __missing__(self, cls: type[Any]) -> Callable[[Any], str]:
+    def __missing__(self, cls: type[Any]) -> Callable[..., str]:
         write = self[cls] = self._make(cls)
         return write
 
 
-def _none_text(_: None) -> str:
+def _none_text(_: None, __: _Moments | None = None) -> str:
     return "None"
 
 
@@ -193,9 +263,9 @@ _RECORD_TEXT = _Writers(
 )
 
 
-def _record_text(record: Any) -> str:
+def _record_text(record: Any, moments: _Moments | None = None) -> str:
     """A record's field values but `modified`, as `repr` writes their list (None: absent)."""
-    return _RECORD_TEXT[type(record)](record)
+    return _RECORD_TEXT[type(record)](record, _Moments(repr) if moments is None else moments)
 
 
 def _digest_entry(domain: Domain, side: Side, key: str, record: Any) -> bytes:
@@ -236,6 +306,7 @@ def fingerprint(
     texts: list[str] = []
     add = texts.append
     write = _RECORD_TEXT
+    m = _Moments(repr)
     for domain in sorted(targets):  # a Domain orders by its value, as the entries' tuples did
         name = SNAPSHOT_FIELD[domain]
         (crm_side, crm_read), (outlook_side, outlook_read) = (
@@ -246,8 +317,8 @@ def fingerprint(
             shown = repr(key)
             c, o = crm_read(key), outlook_read(key)
             add(
-                f"{crm_side}{shown}, {write[type(c)](c)}){outlook_side}{shown}, "
-                f"{write[type(o)](o)})"
+                f"{crm_side}{shown}, {write[type(c)](c, m)}){outlook_side}{shown}, "
+                f"{write[type(o)](o, m)})"
             )
     return "sha256:" + hashlib.sha256("".join(texts).encode()).hexdigest()
 
@@ -275,23 +346,28 @@ def _reader(
 # --- the content digest --------------------------------------------------------------
 
 
-def _plain_writer(cls: type[Any]) -> Callable[[Any], str]:
+def _plain_writer(cls: type[Any]) -> Callable[[Any, _Moments], str]:
     """How a record enters the content digest: `(ClassName, *values)`, datetimes as ISO text.
 
     Its datetimes become ISO text (a zone read from Graph comes back from JSON
     as a fixed offset, and the digest must not change with it); nested values
-    hold no datetime, so their `repr` is canonical as it is.
+    hold no datetime, so their `repr` is canonical as it is. The writer takes
+    the record and the digest's `_Moments` (of `_iso_text`).
     """
     namespace: dict[str, Any] = {}
-    slots = [_slot(f, namespace, iso=True) for f in attrs.fields(cls)]
-    return _writer(cls, "(" + repr(cls.__name__) + ", ", slots, ")", namespace)
+    slots = [_slot(f, namespace, iso=True, moments=True) for f in attrs.fields(cls)]
+    head = "(" + repr(cls.__name__) + ", "
+    return _writer(cls, head, slots, ")", namespace, arguments="r, m")
 
 
-def _plain_text(value: Any) -> str:
+def _plain_text(value: Any, moments: _Moments | None = None) -> str:
     """A value as the content digest writes it: the same before and after a JSON round trip.
 
     Datetimes are their ISO text; records are their class name and field values.
     """
+    write = _PLAIN_RECORD.get(type(value))
+    if write is not None:
+        return write(value, _Moments(_iso_text) if moments is None else moments)
     return _PLAIN_TEXT[type(value)](value)
 
 
@@ -300,13 +376,8 @@ def _plain_fallback(cls: type[Any]) -> Callable[[Any], str]:
     return _iso_text if issubclass(cls, dt.datetime) else text
 
 
-_PLAIN_TEXT = _Writers(
-    {
-        **{cls: _plain_writer(cls) for cls in _RECORDS},
-        **dict.fromkeys((str, int, bool, type(None)), repr),
-    },
-    _plain_fallback,
-)
+_PLAIN_RECORD = {cls: _plain_writer(cls) for cls in _RECORDS}
+_PLAIN_TEXT = _Writers(dict.fromkeys((str, int, bool, type(None)), repr), _plain_fallback)
 _VALUE_TEXT = {member: repr(member.value) for cls in (Action, Side, Domain) for member in cls}
 
 
@@ -330,6 +401,7 @@ def _content_digest(plan: Plan, records: str) -> str:
     texts = [repr(head)]
     add = texts.append
     value = _VALUE_TEXT  # an enum member's value, as repr writes it
+    m = _Moments(_iso_text)
     for op in plan.ops:
         # repr((action, side, domain, key, reason)) of the values, and of each change
         entry = (
@@ -338,12 +410,13 @@ def _content_digest(plan: Plan, records: str) -> str:
         changes = _tuple_of(
             [f"({c.field!r}, {_plain_text(c.old)}, {_plain_text(c.new)})" for c in op.changes]
         )
-        add(f"({entry}, {changes}, {_plain_text(op.record)})")
-    plain = _PLAIN_TEXT
+        add(f"({entry}, {changes}, {_plain_text(op.record, m)})")
     for u in plan.baseline_updates:
         where = f"({value[u.domain]}, {u.key!r}, {u.unlinked!r}, {u.pending_remap!r})"
         crm, outlook = u.crm, u.outlook
-        add(f"({where}, ({plain[type(crm)](crm)}, {plain[type(outlook)](outlook)}))")
+        crm_text = "None" if crm is None else _plain_text(crm, m)
+        outlook_text = "None" if outlook is None else _plain_text(outlook, m)
+        add(f"({where}, ({crm_text}, {outlook_text}))")
     return hashlib.sha256("".join(texts).encode("utf-8", "backslashreplace")).hexdigest()
 
 
