@@ -174,7 +174,7 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
                 outlook_after=record,
                 keep_baseline=True,
             )
-            result.notices.append(
+            result.notices += (
                 self.notice(
                     pair.key,
                     "field_not_synced",
@@ -182,7 +182,7 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
                     "in Outlook, so it is not created in the CRM.",
                     Severity.INFO,
                     Side.OUTLOOK,
-                )
+                ),
             )
             return result
         result = super().create(pair, source, inp, reason)
@@ -254,14 +254,14 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
             return
         refusal = self._attachment_refusal(after[Side.CRM], after[Side.OUTLOOK], inp.settings)
         if refusal:
-            result.notices.append(self.notice(pair.key, *refusal, Severity.INFO))
+            result.notices += (self.notice(pair.key, *refusal, Severity.INFO),)
             return
         settings = inp.settings
         for op in moves:
             attachment = op.record
             assert isinstance(attachment, Attachment)  # noqa: S101 - built just above
             if op.action is Action.CREATE and attachment.size > settings.max_attachment_bytes:
-                result.notices.append(
+                result.notices += (
                     self.notice(
                         pair.key,
                         "attachment_too_large",
@@ -270,10 +270,10 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
                         "does not sync.",
                         Severity.WARNING,
                         op.side.other,
-                    )
+                    ),
                 )
                 continue
-            result.extra_ops.append(op)
+            result.extra_ops += (op,)
         self._settle_bases(result)
 
     def _attachment_refusal(
@@ -339,8 +339,10 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
             if attachment.size <= left:
                 left -= attachment.size
                 continue
-            result.extra_ops.remove(op)
-            result.notices.append(
+            ops = list(result.extra_ops)
+            ops.remove(op)
+            result.extra_ops = tuple(ops)
+            result.notices += (
                 self.notice(
                     result.key,
                     "attachment_deferred",
@@ -354,7 +356,7 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
                     ),
                     Severity.INFO,
                     op.side,
-                )
+                ),
             )
             # Pending: neither side's baseline holds it, so the next plan sees it again.
             for side in Side:

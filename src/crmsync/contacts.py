@@ -301,9 +301,9 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
         crm: CrmContact = result.crm_after
         outlook: OutlookContact = result.outlook_after
         remap = _remap_addresses(crm, outlook, inp.settings, pair.key)
-        result.notices.extend(remap.notices)
+        result.notices += tuple(remap.notices)
         if remap.problem:
-            result.notices.append(
+            result.notices += (
                 self.notice(
                     pair.key,
                     "address_remap_conflict",
@@ -311,7 +311,7 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
                     f"addresses cannot be remapped without losing one: {remap.problem}. The "
                     "contact's addresses are left as they are until a person makes them fit.",
                     Severity.WARNING,
-                )
+                ),
             )
             # The addresses stay pending: the baseline keeps their previous values.
             if pair.linked:
@@ -335,12 +335,12 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
         else:
             settled = f"the address-mode switch settles it ({inp.settings.address_remap.value}); "
             settled += "an address it overwrites has an address_remap_data_loss notice."
-        result.notices = [
+        result.notices = tuple(
             attrs.evolve(n, message=n.message.replace(_LEFT_FOR_A_PERSON, settled))
             if n.code == "conflict" and n.message.startswith("address ")
             else n
             for n in result.notices
-        ]
+        )
         new_crm = _with_crm_addresses(crm, remap.crm)
         new_outlook = _with_outlook_addresses(outlook, remap.outlook)
         if new_crm != crm:

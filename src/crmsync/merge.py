@@ -121,8 +121,8 @@ class PairResult:
     keep_baseline: bool = False
     unlinked: bool | None = None
     pending_remap: bool | None = None
-    notices: list[Notice] = attrs.field(factory=list)
-    extra_ops: list[Op] = attrs.field(factory=list)
+    notices: tuple[Notice, ...] = ()
+    extra_ops: tuple[Op, ...] = ()
 
 
 class DomainRules(Generic[CrmT, OutT]):
@@ -330,7 +330,7 @@ class DomainRules(Generic[CrmT, OutT]):
             outlook_reason=merged.outlook_reason,
             base_crm=crm_after,
             base_outlook=outlook_after,
-            notices=list(merged.notices),
+            notices=merged.notices,
         )
         if merged.pending:
             if not linked:

@@ -271,9 +271,17 @@ def _sorted_notices(notices: Iterable[Notice]) -> tuple[Notice, ...]:
     return _InOrder(sorted(set(notices), key=Notice.sort_key))
 
 
+_DOMAIN = operator.attrgetter("domain")
+_KEY = operator.attrgetter("key")
+
+
 def _sorted_updates(updates: Iterable[BaselineUpdate]) -> tuple[BaselineUpdate, ...]:
     if type(updates) is _InOrder:
         return updates
+    updates = list(updates)
+    if len(set(map(_DOMAIN, updates))) <= 1:
+        # One domain (a domain's own plan): its keys alone give the order, compared in C.
+        return _InOrder(sorted(updates, key=_KEY))
     return _InOrder(sorted(updates, key=BaselineUpdate.sort_key))
 
 
