@@ -86,7 +86,12 @@ def _configured_directions(
 
 @attrs.frozen
 class Pair:
-    """One key's records: now on each side (None if absent) and at the last sync."""
+    """One key's records: now on each side (None if absent) and at the last sync.
+
+    A side the scan found equal to its baseline has its current record as
+    `base_*` (the same values; `modified` is metadata, never compared), so
+    the merge reads that record's view once.
+    """
 
     key: str
     crm: Any
@@ -298,7 +303,10 @@ class DomainRules(Generic[CrmT, OutT]):
         base_outlook = pair.base_outlook
         linked = base_crm is not None and base_outlook is not None
         if linked:
-            views += (crm_view(base_crm, settings), outlook_view(base_outlook, settings))
+            views += (
+                views[0] if base_crm is pair.crm else crm_view(base_crm, settings),
+                views[1] if base_outlook is pair.outlook else outlook_view(base_outlook, settings),
+            )
         if skip:
             views = [{k: v for k, v in view.items() if k not in skip} for view in views]
         merged = merge_fields(
@@ -484,12 +492,14 @@ class _Scan:
     Attributes:
         keys: every key to plan: all but the linked pairs unchanged since the
             last sync (and whose work is not pending).
+        crm_unchanged: the keys planned whose CRM record equals its baseline.
         crm_only: the keys only the CRM holds.
         outlook_only: the keys only Outlook holds.
         present: per side, how many linked keys that side still holds.
     """
 
     keys: list[str]
+    crm_unchanged: set[str]
     crm_only: list[str]
     outlook_only: AbstractSet[str]
     present: dict[Side, int]
@@ -518,6 +528,7 @@ def _scan(
     waiting = frozenset(rules.pending_keys(inp)) if fast else frozenset()
     outlook_get, base_crm_get, base_outlook_get = outlook_now.get, base_crm.get, base_outlook.get
     keys: list[str] = []
+    crm_unchanged: set[str] = set()
     unchanged = 0
     for key, crm in crm_now.items():
         if fast and crm == base_crm_get(key):
@@ -525,6 +536,7 @@ def _scan(
             if outlook is not None and outlook == base_outlook_get(key) and key not in waiting:
                 unchanged += 1
                 continue
+            crm_unchanged.add(key)
         keys.append(key)
     # Only the keys planned can be one-sided or linked and half-deleted.
     crm_only = [key for key in keys if key not in outlook_now]
@@ -539,7 +551,13 @@ def _scan(
         # Linked pairs deleted on both sides since the last sync.
         keys.extend(linked - crm_now.keys() - outlook_now.keys())
     present = {Side.CRM: crm_linked, Side.OUTLOOK: outlook_linked}
-    return _Scan(keys=keys, crm_only=crm_only, outlook_only=outlook_only, present=present)
+    return _Scan(
+        keys=keys,
+        crm_unchanged=crm_unchanged,
+        crm_only=crm_only,
+        outlook_only=outlook_only,
+        present=present,
+    )
 
 
 def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bool = True) -> Plan:
@@ -610,6 +628,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
     base_crm, base_outlook = base[Side.CRM], base[Side.OUTLOOK]
     # The order of keys does not matter: the plan sorts what comes out.
     crm_now, outlook_now = current[Side.CRM], current[Side.OUTLOOK]
+    crm_unchanged = scan.crm_unchanged
     for key in scan.keys:
         if key in held or key in refused:
             continue
@@ -619,7 +638,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
             key,
             crm,
             outlook,
-            base_crm.get(key) if is_linked else None,
+            (crm if key in crm_unchanged else base_crm.get(key)) if is_linked else None,
             base_outlook.get(key) if is_linked else None,
         )
         if crm is not None and outlook is not None:
