@@ -96,8 +96,35 @@ def test_plans_over_different_domains_join_into_the_order_one_plan_gives(
     if len(spans) == 2 and spans[0][1] >= spans[1][0]:
         assert joined is None  # the groups' domains interleave
         return
+    if len({op.target for op in ops}) < len(ops):
+        assert joined is None  # two ops on one record: merged entry by entry instead
+        return
     whole = Plan(ops=ops, baseline_updates=updates, now=NOW)
     assert joined == (whole.ops, (), whole.baseline_updates)
+
+
+def test_a_plan_with_two_ops_on_one_record_does_not_join() -> None:
+    delete = Op(action=Action.DELETE, side=Side.CRM, domain=Domain.TASK, key="a", reason="r")
+    update = Op(action=Action.UPDATE, side=Side.CRM, domain=Domain.TASK, key="a", reason="r")
+    other = Op(action=Action.DELETE, side=Side.CRM, domain=Domain.CONTACT, key="a", reason="r")
+    contacts = Plan(ops=(other,), now=NOW)
+    assert join_apart([Plan(ops=(delete, update), now=NOW), contacts]) is None
+    assert join_apart([Plan(ops=(delete, delete), now=NOW), contacts]) is None
+    # Two attachment ops on one appointment act on two targets.
+    attachments = [
+        Op(
+            action=Action.CREATE,
+            side=Side.CRM,
+            domain=Domain.ATTACHMENT,
+            key="a",
+            record=Attachment(name=name, size=1, content_hash="sha256:0"),
+            reason="r",
+        )
+        for name in ("x", "y")
+    ]
+    joined = join_apart([Plan(ops=attachments, now=NOW), contacts])
+    assert joined is not None
+    assert joined[0] == (other, *attachments)
 
 
 def test_plans_sharing_a_domain_do_not_join() -> None:

@@ -67,6 +67,17 @@ def test_compose_refuses_two_ops_that_disagree_on_the_same_record() -> None:
     # Identical ops from two policies are kept once.
     assert len(compose(deleter, deleter)(inp(CrmSnapshot(), OutlookSnapshot())).ops) == 1
 
+    # So are they in one policy's plan, and two different ops on one record are refused.
+    def twice(i: SyncInput) -> Plan:
+        return finish_plan(i, [*deleter(i).ops, *deleter(i).ops], [], [])
+
+    def both(i: SyncInput) -> Plan:
+        return finish_plan(i, [*deleter(i).ops, *creator(i).ops], [], [])
+
+    assert len(compose(twice)(inp(CrmSnapshot(), OutlookSnapshot())).ops) == 1
+    with pytest.raises(PolicyConflict, match="disagree on contact 'a'"):
+        compose(both)(inp(CrmSnapshot(), OutlookSnapshot()))
+
 
 def test_exclude_skips_matching_records_with_a_notice_and_changes_nothing_else() -> None:
     crm = CrmSnapshot(contacts=[CrmContact(key="a", notes="#private"), CrmContact(key="b")])

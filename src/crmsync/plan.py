@@ -448,6 +448,17 @@ def notices_markdown() -> str:
     return "\n".join(["| code | severity | meaning |", "|---|---|---|", *rows]) + "\n"
 
 
+_PLACE = operator.attrgetter("domain", "side", "key")
+
+
+def _distinct_targets(ops: tuple[Op, ...]) -> bool:
+    """True when no two ops act on one target (`Op.target`)."""
+    places = set(map(_PLACE, ops))  # in C; an attachment op adds its identity
+    if len(places) == len(ops):
+        return True
+    return len({op.target for op in ops}) == len(ops)
+
+
 def join_apart(
     plans: Iterable[Plan],
 ) -> tuple[tuple[Op, ...], tuple[Notice, ...], tuple[BaselineUpdate, ...]] | None:
@@ -458,7 +469,8 @@ def join_apart(
     spans do not overlap cannot disagree on a record, and put in span order
     they are already in the total order of one plan holding them all: their
     entries are joined without sorting again. None when two plans share a
-    domain (then the caller merges them entry by entry).
+    domain, or when one plan holds two ops on one record (then the caller
+    merges them entry by entry, keeping identical ops once).
     """
     spans = []
     for plan in plans:
@@ -470,6 +482,8 @@ def join_apart(
     if any(before[1] >= after[0] for before, after in pairwise(spans)):
         return None
     apart = [plan for _, _, plan in spans]
+    if not all(_distinct_targets(plan.ops) for plan in apart):
+        return None  # one plan with two ops on one record: the caller's merge decides
     return (
         _InOrder(chain.from_iterable(plan.ops for plan in apart)),
         _InOrder(chain.from_iterable(plan.notices for plan in apart)),
