@@ -96,8 +96,9 @@ def test_plans_over_different_domains_join_into_the_order_one_plan_gives(
     if len(spans) == 2 and spans[0][1] >= spans[1][0]:
         assert joined is None  # the groups' domains interleave
         return
-    if len({op.target for op in ops}) < len(ops):
-        assert joined is None  # two ops on one record: merged entry by entry instead
+    places = {(u.domain, u.key) for u in updates}
+    if len({op.target for op in ops}) < len(ops) or len(places) < len(updates):
+        assert joined is None  # two ops or updates on one record: merged entry by entry
         return
     whole = Plan(ops=ops, baseline_updates=updates, now=NOW)
     assert joined == (whole.ops, (), whole.baseline_updates)

@@ -11,6 +11,7 @@ import crmsync
 from crmsync import (
     Action,
     Baseline,
+    BaselineUpdate,
     CrmContact,
     CrmSnapshot,
     Domain,
@@ -76,6 +77,22 @@ def test_compose_refuses_two_ops_that_disagree_on_the_same_record() -> None:
 
     assert len(compose(twice)(inp(CrmSnapshot(), OutlookSnapshot())).ops) == 1
     with pytest.raises(PolicyConflict, match="disagree on contact 'a'"):
+        compose(both)(inp(CrmSnapshot(), OutlookSnapshot()))
+
+
+def test_compose_keeps_one_baseline_update_per_record_even_from_one_policy() -> None:
+    unlink = BaselineUpdate(domain=Domain.TASK, key="a", unlinked=True)
+    forget = BaselineUpdate(domain=Domain.TASK, key="a")
+
+    def twice(i: SyncInput) -> Plan:
+        return finish_plan(i, [], [], [unlink, unlink])
+
+    def both(i: SyncInput) -> Plan:
+        return finish_plan(i, [], [], [unlink, forget])
+
+    planned = compose(twice)(inp(CrmSnapshot(), OutlookSnapshot()))
+    assert planned.baseline_updates == (unlink,)
+    with pytest.raises(PolicyConflict, match="disagree on the baseline of task 'a'"):
         compose(both)(inp(CrmSnapshot(), OutlookSnapshot()))
 
 

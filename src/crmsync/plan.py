@@ -449,12 +449,15 @@ def notices_markdown() -> str:
 
 
 _PLACE = operator.attrgetter("domain", "side", "key")
+_RECORD_KEY = operator.attrgetter("domain", "key")
 
 
-def _distinct_targets(ops: tuple[Op, ...]) -> bool:
-    """True when no two ops act on one target (`Op.target`)."""
-    places = set(map(_PLACE, ops))  # in C; an attachment op adds its identity
-    if len(places) == len(ops):
+def _distinct(plan: Plan) -> bool:
+    """True when no two of the plan's ops act on one target (`Op.target`), nor two updates."""
+    ops, updates = plan.ops, plan.baseline_updates
+    if len(set(map(_RECORD_KEY, updates))) < len(updates):
+        return False
+    if len(set(map(_PLACE, ops))) == len(ops):  # in C; an attachment op adds its identity
         return True
     return len({op.target for op in ops}) == len(ops)
 
@@ -469,8 +472,9 @@ def join_apart(
     spans do not overlap cannot disagree on a record, and put in span order
     they are already in the total order of one plan holding them all: their
     entries are joined without sorting again. None when two plans share a
-    domain, or when one plan holds two ops on one record (then the caller
-    merges them entry by entry, keeping identical ops once).
+    domain, or when one plan holds two ops or two baseline updates on one
+    record (then the caller merges them entry by entry, keeping identical
+    ones once and refusing different ones).
     """
     spans = []
     for plan in plans:
@@ -482,8 +486,8 @@ def join_apart(
     if any(before[1] >= after[0] for before, after in pairwise(spans)):
         return None
     apart = [plan for _, _, plan in spans]
-    if not all(_distinct_targets(plan.ops) for plan in apart):
-        return None  # one plan with two ops on one record: the caller's merge decides
+    if not all(_distinct(plan) for plan in apart):
+        return None  # two ops or updates on one record: the caller's merge decides
     return (
         _InOrder(chain.from_iterable(plan.ops for plan in apart)),
         _InOrder(chain.from_iterable(plan.notices for plan in apart)),
