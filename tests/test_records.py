@@ -303,3 +303,41 @@ def test_the_validation_screen_passes_no_single_bad_field(cls: type) -> None:
             object.__setattr__(candidate, name, value)
             if _SCREENS[cls].passes(candidate):
                 candidate._check()
+
+
+_SAME_CLASS = st.one_of(
+    st.tuples(strategies.crm_contacts(), strategies.crm_contacts()),
+    st.tuples(strategies.outlook_contacts(), strategies.outlook_contacts()),
+    st.tuples(strategies.appointments(), strategies.appointments()),
+    st.tuples(strategies.tasks(), strategies.tasks()),
+)
+
+
+@given(_SAME_CLASS, st.data())
+def test_rebuild_gives_the_record_attrs_evolve_gives(pair: tuple[Any, Any], data: Any) -> None:
+    record, other = pair
+    names = [f.name for f in attrs.fields(type(record))]
+    chosen = data.draw(st.lists(st.sampled_from(names), unique=True))
+    changes = {name: getattr(other, name) for name in chosen}
+    expected: Any
+    try:
+        expected = attrs.evolve(record, **changes)
+    except InvalidInput as exc:  # a mix of two valid records can be invalid (end before start)
+        expected = exc.lines()
+    if isinstance(expected, list):
+        with pytest.raises(InvalidInput) as found:
+            records.rebuild(record, changes)
+        assert found.value.lines() == expected
+        return
+    rebuilt = records.rebuild(record, changes)
+    assert type(rebuilt) is type(record)
+    assert [getattr(rebuilt, n) for n in names] == [getattr(expected, n) for n in names]
+
+
+def test_rebuild_refuses_a_key_that_is_not_a_field_as_evolve_does() -> None:
+    task = Task(key="t")
+    with pytest.raises(TypeError, match="Task has no field 'subjet'"):
+        records.rebuild(task, {"subject": "x", "subjet": "y"})
+    with pytest.raises(TypeError):
+        attrs.evolve(task, subjet="y")
+    assert records.rebuild(task, {}) == task

@@ -30,7 +30,15 @@ from crmsync.fields import APPOINTMENT_FIELDS, FieldRule
 from crmsync.merge import DomainPolicy, DomainRules, Pair, PairResult, View
 from crmsync.plan import Action, Op, Severity
 from crmsync.policy import SyncInput
-from crmsync.records import ActivityKind, ActivityState, Appointment, Attachment, Domain, Side
+from crmsync.records import (
+    ActivityKind,
+    ActivityState,
+    Appointment,
+    Attachment,
+    Domain,
+    Side,
+    rebuild,
+)
 from crmsync.settings import Direction, Settings
 
 __all__ = ["FIELDS", "RULES", "AppointmentRules", "policy"]
@@ -64,7 +72,7 @@ def _write(template: Appointment, view: View) -> Appointment:
     values = {name: value for name, value in view.items() if name != "time"}
     if "time" in view:
         values["start"], values["end"], values["all_day"] = view["time"]
-    return attrs.evolve(template, **values)
+    return rebuild(template, values)
 
 
 def _is_organizer(record: Appointment, user: str) -> bool:

@@ -35,6 +35,7 @@ from crmsync.records import (
     Domain,
     OutlookContact,
     Side,
+    rebuild,
 )
 from crmsync.settings import AddressRemap, AddressSync, Direction, Settings
 
@@ -224,7 +225,7 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
         """Writes view fields onto a CRM contact (a new one is owned by the user)."""
         if template is None:
             template = CrmContact(key=key, owner=inp.user)
-        return attrs.evolve(template, **view)
+        return rebuild(template, view)
 
     def to_outlook(
         self,
@@ -244,7 +245,7 @@ class ContactRules(DomainRules[CrmContact, OutlookContact]):
                     values[OUTLOOK_ADDRESS_FIELDS[kind]] = view[name]
         elif "address1" in view:
             values[OUTLOOK_ADDRESS_FIELDS[template.mailing_address]] = view["address1"]
-        return attrs.evolve(template, **values)
+        return rebuild(template, values)
 
     # --- rules -------------------------------------------------------------------
     def natural_key(self, record: Any, side: Side) -> str:

@@ -19,13 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-import attrs
-
 from crmsync.fields import TASK_FIELDS, FieldRule
 from crmsync.merge import DomainPolicy, DomainRules, Pair, View
 from crmsync.plan import Notice, Severity
 from crmsync.policy import SyncInput
-from crmsync.records import Domain, Side, Task, TaskStatus
+from crmsync.records import Domain, Side, Task, TaskStatus, rebuild
 from crmsync.settings import Settings
 
 __all__ = ["FIELDS", "RULES", "TaskRules", "policy"]
@@ -77,7 +75,7 @@ class TaskRules(DomainRules[Task, Task]):
     def _build(self, view: View, template: Task | None, key: str, **new: Any) -> Task:
         if template is None:
             template = Task(key=key, **new)
-        return attrs.evolve(template, **view)
+        return rebuild(template, view)
 
     def to_crm(
         self, view: View, template: Task | None, key: str, inp: SyncInput, settings: Settings
