@@ -140,6 +140,18 @@ def test_plans_sharing_a_domain_do_not_join() -> None:
     )
 
 
+def test_notices_that_differ_only_in_severity_keep_one_order() -> None:
+    # A tie in the sort key would leave their order to a set's iteration,
+    # which changes with the hash seed from one process to the next.
+    notices = [
+        Notice(domain=Domain.TASK, key="a", code="x", message="m", severity=severity)
+        for severity in Severity
+    ]
+    orders = {Plan(notices=order, now=NOW).notices for order in (notices, notices[::-1])}
+    assert len(orders) == 1
+    assert [n.severity for n in orders.pop()] == sorted(Severity, key=str)
+
+
 def test_is_empty_ignores_repeating_notices() -> None:
     planned = plan(
         CrmSnapshot(), OutlookSnapshot(contacts=[OutlookContact(key="o", tracked=False)])

@@ -224,8 +224,13 @@ class Notice:
     side: Side | None = None
 
     def sort_key(self) -> tuple[Any, ...]:
-        """Notices are ordered by domain, key, code and message."""
-        return (_ORDER[self.domain], self.key, self.code, self.message, str(self.side))
+        """Notices are ordered by domain, key, code, message, side and severity.
+
+        Every field takes part, so two different notices never tie: the order
+        never depends on how a set of them happened to iterate.
+        """
+        side, severity = str(self.side), str(self.severity)
+        return (_ORDER[self.domain], self.key, self.code, self.message, side, severity)
 
 
 @attrs.frozen(kw_only=True)
