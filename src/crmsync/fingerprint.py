@@ -108,22 +108,19 @@ def _slot(
     encoder when it is of exactly that class (a subclass, which validation
     accepts, writes as `repr` does, through `text`); an optional nested
     record writes None, and a tuple of them an empty tuple, without a call;
-    anything else goes through `text`. With `iso`, a datetime field is
-    written as the repr of its ISO text ("None" when absent). With `moments`,
-    a datetime field is looked up in the writer's `_Moments` `m`, which
-    writes each moment once per digest.
+    anything else goes through `text`. With `moments` (a digest's writer), a
+    datetime field is looked up in the writer's `_Moments` `m`, which writes
+    each moment once per digest: as `repr`, or with `iso` as the repr of its
+    ISO text ("None" when absent).
     """
     name = field.name
-    if "datetime" in str(field.type):
-        if moments:
-            # A subclass, or None, is written without the memo.
-            fallback = "iso" if iso else "repr"
-            return (
-                f"{{m[(r.{name}, id(r.{name}.tzinfo), r.{name}.fold)] "
-                f"if type(r.{name}) is datetime else {fallback}(r.{name})}}"
-            )
-        if iso:
-            return f"{{iso(r.{name})}}"
+    if moments and "datetime" in str(field.type):
+        # A subclass, or None, is written without the memo.
+        fallback = "iso" if iso else "repr"
+        return (
+            f"{{m[(r.{name}, id(r.{name}.tzinfo), r.{name}.fold)] "
+            f"if type(r.{name}) is datetime else {fallback}(r.{name})}}"
+        )
     if _simple(field):
         return f"{{r.{name}!r}}"
     kind = field.type
