@@ -88,9 +88,9 @@ def _configured_directions(
 class Pair:
     """One key's records: now on each side (None if absent) and at the last sync.
 
-    A side the scan found equal to its baseline has its current record as
-    `base_*` (the same values; `modified` is metadata, never compared), so
-    the merge reads that record's view once.
+    When the scan found the CRM record equal to its baseline, `base_crm` is
+    the current record itself (the same values; `modified` is metadata, never
+    compared), so the merge builds that record's view once.
     """
 
     key: str
