@@ -438,3 +438,82 @@ def test_a_rules_subclass_with_its_own_refusals_sees_every_record() -> None:
     planned = DomainPolicy(NoVips())(inp)
     assert [(n.code, n.key) for n in planned.notices] == [("vip", vip.key)]
     assert planned.ops == ()
+
+
+# With the baseline's settings the scan compares records; with others it plans every key.
+SCANS = pytest.mark.parametrize("settings", [None, Settings(conflict=ConflictPolicy.OUTLOOK_WINS)])
+
+
+@SCANS
+def test_linked_records_deleted_on_both_sides_are_found_when_the_crm_holds_as_many_new_ones(
+    settings: Settings | None,
+) -> None:
+    # The scan skips looking for linked pairs gone from both sides when every
+    # key of the CRM's baseline is still in the CRM; as many new CRM records as
+    # deleted ones must not look like that.
+    crm, outlook = contacts(4)
+    baseline = baseline_of(crm, outlook)
+    new = [CrmContact(key=f"new{i}", first_name=f"New{i}") for i in range(2)]
+    planned = plan(
+        CrmSnapshot(contacts=crm[2:] + new),
+        OutlookSnapshot(contacts=outlook[2:]),
+        settings,
+        baseline,
+    )
+    gone = {u.key for u in planned.baseline_updates if u.crm is None and u.outlook is None}
+    assert gone == {"k0", "k1"}
+    assert {(op.action, op.side, op.key) for op in planned.ops} == {
+        (Action.CREATE, Side.OUTLOOK, "new0"),
+        (Action.CREATE, Side.OUTLOOK, "new1"),
+    }
+
+
+@SCANS
+def test_mass_delete_guard_counts_every_linked_pair_when_the_crm_holds_as_many_new_ones(
+    settings: Settings | None,
+) -> None:
+    crm, outlook = contacts(12)
+    baseline = baseline_of(crm, outlook)
+    new = [CrmContact(key=f"new{i}", first_name=f"New{i}") for i in range(10)]
+    planned = plan(
+        CrmSnapshot(contacts=crm[10:] + new), OutlookSnapshot(contacts=outlook), settings, baseline
+    )
+    [guard] = [n for n in planned.notices if n.code == "mass_delete_blocked"]
+    assert guard.side is Side.CRM
+    assert "lost 10 of 12" in guard.message
+    assert Action.DELETE not in {op.action for op in planned.ops}
+
+
+def lopsided(n: int) -> tuple[list[CrmContact], list[OutlookContact], Baseline]:
+    """`n` linked contacts, and solo0..solo2 in the CRM's baseline only (an application's)."""
+    crm, outlook = contacts(n)
+    solos = [CrmContact(key=f"solo{i}", first_name="Alone") for i in range(3)]
+    baseline = Baseline(
+        crm=CrmSnapshot(contacts=crm + solos), outlook=OutlookSnapshot(contacts=outlook)
+    )
+    return crm, outlook, baseline
+
+
+@SCANS
+def test_a_key_the_baseline_holds_on_one_side_only_is_not_counted_as_linked(
+    settings: Settings | None,
+) -> None:
+    crm, outlook, baseline = lopsided(12)
+    planned = plan(
+        CrmSnapshot(contacts=crm[10:]), OutlookSnapshot(contacts=outlook), settings, baseline
+    )
+    [guard] = [n for n in planned.notices if n.code == "mass_delete_blocked"]
+    assert guard.side is Side.CRM
+    assert "lost 10 of 12" in guard.message
+
+
+@SCANS
+def test_a_key_the_baseline_holds_on_one_side_only_is_no_pair_deleted_on_both_sides(
+    settings: Settings | None,
+) -> None:
+    crm, outlook, baseline = lopsided(12)
+    planned = plan(
+        CrmSnapshot(contacts=crm[2:]), OutlookSnapshot(contacts=outlook[2:]), settings, baseline
+    )
+    gone = {u.key for u in planned.baseline_updates if u.crm is None and u.outlook is None}
+    assert gone == {"k0", "k1"}  # the solo keys are left as they are

@@ -25,10 +25,12 @@ Rule 4: the same inputs in any order give the same result, and nothing here
 from __future__ import annotations
 
 import functools
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from enum import StrEnum
+from itertools import compress, repeat
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -485,6 +487,39 @@ def _records(rules: DomainRules[Any, Any], inp: SyncInput) -> tuple[_Records, _R
     return now, then, True
 
 
+_ABSENT = object()
+"""A default that equals no record."""
+
+
+class _Linked:
+    """The keys linked at the last sync (both sides of the baseline hold them).
+
+    Membership is two lookups, and the count is made only when asked for: a
+    plan over many unchanged pairs never builds the set of their keys.
+    """
+
+    __slots__ = ("_crm", "_outlook")
+
+    def __init__(self, crm: Mapping[str, Any], outlook: Mapping[str, Any]) -> None:
+        self._crm, self._outlook = crm, outlook
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._crm and key in self._outlook
+
+    def count(self) -> int:
+        """How many keys are linked."""
+        fewer, more = sorted((self._crm, self._outlook), key=len)
+        return sum(map(more.__contains__, fewer))
+
+    def held_by_neither(self, crm: Mapping[str, Any], outlook: Mapping[str, Any]) -> list[str]:
+        """The linked keys neither `crm` nor `outlook` holds."""
+        return [
+            key
+            for key in self._crm
+            if key in self._outlook and key not in crm and key not in outlook
+        ]
+
+
 @attrs.define
 class _Scan:
     """One pass over a domain's keys: what to plan, and the counts the rules need.
@@ -492,14 +527,25 @@ class _Scan:
     Attributes:
         keys: every key to plan: all but the linked pairs unchanged since the
             last sync (and whose work is not pending).
+        linked: how many keys were linked at the last sync.
         crm_unchanged: the keys planned whose CRM record equals its baseline.
+        crm_changed: the CRM's keys whose record differs from its baseline
+            (or has none).
+        outlook_changed: the keys of `crm_unchanged` whose Outlook record
+            differs from its baseline (or is absent on either side).
+
+    When the settings changed, the records are not compared: every key is
+    planned and the three sets are empty.
         crm_only: the keys only the CRM holds.
         outlook_only: the keys only Outlook holds.
         present: per side, how many linked keys that side still holds.
     """
 
     keys: list[str]
+    linked: int
     crm_unchanged: set[str]
+    crm_changed: frozenset[str]
+    outlook_changed: frozenset[str]
     crm_only: list[str]
     outlook_only: AbstractSet[str]
     present: dict[Side, int]
@@ -510,7 +556,7 @@ def _scan(
     inp: SyncInput,
     current: _Records,
     base: _Records,
-    linked: set[str],
+    linked: _Linked,
 ) -> _Scan:
     """Finds the keys to plan in one pass over the CRM's records.
 
@@ -518,26 +564,48 @@ def _scan(
     Outlook record with its own: an unchanged pair costs two comparisons and
     counts as present on both sides. The keys only Outlook holds, and the
     linked keys neither side holds any more, are looked for only when the
-    counts say some exist. An unchanged pair is planned anyway when its work
-    is pending, or when the settings changed (a new setting may make an old
-    difference travel).
+    counts say some exist (when every key of the CRM's baseline is still in
+    the CRM, no linked key can be missing from both sides). An unchanged pair
+    is planned anyway when its work is pending, or when the settings changed
+    (a new setting may make an old difference travel).
     """
     crm_now, outlook_now = current[Side.CRM], current[Side.OUTLOOK]
     base_crm, base_outlook = base[Side.CRM], base[Side.OUTLOOK]
     fast = inp.baseline is not None and inp.baseline.settings == inp.settings
     waiting = frozenset(rules.pending_keys(inp)) if fast else frozenset()
-    outlook_get, base_crm_get, base_outlook_get = outlook_now.get, base_crm.get, base_outlook.get
     keys: list[str] = []
     crm_unchanged: set[str] = set()
+    crm_changed: frozenset[str] = frozenset()
+    outlook_changed: frozenset[str] = frozenset()
     unchanged = 0
-    for key, crm in crm_now.items():
-        if fast and crm == base_crm_get(key):
-            outlook = outlook_get(key)
-            if outlook is not None and outlook == base_outlook_get(key) and key not in waiting:
-                unchanged += 1
-                continue
-            crm_unchanged.add(key)
-        keys.append(key)
+    if fast:
+        # The comparisons run from C (`map`), not a Python step per record: a
+        # CRM record equal to its baseline, then the Outlook record with its
+        # own (absent on both sides is not unchanged: `_ABSENT` equals nothing).
+        same = list(map(operator.eq, crm_now.values(), map(base_crm.get, crm_now)))
+        keys.extend(compress(crm_now, map(operator.not_, same)))
+        crm_changed = frozenset(keys)
+        crm_same = list(compress(crm_now, same))
+        outlook_same = list(
+            map(
+                operator.eq,
+                map(outlook_now.get, crm_same, repeat(_ABSENT)),
+                map(base_outlook.get, crm_same),
+            )
+        )
+        changed = list(compress(crm_same, map(operator.not_, outlook_same)))
+        outlook_changed = frozenset(changed)
+        unchanged = len(crm_same) - len(changed)
+        if waiting:
+            held = [k for k in compress(crm_same, outlook_same) if k in waiting]
+            unchanged -= len(held)
+            changed += held
+        keys += changed
+        crm_unchanged.update(changed)
+        in_base = len(crm_same) + sum(map(base_crm.__contains__, crm_changed))
+    else:
+        keys.extend(crm_now)
+        in_base = sum(map(base_crm.__contains__, crm_now))
     # Only the keys planned can be one-sided or linked and half-deleted.
     crm_only = [key for key in keys if key not in outlook_now]
     crm_linked = unchanged + sum(key in linked for key in keys)
@@ -547,13 +615,20 @@ def _scan(
     outlook_linked = unchanged + only_outlook_linked
     outlook_linked += sum(key in linked and key in outlook_now for key in keys)
     keys.extend(outlook_only)
-    if crm_linked + only_outlook_linked < len(linked):
-        # Linked pairs deleted on both sides since the last sync.
-        keys.extend(linked - crm_now.keys() - outlook_now.keys())
+    if in_base == len(base_crm):
+        total = crm_linked  # every linked key is still in the CRM
+    else:
+        total = linked.count()
+        if crm_linked + only_outlook_linked < total:
+            # Linked pairs deleted on both sides since the last sync.
+            keys.extend(linked.held_by_neither(crm_now, outlook_now))
     present = {Side.CRM: crm_linked, Side.OUTLOOK: outlook_linked}
     return _Scan(
         keys=keys,
+        linked=total,
         crm_unchanged=crm_unchanged,
+        crm_changed=crm_changed,
+        outlook_changed=outlook_changed,
         crm_only=crm_only,
         outlook_only=outlook_only,
         present=present,
@@ -574,7 +649,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
     """
     field = rules.snapshot_field
     current, base, scoped = _records(rules, inp)
-    linked = base[Side.CRM].keys() & base[Side.OUTLOOK].keys()
+    linked = _Linked(base[Side.CRM], base[Side.OUTLOOK])
     unlinked = set()
     if inp.baseline is not None:
         unlinked = {key for domain, key in inp.baseline.unlinked if domain is rules.domain}
@@ -593,7 +668,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
     scan = _scan(rules, inp, current, base, linked)
     blocked, guard_notices = _mass_delete_blocked(
         rules,
-        len(linked),
+        scan.linked,
         scan.present,
         inp.settings,
         # Out of a partial scope every linked pair is present on both sides.
@@ -604,7 +679,10 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
     # Duplicate prevention: records new on both sides, matched by natural key.
     only = {Side.CRM: scan.crm_only, Side.OUTLOOK: scan.outlook_only}
     candidates = {
-        side: [current[side][k] for k in sorted(set(only[side]) - linked - refused)]
+        side: [
+            current[side][k]
+            for k in sorted({k for k in only[side] if k not in linked and k not in refused})
+        ]
         for side in Side
     }
     links, held, match_notices = _match_new(rules, candidates)
@@ -725,7 +803,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
 
     rules.finish(results, inp)
     for result in results:
-        _emit(rules, result, base, ops, notices, updates)
+        _emit(rules, result, current, base, scan, ops, notices, updates)
     if inp.baseline is None:
         notices.extend(_no_baseline(rules, current, ops))
     return finish_plan(inp, ops, notices, updates, fingerprint=fingerprint)
@@ -845,7 +923,9 @@ def _possible_duplicate(
 def _emit(
     rules: DomainRules[Any, Any],
     result: PairResult,
+    current: Mapping[Side, Mapping[str, Any]],
     base: Mapping[Side, Mapping[str, Any]],
+    scan: _Scan,
     ops: list[Op],
     notices: list[Notice],
     updates: list[BaselineUpdate],
@@ -890,10 +970,11 @@ def _emit(
                 BaselineUpdate(domain=rules.domain, key=result.key, unlinked=result.unlinked)
             )
         return
-    previous_crm = base[Side.CRM].get(result.key)
-    previous_outlook = base[Side.OUTLOOK].get(result.key)
-    same = previous_crm == result.base_crm and previous_outlook == result.base_outlook
-    if not same or result.pending_remap is not None or result.unlinked is not None:
+    if (
+        not _same_baseline(result, current, base, scan)
+        or result.pending_remap is not None
+        or result.unlinked is not None
+    ):
         updates.append(
             BaselineUpdate(
                 domain=rules.domain,
@@ -904,6 +985,31 @@ def _emit(
                 pending_remap=result.pending_remap,
             )
         )
+
+
+def _same_baseline(
+    result: PairResult,
+    current: Mapping[Side, Mapping[str, Any]],
+    base: Mapping[Side, Mapping[str, Any]],
+    scan: _Scan,
+) -> bool:
+    """True when the pair's baseline stays as it was, both sides.
+
+    A side whose new baseline is the very record the input holds now was
+    compared with its baseline by the scan: the scan's answer is reused
+    instead of comparing the records again.
+    """
+    key = result.key
+    crm = current[Side.CRM].get(key)
+    scanned = crm is not None and result.base_crm is crm
+    if scanned and key in scan.crm_changed:
+        return False
+    if not (scanned and key in scan.crm_unchanged) and base[Side.CRM].get(key) != result.base_crm:
+        return False
+    outlook = current[Side.OUTLOOK].get(key)
+    if outlook is not None and result.base_outlook is outlook and key in scan.outlook_changed:
+        return False
+    return bool(base[Side.OUTLOOK].get(key) == result.base_outlook)
 
 
 @attrs.frozen
