@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from enum import StrEnum
 from itertools import compress, repeat
@@ -703,6 +703,13 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
             updates.append(BaselineUpdate(domain=rules.domain, key=key, unlinked=False))
 
     results: list[PairResult] = []
+    take: Callable[[PairResult], None] = results.append
+    if type(rules).finish is DomainRules.finish:
+        # No last pass over the results: each becomes ops at once, while its
+        # records are still in the processor's cache.
+        def take(result: PairResult) -> None:
+            _emit(rules, result, current, base, scan, ops, notices, updates)
+
     base_crm, base_outlook = base[Side.CRM], base[Side.OUTLOOK]
     # The order of keys does not matter: the plan sorts what comes out.
     crm_now, outlook_now = current[Side.CRM], current[Side.OUTLOOK]
@@ -724,7 +731,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
             if key in unlinked:
                 # The application linked the pair again by giving both records one key.
                 result.unlinked = False
-            results.append(result)
+            take(result)
             continue
         if crm is None and outlook is None:
             # Deleted on both sides: the pair leaves the baseline.
@@ -746,7 +753,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
                     )
                 )
             else:
-                results.append(rules.create(pair, survivor_side, inp, f"new_in_{survivor_side}"))
+                take(rules.create(pair, survivor_side, inp, f"new_in_{survivor_side}"))
                 if survivor_side is Side.CRM and refused:
                     notices.extend(_possible_duplicate(rules, survivor, current, refused))
             continue
@@ -757,7 +764,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
         if travelling:
             # Rule 3: the change wins over the delete.
             fresh = Pair(key, crm, outlook)
-            results.append(rules.create(fresh, survivor_side, inp, "recreated_after_delete"))
+            take(rules.create(fresh, survivor_side, inp, "recreated_after_delete"))
             continue
         why = rules.delete_refused(deleted_on, survivor, pair, inp)
         if not why:
