@@ -22,6 +22,7 @@ from crmsync import (
     OutlookSnapshot,
     Priority,
     Recurrence,
+    ShowAs,
     Task,
     TaskStatus,
     records,
@@ -341,3 +342,33 @@ def test_rebuild_refuses_a_key_that_is_not_a_field_as_evolve_does() -> None:
     with pytest.raises(TypeError):
         attrs.evolve(task, subjet="y")
     assert records.rebuild(task, {}) == task
+
+
+def test_rebuild_converts_and_checks_a_changed_value_as_evolve_does() -> None:
+    meeting = Appointment(key="a", start=NOW, end=NOW + dt.timedelta(hours=1))
+    changes = {"priority": "high", "show_as": "busy", "required": ["b@example.com"]}
+    rebuilt = records.rebuild(meeting, changes)
+    assert rebuilt == attrs.evolve(meeting, **changes)
+    assert (rebuilt.priority, rebuilt.show_as, rebuilt.required) == (
+        Priority.HIGH,
+        ShowAs.BUSY,
+        ("b@example.com",),
+    )
+    with pytest.raises(InvalidInput) as found:
+        records.rebuild(meeting, {"priority": "urgent", "end": NOW - dt.timedelta(hours=1)})
+    with pytest.raises(InvalidInput) as expected:
+        attrs.evolve(meeting, priority="urgent", end=NOW - dt.timedelta(hours=1))
+    assert found.value.lines() == expected.value.lines()
+    assert len(found.value.lines()) == 2
+
+
+def test_rebuild_calls_a_class_whose_init_does_more_than_set_fields() -> None:
+    # A subclass with a field validator: its __init__ must run, not be bypassed.
+    @attrs.frozen
+    class Labelled(Task):
+        label: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+
+    task = Labelled(key="t")
+    with pytest.raises(TypeError, match="label"):
+        records.rebuild(task, {"label": 1})
+    assert records.rebuild(task, {"label": "x"}) == attrs.evolve(task, label="x")

@@ -1220,17 +1220,65 @@ def rebuild(record: _R, changes: Mapping[str, Any]) -> _R:
 
 def _rebuilder(cls: type[Any]) -> Callable[[Any, Mapping[str, Any]], Any]:
     fields = [a for a in attrs.fields(cls) if a.init]
-    arguments = ", ".join(
-        f"{a.alias}=c[{a.alias!r}] if {a.alias!r} in c else r.{a.name}" for a in fields
-    )
-    source = (
+    names = frozenset(a.alias for a in fields)
+    namespace: dict[str, Any] = {"cls": cls, "names": names}
+    check = (
         "def rebuild(r, c):\n"
         "    if not c.keys() <= names:\n"
         "        unknown = sorted(set(c) - names)[0]\n"
         "        raise TypeError(f'{cls.__name__} has no field {unknown!r}')\n"
-        f"    return cls({arguments})\n"
     )
-    namespace: dict[str, Any] = {"cls": cls, "names": frozenset(a.alias for a in fields)}
+    if _plain_init(cls):
+        # What attrs' own __init__ does, without passing every field by
+        # keyword: each field is set on a new object, a changed value through
+        # its converter, an unchanged one as the record holds it (a converter
+        # gave it already); then the class's checks run on the whole record.
+        lines = ["    new = new_object(cls)", "    s = setter(new)"]
+        for a in fields:
+            value = f"c[{a.alias!r}]"
+            if a.converter is not None:
+                namespace[f"convert_{a.name}"] = a.converter
+                value = f"convert_{a.name}({value})"
+            lines.append(f"    s({a.name!r}, {value} if {a.alias!r} in c else r.{a.name})")
+        if hasattr(cls, "__attrs_post_init__"):
+            lines.append("    new.__attrs_post_init__()")
+        lines.append("    return new")
+        source = check + "\n".join(lines) + "\n"
+        namespace.update(new_object=object.__new__, setter=object.__setattr__.__get__)
+    else:
+        arguments = ", ".join(
+            f"{a.alias}=c[{a.alias!r}] if {a.alias!r} in c else r.{a.name}" for a in fields
+        )
+        source = check + f"    return cls({arguments})\n"
     exec(compile(source, f"<crmsync.records rebuild {cls.__qualname__}>", "exec"), namespace)  # noqa: S102 - source built from attrs field names only
     write: Callable[[Any, Mapping[str, Any]], Any] = namespace["rebuild"]
     return write
+
+
+_CONVERTER: type | tuple[type, ...] = getattr(
+    attrs, "Converter", ()
+)  # attrs >= 24.1; before it, plain callables
+"""attrs' converter objects (which may take the instance): never a plain converter."""
+
+
+def _plain_init(cls: type[Any]) -> bool:
+    """True when `cls.__init__` is attrs' own and only sets fields (through plain converters).
+
+    Then setting the fields on a new object and running `__attrs_post_init__`
+    is exactly what it does. Anything else (a hand-written `__init__`, a field
+    validator or `on_setattr` hook, a pre-init, a converter that takes the
+    instance, a field left out of `__init__`) keeps the call to the class.
+    """
+    init = cls.__dict__.get("__init__")
+    code = getattr(init, "__code__", None)
+    if code is None or not code.co_filename.startswith("<attrs generated"):
+        return False
+    if hasattr(cls, "__attrs_pre_init__") or not getattr(cls, "__slots__", None):
+        return False
+    return all(
+        a.init
+        and a.validator is None
+        and a.on_setattr in (None, attrs.setters.NO_OP)
+        and (a.converter is None or not isinstance(a.converter, _CONVERTER))
+        for a in attrs.fields(cls)
+    )
