@@ -373,7 +373,9 @@ def _plain_fallback(cls: type[Any]) -> Callable[[Any], str]:
     return _iso_text if issubclass(cls, dt.datetime) else text
 
 
-_PLAIN_RECORD = {cls: _plain_writer(cls) for cls in _RECORDS}
+_PLAIN_RECORD: dict[type, Callable[[Any, _Moments], str]] = {
+    cls: _plain_writer(cls) for cls in _RECORDS
+}
 _PLAIN_TEXT = _Writers(dict.fromkeys((str, int, bool, type(None)), repr), _plain_fallback)
 _VALUE_TEXT = {member: repr(member.value) for cls in (Action, Side, Domain) for member in cls}
 
@@ -399,20 +401,29 @@ def _content_digest(plan: Plan, records: str) -> str:
     add = texts.append
     value = _VALUE_TEXT  # an enum member's value, as repr writes it
     m = _Moments(_iso_text)
+    writer = _PLAIN_RECORD.get
     for op in plan.ops:
-        # repr((action, side, domain, key, reason)) of the values, and of each change
+        # repr((action, side, domain, key, reason)) of the values, and of each change;
+        # a str (most changed values) is its repr, written without a call
         entry = (
             f"({value[op.action]}, {value[op.side]}, {value[op.domain]}, {op.key!r}, {op.reason!r})"
         )
         changes = _tuple_of(
-            [f"({c.field!r}, {_plain_text(c.old)}, {_plain_text(c.new)})" for c in op.changes]
+            [
+                f"({c.field!r}, "
+                f"{repr(c.old) if type(c.old) is str else _plain_text(c.old)}, "
+                f"{repr(c.new) if type(c.new) is str else _plain_text(c.new)})"
+                for c in op.changes
+            ]
         )
-        add(f"({entry}, {changes}, {_plain_text(op.record, m)})")
+        record = op.record
+        add(f"({entry}, {changes}, {'None' if record is None else _plain_text(record, m)})")
     for u in plan.baseline_updates:
         where = f"({value[u.domain]}, {u.key!r}, {u.unlinked!r}, {u.pending_remap!r})"
         crm, outlook = u.crm, u.outlook
-        crm_text = "None" if crm is None else _plain_text(crm, m)
-        outlook_text = "None" if outlook is None else _plain_text(outlook, m)
+        write_crm, write_outlook = writer(type(crm)), writer(type(outlook))
+        crm_text = write_crm(crm, m) if write_crm else _plain_text(crm, m)
+        outlook_text = write_outlook(outlook, m) if write_outlook else _plain_text(outlook, m)
         add(f"({where}, ({crm_text}, {outlook_text}))")
     return hashlib.sha256("".join(texts).encode("utf-8", "backslashreplace")).hexdigest()
 

@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from enum import StrEnum
-from itertools import compress, repeat
+from itertools import compress, filterfalse, repeat
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -607,13 +607,17 @@ def _scan(
         keys.extend(crm_now)
         in_base = sum(map(base_crm.__contains__, crm_now))
     # Only the keys planned can be one-sided or linked and half-deleted.
-    crm_only = [key for key in keys if key not in outlook_now]
-    crm_linked = unchanged + sum(key in linked for key in keys)
+    crm_only = list(filterfalse(outlook_now.__contains__, keys))
+    # Which of them were linked, found in C: in the baseline on both sides.
+    planned_linked = list(
+        map(operator.and_, map(base_crm.__contains__, keys), map(base_outlook.__contains__, keys))
+    )
+    crm_linked = unchanged + sum(planned_linked)
     both = len(crm_now) - len(crm_only)
     outlook_only = outlook_now.keys() - crm_now.keys() if both < len(outlook_now) else frozenset()
     only_outlook_linked = sum(key in linked for key in outlook_only)
     outlook_linked = unchanged + only_outlook_linked
-    outlook_linked += sum(key in linked and key in outlook_now for key in keys)
+    outlook_linked += sum(map(operator.and_, planned_linked, map(outlook_now.__contains__, keys)))
     keys.extend(outlook_only)
     if in_base == len(base_crm):
         total = crm_linked  # every linked key is still in the CRM
@@ -718,7 +722,7 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
         if key in held or key in refused:
             continue
         crm, outlook = crm_now.get(key), outlook_now.get(key)
-        is_linked = key in linked
+        is_linked = key in base_crm and key in base_outlook
         pair = Pair(
             key,
             crm,
