@@ -533,12 +533,12 @@ class _Scan:
             (or has none).
         outlook_changed: the keys of `crm_unchanged` whose Outlook record
             differs from its baseline (or is absent on either side).
-
-    When the settings changed, the records are not compared: every key is
-    planned and the three sets are empty.
         crm_only: the keys only the CRM holds.
         outlook_only: the keys only Outlook holds.
         present: per side, how many linked keys that side still holds.
+
+    When the settings changed, the records are not compared: every key is
+    planned, and `crm_unchanged`, `crm_changed` and `outlook_changed` are empty.
     """
 
     keys: list[str]
