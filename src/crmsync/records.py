@@ -1203,12 +1203,14 @@ _REBUILDERS: dict[type, Callable[[Any, Mapping[str, Any]], Any]] = {}
 def rebuild(record: _R, changes: Mapping[str, Any]) -> _R:
     """`attrs.evolve(record, **changes)`: a new record, validated, with `changes` applied.
 
-    The same record `attrs.evolve` gives, through one call generated per
-    record class (as attrs generates its own methods) that names each field
-    once: `attrs.evolve` walks the class's fields in Python and passes them
-    through a dict, which costs a merge of a changed pair more than the
-    record's own validation. A key that is not a field raises `TypeError`, as
-    `attrs.evolve` does.
+    The same record `attrs.evolve` gives, through one function generated per
+    record class (as attrs generates its own methods): `attrs.evolve` walks
+    the class's fields in Python and passes them all by keyword, which costs
+    a merge of a changed pair more than the record's own validation. For a
+    class whose `__init__` only sets fields, the function sets them on a new
+    object itself (a changed value through the field's converter) and runs
+    the record's checks; any other class is called. A key that is not a
+    field raises `TypeError`, as `attrs.evolve` does.
     """
     cls = type(record)
     write = _REBUILDERS.get(cls)
