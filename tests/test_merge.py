@@ -15,6 +15,7 @@ from crmsync import (
     CrmContact,
     CrmSnapshot,
     Direction,
+    Notice,
     OutlookContact,
     OutlookSnapshot,
     Settings,
@@ -151,6 +152,21 @@ def contacts(n: int, *, prefix: str = "k") -> tuple[list[CrmContact], list[Outlo
 
 def baseline_of(crm: list[CrmContact], outlook: list[OutlookContact]) -> Baseline:
     return Baseline(crm=CrmSnapshot(contacts=crm), outlook=OutlookSnapshot(contacts=outlook))
+
+
+def guard_of(planned: crmsync.Plan) -> Notice:
+    """The plan's one mass-delete notice."""
+    [guard] = [n for n in planned.notices if n.code == "mass_delete_blocked"]
+    return guard
+
+
+def left_baseline(planned: crmsync.Plan) -> set[str]:
+    """The keys the plan removes from the baseline (deleted on both sides)."""
+    return {u.key for u in planned.baseline_updates if u.crm is None and u.outlook is None}
+
+
+def new_crm_contacts(n: int) -> list[CrmContact]:
+    return [CrmContact(key=f"new{i}", first_name=f"New{i}") for i in range(n)]
 
 
 def test_mass_delete_guard_blocks_an_emptied_side_and_says_so_once() -> None:
@@ -392,7 +408,7 @@ def test_mass_delete_guard_counts_records_the_other_side_changed_as_lost_too(edi
         planned = plan(
             CrmSnapshot(contacts=now_crm), OutlookSnapshot(contacts=now_outlook), None, baseline
         )
-        [guard] = [n for n in planned.notices if n.code == "mass_delete_blocked"]
+        guard = guard_of(planned)
         assert guard.side is side
         assert "lost 10 of 12" in guard.message
 
@@ -407,7 +423,7 @@ def test_records_deleted_on_both_sides_leave_the_baseline_beside_records_deleted
         None,
         baseline,
     )
-    gone = {u.key for u in planned.baseline_updates if u.crm is None and u.outlook is None}
+    gone = left_baseline(planned)
     assert gone >= {crm[0].key, crm[1].key}
     assert {(op.action, op.key) for op in planned.ops} == {
         (Action.UNLINK, crm[2].key),
@@ -453,14 +469,14 @@ def test_linked_records_deleted_on_both_sides_are_found_when_the_crm_holds_as_ma
     # deleted ones must not look like that.
     crm, outlook = contacts(4)
     baseline = baseline_of(crm, outlook)
-    new = [CrmContact(key=f"new{i}", first_name=f"New{i}") for i in range(2)]
+    new = new_crm_contacts(2)
     planned = plan(
         CrmSnapshot(contacts=crm[2:] + new),
         OutlookSnapshot(contacts=outlook[2:]),
         settings,
         baseline,
     )
-    gone = {u.key for u in planned.baseline_updates if u.crm is None and u.outlook is None}
+    gone = left_baseline(planned)
     assert gone == {"k0", "k1"}
     assert {(op.action, op.side, op.key) for op in planned.ops} == {
         (Action.CREATE, Side.OUTLOOK, "new0"),
@@ -474,11 +490,11 @@ def test_mass_delete_guard_counts_every_linked_pair_when_the_crm_holds_as_many_n
 ) -> None:
     crm, outlook = contacts(12)
     baseline = baseline_of(crm, outlook)
-    new = [CrmContact(key=f"new{i}", first_name=f"New{i}") for i in range(10)]
+    new = new_crm_contacts(10)
     planned = plan(
         CrmSnapshot(contacts=crm[10:] + new), OutlookSnapshot(contacts=outlook), settings, baseline
     )
-    [guard] = [n for n in planned.notices if n.code == "mass_delete_blocked"]
+    guard = guard_of(planned)
     assert guard.side is Side.CRM
     assert "lost 10 of 12" in guard.message
     assert Action.DELETE not in {op.action for op in planned.ops}
@@ -502,7 +518,7 @@ def test_a_key_the_baseline_holds_on_one_side_only_is_not_counted_as_linked(
     planned = plan(
         CrmSnapshot(contacts=crm[10:]), OutlookSnapshot(contacts=outlook), settings, baseline
     )
-    [guard] = [n for n in planned.notices if n.code == "mass_delete_blocked"]
+    guard = guard_of(planned)
     assert guard.side is Side.CRM
     assert "lost 10 of 12" in guard.message
 
@@ -515,5 +531,5 @@ def test_a_key_the_baseline_holds_on_one_side_only_is_no_pair_deleted_on_both_si
     planned = plan(
         CrmSnapshot(contacts=crm[2:]), OutlookSnapshot(contacts=outlook[2:]), settings, baseline
     )
-    gone = {u.key for u in planned.baseline_updates if u.crm is None and u.outlook is None}
+    gone = left_baseline(planned)
     assert gone == {"k0", "k1"}  # the solo keys are left as they are
