@@ -533,3 +533,301 @@ def test_a_key_the_baseline_holds_on_one_side_only_is_no_pair_deleted_on_both_si
     )
     gone = left_baseline(planned)
     assert gone == {"k0", "k1"}  # the solo keys are left as they are
+
+
+# --- a first sync's manual conflict, moved records, narrowed directions, creates ----------
+
+MANUAL = Settings(conflict=ConflictPolicy.MANUAL)
+
+
+def manual_first_sync() -> crmsync.Synced:
+    """A pair first synced under MANUAL: job title differs, department agrees."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="k", job_title="CEO", department="Sales")])
+    outlook = OutlookSnapshot(
+        contacts=[OutlookContact(key="k", job_title="CTO", department="Sales")]
+    )
+    planned, synced = sync(crm, outlook, MANUAL)
+    assert "conflict" in codes(planned)
+    return synced
+
+
+def test_a_first_sync_conflict_left_for_a_person_still_links_the_pair() -> None:
+    """The pair enters the baseline on both sides; the conflict is reported again, alone."""
+    synced = manual_first_sync()
+    assert [c.key for c in synced.baseline.crm.contacts] == ["k"]
+    assert [c.key for c in synced.baseline.outlook.contacts] == ["k"]
+    again = plan(synced.crm, synced.outlook, MANUAL, synced.baseline)
+    assert again.is_empty
+    assert codes(again) == ["conflict"]
+    assert again.baseline_updates == ()
+
+
+def test_a_crm_delete_after_a_first_sync_conflict_deletes_the_outlook_contact() -> None:
+    synced = manual_first_sync()
+    planned = plan(CrmSnapshot(), synced.outlook, MANUAL, synced.baseline)
+    assert ops(planned) == [("contact", "outlook", "k", "delete")]
+    assert planned.ops[0].reason == "deleted_in_crm"
+    assert not planned.has_data_loss
+
+
+def test_an_outlook_delete_after_a_first_sync_conflict_unlinks_the_crm_contact() -> None:
+    synced = manual_first_sync()
+    planned = plan(synced.crm, OutlookSnapshot(), MANUAL, synced.baseline)
+    assert ops(planned) == [("contact", "crm", "k", "unlink")]
+    assert codes(planned) == ["delete_not_propagated"]
+
+
+def test_after_a_first_sync_conflict_another_field_s_edit_is_a_one_sided_change() -> None:
+    synced = manual_first_sync()
+    edited = OutlookSnapshot(
+        contacts=[attrs.evolve(synced.outlook.contacts[0], department="Support")]
+    )
+    planned, after = sync(synced.crm, edited, MANUAL, synced.baseline)
+    [op] = planned.ops
+    assert (op.side, op.action, op.reason) == (Side.CRM, Action.UPDATE, "changed_in_outlook")
+    assert [(c.field, c.new) for c in op.changes] == [("department", "Support")]
+    assert codes(planned) == ["conflict"]  # job title only, still
+    assert [n.message.split()[:2] for n in planned.notices] == [["job", "title"]]
+    assert plan(after.crm, after.outlook, MANUAL, after.baseline).is_empty
+
+
+def test_a_switch_to_crm_wins_resolves_a_first_sync_conflict_and_keeps_outlook_s_edits() -> None:
+    synced = manual_first_sync()
+    edited = OutlookSnapshot(
+        contacts=[attrs.evolve(synced.outlook.contacts[0], department="Support")]
+    )
+    planned = plan(synced.crm, edited, Settings(), synced.baseline)
+    changes = {(op.side, c.field, c.new) for op in planned.ops for c in op.changes}
+    assert changes == {(Side.OUTLOOK, "job_title", "CEO"), (Side.CRM, "department", "Support")}
+    assert codes(planned) == ["conflict_resolved"]
+
+
+def test_a_first_sync_conflict_is_settled_when_the_sides_agree() -> None:
+    synced = manual_first_sync()
+    agreed = CrmSnapshot(contacts=[attrs.evolve(synced.crm.contacts[0], job_title="CTO")])
+    planned, after = sync(agreed, synced.outlook, MANUAL, synced.baseline)
+    assert (planned.ops, planned.notices) == ((), ())
+    again = plan(after.crm, after.outlook, MANUAL, after.baseline)
+    assert (again.ops, again.notices) == ((), ())
+
+
+def test_a_first_sync_conflict_of_a_linked_by_e_mail_pair_links_it_in_the_next_round() -> None:
+    crm = CrmSnapshot(contacts=[CrmContact(key="c1", emails=["a@x.com"], job_title="CEO")])
+    outlook = OutlookSnapshot(
+        contacts=[OutlookContact(key="o1", emails=["a@x.com"], job_title="CTO")]
+    )
+    _, linked = sync(crm, outlook, MANUAL)
+    planned, synced = sync(linked.crm, linked.outlook, MANUAL, linked.baseline)
+    assert codes(planned) == ["conflict"]
+    assert [c.key for c in synced.baseline.outlook.contacts] == ["c1"]
+    gone = plan(CrmSnapshot(), synced.outlook, MANUAL, synced.baseline)
+    assert ops(gone) == [("contact", "outlook", "c1", "delete")]
+
+
+def test_a_first_sync_conflict_links_tasks_and_appointments_too() -> None:
+    soon = T1 + dt.timedelta(days=60)
+    crm = CrmSnapshot(
+        tasks=[crmsync.Task(key="t", subject="Call")],
+        appointments=[crmsync.Appointment(key="a", subject="Demo", start=soon, end=soon)],
+    )
+    outlook = OutlookSnapshot(
+        tasks=[crmsync.Task(key="t", subject="Call back")],
+        appointments=[crmsync.Appointment(key="a", subject="Demo day", start=soon, end=soon)],
+    )
+    _, synced = sync(crm, outlook, MANUAL)
+    for field in ("tasks", "appointments"):
+        assert len(getattr(synced.baseline.crm, field)) == 1, field
+        assert len(getattr(synced.baseline.outlook, field)) == 1, field
+    planned = plan(CrmSnapshot(), synced.outlook, MANUAL, synced.baseline)
+    assert {(op.domain.value, op.action.value) for op in planned.ops} == {
+        ("task", "delete"),
+        ("appointment", "unlink"),  # the user is not the organizer: Outlook keeps it
+    }
+
+
+def moved(synced: crmsync.Synced, old: str, new: str, **changes: object) -> OutlookSnapshot:
+    """Outlook's contact `old` comes back under key `new` (a move to another folder)."""
+    return OutlookSnapshot(
+        contacts=[
+            attrs.evolve(c, key=new, **changes) if c.key == old else c
+            for c in synced.outlook.contacts
+        ]
+    )
+
+
+def test_a_contact_moved_in_outlook_is_linked_again_not_duplicated() -> None:
+    crm = CrmSnapshot(contacts=[CrmContact(key="k1", first_name="Ann", emails=["ann@x.com"])])
+    _, first = sync(crm, OutlookSnapshot())
+    planned, synced = sync(first.crm, moved(first, "k1", "m1"), Settings(), first.baseline)
+    assert ops(planned) == [("contact", "outlook", "m1", "link")]
+    assert planned.notices == ()
+    assert [c.key for c in synced.outlook.contacts] == ["k1"]
+    converge(synced.crm, synced.outlook, Settings(), synced.baseline)
+
+
+def test_a_moved_contact_s_edit_merges_three_ways_after_the_link() -> None:
+    """The pair keeps its baseline, so the edit is a one-sided change, not a first-sync clash."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="k1", emails=["ann@x.com"], job_title="CEO")])
+    _, first = sync(crm, OutlookSnapshot())
+    outlook = moved(first, "k1", "m1", job_title="CTO")
+    _, linked = sync(first.crm, outlook, Settings(), first.baseline)
+    planned = plan(linked.crm, linked.outlook, Settings(), linked.baseline)
+    [op] = planned.ops
+    assert (op.side, op.reason, op.changes[0].new) == (Side.CRM, "changed_in_outlook", "CTO")
+    assert planned.notices == ()
+
+
+def test_a_crm_contact_replaced_by_one_like_it_takes_over_the_outlook_contact() -> None:
+    crm = CrmSnapshot(contacts=[CrmContact(key="k1", emails=["ann@x.com"])])
+    _, first = sync(crm, OutlookSnapshot())
+    replaced = CrmSnapshot(contacts=[CrmContact(key="c9", emails=["Ann@x.com"])])
+    planned, synced = sync(replaced, first.outlook, Settings(), first.baseline)
+    assert ops(planned) == [("contact", "outlook", "k1", "link")]
+    assert [c.key for c in synced.outlook.contacts] == ["c9"]
+    assert "k1" not in {c.key for c in synced.baseline.crm.contacts}
+    converge(synced.crm, synced.outlook, Settings(), synced.baseline)
+
+
+def test_two_pairs_that_each_lost_a_side_are_not_linked_to_each_other() -> None:
+    crm = CrmSnapshot(
+        contacts=[
+            CrmContact(key="k1", emails=["a@x.com"]),
+            CrmContact(key="k2", emails=["a@x.com"]),
+        ]
+    )
+    _, first = sync(crm, OutlookSnapshot())
+    crm_left = CrmSnapshot(contacts=[first.crm.contacts[0]])
+    outlook_left = OutlookSnapshot(contacts=[first.outlook.contacts[1]])
+    planned = plan(crm_left, outlook_left, Settings(), first.baseline)
+    assert ops(planned) == [
+        ("contact", "crm", "k1", "unlink"),
+        ("contact", "outlook", "k2", "delete"),
+    ]
+
+
+def test_contacts_moved_to_another_folder_together_are_not_a_mass_delete() -> None:
+    crm_contacts, _ = contacts(12)
+    crm = CrmSnapshot(contacts=[attrs.evolve(c, emails=[f"{c.key}@x.com"]) for c in crm_contacts])
+    _, first = sync(crm, OutlookSnapshot())
+    outlook = OutlookSnapshot(
+        contacts=[attrs.evolve(c, key=f"m-{c.key}") for c in first.outlook.contacts]
+    )
+    planned = plan(first.crm, outlook, Settings(), first.baseline)
+    assert {op.action for op in planned.ops} == {Action.LINK}
+    assert len(planned.ops) == 12
+    assert planned.notices == ()
+
+
+def test_an_appointment_moved_in_outlook_is_linked_again_by_its_uid() -> None:
+    soon = T1 + dt.timedelta(days=60)
+    crm = CrmSnapshot(
+        appointments=[crmsync.Appointment(key="a1", uid="UID-1", start=soon, end=soon)]
+    )
+    _, first = sync(crm, OutlookSnapshot())
+    outlook = OutlookSnapshot(appointments=[attrs.evolve(first.outlook.appointments[0], key="m1")])
+    planned = plan(first.crm, outlook, Settings(), first.baseline)
+    assert ops(planned) == [("appointment", "outlook", "m1", "link")]
+
+
+@pytest.mark.parametrize(
+    ("deleted_on", "direction", "expected"),
+    [
+        (Side.CRM, "to_outlook", ("contact", "outlook", "k", "delete")),
+        (Side.OUTLOOK, "to_crm", ("contact", "crm", "k", "unlink")),
+    ],
+)
+def test_a_change_against_today_s_direction_does_not_undo_a_delete(
+    deleted_on: Side, direction: str, expected: tuple[str, str, str, str]
+) -> None:
+    """The plan is made with the settings it is given: a direction narrowed since the last
+    sync decides whether the survivor's change can travel, not the old one."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="k", job_title="CEO")])
+    _, first = sync(crm, OutlookSnapshot())
+    narrowed = Settings(field_directions={"contact.job_title": direction})
+    survivor = deleted_on.other
+    store = first.crm if survivor is Side.CRM else first.outlook
+    edited = attrs.evolve(store, contacts=[attrs.evolve(store.contacts[0], job_title="CTO")])
+    now = (edited, OutlookSnapshot()) if survivor is Side.CRM else (CrmSnapshot(), edited)
+    planned = plan(*now, narrowed, first.baseline)
+    assert ops(planned) == [expected]
+    assert "field_not_synced" in codes(planned) or expected[3] == "unlink"
+
+
+def test_a_task_change_against_today_s_direction_goes_with_the_delete_as_data_loss() -> None:
+    crm = CrmSnapshot(tasks=[crmsync.Task(key="t", subject="Call")])
+    _, first = sync(crm, OutlookSnapshot())
+    narrowed = Settings(field_directions={"task.subject": "to_crm"})
+    edited = CrmSnapshot(tasks=[attrs.evolve(first.crm.tasks[0], subject="Call Ann")])
+    planned = plan(edited, OutlookSnapshot(), narrowed, first.baseline)
+    assert ops(planned) == [("task", "crm", "t", "delete")]
+    assert planned.has_data_loss
+
+
+def test_a_survivor_holding_what_the_deleted_side_held_is_no_unseen_change() -> None:
+    """Changed to the value the deleted side had at the last sync: nothing to protect."""
+    settings = Settings(field_directions={"contact.notes": "to_crm"})
+    baseline = attrs.evolve(
+        baseline_of([CrmContact(key="k")], [OutlookContact(key="k", notes="Ann")]),
+        settings=settings,
+    )
+    crm = CrmSnapshot(contacts=[CrmContact(key="k", notes="Ann")])
+    planned = plan(crm, OutlookSnapshot(), Settings(), baseline)
+    assert ops(planned) == [("contact", "crm", "k", "unlink")]
+
+
+@pytest.mark.parametrize(
+    ("crm", "outlook", "field", "direction", "side"),
+    [
+        (
+            CrmSnapshot(contacts=[CrmContact(key="c", first_name="Ann")]),
+            OutlookSnapshot(),
+            "contact.first_name",
+            "to_crm",
+            Side.CRM,
+        ),
+        (
+            CrmSnapshot(),
+            OutlookSnapshot(contacts=[OutlookContact(key="c", job_title="CTO")]),
+            "contact.job_title",
+            "to_outlook",
+            Side.OUTLOOK,
+        ),
+        (
+            CrmSnapshot(tasks=[crmsync.Task(key="t", subject="Call")]),
+            OutlookSnapshot(),
+            "task.subject",
+            "none",
+            Side.CRM,
+        ),
+        (
+            CrmSnapshot(),
+            OutlookSnapshot(
+                appointments=[crmsync.Appointment(key="a", location="Room 1", start=T1, end=T1)]
+            ),
+            "appointment.location",
+            "to_outlook",
+            Side.OUTLOOK,
+        ),
+    ],
+)
+def test_a_create_that_leaves_a_value_behind_says_so_once(
+    crm: CrmSnapshot, outlook: OutlookSnapshot, field: str, direction: str, side: Side
+) -> None:
+    settings = Settings(field_directions={field: direction})
+    planned, synced = sync(crm, outlook, settings)
+    [create] = planned.ops
+    assert (create.action, create.side) == (Action.CREATE, side.other)
+    [notice] = planned.notices
+    assert (notice.code, notice.severity, notice.side) == ("field_not_synced", Severity.INFO, side)
+    assert field.split(".")[1].replace("_", " ") in notice.message
+    again = plan(synced.crm, synced.outlook, settings, synced.baseline)
+    assert (again.ops, again.notices) == ((), ())
+
+
+def test_a_create_whose_values_all_travel_has_no_notice() -> None:
+    planned = plan(
+        CrmSnapshot(contacts=[CrmContact(key="c", first_name="Ann")]),
+        OutlookSnapshot(),
+        Settings(field_directions={"contact.first_name": "to_outlook"}),
+    )
+    assert planned.notices == ()

@@ -261,11 +261,17 @@ class DomainRules(Generic[CrmT, OutT]):
         record = pair.crm if source is Side.CRM else pair.outlook
         target = source.other
         directions = self.directions(pair.crm, pair.outlook, inp.settings)
-        view = {
-            name: value
-            for name, value in self.view(record, source, inp.settings).items()
-            if can_send(directions.get(name, Direction.TWO_WAY), source)
-        }
+        view: View = {}
+        left: list[str] = []
+        titles = {rule.name: rule.title for rule in self.fields}
+        for name, value in self.view(record, source, inp.settings).items():
+            direction = directions.get(name, Direction.TWO_WAY)
+            if can_send(direction, source):
+                view[name] = value
+            elif not is_blank(value):
+                left.append(
+                    f"{titles.get(name, name)} {describe(value)} (direction: {direction.value})"
+                )
         created = self.build(view, None, pair.key, target, inp, inp.settings)
         crm, outlook = (record, created) if source is Side.CRM else (created, record)
         result = PairResult(
@@ -278,6 +284,22 @@ class DomainRules(Generic[CrmT, OutT]):
             base_outlook=outlook,
         )
         setattr(result, f"{target}_reason", reason)
+        if left:
+            # The same value held back from an existing record gets this notice too.
+            result.notices += (
+                self.notice(
+                    pair.key,
+                    "field_not_synced",
+                    f"Created in {SIDE_NAMES[target]} without "
+                    + "; ".join(left)
+                    + (", which do" if len(left) > 1 else ", which does")
+                    + f" not sync to {SIDE_NAMES[target]}: "
+                    + ("the values stay" if len(left) > 1 else "the value stays")
+                    + f" in {SIDE_NAMES[source]} only.",
+                    Severity.INFO,
+                    source,
+                ),
+            )
         return result
 
     def merge_pair(
@@ -343,19 +365,22 @@ class DomainRules(Generic[CrmT, OutT]):
             notices=merged.notices,
         )
         if merged.pending:
-            if not linked:
-                # A first-sync conflict left for a person: no baseline yet, so
-                # the next plan sees the same conflict again.
-                result.keep_baseline = True
-            else:
-                for side, base_view in ((Side.CRM, views[2]), (Side.OUTLOOK, views[3])):
-                    kept = {name: base_view[name] for name in merged.pending}
-                    after = result.crm_after if side is Side.CRM else result.outlook_after
-                    rebuilt = self.build(kept, after, pair.key, side, inp, settings)
-                    if side is Side.CRM:
-                        result.base_crm = rebuilt
-                    else:
-                        result.base_outlook = rebuilt
+            # The pending fields keep their values from before the last sync, so the
+            # next plan sees the same conflict again; the rest of the pair advances.
+            # A pair's first sync has no such values: each side's baseline holds the
+            # other side's value instead, as if each side had changed it from the
+            # other's. The pair is linked all the same (a delete is then seen as a
+            # delete, an edit of another field as a one-sided change), and the
+            # conflict stays a conflict until the sides agree.
+            before = (views[2], views[3]) if linked else (views[1], views[0])
+            for side, base_view in zip(Side, before, strict=True):
+                kept = {name: base_view[name] for name in merged.pending}
+                after = result.crm_after if side is Side.CRM else result.outlook_after
+                rebuilt = self.build(kept, after, pair.key, side, inp, settings)
+                if side is Side.CRM:
+                    result.base_crm = rebuilt
+                else:
+                    result.base_outlook = rebuilt
         return result
 
 
@@ -395,14 +420,28 @@ def _mass_delete_blocked(
 def _match_new(
     rules: DomainRules[Any, Any],
     candidates: Mapping[Side, list[Any]],
+    survivors: AbstractSet[str] = frozenset(),
 ) -> tuple[list[tuple[Any, Any]], set[str], list[Notice]]:
-    """Pairs records new on both sides by natural key: (crm, outlook) links."""
+    """Pairs records by natural key: (crm, outlook) links.
+
+    Candidates are the records new on both sides, the unlinked ones, and the
+    `survivors`: records whose partner is gone since the last sync. A survivor
+    matches only a record new on the other side (a Graph contact moved to
+    another folder comes back under a new id), never another survivor: two
+    pairs that each lost a side are two pairs.
+    """
     groups: dict[str, dict[Side, list[Any]]] = defaultdict(lambda: {Side.CRM: [], Side.OUTLOOK: []})
     for side, records in candidates.items():
         for record in records:
             natural = rules.natural_key(record, side)
             if natural:
                 groups[natural][side].append(record)
+    if survivors:
+        for found in groups.values():
+            fresh = {side: [r for r in found[side] if r.key not in survivors] for side in Side}
+            for side in Side:
+                if not fresh[side.other]:
+                    found[side] = fresh[side]
     links: list[tuple[Any, Any]] = []
     held: set[str] = set()
     notices: list[Notice] = []
@@ -670,27 +709,22 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
                 notices.extend(found)
                 refused.add(record.key)
     scan = _scan(rules, inp, current, base, linked)
-    blocked, guard_notices = _mass_delete_blocked(
-        rules,
-        scan.linked,
-        scan.present,
-        inp.settings,
-        # Out of a partial scope every linked pair is present on both sides.
-        total=inp.baseline.linked_count(field) if scoped and inp.baseline else None,
-    )
-    notices.extend(guard_notices)
-
-    # Duplicate prevention: records new on both sides, matched by natural key.
+    # Duplicate prevention: records new on both sides, matched by natural key,
+    # and records whose partner is gone matched with a record new on the other
+    # side (the same contact under a new id), before anything is created.
     only = {Side.CRM: scan.crm_only, Side.OUTLOOK: scan.outlook_only}
+    survivors = {k for side in Side for k in only[side] if k in linked and k not in refused}
     candidates = {
         side: [
             current[side][k]
-            for k in sorted({k for k in only[side] if k not in linked and k not in refused})
+            for k in sorted({k for k in only[side] if k not in refused})
+            if k not in linked or k in survivors
         ]
         for side in Side
     }
-    links, held, match_notices = _match_new(rules, candidates)
+    links, held, match_notices = _match_new(rules, candidates, survivors)
     notices.extend(match_notices)
+    present = dict(scan.present)
     for crm_record, outlook_record in links:
         held.update((crm_record.key, outlook_record.key))
         ops.append(
@@ -705,6 +739,24 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
         )
         for key in {crm_record.key, outlook_record.key} & unlinked:
             updates.append(BaselineUpdate(domain=rules.domain, key=key, unlinked=False))
+        if crm_record.key in survivors:
+            # Its partner came back under another key: the pair keeps its baseline, so
+            # the next plan merges the fields three ways, and it is not lost.
+            present[Side.OUTLOOK] += 1
+        if outlook_record.key in survivors:
+            # Its CRM record was replaced by one like it: the old pair leaves the baseline.
+            present[Side.CRM] += 1
+            updates.append(BaselineUpdate(domain=rules.domain, key=outlook_record.key))
+
+    blocked, guard_notices = _mass_delete_blocked(
+        rules,
+        scan.linked,
+        present,
+        inp.settings,
+        # Out of a partial scope every linked pair is present on both sides.
+        total=inp.baseline.linked_count(field) if scoped and inp.baseline else None,
+    )
+    notices.extend(guard_notices)
 
     results: list[PairResult] = []
     take: Callable[[PairResult], None] = results.append
@@ -829,24 +881,35 @@ def _survivor_changes(
     deleted (Rule 3: then the record is recreated there), and a description of
     each change that cannot (a delete would destroy those).
 
-    Changed under the settings of the last sync counts too: an edit made before
+    Changed under the views of the last sync counts too: an edit made before
     an address-mode switch is an unpropagated change the delete must not
-    destroy.
+    destroy. Whether a change can travel is judged by today's directions only:
+    the plan is made with the settings it is given, so a change against a
+    field's current direction does not stop the delete.
+
+    A value the deleted side held at the last sync is no unpropagated change:
+    after a first sync whose conflict was left for a person, each side's
+    baseline holds the other side's value, and the delete takes it.
     """
     survivor = getattr(pair, survivor_side)
     base_record = getattr(pair, f"base_{survivor_side}")
+    deleted_side = survivor_side.other
+    base_deleted = getattr(pair, f"base_{deleted_side}")
     # The deleted side's directions come from its last synced record (a service
     # activity, an appointment the CRM closed).
     crm = pair.crm if pair.crm is not None else pair.base_crm
     outlook = pair.outlook if pair.outlook is not None else pair.base_outlook
+    directions = rules.directions(crm, outlook, inp.settings)
     travelling = False
     stranded: dict[str, str] = {}
     for settings in (inp.settings, inp.previous_settings):
         now = rules.view(survivor, survivor_side, settings)
         before = rules.view(base_record, survivor_side, settings)
-        directions = rules.directions(crm, outlook, settings)
+        held = rules.view(base_deleted, deleted_side, settings)
         for rule in rules.fields:
             if rule.name not in now or rule.same(now[rule.name], before.get(rule.name)):
+                continue
+            if rule.name in held and rule.same(now[rule.name], held[rule.name]):
                 continue
             direction = directions.get(rule.name, Direction.TWO_WAY)
             if can_send(direction, survivor_side):

@@ -325,20 +325,24 @@ def plan_contacts(
     groups: dict[str, dict[str, list[str]]] = collections.defaultdict(
         lambda: {"crm": [], "outlook": []}
     )
+    # So are a record whose partner is gone and one new on the other side (a contact
+    # moved to another Outlook folder comes back under a new key); two records that
+    # each lost their partner are not matched with each other.
+    survivors = {
+        k for side in live for k in live[side] if k in linked and k not in live[OTHER[side]]
+    }
     for side, records in live.items():
         for key, record in records.items():
-            if key not in live[OTHER[side]] and key not in linked and natural_key(record):
+            fresh = key not in linked or key in survivors
+            if key not in live[OTHER[side]] and natural_key(record) and fresh:
                 groups[natural_key(record)][side].append(key)
     held: set[str] = set()
     for found in groups.values():
+        only_new(found, survivors)
         if not found["crm"] or not found["outlook"]:
             continue
         if len(found["crm"]) == 1 and len(found["outlook"]) == 1:
-            [crm_key], [outlook_key] = found["crm"], found["outlook"]
-            out.ops.add(("link", "outlook", outlook_key))
-            record = result["outlook"].pop(outlook_key)
-            result["outlook"][crm_key] = attrs.evolve(record, key=crm_key)
-            held |= {crm_key, outlook_key}
+            held |= link(found, out, result)
         else:
             for side in found:
                 for key in found[side]:
@@ -389,16 +393,19 @@ def plan_contacts(
                 out.note(key, "possible_duplicate")
             continue
         # Deleted on one side: a change since the baseline (read under the new mode or the
-        # old one) that can reach the deleted side wins; one that cannot goes with a delete,
-        # reported as lost.
+        # old one) that can reach the deleted side under today's directions wins; one that
+        # cannot goes with a delete, reported as lost. A value the deleted side held at the
+        # last sync is no change it has not seen.
         old = base[side][key]
+        gone = base[OTHER[side]][key]
         changed = [
-            (f, s)
+            f
             for s in (settings, old_settings)
             for f, v in view(survivor, side, s).items()
             if not same(f, v, view(old, side, s)[f])
+            and not same(f, v, view(gone, OTHER[side], s)[f])
         ]
-        if any(can_send(s, f, side) for f, s in changed):
+        if any(can_send(settings, f, side) for f in changed):
             create(key, survivor, side, settings, user, out, result)
         elif side == "outlook":  # deleted in the CRM: the Outlook contact goes
             out.ops.add(("delete", "outlook", key))
@@ -422,6 +429,23 @@ def plan_contacts(
     return out
 
 
+def only_new(found: dict[str, list[str]], survivors: set[str]) -> None:
+    """A record whose partner is gone matches only records new on the other side."""
+    fresh = {side: [k for k in keys if k not in survivors] for side, keys in found.items()}
+    for side in found:
+        if not fresh[OTHER[side]]:
+            found[side] = fresh[side]
+
+
+def link(found: dict[str, list[str]], out: Outcome, result: Any) -> set[str]:
+    """One record on each side: the Outlook record takes the CRM key."""
+    [crm_key], [outlook_key] = found["crm"], found["outlook"]
+    out.ops.add(("link", "outlook", outlook_key))
+    record = result["outlook"].pop(outlook_key)
+    result["outlook"][crm_key] = attrs.evolve(record, key=crm_key)
+    return {crm_key, outlook_key}
+
+
 def create(
     key: str, record: Any, side: str, settings: Any, user: str, out: Outcome, result: Any
 ) -> None:
@@ -431,6 +455,8 @@ def create(
         for field, value in view(record, side, settings).items()
         if can_send(settings, field, side)
     }
+    if any(not blank(v) for f, v in view(record, side, settings).items() if f not in values):
+        out.note(key, "field_not_synced")  # a value the create leaves behind
     out.ops.add(("create", target, key))
     result[target][key] = new_record(target, key, values, settings, user)
 
@@ -574,19 +600,23 @@ def plan_tasks(
         side = "crm" if c is not None else "outlook"
         survivor = c if c is not None else o
         before = base[side].get(key)
+        gone = base[OTHER[side]].get(key)
         changed = (
             []
-            if before is None
-            else [f for f, v in task_view(survivor).items() if v != task_view(before)[f]]
+            if before is None or gone is None
+            else [
+                f
+                for f, v in task_view(survivor).items()
+                if v != task_view(before)[f] and v != task_view(gone)[f]
+            ]
         )
-        previous = baseline.settings if baseline is not None else settings
-        if key not in linked or any(
-            task_can_send(s, f, side) for f in changed for s in (settings, previous)
-        ):
+        if key not in linked or any(task_can_send(settings, f, side) for f in changed):
             target = OTHER[side]
             values = {
                 f: v for f, v in task_view(survivor).items() if task_can_send(settings, f, side)
             }
+            if any(v not in (None, "") for f, v in task_view(survivor).items() if f not in values):
+                out.note(key, "field_not_synced")  # a value the create leaves behind
             extra = {"owner": user} if target == "crm" else {"tracked": True}
             out.ops.add(("create", target, key))
             result[target][key] = attrs.evolve(Task(key=key, **extra), **values)
@@ -732,20 +762,21 @@ def plan_appointments(
     groups: dict[str, dict[str, list[str]]] = collections.defaultdict(
         lambda: {"crm": [], "outlook": []}
     )
+    survivors = {
+        k for side in live for k in live[side] if k in linked and k not in live[OTHER[side]]
+    }
     for side, records in live.items():
         for key, record in records.items():
-            if key not in live[OTHER[side]] and key not in linked and record.uid.strip():
+            fresh = key not in linked or key in survivors
+            if key not in live[OTHER[side]] and record.uid.strip() and fresh:
                 groups[record.uid.strip()][side].append(key)
     matched: set[str] = set()
     for found in groups.values():
+        only_new(found, survivors)
         if not found["crm"] or not found["outlook"]:
             continue
         if len(found["crm"]) == 1 and len(found["outlook"]) == 1:
-            [crm_key], [outlook_key] = found["crm"], found["outlook"]
-            out.ops.add(("link", "outlook", outlook_key))
-            record = result["outlook"].pop(outlook_key)
-            result["outlook"][crm_key] = attrs.evolve(record, key=crm_key)
-            matched |= {crm_key, outlook_key}
+            matched |= link(found, out, result)
         else:
             for side in found:
                 for key in found[side]:
@@ -764,6 +795,10 @@ def plan_appointments(
             if appointment_direction(settings, f, *pair)
             in ("two_way", "to_outlook" if side == "crm" else "to_crm")
         }
+        if any(
+            v not in (None, "", ()) for f, v in appointment_view(record).items() if f not in values
+        ):
+            out.note(key, "field_not_synced")  # a value the create leaves behind
         start, end, all_day = record.start, record.end, record.all_day
         made = Appointment(key=key, start=start, end=end, all_day=all_day)
         if target == "crm":
@@ -789,21 +824,22 @@ def plan_appointments(
         side = "crm" if c is not None else "outlook"
         survivor = c if c is not None else o
         before = base[side].get(key)
+        gone = base[OTHER[side]].get(key)
         changed = (
             []
-            if before is None
+            if before is None or gone is None
             else [
-                f for f, v in appointment_view(survivor).items() if v != appointment_view(before)[f]
+                f
+                for f, v in appointment_view(survivor).items()
+                if v != appointment_view(before)[f] and v != appointment_view(gone)[f]
             ]
         )
-        # The deleted side's directions come from its last synced record.
+        # The deleted side's directions come from its last synced record; today's settings.
         pair = (c or base["crm"].get(key), o or base["outlook"].get(key))
-        previous = baseline.settings if baseline is not None else settings
         travels = any(
-            appointment_direction(s, f, *pair)
+            appointment_direction(settings, f, *pair)
             in ("two_way", "to_outlook" if side == "crm" else "to_crm")
             for f in changed
-            for s in (settings, previous)
         )
         if key not in linked or travels:
             create(key, survivor, side, fresh=key not in linked)
