@@ -235,7 +235,9 @@ def test_unchanged_pairs_produce_no_ops_and_no_baseline_updates() -> None:
     assert planned.baseline_updates == ()
 
 
-def test_a_manual_conflict_keeps_the_previous_baseline_for_the_pending_field_only() -> None:
+def test_a_manual_conflict_keeps_the_pending_field_in_conflict_in_the_baseline_only() -> None:
+    """Each side's baseline holds the other side's value for the pending field; the rest of the
+    record advances."""
     settings = Settings(conflict="manual")
     crm = CrmContact(key="k", job_title="A", department="D")
     outlook = OutlookContact(key="k", job_title="A", department="D")
@@ -252,10 +254,31 @@ def test_a_manual_conflict_keeps_the_previous_baseline_for_the_pending_field_onl
     assert ops(planned) == [("contact", "outlook", "k", "update")]
     assert codes(planned) == ["conflict"]
     [base_crm] = synced.baseline.crm.contacts
-    assert (base_crm.job_title, base_crm.department) == ("A", "E")
+    [base_outlook] = synced.baseline.outlook.contacts
+    assert (base_crm.job_title, base_crm.department) == ("C", "E")
+    assert (base_outlook.job_title, base_outlook.department) == ("B", "E")
     again = plan(synced.crm, synced.outlook, settings, synced.baseline)
     assert again.is_empty
     assert codes(again) == ["conflict"]  # the same pending work, and only that
+
+
+def test_a_side_going_back_to_the_old_value_during_a_manual_conflict_is_still_a_conflict() -> None:
+    """Safety: Outlook's 'A' is an edit made since the conflict was reported; the CRM's pending
+    'B' may overwrite it only as a resolved conflict, with a notice."""
+    settings = Settings(conflict="manual")
+    crm, outlook = CrmContact(key="k", job_title="A"), OutlookContact(key="k", job_title="A")
+    baseline = Baseline(
+        crm=CrmSnapshot(contacts=[crm]),
+        outlook=OutlookSnapshot(contacts=[outlook]),
+        settings=settings,
+    )
+    pending = OutlookSnapshot(contacts=[attrs.evolve(outlook, job_title="C")])
+    crm_now = CrmSnapshot(contacts=[attrs.evolve(crm, job_title="B")])
+    _, synced = sync(crm_now, pending, settings, baseline)
+    back = OutlookSnapshot(contacts=[attrs.evolve(synced.outlook.contacts[0], job_title="A")])
+    planned = plan(synced.crm, back, Settings(), synced.baseline)
+    assert codes(planned) == ["conflict_resolved"]
+    assert [(c.field, c.old, c.new) for c in planned.ops[0].changes] == [("job_title", "A", "B")]
 
 
 def test_the_same_inputs_in_any_order_give_the_same_plan() -> None:

@@ -365,16 +365,16 @@ class DomainRules(Generic[CrmT, OutT]):
             notices=merged.notices,
         )
         if merged.pending:
-            # The pending fields keep their values from before the last sync, so the
-            # next plan sees the same conflict again; the rest of the pair advances.
-            # A pair's first sync has no such values: each side's baseline holds the
-            # other side's value instead, as if each side had changed it from the
-            # other's. The pair is linked all the same (a delete is then seen as a
-            # delete, an edit of another field as a one-sided change), and the
-            # conflict stays a conflict until the sides agree.
-            before = (views[2], views[3]) if linked else (views[1], views[0])
-            for side, base_view in zip(Side, before, strict=True):
-                kept = {name: base_view[name] for name in merged.pending}
+            # A field left for a person keeps, in each side's baseline, the value the
+            # *other* side holds, as if each side had changed it from the other's. The
+            # next plan then sees both sides changed, so the conflict stays a conflict
+            # until the sides agree, whatever either side does meanwhile (a side going
+            # back to an older value included), and a side that still holds what it
+            # held when the conflict was reported has not changed it since. On a first
+            # sync this also links the pair: a later delete is a delete, and an edit of
+            # another field a one-sided change.
+            for side, other_view in ((Side.CRM, views[1]), (Side.OUTLOOK, views[0])):
+                kept = {name: other_view[name] for name in merged.pending}
                 after = result.crm_after if side is Side.CRM else result.outlook_after
                 rebuilt = self.build(kept, after, pair.key, side, inp, settings)
                 if side is Side.CRM:
