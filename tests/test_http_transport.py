@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 import crmsync
+import crmsync.http
 from crmsync import Domain, Settings
 from crmsync.adapters.graph import TRACKED_CATEGORY
 from crmsync.errors import CrmsyncError, SettingsError
@@ -395,6 +396,21 @@ def test_a_malformed_batch_answer_fails_its_ops_and_the_rest_is_done(
     assert len(baseline.outlook.contacts) == 3 - len(failed)
 
 
+def test_a_refused_batch_gives_each_of_its_requests_the_batch_s_status_and_code(
+    fake: FakeMicrosoft,
+) -> None:
+    _contacts(fake, 3)
+    fake.fail(_on("POST", "/v1.0/$batch"), status=401)
+
+    executed = _execute(_connection(fake, []))
+
+    assert len(executed.failed) == 3
+    for outcome in executed.failed:
+        assert (outcome.status, outcome.code) == (401, "Failed")
+        assert outcome.url.endswith("/me/contacts")
+        assert "$batch was refused: fake 401" in outcome.error
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -489,6 +505,26 @@ def test_a_graph_create_answered_with_an_id_that_is_not_a_graph_id_stops_its_dep
     assert not attachment.done
     assert "no valid id" in attachment.error
     assert not any(m == "POST" and "attachments" in p for m, p in fake.log)
+
+
+def test_execute_returns_even_when_reading_an_answer_meets_a_bug(
+    fake: FakeMicrosoft, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last line of defence: an answer no test foresaw fails its requests, not the run."""
+    fake.add("graph", "tasks", {"title": "Call back", "categories": [TRACKED_CATEGORY]})
+    connection = _connection(fake, [])
+    outlook, crm = connection.read_outlook(), connection.read_crm()
+    plan = crmsync.plan(crm, outlook.snapshot, SETTINGS, None, user=USER, now=NOW)
+
+    def broken(response: httpx.Response) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(crmsync.http, "_json", broken)
+    executed = connection.execute(plan, crm, outlook.snapshot, graph_ids=outlook.ids)
+
+    [missed] = executed.not_done
+    assert "could not use the answer (RuntimeError)" in missed.error
+    assert executed.baseline(None).crm.tasks == ()
 
 
 # -- structured outcomes -----------------------------------------------------------

@@ -413,7 +413,7 @@ def _entity_id(entity: object) -> str | None:
     if not isinstance(entity, str) or not entity.endswith(")") or "(" not in entity:
         return None
     key = entity.rsplit("(", 1)[1][:-1]
-    return key.lower() if _GUID.fullmatch(key) else None
+    return key if _GUID.fullmatch(key) else None
 
 
 def _under(url: str, root: str) -> bool:
@@ -1031,12 +1031,17 @@ class Connection:
         todo = {str(i): item for i, item in enumerate(chunk, 1)}
         attempts = 0
 
-        def fail(request: Request, url: str, text: str, status: int | None = None) -> None:
+        def fail(
+            request: Request, url: str, text: str, status: int | None = None, code: str = ""
+        ) -> None:
+            # The status and code of a refused $batch are the request's: a 401 of the
+            # batch is a 401 for each request in it.
             detail = _Detail(
                 service="graph",
                 method=request.method,
                 url=self._full("graph", url),
                 status=status,
+                code=code,
                 message=text,
             )
             self._details[request.id] = detail
@@ -1060,14 +1065,10 @@ class Connection:
                     fail(request, url, f"POST /$batch: {exc}", status)
                 return
             if not response.is_success:
-                code, message = _answered("graph", response).code, _error(response)
+                refused = _answered("graph", response)
+                text = f"the $batch was refused: {refused.message}".rstrip(": ")
                 for request, url, _body in todo.values():
-                    fail(
-                        request,
-                        url,
-                        f"{code}: {message}" if code else message,
-                        response.status_code,
-                    )
+                    fail(request, url, text, refused.status, refused.code)
                 return
             payload = _json(response)
             answers = payload.get("responses") if isinstance(payload, dict) else None
@@ -1137,7 +1138,7 @@ def _new_key(response: Any, column: str) -> str | None:
     found = response.get(column)
     if found is None:
         return _entity_id(response.get("@odata.id"))
-    return found.lower() if isinstance(found, str) and _GUID.fullmatch(found) else None
+    return found if isinstance(found, str) and _GUID.fullmatch(found) else None
 
 
 def _outcome(
@@ -1153,7 +1154,13 @@ def _outcome(
     failed = [r for r in requests if r.id in failures]
     own = [r for r in failed if r.id not in skipped]
     error = failures[failed[0].id] if failed else ""
-    deciding = own[0] if own else None if failed else requests[0] if requests else None
+    # The request that decided the outcome: the first that failed itself; for a done
+    # op its first request; none for an op skipped because another op failed.
+    deciding = None
+    if own:
+        deciding = own[0]
+    elif not failed and requests:
+        deciding = requests[0]
     detail = None if deciding is None else details.get(deciding.id)
     if deciding is not None and detail is None:  # failed before anything was sent
         detail = _Detail(
