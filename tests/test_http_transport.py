@@ -527,6 +527,28 @@ def test_execute_returns_even_when_reading_an_answer_meets_a_bug(
     assert executed.baseline(None).crm.tasks == ()
 
 
+@pytest.mark.parametrize("item_id", ["..", "."])
+def test_an_item_id_that_is_a_dot_segment_is_never_written_to(
+    fake: FakeMicrosoft, item_id: str
+) -> None:
+    """A read that names an item `..` would PATCH its parent once the URL is normalized."""
+    fake.add(
+        "graph",
+        "contacts",
+        {"givenName": "Bob", "emailAddresses": [{"address": "b@x.org"}]}
+        | {"categories": [TRACKED_CATEGORY]},
+    )
+    [contact] = fake.graph["contacts"].values()
+    contact["id"] = item_id
+    fake.graph["contacts"] = {item_id: contact}
+
+    executed = _execute(_connection(fake, []))
+
+    [missed] = executed.not_done
+    assert "dot segment" in missed.error
+    assert not [(m, p) for m, p in fake.log if m == "PATCH"]
+
+
 # -- structured outcomes -----------------------------------------------------------
 
 

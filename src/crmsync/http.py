@@ -429,6 +429,12 @@ def _under(url: str, root: str) -> bool:
     return given.path == base.path or given.path.startswith(prefix)
 
 
+def _dot_segment(url: str) -> bool:
+    """Whether a URL's path has a `.` or `..` segment, plain or percent-encoded."""
+    path = url.split("?", 1)[0].lower().replace("%2e", ".")
+    return any(part in {".", ".."} for part in path.split("/"))
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -968,6 +974,11 @@ class Connection:
                 url, body = self._filled(request, responses, graph_ids)
             except (_Failed, httpx.HTTPError) as exc:
                 failures[request.id] = str(exc)
+                continue
+            if _dot_segment(url):
+                # An id read from a server (`..`) would move the request to another
+                # resource once the URL is normalized: never sent.
+                failures[request.id] = f"{request.method} {url[:200]}: refused, a dot segment"
                 continue
             prepared.append((request, url, body))
         graph = [p for p in prepared if p[0].service == "graph"]
