@@ -321,9 +321,7 @@ def _retry_after(value: str) -> float | None:
         return float(int(value)) if len(value) <= 12 else math.inf
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment is None:  # pragma: no cover - Python < 3.13 returns None for some bad dates
+    except (TypeError, ValueError, IndexError, OverflowError):  # each seen on a bad date
         return None
     return max(0.0, moment.timestamp() - time.time())
 
@@ -338,9 +336,9 @@ def _delay(response: httpx.Response | Mapping[str, Any], attempt: int) -> float:
     value = ""
     for name, given in headers.items():
         if isinstance(name, str) and name.lower() == "retry-after":
-            value = (
-                given if isinstance(given, str) else str(given) if isinstance(given, int) else ""
-            )
+            # A $batch answer's headers are JSON: a number is seconds too, anything else is not.
+            number = isinstance(given, int) and not isinstance(given, bool)
+            value = str(given) if number else given if isinstance(given, str) else ""
     seconds = _retry_after(value) if value else None
     return float(min(2 ** min(attempt, 16), 60)) if seconds is None else seconds
 
@@ -661,8 +659,12 @@ class Connection:
         """
         try:
             response = self._send(service, "GET", url)
-        except (_Failed, httpx.HTTPError) as exc:
-            raise ServiceError(f"GET {url[:200]}: {exc}") from None
+        except _Failed as exc:
+            text = str(exc)
+            said = text if text.startswith("GET ") else f"GET {url[:200]}: {text}"
+            raise ServiceError(said) from None
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"GET {url[:200]}: {type(exc).__name__}: {exc}") from None
         if not response.is_success:
             raise ServiceError(_error(response))
         try:
@@ -692,7 +694,7 @@ class Connection:
         next_url: str | None = start
         while next_url is not None:
             if next_url in seen:
-                raise ServiceError(f"GET {start}: the nextLink {next_url!r} came twice")
+                raise ServiceError(f"GET {start}: the nextLink {next_url[:200]!r} came twice")
             if len(seen) >= self.max_pages:
                 raise ServiceError(f"GET {start}: more than max_pages={self.max_pages} pages")
             seen.add(next_url)
