@@ -16,6 +16,9 @@ takes effect and its response is lost, also for a whole `$batch`);
 `rewrite_batch` changes a `$batch` answer before it is sent (ids twice or
 missing, bad statuses, string bodies, list headers). `authorizations` keeps
 every Authorization header received, so a test can see where a token went.
+`chaos` answers random requests with faults that lose no committed write
+(429, 503, 504, resets before the request is carried out), counted by kind
+in `faults`.
 
     with FakeMicrosoft() as fake:
         fake.url                    # http://127.0.0.1:PORT
@@ -28,6 +31,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import random
 import re
 import threading
 import uuid
@@ -86,6 +90,9 @@ class FakeMicrosoft:
         self.log: list[tuple[str, str]] = []  # (method, path) of every request, batched too
         self.authorizations: list[str] = []  # the Authorization header of every HTTP request
         self.rewrite_batch: Callable[[list[dict[str, Any]]], Any] | None = None
+        self.chaos: random.Random | None = None  # set with a seeded Random to inject faults
+        self.chaos_rate = 0.1
+        self.faults: dict[str, int] = {}
         self._rules: list[_Rule] = []
         self._counter = 0
         self._lock = threading.RLock()
@@ -239,8 +246,23 @@ class FakeMicrosoft:
             rule = self._ruled(method, path, top=True)
             if rule is not None and not rule.commit:
                 return rule.answer
+            fault = self._fault(top=True)
+            if fault is not None:
+                return fault
             answer = self._serve(method, path, query, lowered, body)
             return rule.answer if rule is not None else answer
+
+    def _fault(self, *, top: bool) -> Answer | None:
+        """A random fault from `chaos`, or None; only a top-level request can be reset."""
+        if self.chaos is None or self.chaos.random() >= self.chaos_rate:
+            return None
+        kinds = ["429", "503", "504", "reset"] if top else ["429", "503"]
+        kind = self.chaos.choice(kinds)
+        self.faults[kind] = self.faults.get(kind, 0) + 1
+        if kind == "reset":
+            return 0, {}, RESET
+        retry_after = {"Retry-After": str(self.chaos.randint(0, 3))} if kind == "429" else {}
+        return _error(int(kind), retry_after)
 
     def _serve(
         self, method: str, path: str, query: dict[str, str], lowered: dict[str, str], body: Any
@@ -286,7 +308,7 @@ class FakeMicrosoft:
             method = str(item["method"]).upper()
             self.log.append((method, "/v1.0" + path))
             rule = self._ruled(method, "/v1.0" + path)
-            answer = rule.answer if rule is not None else None
+            answer = rule.answer if rule is not None else self._fault(top=False)
             if answer is None or isinstance(answer[2], bytes):
                 answer = self._graph(method, path, query, copy.deepcopy(item.get("body")))
             status, headers, payload = answer
