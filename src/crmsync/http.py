@@ -908,11 +908,15 @@ class Connection:
                 be only in the baseline.
 
         Returns:
-            One outcome per op; `Executed.baseline()` advances the baseline
-            for the ops that were done.
+            One outcome per op, whatever the services answered once requests
+            went out (a malformed answer fails the ops it concerns, with the
+            service, method, URL, status and error in their outcome);
+            `Executed.baseline()` advances the baseline for the ops that were
+            done.
 
         Raises:
-            StalePlan: an op names a record the snapshots do not hold.
+            StalePlan: an op names a record the snapshots do not hold (before
+                any request is sent).
         """
         ids = graph_ids or {}
         self._attachments.clear()
