@@ -453,12 +453,16 @@ def test_a_create_answered_with_a_bad_odata_entityid_is_not_done(
     assert "linkedResources" not in task  # nothing was written under a bad id
 
 
-@pytest.mark.parametrize("new_id", ["../../accounts(1)", "", 42, None, {"id": 1}])
+DEEP = b'{"activityid": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize("new_id", ["../../accounts(1)", "", 42, None, {"id": 1}, DEEP])
 def test_a_create_answered_with_a_new_id_that_is_not_a_guid_is_not_done(
     fake: FakeMicrosoft, new_id: Any
 ) -> None:
     fake.add("graph", "tasks", {"title": "Call back", "categories": [TRACKED_CATEGORY]})
-    fake.answer(_on("POST", f"{API}/tasks"), status=201, body={"activityid": new_id})
+    body = new_id if isinstance(new_id, bytes) else {"activityid": new_id}
+    fake.answer(_on("POST", f"{API}/tasks"), status=201, body=body)
 
     executed = _execute(_connection(fake, []))
 
