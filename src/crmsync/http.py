@@ -84,7 +84,7 @@ _RETRY_STATUSES = (429, 503)
 # statuses that say it was not carried out.
 _GET_RETRY_STATUSES = frozenset((429, *range(500, 600)))
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# Graph ids are URL-safe base64 (Outlook items) or GUIDs (linked resources); no dots,
+# Graph ids are base64 (Outlook items, often URL-safe) or GUIDs (linked resources); no dots,
 # so an id can never be a `..` path segment.
 _GRAPH_ID = re.compile(r"[A-Za-z0-9=_+/-]{1,2048}")
 _MESSAGE_LIMIT = 1000  # characters of a server's error message kept in an outcome
