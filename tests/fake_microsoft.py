@@ -8,6 +8,18 @@ activitymimeattachments. The server assigns ids; collections are paged
 and `Retry-After`, also inside a batch; `fail()` answers them with an error.
 Every request is logged. Bearer tokens are checked per service.
 
+Hostile answers, for the executor's transport guarantees: `answer()` sends
+any status, headers and body (raw bytes: an HTML page, truncated JSON) or a
+page with any `@odata.nextLink`; `reset()` closes the connection without an
+answer, before the request is carried out or after (`commit=True`: the write
+takes effect and its response is lost, also for a whole `$batch`);
+`rewrite_batch` changes a `$batch` answer before it is sent (ids twice or
+missing, bad statuses, string bodies, list headers). `authorizations` keeps
+every Authorization header received, so a test can see where a token went.
+`chaos` answers random requests with faults that lose no committed write
+(429, 503, 504, resets before the request is carried out), counted by kind
+in `faults`.
+
     with FakeMicrosoft() as fake:
         fake.url                    # http://127.0.0.1:PORT
         fake.graph_url              # .../v1.0
@@ -19,6 +31,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import random
 import re
 import threading
 import uuid
@@ -42,6 +55,22 @@ _ROW = re.compile(r"^/(\w+)\(([^)]*)\)$")
 _EQ = re.compile(r"^\s*(\w+) eq '?([^']*)'?\s*$")
 
 Answer = tuple[int, dict[str, str], Any]
+RESET = object()
+"""As an answer's body: close the connection without answering."""
+
+
+class _Rule:
+    """The next `times` requests `match(method, path)` accepts get this answer."""
+
+    def __init__(
+        self,
+        match: Callable[[str, str], bool],
+        times: int,
+        answer: Answer,
+        *,
+        commit: bool = False,
+    ) -> None:
+        self.match, self.times, self.answer, self.commit = match, times, answer, commit
 
 
 class FakeMicrosoft:
@@ -59,7 +88,12 @@ class FakeMicrosoft:
         self.attachments: dict[str, dict[str, dict[str, Any]]] = {}  # event id -> id -> item
         self.dataverse: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in _DATAVERSE_KEYS}
         self.log: list[tuple[str, str]] = []  # (method, path) of every request, batched too
-        self._rules: list[tuple[Callable[[str, str], bool], int, dict[str, str], int]] = []
+        self.authorizations: list[str] = []  # the Authorization header of every HTTP request
+        self.rewrite_batch: Callable[[list[dict[str, Any]]], Any] | None = None
+        self.chaos: random.Random | None = None  # set with a seeded Random to inject faults
+        self.chaos_rate = 0.1
+        self.faults: dict[str, int] = {}
+        self._rules: list[_Rule] = []
         self._counter = 0
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -77,11 +111,15 @@ class FakeMicrosoft:
                 status, headers, payload = fake.handle(
                     self.command, self.path, dict(self.headers.items()), body
                 )
-                data = b"" if payload is None else json.dumps(payload).encode()
+                if payload is RESET:  # the client sees the connection closed, no answer
+                    self.close_connection = True
+                    return
+                raw = isinstance(payload, bytes)
+                data = payload if raw else b"" if payload is None else json.dumps(payload).encode()
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                if data:
+                if data and not raw:
                     self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -117,11 +155,37 @@ class FakeMicrosoft:
         self, match: Callable[[str, str], bool], *, times: int = 1, retry_after: str = "1"
     ) -> None:
         """The next `times` requests `match(method, path)` accepts get 429 and `Retry-After`."""
-        self._rules.append((match, times, {"Retry-After": retry_after}, 429))
+        self._rules.append(_Rule(match, times, _error(429, {"Retry-After": retry_after})))
 
     def fail(self, match: Callable[[str, str], bool], *, times: int = 1, status: int = 500) -> None:
         """The next `times` requests `match(method, path)` accepts get `status`."""
-        self._rules.append((match, times, {}, status))
+        self._rules.append(_Rule(match, times, _error(status, {})))
+
+    def answer(
+        self,
+        match: Callable[[str, str], bool],
+        *,
+        times: int = 1,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
+        """The next `times` matching requests get this answer; `bytes` bodies are sent as they are.
+
+        A JSON body is not checked against anything: a test may answer a page whose
+        `@odata.nextLink` names another host, or a collection without `value`.
+        """
+        self._rules.append(_Rule(match, times, (status, dict(headers or {}), body)))
+
+    def reset(
+        self, match: Callable[[str, str], bool], *, times: int = 1, commit: bool = False
+    ) -> None:
+        """The next `times` matching requests get no answer: the connection is closed.
+
+        With `commit`, the request is carried out first (a write takes effect, every
+        request of a `$batch` too) and only its response is lost.
+        """
+        self._rules.append(_Rule(match, times, (0, {}, RESET), commit=commit))
 
     def add(self, service: str, collection: str, body: dict[str, Any]) -> str:
         """Creates an item as a client would; returns the id the server gave it."""
@@ -160,16 +224,14 @@ class FakeMicrosoft:
     def _now(self) -> str:
         return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 
-    def _ruled(self, method: str, path: str) -> Answer | None:
-        for i, (match, times, headers, status) in enumerate(self._rules):
-            if match(method, path):
-                if times <= 1:
+    def _ruled(self, method: str, path: str, *, top: bool = False) -> _Rule | None:
+        """The rule for this request, counted down; only top-level requests can be reset."""
+        for i, rule in enumerate(self._rules):
+            if rule.match(method, path) and (top or rule.answer[2] is not RESET):
+                rule.times -= 1
+                if rule.times <= 0:
                     del self._rules[i]
-                else:
-                    self._rules[i] = (match, times - 1, headers, status)
-                error = {"error": {"code": "TooManyRequests" if status == 429 else "Failed"}}
-                error["error"]["message"] = f"fake {status}"
-                return status, dict(headers), error
+                return rule
         return None
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: Any) -> Answer:
@@ -180,20 +242,43 @@ class FakeMicrosoft:
         lowered = {k.lower(): v for k, v in headers.items()}
         with self._lock:
             self.log.append((method, path))
-            ruled = self._ruled(method, path)
-            if ruled is not None:
-                return ruled
-            if path.startswith("/v1.0"):
-                if lowered.get("authorization") != f"Bearer {GRAPH_TOKEN}":
-                    return 401, {}, {"error": {"code": "InvalidAuthenticationToken"}}
-                if path == "/v1.0/$batch" and method == "POST":
-                    return self._batch(body)
-                return self._graph(method, path.removeprefix("/v1.0"), query, body)
-            if path.startswith(API):
-                if lowered.get("authorization") != f"Bearer {DATAVERSE_TOKEN}":
-                    return 401, {}, {"error": {"code": "0x80040220"}}
-                return self._dataverse_call(method, path, query, lowered, body)
-            return 404, {}, {"error": {"code": "NotFound"}}
+            self.authorizations.append(lowered.get("authorization", ""))
+            rule = self._ruled(method, path, top=True)
+            if rule is not None and not rule.commit:
+                return rule.answer
+            fault = self._fault(top=True)
+            if fault is not None:
+                return fault
+            answer = self._serve(method, path, query, lowered, body)
+            return rule.answer if rule is not None else answer
+
+    def _fault(self, *, top: bool) -> Answer | None:
+        """A random fault from `chaos`, or None; only a top-level request can be reset."""
+        if self.chaos is None or self.chaos.random() >= self.chaos_rate:
+            return None
+        kinds = ["429", "503", "504", "reset"] if top else ["429", "503"]
+        kind = self.chaos.choice(kinds)
+        self.faults[kind] = self.faults.get(kind, 0) + 1
+        if kind == "reset":
+            return 0, {}, RESET
+        retry_after = {"Retry-After": str(self.chaos.randint(0, 3))} if kind == "429" else {}
+        return _error(int(kind), retry_after)
+
+    def _serve(
+        self, method: str, path: str, query: dict[str, str], lowered: dict[str, str], body: Any
+    ) -> Answer:
+        """Answers a request no rule took, as the service would."""
+        if path.startswith("/v1.0"):
+            if lowered.get("authorization") != f"Bearer {GRAPH_TOKEN}":
+                return 401, {}, {"error": {"code": "InvalidAuthenticationToken"}}
+            if path == "/v1.0/$batch" and method == "POST":
+                return self._batch(body)
+            return self._graph(method, path.removeprefix("/v1.0"), query, body)
+        if path.startswith(API):
+            if lowered.get("authorization") != f"Bearer {DATAVERSE_TOKEN}":
+                return 401, {}, {"error": {"code": "0x80040220"}}
+            return self._dataverse_call(method, path, query, lowered, body)
+        return 404, {}, {"error": {"code": "NotFound"}}
 
     def _page(self, items: list[dict[str, Any]], path: str, query: dict[str, str]) -> Answer:
         skip = int(query.get("$skiptoken", "0"))
@@ -222,14 +307,17 @@ class FakeMicrosoft:
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             method = str(item["method"]).upper()
             self.log.append((method, "/v1.0" + path))
-            answer = self._ruled(method, "/v1.0" + path) or self._graph(
-                method, path, query, copy.deepcopy(item.get("body"))
-            )
+            rule = self._ruled(method, "/v1.0" + path)
+            answer = rule.answer if rule is not None else self._fault(top=False)
+            if answer is None or isinstance(answer[2], bytes):
+                answer = self._graph(method, path, query, copy.deepcopy(item.get("body")))
             status, headers, payload = answer
             responses.append(
                 {"id": item["id"], "status": status, "headers": headers, "body": payload}
             )
         responses.reverse()  # Graph answers in any order
+        if self.rewrite_batch is not None:
+            return 200, {}, self.rewrite_batch(responses)
         return 200, {}, {"responses": responses}
 
     def _graph(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
@@ -436,3 +524,9 @@ class FakeMicrosoft:
         out = copy.deepcopy(item)
         out["@odata.etag"] = 'W/"1"'
         return out
+
+
+def _error(status: int, headers: dict[str, str]) -> Answer:
+    """An error answer in Graph's and Dataverse's shared shape."""
+    code = "TooManyRequests" if status == 429 else "Failed"
+    return status, headers, {"error": {"code": code, "message": f"fake {status}"}}

@@ -280,6 +280,20 @@ def test_plan_format_html_writes_one_self_contained_page_to_the_output_file(
     assert 'id="total-ops">7<' in page
 
 
+def test_plan_output_file_is_replaced_whole(tmp_path: Path) -> None:
+    target = tmp_path / "plan.txt"
+    target.write_text("the previous plan", encoding="utf-8")
+
+    with target.open(encoding="utf-8") as reader:
+        code, _ = run("plan", "--example", "-o", str(target))
+        # Renamed over, never rewritten in place: a reader still has the old file whole.
+        assert reader.read() == "the previous plan"
+
+    assert code == 0
+    assert "c-nora" in target.read_text("utf-8")
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.txt"]
+
+
 def test_plan_summary_prints_the_counts_and_no_ops() -> None:
     code, text = run("plan", "--example", "--summary")
     assert code == 0

@@ -150,3 +150,36 @@ def test_convert_and_plan_read_a_to_do_task_s_percent_from_the_baseline(tmp_path
     assert code == planned[0] == 0
     assert read.percent_complete == 50
     assert json.loads(planned[1])["ops"] == []
+
+
+def test_convert_writes_the_snapshot_before_its_delta_links(tmp_path: Path) -> None:
+    """A snapshot that could not be written leaves the old links: its changes are read again."""
+    links = tmp_path / "links.json"
+    links.write_text('{"delta_links": {"events": "old"}}\n', encoding="utf-8")
+    out = tmp_path / "no such folder" / "outlook.json"
+
+    code, _ = run(
+        "convert", "--from", "graph", str(EXAMPLES / "graph-delta.json"), "--partial",
+        "--out", str(out), "--links", str(links),
+    )  # fmt: skip
+
+    assert code == 1
+    assert links.read_text(encoding="utf-8") == '{"delta_links": {"events": "old"}}\n'
+
+
+def test_convert_replaces_its_output_files_whole(tmp_path: Path) -> None:
+    out, links = tmp_path / "outlook.json", tmp_path / "links.json"
+    out.write_text("old snapshot", encoding="utf-8")
+    links.write_text("old links", encoding="utf-8")
+
+    with out.open(encoding="utf-8") as snapshot, links.open(encoding="utf-8") as old_links:
+        code, _ = run(
+            "convert", "--from", "graph", str(EXAMPLES / "graph-delta.json"), "--partial",
+            "--out", str(out), "--links", str(links),
+        )  # fmt: skip
+        # Renamed over, never rewritten in place: a reader still has the old files whole.
+        assert (snapshot.read(), old_links.read()) == ("old snapshot", "old links")
+
+    assert code == 0
+    assert crmsync.loads(out.read_text(encoding="utf-8"), OutlookSnapshot).complete is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["links.json", "outlook.json"]

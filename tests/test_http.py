@@ -55,6 +55,7 @@ def _connection(fake: FakeMicrosoft, sleeps: list[float], **options: Any) -> Con
         dataverse_token=lambda: DATAVERSE_TOKEN,
         graph_url=fake.graph_url,
         sleep=sleeps.append,
+        allow_loopback_http=True,  # the fake serves plain http on 127.0.0.1
         **options,
     )
     _OPEN.append(connection)

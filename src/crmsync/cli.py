@@ -42,7 +42,7 @@ from crmsync.apply import apply
 from crmsync.convert import dumps, loads, parse_json, structure
 from crmsync.errors import CrmsyncError, InvalidInput, StalePlan
 from crmsync.explain import explain
-from crmsync.files import write_all
+from crmsync.files import write_all, write_file, write_in_order
 from crmsync.plan import Plan
 from crmsync.planning import plan as make_plan
 from crmsync.progress import Progress
@@ -178,7 +178,7 @@ def _plan_command(args: argparse.Namespace, out: TextIO) -> int:
         planned, text = _plan_and_render(args, progress)
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            write_file(Path(args.output), text.encode("utf-8"))
         except OSError as exc:
             raise _Failure(
                 [f"crmsync: cannot write {args.output}: {exc.strerror or exc}"]
@@ -351,15 +351,18 @@ def _convert_command(args: argparse.Namespace, out: TextIO) -> int:
         found = _load_foreign(args.files, read_dataverse, partial=args.partial)
         value, links = found.snapshot, _links_json(found.delta_links, found.next_links)
     text = dumps(value) + "\n"
-    try:
-        if args.links:
-            Path(args.links).write_text(json.dumps(links, indent=2) + "\n", encoding="utf-8")
-        if args.out:
-            Path(args.out).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise _Failure([f"crmsync: cannot write: {exc.strerror or exc}"]) from None
+    # The snapshot before the links that say which changes it holds: if it is not
+    # written, the old delta link still points before them and they are read again.
+    files = [(Path(args.out), text.encode("utf-8"))] if args.out else []
     if not args.out:
         out.write(text)
+        out.flush()
+    if args.links:
+        files.append((Path(args.links), (json.dumps(links, indent=2) + "\n").encode("utf-8")))
+    try:
+        write_in_order(files)
+    except OSError as exc:
+        raise _Failure([f"crmsync: cannot write: {exc.strerror or exc}"]) from None
     return EXIT_OK
 
 

@@ -11,11 +11,24 @@ sides into snapshots, and `Connection.execute` runs the requests of
   `dependsOn` is needed; a value a request takes from another's response is
   filled before it is batched). Dataverse requests go one by one.
 - A 429 or 503 (of a request, or of one request inside a batch) is retried
-  after its `Retry-After` (seconds or an HTTP date; exponential when absent),
-  at most `max_retries` times; `sleep` is injectable.
+  after its `Retry-After` (ASCII digits or an HTTP date; exponential when
+  absent), at most `max_retries` times; a GET is also retried on transport
+  errors and any 5xx. No wait is longer than `max_wait`, and the waits of one
+  read or one `execute` add up to at most `wait_budget`; a request that would
+  need more is not retried and says why. `sleep` is injectable.
+- Reads fail loudly: a 2xx answer that is not the documented JSON shape
+  raises `ServiceError`, never reads as an empty collection; an
+  `@odata.nextLink` is followed only on the read's own origin, over https
+  (plain http only for a loopback root the caller opts into with
+  `allow_loopback_http`), and a link seen twice, more than `max_pages` pages
+  or an answer over `max_response_bytes` stops the read. Credentials go only
+  to the origin of the root configured for their service.
 - A request that fails fails its op; the requests that depend on it do not
-  run and their ops are reported as not done; everything else runs. A
-  `DELETE` of something already gone (404) is done.
+  run and their ops are reported as skipped; everything else runs. A
+  `DELETE` of something already gone (404) is done. Whatever a server
+  answers once a request went out, `execute` returns: a malformed answer
+  fails the ops it concerns, with the service, method, URL, status and
+  Microsoft's error code and message in their `OpOutcome`.
 
 `Executed.baseline()` is the baseline for the ops that were done, built on
 the plan's `baseline_updates` with `crmsync.apply.advance_baseline`: a
@@ -29,6 +42,10 @@ import base64
 import copy
 import email.utils
 import hashlib
+import ipaddress
+import json
+import math
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
@@ -53,15 +70,24 @@ from crmsync.adapters.requests import (
     requests_by_op,
 )
 from crmsync.apply import advance_baseline
+from crmsync.errors import CrmsyncError, Problem, SettingsError
 from crmsync.plan import Action, BaselineUpdate, Op, Plan
 from crmsync.records import Baseline, CrmSnapshot, Domain, OutlookSnapshot, Side
 
-__all__ = ["GRAPH_URL", "Connection", "Executed", "OpOutcome"]
+__all__ = ["GRAPH_URL", "Connection", "Executed", "OpOutcome", "ServiceError"]
 
 GRAPH_URL: Final = "https://graph.microsoft.com/v1.0"
 """The Graph service root the request URLs are relative to."""
 
 _RETRY_STATUSES = (429, 503)
+# A GET changes nothing, so any server error may be tried again; a write only on the
+# statuses that say it was not carried out.
+_GET_RETRY_STATUSES = frozenset((429, *range(500, 600)))
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Graph ids are base64 (Outlook items, often URL-safe) or GUIDs (linked resources); no dots,
+# so an id can never be a `..` path segment.
+_GRAPH_ID = re.compile(r"[A-Za-z0-9=_+/-]{1,2048}")
+_MESSAGE_LIMIT = 1000  # characters of a server's error message kept in an outcome
 _GRAPH_PROPERTIES = (
     graph_adapter.CRMID_PROPERTY,
     graph_adapter.REGARDING_PROPERTY,
@@ -75,8 +101,35 @@ _DATAVERSE_HEADERS = {
 }
 
 
+class ServiceError(CrmsyncError, httpx.HTTPError):
+    """A read from Graph or Dataverse failed, or answered something crmsync cannot trust.
+
+    Raised by `Connection.read_outlook` and `Connection.read_crm` (an
+    `httpx.HTTPError`, as before, and a `crmsync.errors.CrmsyncError`): a
+    refused read, a body that is not the documented JSON shape, a nextLink to
+    another origin, a paging loop or an answer over the size limit. A partial
+    read is never returned: it would look like deletes.
+    """
+
+
 class _Failed(Exception):
-    """A request that did not succeed, and why."""
+    """A request that did not succeed, and why (with the answer, when one came)."""
+
+    def __init__(self, message: str, response: httpx.Response | None = None) -> None:
+        super().__init__(message)
+        self.response = response
+
+
+@attrs.frozen(kw_only=True)
+class _Detail:
+    """The last exchange of one request: where it went and what came back."""
+
+    service: str
+    method: str
+    url: str
+    status: int | None = None
+    code: str = ""
+    message: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -92,6 +145,17 @@ class OpOutcome:
         new_key: for a create in the CRM, the id the service gave the row.
         linked_back: for a create in the CRM, whether the new row's id was
             written on the Outlook item it came from.
+        skipped: the op was not run because a request it waits for failed
+            (`error` names it); the fields below are then empty.
+        service: "graph" or "dataverse": where the request went that decided
+            the outcome (the first that failed; the first request when done).
+        method: that request's HTTP method.
+        url: that request's URL.
+        status: the HTTP status it got (None when no answer came back: a
+            transport error, a refused wait, a malformed `$batch` answer).
+        code: Microsoft's error code (`error.code` of the answer), or ''.
+        message: Microsoft's error message, or crmsync's reason when the
+            answer could not be used ('' when done).
     """
 
     op: Op
@@ -100,6 +164,13 @@ class OpOutcome:
     error: str = ""
     new_key: str | None = None
     linked_back: bool = False
+    skipped: bool = False
+    service: str = ""
+    method: str = ""
+    url: str = ""
+    status: int | None = None
+    code: str = ""
+    message: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -118,6 +189,16 @@ class Executed:
     def not_done(self) -> tuple[OpOutcome, ...]:
         """The ops that were not carried out, with why: the next plan picks them up."""
         return tuple(o for o in self.outcomes if not o.done)
+
+    @property
+    def failed(self) -> tuple[OpOutcome, ...]:
+        """The ops that were tried and not carried out (`not_done` without `skipped`)."""
+        return tuple(o for o in self.outcomes if not o.done and not o.skipped)
+
+    @property
+    def skipped(self) -> tuple[OpOutcome, ...]:
+        """The ops that were not run because an op they wait for failed."""
+        return tuple(o for o in self.outcomes if o.skipped)
 
     @property
     def complete(self) -> bool:
@@ -228,30 +309,91 @@ def _set(document: Any, pointer: str, value: Any) -> None:
 # HTTP with retries
 
 
+def _retry_after(value: str) -> float | None:
+    """Seconds from a `Retry-After` value (RFC 9110 10.2.3), or None when it is neither form.
+
+    Only ASCII digits are delay-seconds: `str.isdigit` also accepts "²" and
+    `float` accepts "1e23" and "inf", none of which a server may send.
+    """
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        # More than 12 digits is over 30,000 years: no int() of a huge string.
+        return float(int(value)) if len(value) <= 12 else math.inf
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):  # each seen on a bad date
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
 def _delay(response: httpx.Response | Mapping[str, Any], attempt: int) -> float:
-    """How long to wait before retrying: `Retry-After` (seconds or an HTTP date), else backoff."""
+    """How long to wait before retrying: `Retry-After`, else exponential backoff from 1 s.
+
+    The result may be huge (a date in 2999): `Connection._wait` decides
+    whether it is waited at all.
+    """
     headers = response.headers if isinstance(response, httpx.Response) else response
-    lowered = {str(k).lower(): str(v) for k, v in dict(headers).items()}
-    value = lowered.get("retry-after", "").strip()
-    if value.isdigit():
-        return float(value)
-    if value:
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            moment = None
-        if moment is not None:
-            return max(0.0, moment.timestamp() - time.time())
-    return float(min(2**attempt, 60))
+    value = ""
+    for name, given in headers.items():
+        if isinstance(name, str) and name.lower() == "retry-after":
+            # A $batch answer's headers are JSON: a number is seconds too, anything else is not.
+            number = isinstance(given, int) and not isinstance(given, bool)
+            value = str(given) if number else given if isinstance(given, str) else ""
+    seconds = _retry_after(value) if value else None
+    return float(min(2 ** min(attempt, 16), 60)) if seconds is None else seconds
+
+
+def _ms_error(payload: Any) -> tuple[str, str]:
+    """Microsoft's `error.code` and `error.message` from an error body, '' where absent.
+
+    Graph and Dataverse both answer `{"error": {"code", "message"}}`; a
+    hostile or broken server may answer anything, which gives ('', '').
+    """
+    detail = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(detail, dict):
+        return "", ""
+    code, message = detail.get("code"), detail.get("message")
+    return (
+        code[:_MESSAGE_LIMIT] if isinstance(code, str) else "",
+        message[:_MESSAGE_LIMIT] if isinstance(message, str) else "",
+    )
+
+
+def _describe(detail: _Detail) -> str:
+    """The human line of a failed exchange: `POST url: 500 Code: message`."""
+    said = ": ".join(x for x in (detail.code, detail.message) if x)
+    if detail.status is None:
+        return f"{detail.method} {detail.url}: {said}"
+    return f"{detail.method} {detail.url}: {detail.status} {said}".rstrip()
+
+
+def _answered(service: str, response: httpx.Response) -> _Detail:
+    """The detail of an HTTP answer, with Microsoft's error code and message when it has them."""
+    try:
+        code, message = _ms_error(_parsed(response)) if response.content else ("", "")
+    except ValueError:
+        code, message = "", ""
+    request = response.request
+    return _Detail(
+        service=service,
+        method=request.method,
+        url=str(request.url),
+        status=response.status_code,
+        code=code,
+        message=message,
+    )
+
+
+def _parsed(response: httpx.Response) -> Any:
+    """The JSON body; raises ValueError when it is not JSON (deep nesting included)."""
+    try:
+        return json.loads(response.content)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _error(response: httpx.Response) -> str:
-    try:
-        detail = response.json().get("error", {})
-        message = f" {detail.get('code', '')}: {detail.get('message', '')}".rstrip(": ")
-    except (ValueError, AttributeError):
-        message = ""
-    return f"{response.request.method} {response.request.url}: {response.status_code}{message}"
+    return _describe(_answered("", response))
 
 
 def _json(response: httpx.Response) -> Any:
@@ -259,9 +401,45 @@ def _json(response: httpx.Response) -> Any:
         entity = response.headers.get("OData-EntityId")
         return {"@odata.id": entity} if entity else {}
     try:
-        return response.json()
+        return _parsed(response)
     except ValueError:
         return {}
+
+
+def _entity_id(entity: object) -> str | None:
+    """The GUID key of an `OData-EntityId` (`.../contacts(GUID)`), or None."""
+    if not isinstance(entity, str) or not entity.endswith(")") or "(" not in entity:
+        return None
+    key = entity.rsplit("(", 1)[1][:-1]
+    return key if _GUID.fullmatch(key) else None
+
+
+def _under(url: str, root: str) -> bool:
+    """Whether `url` is on the origin (scheme, host, port) of `root` and under its path."""
+    try:
+        given, base = httpx.URL(url), httpx.URL(root)
+    except httpx.InvalidURL:
+        return False
+    if (given.scheme, given.host, given.port) != (base.scheme, base.host, base.port):
+        return False
+    prefix = base.path.rstrip("/") + "/"
+    # `..` segments are normalized by httpx before the comparison.
+    return given.path == base.path or given.path.startswith(prefix)
+
+
+def _dot_segment(url: str) -> bool:
+    """Whether a URL's path has a `.` or `..` segment, plain or percent-encoded."""
+    path = url.split("?", 1)[0].lower().replace("%2e", ".")
+    return any(part in {".", ".."} for part in path.split("/"))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @attrs.define(kw_only=True)
@@ -276,9 +454,25 @@ class Connection:
         graph_url: the Graph service root.
         client: the httpx client to send with (a default one when None).
         sleep: how to wait before a retry (`time.sleep`; tests pass a recorder).
-        max_retries: retries of one request on 429 and 503.
+        max_retries: retries of one request on 429 and 503 (a GET also on
+            transport errors and any 5xx).
         batch_size: Graph requests per `$batch` (Graph takes at most 20).
         todo_list: the To Do list of the user's tasks (the default list when None).
+        allow_loopback_http: accept `http://` roots on a loopback host
+            (127.0.0.1, ::1, localhost), for tests against a local fake;
+            every other root must be https.
+        max_wait: the longest single wait, in seconds: a `Retry-After` above
+            it is not waited, and the request is not retried.
+        wait_budget: the seconds all waits of one `read_outlook`, `read_crm`
+            or `execute` call may add up to; a retry that would pass it is
+            not made.
+        max_pages: the most pages one collection read follows.
+        max_response_bytes: the largest answer read (after decompression);
+            a larger one fails its request.
+
+    Raises:
+        SettingsError: a root that is not https (nor an allowed loopback
+            http root), or a limit that is not positive.
     """
 
     graph_token: Callable[[], str]
@@ -290,9 +484,46 @@ class Connection:
     max_retries: int = 5
     batch_size: int = 20
     todo_list: str | None = None
+    allow_loopback_http: bool = False
+    max_wait: float = 120.0
+    wait_budget: float = 600.0
+    max_pages: int = 10_000
+    max_response_bytes: int = 256 * 1024 * 1024
     _attachments: dict[tuple[Side, str], list[tuple[str, str, str, str]]] = attrs.field(
         factory=dict, init=False
     )
+    _waited: float = attrs.field(default=0.0, init=False)
+    _details: dict[str, _Detail] = attrs.field(factory=dict, init=False)
+    _services: dict[str, str] = attrs.field(factory=dict, init=False)
+    _skipped: set[str] = attrs.field(factory=set, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        problems = [
+            Problem((name,), why)
+            for name in ("graph_url", "dataverse_url")
+            if (why := self._unsafe_root(getattr(self, name)))
+        ]
+        problems += [
+            Problem((name,), "must be positive")
+            for name in ("max_wait", "wait_budget", "max_pages", "max_response_bytes")
+            if not getattr(self, name) > 0
+        ]
+        if problems:
+            raise SettingsError(problems, root="Connection")
+
+    def _unsafe_root(self, root: str) -> str:
+        """Why a service root may not be sent credentials, or ''."""
+        try:
+            url = httpx.URL(root)
+        except (httpx.InvalidURL, TypeError):
+            return "not a URL"
+        if url.scheme == "https" and url.host:
+            return ""
+        if url.scheme == "http" and self.allow_loopback_http and _loopback(url.host):
+            return ""
+        if url.scheme == "http" and _loopback(url.host):
+            return "plain http: pass allow_loopback_http=True for a local test server"
+        return "must be an https URL"
 
     def __enter__(self) -> Connection:
         return self
@@ -309,12 +540,76 @@ class Connection:
     def _root(self, service: str) -> str:
         return (self.graph_url if service == "graph" else self.dataverse_url).rstrip("/")
 
+    def _target(self, service: str, url: str) -> str:
+        """The absolute URL of a request, refused unless it is on the service root's origin.
+
+        The token of a service goes only where the caller configured that
+        service: an absolute URL from an answer (a nextLink) naming another
+        scheme, host or port never gets it.
+        """
+        root = self._root(service)
+        why = self._unsafe_root(root)
+        if why:
+            raise _Failed(f"{service} root {root!r}: {why}")
+        if not url.startswith(("http://", "https://")):
+            return root + url
+        if not _under(url, root):
+            raise _Failed(
+                f"refused {url[:200]!r}: not on the origin and under the path of {root!r}"
+            )
+        return url
+
     def _headers(self, service: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         token = self.graph_token() if service == "graph" else self.dataverse_token()
         headers = {"Authorization": f"Bearer {token}"}
         if service == "dataverse":
             headers |= _DATAVERSE_HEADERS
         return headers | dict(extra or {})
+
+    def _exchange(
+        self, service: str, method: str, target: str, body: Any, headers: Mapping[str, str] | None
+    ) -> httpx.Response:
+        """One HTTP exchange, its answer read whole up to `max_response_bytes`."""
+        request = self.client.build_request(
+            method, target, json=body, headers=self._headers(service, headers)
+        )
+        # Never a redirect: it could carry the request (and its token) elsewhere.
+        response = self.client.send(request, stream=True, follow_redirects=False)
+        try:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise _Failed(
+                        f"{method} {target}: {response.status_code} answer larger than "
+                        f"max_response_bytes={self.max_response_bytes}"
+                    )
+                chunks.append(chunk)
+        finally:
+            response.close()
+        # The bytes are already decoded: a copy without Content-Encoding is not decoded twice.
+        plain = httpx.Headers(
+            [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
+        )
+        return httpx.Response(
+            response.status_code, headers=plain, content=b"".join(chunks), request=request
+        )
+
+    def _wait(self, seconds: float, why: str) -> None:
+        """Waits before a retry, within `max_wait` and what is left of `wait_budget`.
+
+        Raises:
+            _Failed: the wait is longer than either allows; the request is not retried.
+        """
+        if not seconds <= self.max_wait:  # also NaN and inf
+            raise _Failed(f"{why}; the service asks to wait {seconds:.0f} s, over max_wait")
+        if self._waited + seconds > self.wait_budget:
+            raise _Failed(
+                f"{why}; waiting {seconds:.0f} s more would pass wait_budget="
+                f"{self.wait_budget:g} s ({self._waited:.0f} s waited)"
+            )
+        self._waited += seconds
+        self.sleep(seconds)
 
     def _send(
         self,
@@ -324,32 +619,104 @@ class Connection:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """One request, retried on 429 and 503; the last response."""
-        target = url if url.startswith("http") else self._root(service) + url
+        """One request, retried on 429 and 503 (a GET also on transport errors and 5xx).
+
+        Returns:
+            The last response.
+
+        Raises:
+            httpx.TransportError: no answer (a GET: after the last retry).
+            _Failed: the URL is refused, the answer is over the size limit,
+                or a retry would wait longer than `max_wait` or `wait_budget`
+                allow (with the response that asked for it).
+        """
+        target = self._target(service, url)
+        retried = _GET_RETRY_STATUSES if method == "GET" else _RETRY_STATUSES
         attempt = 0
         while True:
-            response = self.client.request(
-                method, target, json=body, headers=self._headers(service, headers)
-            )
-            if response.status_code not in _RETRY_STATUSES or attempt >= self.max_retries:
-                return response
-            self.sleep(_delay(response, attempt))
+            try:
+                response = self._exchange(service, method, target, body, headers)
+            except httpx.TransportError as exc:
+                # Only a GET is safe to send again when the answer was lost: a write
+                # may have been carried out.
+                if method != "GET" or attempt >= self.max_retries:
+                    raise
+                self._wait(_delay({}, attempt), f"{method} {target}: {exc!r}")
+            else:
+                if response.status_code not in retried or attempt >= self.max_retries:
+                    return response
+                try:
+                    self._wait(_delay(response, attempt), _error(response))
+                except _Failed as exc:
+                    raise _Failed(str(exc), response) from None
             attempt += 1
 
     def _get(self, service: str, url: str) -> Any:
-        response = self._send(service, "GET", url)
+        """The JSON body of a successful GET.
+
+        Raises:
+            ServiceError: the GET failed, or its body is not JSON.
+        """
+        try:
+            response = self._send(service, "GET", url)
+        except _Failed as exc:
+            text = str(exc)
+            said = text if text.startswith("GET ") else f"GET {url[:200]}: {text}"
+            raise ServiceError(said) from None
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"GET {url[:200]}: {type(exc).__name__}: {exc}") from None
         if not response.is_success:
-            raise _Failed(_error(response))
-        return _json(response)
+            raise ServiceError(_error(response))
+        try:
+            return _parsed(response)
+        except ValueError:
+            # A proxy's HTML page, a truncated body, a 204: never an empty collection.
+            kind = response.headers.get("Content-Type", "no content type")
+            raise ServiceError(
+                f"GET {response.request.url}: {response.status_code} with a body that is not "
+                f"JSON ({len(response.content)} bytes, {kind})"
+            ) from None
 
     def _collection(self, service: str, url: str) -> list[Any]:
-        """Every item of a collection, following `@odata.nextLink`."""
+        """Every item of a collection, following `@odata.nextLink` on the read's own origin.
+
+        Raises:
+            ServiceError: a page is not `{"value": [...]}`, a nextLink is not
+                a string on the origin the read started on, a link comes
+                twice, or there are more than `max_pages` pages.
+        """
         items: list[Any] = []
-        next_url: str | None = url
-        while next_url:
+        try:
+            start = self._target(service, url)
+        except _Failed as exc:
+            raise ServiceError(str(exc)) from None
+        seen: set[str] = set()
+        next_url: str | None = start
+        while next_url is not None:
+            if next_url in seen:
+                raise ServiceError(f"GET {start}: the nextLink {next_url[:200]!r} came twice")
+            if len(seen) >= self.max_pages:
+                raise ServiceError(f"GET {start}: more than max_pages={self.max_pages} pages")
+            seen.add(next_url)
             page = self._get(service, next_url)
-            items.extend(page.get("value", []))
-            next_url = page.get("@odata.nextLink")
+            value = page.get("value") if isinstance(page, dict) else None
+            if not isinstance(value, list):
+                raise ServiceError(f"GET {next_url}: the answer holds no `value` list")
+            items.extend(value)
+            link = page.get("@odata.nextLink")
+            if link is None:
+                break
+            if not isinstance(link, str):
+                raise ServiceError(f"GET {next_url}: the nextLink is not a string")
+            # The start is on a checked root (https, or loopback http opted into): the
+            # same scheme, host and port, under the same root, keep the read (and the
+            # token) where the caller configured it.
+            if not _under(link, self._root(service)):
+                raise ServiceError(
+                    f"GET {next_url}: refused the nextLink {link[:200]!r}, "
+                    "which leaves the origin the read started on"
+                )
+            next_url = link
         return items
 
     # -- reading -------------------------------------------------------------
@@ -364,9 +731,11 @@ class Connection:
 
         Raises:
             InvalidInput: a payload crmsync cannot read, with its path.
-            httpx.HTTPError: the service could not be reached; a failed read
-                raises too (a partial read would look like deletes).
+            ServiceError: (an `httpx.HTTPError`) the service could not be
+                reached, refused a read or answered something that is not the
+                documented shape (a partial read would look like deletes).
         """
+        self._waited = 0.0
         props = " or ".join(f"id eq '{p}'" for p in _GRAPH_PROPERTIES)
         extended = f"singleValueExtendedProperties($filter={props})"
         try:
@@ -380,7 +749,7 @@ class Connection:
                 ),
             }
         except _Failed as exc:
-            raise httpx.HTTPError(str(exc)) from None
+            raise ServiceError(str(exc)) from None
         return read_graph(data, previous=baseline.outlook if baseline is not None else None)
 
     def read_crm(self) -> CrmSnapshot:
@@ -388,8 +757,11 @@ class Connection:
 
         Raises:
             InvalidInput: a payload crmsync cannot read, with its path.
-            httpx.HTTPError: the service could not be reached or refused a read.
+            ServiceError: (an `httpx.HTTPError`) the service could not be
+                reached, refused a read or answered something that is not the
+                documented shape.
         """
+        self._waited = 0.0
         parties = "appointment_activity_parties($select=participationtypemask,addressused)"
         try:
             data = {
@@ -404,16 +776,22 @@ class Connection:
                 ),
             }
         except _Failed as exc:
-            raise httpx.HTTPError(str(exc)) from None
+            raise ServiceError(str(exc)) from None
         return crm_snapshot_from_dataverse(data)
 
     def _todo_list(self) -> str:
         if self.todo_list is None:
             lists = self._collection("graph", "/me/todo/lists")
-            default = [x for x in lists if x.get("wellknownListName") == "defaultList"]
+            default = [
+                x.get("id")
+                for x in lists
+                if isinstance(x, dict) and x.get("wellknownListName") == "defaultList"
+            ]
             if not default:
                 raise _Failed("the mailbox has no default To Do list; pass todo_list=")
-            self.todo_list = str(default[0]["id"])
+            if not isinstance(default[0], str) or not _GRAPH_ID.fullmatch(default[0]):
+                raise _Failed("the default To Do list's id is not a Graph id")
+            self.todo_list = default[0]
         return self.todo_list
 
     # -- filling in ----------------------------------------------------------
@@ -432,13 +810,14 @@ class Connection:
                 names = ("filename", "activitymimeattachmentid", "body")
                 items = self._collection("dataverse", url)
             held = []
-            for item in items:
+            for item in filter(lambda i: isinstance(i, dict), items):
                 name, id_, data = (str(item.get(n) or "") for n in names)
                 try:
                     digest = hashlib.sha256(base64.b64decode(data, validate=True)).hexdigest()
                 except ValueError:  # not a file attachment, or no valid content
                     continue
-                if data and id_:
+                service = "graph" if side is Side.OUTLOOK else "dataverse"
+                if data and _valid_id(service, id_):  # the id goes into a DELETE's URL
                     held.append(("sha256:" + digest, name, id_, data))
             self._attachments[(side, key)] = held
         return self._attachments[(side, key)]
@@ -454,11 +833,17 @@ class Connection:
             response = responses[ref.request]
             try:
                 value = _get(response, ref.pointer)
-            except (KeyError, IndexError, TypeError, ValueError):
-                entity = response.get("@odata.id", "") if isinstance(response, dict) else ""
-                if not entity.endswith(")"):  # 204 with OData-EntityId: the id in parentheses
-                    raise _Failed(f"no {ref.pointer} in the response to {ref.request}") from None
-                value = entity.rsplit("(", 1)[1][:-1]
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+                # 204 with OData-EntityId: the id in parentheses.
+                value = (
+                    _entity_id(response.get("@odata.id")) if isinstance(response, dict) else None
+                )
+            # Only an id of the answering service's form goes into a URL or a body: an
+            # answer's `../../accounts(1)` must never address another record.
+            if not _valid_id(self._services.get(ref.request, "graph"), value):
+                raise _Failed(
+                    f"no valid id at {ref.pointer} in the response to {ref.request}"
+                ) from None
             return str(value)
         if isinstance(ref, Unknown):
             raise _Failed(f"cannot be carried out: {ref.what}")
@@ -473,7 +858,7 @@ class Connection:
                 if (
                     isinstance(link, dict)
                     and link.get("displayName") == ref.name
-                    and link.get("id")
+                    and _valid_id("graph", link.get("id"))
                 ):
                     return str(link["id"])
             raise _Failed(f"To Do task {ref.key!r} has no linked resource {ref.name!r}")
@@ -523,18 +908,26 @@ class Connection:
                 be only in the baseline.
 
         Returns:
-            One outcome per op; `Executed.baseline()` advances the baseline
-            for the ops that were done.
+            One outcome per op, whatever the services answered once requests
+            went out (a malformed answer fails the ops it concerns, with the
+            service, method, URL, status and error in their outcome);
+            `Executed.baseline()` advances the baseline for the ops that were
+            done.
 
         Raises:
-            StalePlan: an op names a record the snapshots do not hold.
+            StalePlan: an op names a record the snapshots do not hold (before
+                any request is sent).
         """
         ids = graph_ids or {}
         self._attachments.clear()
+        self._details.clear()
+        self._skipped.clear()
+        self._waited = 0.0
         by_op = requests_by_op(
             plan, crm, outlook, todo_list="{todoTaskListId}", graph_ids=ids, baseline=baseline
         )
         waiting = [r for requests in by_op.values() for r in requests]
+        self._services = {r.id: r.service for r in waiting}
         responses: dict[str, Any] = {}
         failures: dict[str, str] = {}
         while waiting:
@@ -543,6 +936,7 @@ class Connection:
                 failed = [d for d in request.depends_on if d in failures]
                 if failed:
                     failures[request.id] = f"not run: it waits for {failed[0]}, which failed"
+                    self._skipped.add(request.id)
                 elif all(d in responses for d in request.depends_on):
                     ready.append(request)
                 else:
@@ -550,11 +944,26 @@ class Connection:
             if not ready:
                 for request in blocked:  # cannot happen with requests_by_op's order
                     failures[request.id] = "not run: its dependencies never ran"
+                    self._skipped.add(request.id)
                 break
-            self._run(ready, responses, failures, ids)
+            try:
+                self._run(ready, responses, failures, ids)
+            except Exception as exc:  # execute returns, whatever was answered
+                # A bug met by an answer no test foresaw: the requests it concerns are
+                # not done, and what was done before still advances the baseline.
+                for request in ready:
+                    if request.id not in responses and request.id not in failures:
+                        failures[request.id] = (
+                            f"{request.method} {request.url}: crmsync could not use the "
+                            f"answer ({type(exc).__name__})"
+                        )
             waiting = blocked
         return Executed(
-            plan=plan, outcomes=tuple(_outcome(op, by_op, responses, failures) for op in plan.ops)
+            plan=plan,
+            outcomes=tuple(
+                _outcome(op, by_op, responses, failures, self._details, self._skipped)
+                for op in plan.ops
+            ),
         )
 
     def _run(
@@ -572,6 +981,11 @@ class Connection:
             except (_Failed, httpx.HTTPError) as exc:
                 failures[request.id] = str(exc)
                 continue
+            if _dot_segment(url):
+                # An id read from a server (`..`) would move the request to another
+                # resource once the URL is normalized: never sent.
+                failures[request.id] = f"{request.method} {url[:200]}: refused, a dot segment"
+                continue
             prepared.append((request, url, body))
         graph = [p for p in prepared if p[0].service == "graph"]
         for start in range(0, len(graph), self.batch_size):
@@ -584,6 +998,9 @@ class Connection:
             if request.service == "dataverse":
                 self._one(request, url, body, responses, failures)
 
+    def _full(self, service: str, url: str) -> str:
+        return url if url.startswith(("http://", "https://")) else self._root(service) + url
+
     def _one(
         self,
         request: Request,
@@ -595,15 +1012,26 @@ class Connection:
         headers = dict(request.headers)
         if request.service == "dataverse" and request.method == "PATCH":
             headers["If-Match"] = "*"  # an update, never an upsert of a deleted row
+        sent = _Detail(
+            service=request.service, method=request.method, url=self._full(request.service, url)
+        )
         try:
             response = self._send(request.service, request.method, url, body, headers)
-        except httpx.HTTPError as exc:
-            failures[request.id] = f"{request.method} {url}: {exc}"
+        except _Failed as exc:  # a refused URL or wait, an answer over the size limit
+            answered = exc.response
+            detail = sent if answered is None else _answered(request.service, answered)
+            self._details[request.id] = attrs.evolve(detail, message=str(exc))
+            failures[request.id] = str(exc)
             return
+        except httpx.HTTPError as exc:  # no answer: reset, timeout, lost response
+            self._details[request.id] = attrs.evolve(sent, message=f"{type(exc).__name__}: {exc}")
+            failures[request.id] = _describe(self._details[request.id])
+            return
+        self._details[request.id] = _answered(request.service, response)
         if response.is_success or (request.method == "DELETE" and response.status_code == 404):
             responses[request.id] = _json(response)
         else:
-            failures[request.id] = _error(response)
+            failures[request.id] = _describe(self._details[request.id])
 
     def _batch(
         self,
@@ -611,9 +1039,31 @@ class Connection:
         responses: dict[str, Any],
         failures: dict[str, str],
     ) -> None:
-        """One Graph JSON `$batch`; requests throttled inside it are retried in a smaller one."""
+        """One Graph JSON `$batch`; requests throttled inside it are retried in a smaller one.
+
+        The answer is checked against Graph's documented shape (a `responses`
+        list with one `{id, status, headers, body}` per request): a request
+        answered not at all, twice, or with no valid status is not done.
+        """
         todo = {str(i): item for i, item in enumerate(chunk, 1)}
         attempts = 0
+
+        def fail(
+            request: Request, url: str, text: str, status: int | None = None, code: str = ""
+        ) -> None:
+            # The status and code of a refused $batch are the request's: a 401 of the
+            # batch is a 401 for each request in it.
+            detail = _Detail(
+                service="graph",
+                method=request.method,
+                url=self._full("graph", url),
+                status=status,
+                code=code,
+                message=text,
+            )
+            self._details[request.id] = detail
+            failures[request.id] = _describe(detail)
+
         while todo:
             entries = []
             for batch_id, (request, url, body) in todo.items():
@@ -624,40 +1074,88 @@ class Connection:
                 entries.append(entry)
             try:
                 response = self._send("graph", "POST", "/$batch", {"requests": entries})
-            except httpx.HTTPError as exc:
-                for request, _url, _body in todo.values():
-                    failures[request.id] = f"POST /$batch: {exc}"
+            except (_Failed, httpx.HTTPError) as exc:
+                status = (
+                    exc.response.status_code if isinstance(exc, _Failed) and exc.response else None
+                )
+                for request, url, _body in todo.values():
+                    fail(request, url, f"POST /$batch: {exc}", status)
                 return
             if not response.is_success:
-                for request, _url, _body in todo.values():
-                    failures[request.id] = _error(response)
+                refused = _answered("graph", response)
+                text = f"the $batch was refused: {refused.message}".rstrip(": ")
+                for request, url, _body in todo.values():
+                    fail(request, url, text, refused.status, refused.code)
                 return
+            payload = _json(response)
+            answers = payload.get("responses") if isinstance(payload, dict) else None
+            if not isinstance(answers, list):
+                for request, url, _body in todo.values():
+                    fail(request, url, "the $batch answer holds no `responses` list")
+                return
+            by_id: dict[str, list[dict[str, Any]]] = {}
+            for answer in answers:
+                if isinstance(answer, dict) and isinstance(answer.get("id"), str):
+                    by_id.setdefault(answer["id"], []).append(answer)
             retry: dict[str, tuple[Request, str, Any]] = {}
             wait = 0.0
-            for answer in _json(response).get("responses", []):
-                batch_id = str(answer.get("id"))
-                if batch_id not in todo:
+            for batch_id, (request, url, _body) in todo.items():
+                found = by_id.get(batch_id, [])
+                if len(found) != 1:
+                    # Twice is no better than never: which answer says what happened?
+                    times = f"{len(found)} times" if found else "not at all"
+                    fail(request, url, f"answered {times} in the $batch")
                     continue
-                request, url, body = todo[batch_id]
-                status = int(answer.get("status", 500))
+                answer = found[0]
+                status = answer.get("status")
+                if type(status) is not int or not 100 <= status <= 599:
+                    fail(request, url, "the $batch answer has no valid HTTP status")
+                    continue
+                headers = answer.get("headers")
+                body = answer.get("body")
+                code, message = _ms_error(body)
+                detail = _Detail(
+                    service="graph",
+                    method=request.method,
+                    url=self._full("graph", url),
+                    status=status,
+                    code=code,
+                    message=message,
+                )
+                self._details[request.id] = detail
                 if status in _RETRY_STATUSES and attempts < self.max_retries:
                     retry[batch_id] = todo[batch_id]
-                    wait = max(wait, _delay(answer.get("headers") or {}, attempts))
+                    wait = max(wait, _delay(headers if isinstance(headers, dict) else {}, attempts))
                 elif 200 <= status < 300 or (request.method == "DELETE" and status == 404):
-                    responses[request.id] = answer.get("body") or {}
+                    responses[request.id] = {} if body is None else body
                 else:
-                    error = (answer.get("body") or {}).get("error", {})
-                    failures[request.id] = (
-                        f"{request.method} {url}: {status} "
-                        f"{error.get('code', '')}: {error.get('message', '')}"
-                    ).rstrip(": ")
-            for batch_id, (request, _url, _body) in todo.items():
-                if batch_id not in retry and request.id not in responses | failures:
-                    failures[request.id] = f"{request.method} {_url}: no response in the batch"
+                    failures[request.id] = _describe(detail)
             if retry:
-                self.sleep(wait)
+                try:
+                    self._wait(wait, "not retried")
+                except _Failed as exc:
+                    for request, _url, _body in retry.values():
+                        failures[request.id] = f"{_describe(self._details[request.id])}; {exc}"
+                    return
                 attempts += 1
             todo = retry
+
+
+def _valid_id(service: str, value: object) -> bool:
+    """Whether a server-given id has its service's form: a GUID (Dataverse), a Graph id."""
+    if not isinstance(value, str):
+        return False
+    return bool((_GUID if service == "dataverse" else _GRAPH_ID).fullmatch(value))
+
+
+def _new_key(response: Any, column: str) -> str | None:
+    """The GUID a Dataverse create answered: the key column of the row, or its OData-EntityId."""
+    if not isinstance(response, dict):
+        return None
+    found = response.get(column)
+    if found is None:
+        return _entity_id(response.get("@odata.id"))
+    return found if isinstance(found, str) and _GUID.fullmatch(found) else None
 
 
 def _outcome(
@@ -665,24 +1163,57 @@ def _outcome(
     by_op: Mapping[OpRef, Iterable[Request]],
     responses: Mapping[str, Any],
     failures: Mapping[str, str],
+    details: Mapping[str, _Detail],
+    skipped: set[str],
 ) -> OpOutcome:
     requests = list(by_op[OpRef.of(op)])
     succeeded = tuple(r.id for r in requests if r.id in responses)
-    errors = [failures[r.id] for r in requests if r.id in failures]
+    failed = [r for r in requests if r.id in failures]
+    own = [r for r in failed if r.id not in skipped]
+    error = failures[failed[0].id] if failed else ""
+    # The request that decided the outcome: the first that failed itself; for a done
+    # op its first request; none for an op skipped because another op failed.
+    deciding = None
+    if own:
+        deciding = own[0]
+    elif not failed and requests:
+        deciding = requests[0]
+    detail = None if deciding is None else details.get(deciding.id)
+    if deciding is not None and detail is None:  # failed before anything was sent
+        detail = _Detail(
+            service=deciding.service,
+            method=deciding.method,
+            url=deciding.url,
+            message=failures.get(deciding.id, ""),
+        )
     new_key = None
+    done = len(succeeded) == len(requests)
     if op.side is Side.CRM and op.action is Action.CREATE and op.domain is not Domain.ATTACHMENT:
-        first = responses.get(requests[0].id) if requests else None
         column = "contactid" if op.domain is Domain.CONTACT else "activityid"
-        if isinstance(first, dict):
-            entity = str(first.get("@odata.id", ""))
-            found = first.get(column) or (entity.rsplit("(", 1)[1][:-1] if "(" in entity else None)
-            new_key = None if found is None else str(found)
+        if requests and requests[0].id in responses:
+            new_key = _new_key(responses[requests[0].id], column)
+            if new_key is None:
+                # Created, perhaps, but under no id crmsync can key the baseline by.
+                done = False
+                why = "the answer names no valid new id (a GUID)"
+                error = error or f"{requests[0].method} {requests[0].url}: {why}"
+                sent = details.get(requests[0].id) or _Detail(
+                    service=requests[0].service, method=requests[0].method, url=requests[0].url
+                )
+                detail = attrs.evolve(sent, message=why)
     return OpOutcome(
         op=op,
-        done=len(succeeded) == len(requests),
+        done=done,
         requests=succeeded,
-        error=errors[0] if errors else "",
+        error=error,
         new_key=new_key,
         linked_back=new_key is not None
         and all(r.id in responses for r in requests if r.service == "graph"),
+        skipped=bool(failed) and not own,
+        service=detail.service if detail else "",
+        method=detail.method if detail else "",
+        url=detail.url if detail else "",
+        status=detail.status if detail else None,
+        code=detail.code if detail else "",
+        message="" if done or detail is None else detail.message or error,
     )
