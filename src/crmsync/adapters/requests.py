@@ -27,15 +27,28 @@ computed from the record the plan saw with the changes applied. A `LINK` is
 a `PATCH` writing the CRM key into the Outlook item's `crmid` property, where
 Dynamics keeps the link; a record created in the CRM from an Outlook item is
 a `POST` (with `Prefer: return=representation`, so the response holds the
-new row's id) followed by that same `PATCH` of the Outlook item, filled from
-the response. An `UNLINK` leaves both items as they are, so it has no
-request.
+new row as the service stored it) followed by that same `PATCH` of the
+Outlook item, filled from the response. An `UNLINK` leaves both items as
+they are, so it has no request.
+
+Every create takes effect at most once, however often it is sent: a
+Dataverse row gets a primary key crmsync derives from the record it copies
+(`crm_id_for`), the same on every attempt and in every later round, so the
+service refuses a second `POST` (412, the row exists; `Request.read_back`
+says where to read it instead) and the next read finds a row whose answer
+was lost (`crmsync.adapters.resolve_links`); a Graph event carries a
+`transactionId` derived the same way (`event_transaction_id`); contacts and
+To Do tasks carry their CRM link in the create body. An update or delete of
+a record whose etag the application read (`graph_etags=`,
+`dataverse_etags=`) sends `If-Match` with it, so the service refuses the
+write (412) when someone changed the record since.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import uuid
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Literal, cast
 from urllib.parse import quote
@@ -69,6 +82,8 @@ __all__ = [
     "Ref",
     "Request",
     "Unknown",
+    "crm_id_for",
+    "event_transaction_id",
     "requests_by_op",
     "requests_for",
 ]
@@ -77,6 +92,37 @@ Service = Literal["graph", "dataverse"]
 
 TODO_LIST_PLACEHOLDER = "{todoTaskListId}"
 """The To Do list id in task URLs when `requests_for` is not given one: a `Param("todo_list")`."""
+
+# Fixed for ever: changing it would give every record a new derived id, and a
+# create whose answer was lost before the change would be made a second time.
+_IDENTITY = uuid.UUID("9f3c54b2-6a1e-5d0b-8c47-2e51d0a3f6b9")
+
+
+def crm_id_for(domain: Domain, key: str) -> str:
+    """The primary key of the Dataverse row crmsync creates from Outlook record `key`.
+
+    A name-based UUID (RFC 4122 version 5) over the domain and the Outlook
+    key: the same on every attempt and in every later round, so a create the
+    service committed but whose answer was lost is never made twice.
+    Dataverse takes a primary key in the body of a `POST` and refuses one
+    that exists with 412 (`0x80040237`, "A record with matching key values
+    already exists").
+
+    Args:
+        domain: the record's domain (contact, appointment, task or attachment).
+        key: the key of the record the row is created from.
+    """
+    return str(uuid.uuid5(_IDENTITY, f"crm:{domain.value}:{key}"))
+
+
+def event_transaction_id(key: str) -> str:
+    """The Graph `transactionId` of the event crmsync creates from CRM appointment `key`.
+
+    Graph keeps an event's `transactionId` "to avoid redundant POST
+    operations in case of client retries to create the same event"; derived
+    like `crm_id_for`, so every attempt of one create carries the same one.
+    """
+    return str(uuid.uuid5(_IDENTITY, f"outlook:{Domain.APPOINTMENT.value}:{key}"))
 
 
 @attrs.frozen
@@ -298,7 +344,13 @@ class Request:
         op: the op it carries out.
         depends_on: ids of the requests that must succeed before this one.
         fills: the values to fill in before sending it.
-        headers: request headers beyond authorization and content type.
+        headers: request headers beyond authorization and content type
+            (`If-Match` with the etag read, on an update or delete).
+        read_back: for a create whose id crmsync chose, the URL of the
+            record it makes: read it when the service refuses the create
+            because the record exists (412: an earlier attempt whose answer
+            was lost made it) or answers without the record; the create is
+            then done and the record read is its answer.
     """
 
     service: Service
@@ -311,6 +363,7 @@ class Request:
     depends_on: tuple[str, ...] = ()
     fills: tuple[Fill, ...] = ()
     headers: Mapping[str, str] = attrs.field(factory=dict, converter=_headers)
+    read_back: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The request as plain JSON data, the shape `crmsync plan --emit --format json` prints."""
@@ -325,6 +378,7 @@ class Request:
             "depends_on": list(self.depends_on),
             "fills": [fill.to_json() for fill in self.fills],
             "note": self.note,
+            "read_back": self.read_back,
         }
 
 
@@ -410,17 +464,30 @@ class _Builder:
         todo_list: str,
         graph_ids: Mapping[tuple[Domain, str], str],
         crm_url: str = "",
+        etags: Mapping[Side, Mapping[tuple[Domain, str], str]] | None = None,
     ) -> None:
         self.records = records
         self.todo_list = todo_list
         self.graph_ids = graph_ids
         self.crm_url = crm_url
+        self.etags = etags or {}
         # The first request of each appointment create: attachment ops on it wait for it.
         self.creates = {
             (op.side, op.key): f"{OpRef.of(op).id}#0"
             for op in plan.ops
             if op.action is Action.CREATE and op.domain is Domain.APPOINTMENT
         }
+
+    def if_match(self, op: Op) -> dict[str, str]:
+        """`If-Match` for an update or delete of the record the plan read, when its etag is known.
+
+        Without one a Dataverse update still sends `If-Match: *` (an update,
+        never an upsert that re-creates a deleted row); a Graph write sends none.
+        """
+        etag = self.etags.get(op.side, {}).get((op.domain, op.key))
+        if etag:
+            return {"If-Match": etag}
+        return {"If-Match": "*"} if op.side is Side.CRM and op.action is Action.UPDATE else {}
 
     def graph_item(self, domain: Domain, key: str) -> str:
         # Graph ids are base64: keep '=', '-' and '_', escape '/' and '+'.
@@ -459,19 +526,24 @@ class _Builder:
         if op.domain is Domain.TASK:
             return self._todo(op, base, item, fills)
         if op.action is Action.CREATE:
-            return [Request("graph", "POST", base, write(op.record), fills=fills)]
+            body = write(op.record)
+            if op.domain is Domain.APPOINTMENT:  # Graph makes the event once, however often sent
+                body["transactionId"] = event_transaction_id(op.key)
+            return [Request("graph", "POST", base, body, fills=fills)]
         if op.action is Action.UPDATE:
             record, fields = _updated(op, self.records.target(op))
             lost = {field for field in fields if not write(record, fields={field})}
             out = []
             if fields - lost:
                 body = write(record, fields=fields - lost)
-                out.append(Request("graph", "PATCH", item, body, fills=fills))
+                out.append(
+                    Request("graph", "PATCH", item, body, fills=fills, headers=self.if_match(op))
+                )
             if lost:
                 out.append(_cannot("graph", item, op, lost, fills))
             return out
         if op.action is Action.DELETE:
-            return [Request("graph", "DELETE", item, fills=fills)]
+            return [Request("graph", "DELETE", item, fills=fills, headers=self.if_match(op))]
         if op.action is Action.LINK:  # the item now carries the CRM key, as Dynamics links it
             [change] = [c for c in op.changes if c.field == "key"]
             record = attrs.evolve(self.records.target(op), key=change.new)
@@ -494,7 +566,7 @@ class _Builder:
             body = graph.task_to_graph(cast(Task, op.record), web_url=self._web_url(op.key))
             return [Request("graph", "POST", base, body, fills=fills)]
         if op.action is Action.DELETE:
-            return [Request("graph", "DELETE", item, fills=fills)]
+            return [Request("graph", "DELETE", item, fills=fills, headers=self.if_match(op))]
         if op.action is Action.LINK:
             [change] = [c for c in op.changes if c.field == "key"]
             record = attrs.evolve(self.records.target(op), key=change.new)
@@ -504,7 +576,10 @@ class _Builder:
         record, fields = _updated(op, before)
         patch = dict(graph.task_to_graph(record, fields=fields))
         patch.pop("linkedResources", None)
-        out = [Request("graph", "PATCH", item, patch, fills=fills)] if patch else []
+        headers = self.if_match(op)
+        out = (
+            [Request("graph", "PATCH", item, patch, fills=fills, headers=headers)] if patch else []
+        )
         if "regarding" in fields:
             one = f"{links}/{{linkedResourceId}}"
             held = (*fills, Fill("url", "linkedResourceId", LinkedResourceId(op.key, "Regarding")))
@@ -559,7 +634,12 @@ class _Builder:
         if op.action is Action.CREATE:
             url = f"{root}/{_table(op.domain, op.record)}"
             prefer = {"Prefer": "return=representation"}
-            create = Request("dataverse", "POST", url, write(op.record), headers=prefer)
+            # The row's id is chosen here, from the record it copies: a second attempt of
+            # this create, in this round or a later one, is refused instead of made twice.
+            chosen = crm_id_for(op.domain, op.key)
+            body = {_COLUMN[op.domain]: chosen, **write(op.record)}
+            row = f"{url}({chosen})"
+            create = Request("dataverse", "POST", url, body, headers=prefer, read_back=row)
             out = [create, *self._link_back(op)]
             regarding = getattr(op.record, "regarding", "")
             if regarding:
@@ -576,20 +656,24 @@ class _Builder:
             out = []
             lost = {field for field in written if not write(record, fields={field})}
             if written - lost:
-                out.append(Request("dataverse", "PATCH", row, write(record, fields=written - lost)))
+                body = write(record, fields=written - lost)
+                out.append(Request("dataverse", "PATCH", row, body, headers=self.if_match(op)))
             if lost:
                 out.append(_cannot("dataverse", row, op, lost))
             if "regarding" in fields:
                 out.append(_regarding(op, row, current.regarding, record.regarding))
             return out
         if op.action is Action.DELETE:
-            return [Request("dataverse", "DELETE", row)]
+            return [Request("dataverse", "DELETE", row, headers=self.if_match(op))]
         return []
 
     def _link_back(self, op: Op) -> list[Request]:
         """The request that writes a new row's id on the Outlook item it was created from.
 
-        A `PATCH` of the item's `crmid`; for a To Do task, a `POST` of its linked resource.
+        A `PATCH` of the item's `crmid`; for a To Do task, a `POST` of its
+        linked resource, or, when the task is linked already (a row deleted
+        in the CRM and re-created from the task), a `PATCH` of that link: a
+        second link would leave the reader two CRM tasks to choose from.
         """
         item = self.records.get(Side.OUTLOOK, op.domain, op.key)
         if item is None:
@@ -604,7 +688,13 @@ class _Builder:
         base, fills = self._graph_base(op.domain)
         url = f"{base}/{self.graph_item(op.domain, op.key)}"
         method = "PATCH"
-        if op.domain is Domain.TASK:  # a To Do task links through a linked resource of its own
+        if op.domain is Domain.TASK and (Domain.TASK, op.key) in self.graph_ids:
+            # Keyed otherwise than by its Graph id: it holds a link to the row it replaces.
+            body = {"externalId": placeholder}
+            url = f"{url}/linkedResources/{{linkedResourceId}}"
+            held = LinkedResourceId(op.key, graph.TASK_LINK)
+            fills = (*fills, Fill("url", "linkedResourceId", held))
+        elif op.domain is Domain.TASK:  # a To Do task links through a linked resource of its own
             body = graph.todo_links(attrs.evolve(item, key=placeholder))[0]
             method, url = "POST", f"{url}/linkedResources"
         else:
@@ -625,7 +715,11 @@ class _Builder:
         if op.action is Action.CREATE:
             table = dataverse.entity_set(_appointment(op, self.records))
             bind = f"objectid_{table.removesuffix('s')}@odata.bind"
+            chosen = crm_id_for(
+                Domain.ATTACHMENT, f"{op.key}:{attachment.content_hash}:{attachment.name}"
+            )
             body = {
+                "activitymimeattachmentid": chosen,
                 "filename": attachment.name,
                 "mimetype": attachment.mime_type,
                 "filesize": attachment.size,
@@ -648,7 +742,14 @@ class _Builder:
             note = f"body: the bytes of {attachment.name!r} from Outlook"
             url = f"{root}/activitymimeattachments"
             return Request(
-                "dataverse", "POST", url, body, note, depends_on=after, fills=tuple(fills)
+                "dataverse",
+                "POST",
+                url,
+                body,
+                note,
+                depends_on=after,
+                fills=tuple(fills),
+                read_back=f"{url}({chosen})",
             )
         held = AttachmentId(attachment.content_hash, attachment.name, op.side, op.key)
         url = f"{root}/activitymimeattachments({{attachmentId}})"
@@ -713,6 +814,10 @@ def _regarding(
     return Request("dataverse", "PUT", url, body, note=note, depends_on=depends_on, fills=held)
 
 
+_COLUMN = {Domain.CONTACT: "contactid", Domain.APPOINTMENT: "activityid", Domain.TASK: "activityid"}
+"""The primary key column of each domain's rows."""
+
+
 def _table(domain: Domain, record: Any) -> str:
     if domain is Domain.APPOINTMENT:
         return dataverse.entity_set(cast(Appointment, record))
@@ -729,6 +834,8 @@ def requests_for(
     graph_ids: Mapping[tuple[Domain, str], str] | None = None,
     baseline: Baseline | None = None,
     crm_url: str = "",
+    graph_etags: Mapping[tuple[Domain, str], str] | None = None,
+    dataverse_etags: Mapping[tuple[Domain, str], str] | None = None,
 ) -> tuple[Request, ...]:
     """The requests that carry out a plan's ops, in the plan's order.
 
@@ -753,6 +860,13 @@ def requests_for(
             are read through to it.
         crm_url: the CRM's address (`https://contoso.crm.dynamics.com`), for
             the `webUrl` of a To Do task's link to its CRM task.
+        graph_etags: the `@odata.etag` of each Outlook record as it was read
+            (`GraphRead.etags`): its update or delete sends `If-Match` with
+            it, so Graph refuses it (412) if the item changed since. Without
+            one a Graph write is unconditional.
+        dataverse_etags: the same for CRM rows (`DataverseRead.etags`);
+            without one a Dataverse update sends `If-Match: *` (never an
+            upsert) and a delete is unconditional.
 
     Raises:
         StalePlan: an op names a record the snapshots do not hold.
@@ -767,6 +881,8 @@ def requests_for(
             graph_ids=graph_ids,
             baseline=baseline,
             crm_url=crm_url,
+            graph_etags=graph_etags,
+            dataverse_etags=dataverse_etags,
         ).values()
         for request in requests
         if (request.op is not None)
@@ -783,11 +899,14 @@ def requests_by_op(
     graph_ids: Mapping[tuple[Domain, str], str] | None = None,
     baseline: Baseline | None = None,
     crm_url: str = "",
+    graph_etags: Mapping[tuple[Domain, str], str] | None = None,
+    dataverse_etags: Mapping[tuple[Domain, str], str] | None = None,
 ) -> dict[OpRef, tuple[Request, ...]]:
     """Every op of a plan, in the plan's order, with its requests (`()` for an `UNLINK`).
 
     Args and Raises: as `requests_for`.
     """
     records = _Records(plan, crm, outlook, baseline)
-    builder = _Builder(plan, records, todo_list, graph_ids or {}, crm_url)
+    etags = {Side.OUTLOOK: graph_etags or {}, Side.CRM: dataverse_etags or {}}
+    builder = _Builder(plan, records, todo_list, graph_ids or {}, crm_url, etags)
     return {OpRef.of(op): tuple(builder.for_op(op)) for op in plan.ops}
