@@ -15,7 +15,13 @@ sides into snapshots, and `Connection.execute` runs the requests of
   at most `max_retries` times; `sleep` is injectable.
 - A request that fails fails its op; the requests that depend on it do not
   run and their ops are reported as not done; everything else runs. A
-  `DELETE` of something already gone (404) is done.
+  `DELETE` of something already gone (404) is done. An update or delete
+  refused with 412 (its `If-Match` etag is not the record's any more) is not
+  done and says so (`OpOutcome.changed_since_read`).
+- A create whose id crmsync chose (`Request.read_back`) and that the
+  service refuses because the record exists (an earlier attempt whose
+  answer was lost made it), or answers without the record, is read back:
+  it is done, and the record read is its answer.
 
 `Executed.baseline()` is the baseline for the ops that were done, built on
 the plan's `baseline_updates` with `crmsync.apply.advance_baseline`: a
@@ -30,14 +36,15 @@ import copy
 import email.utils
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
 import attrs
 import httpx
 
-from crmsync.adapters import GraphRead, crm_snapshot_from_dataverse, read_graph
+from crmsync.adapters import DataverseRead, GraphRead, read_dataverse, read_graph, resolve_links
+from crmsync.adapters import dataverse as dataverse_adapter
 from crmsync.adapters import graph as graph_adapter
 from crmsync.adapters.dataverse import API_ROOT
 from crmsync.adapters.requests import (
@@ -92,6 +99,12 @@ class OpOutcome:
         new_key: for a create in the CRM, the id the service gave the row.
         linked_back: for a create in the CRM, whether the new row's id was
             written on the Outlook item it came from.
+        changed_since_read: the service refused a write because the record
+            is no longer the one read (412 on its `If-Match` etag): nothing
+            was overwritten, and the next plan starts from what is there now.
+        created: for a create in the CRM, the row as the service holds it
+            (the create's answer, or a read-back), as a record; None when
+            the answer held no row crmsync could read.
     """
 
     op: Op
@@ -100,6 +113,8 @@ class OpOutcome:
     error: str = ""
     new_key: str | None = None
     linked_back: bool = False
+    changed_since_read: bool = False
+    created: Any = None
 
 
 @attrs.frozen(kw_only=True)
@@ -151,8 +166,16 @@ class Executed:
             for o in self.outcomes
             if o.done and o.new_key is not None and o.new_key != o.op.key
         }
+        stored = {
+            (o.op.domain, o.op.key): o.created
+            for o in self.outcomes
+            if o.done and o.created is not None and o.op.action is Action.CREATE
+        }
         updates = [
-            _rekeyed(update, new_keys.get((update.domain, update.key)))
+            _as_stored(
+                _rekeyed(update, new_keys.get((update.domain, update.key))),
+                stored.get((update.domain, update.key)),
+            )
             for update in self.plan.baseline_updates
             if (update.domain, update.key) not in held
         ]
@@ -170,11 +193,22 @@ class Executed:
             # Created and linked, but its regarding record could not be bound: the pair
             # is kept without it, so the next plan sees Outlook's regarding as a change.
             updates.extend(
-                _without_regarding(_rekeyed(update, outcome.new_key))
+                _without_regarding(_as_stored(_rekeyed(update, outcome.new_key), outcome.created))
                 for update in self.plan.baseline_updates
                 if (update.domain, update.key) == (op.domain, op.key)
             )
         return advance_baseline(self.plan, previous, updates)
+
+
+def _as_stored(update: BaselineUpdate, created: Any) -> BaselineUpdate:
+    """The update with the values the service set on the row it created (its owner).
+
+    Without them the next read would show the service's values as a CRM
+    user's edit of the pair.
+    """
+    if created is None or update.crm is None:
+        return update
+    return attrs.evolve(update, crm=dataverse_adapter.with_server_values(update.crm, created))
 
 
 def _without_regarding(update: BaselineUpdate) -> BaselineUpdate:
@@ -293,6 +327,7 @@ class Connection:
     _attachments: dict[tuple[Side, str], list[tuple[str, str, str, str]]] = attrs.field(
         factory=dict, init=False
     )
+    _refused: set[str] = attrs.field(factory=set, init=False)  # request ids answered 412
 
     def __enter__(self) -> Connection:
         return self
@@ -354,13 +389,19 @@ class Connection:
 
     # -- reading -------------------------------------------------------------
 
-    def read_outlook(self, baseline: Baseline | None = None) -> GraphRead:
+    def read_outlook(
+        self, baseline: Baseline | None = None, *, crm: CrmSnapshot | None = None
+    ) -> GraphRead:
         """The mailbox's contacts, events (with attachments) and To Do tasks, read from Graph.
 
         Args:
             baseline: the baseline of the next plan: a To Do task's percent
                 complete, which To Do cannot hold, is read from its Outlook
                 side (`read_graph(previous=...)`).
+            crm: the CRM snapshot of the same round: links only the CRM can
+                settle are settled (`crmsync.adapters.resolve_links`: a row
+                created from an item whose answer was lost, a To Do task
+                that links to several CRM tasks). Read the CRM first.
 
         Raises:
             InvalidInput: a payload crmsync cannot read, with its path.
@@ -381,10 +422,22 @@ class Connection:
             }
         except _Failed as exc:
             raise httpx.HTTPError(str(exc)) from None
-        return read_graph(data, previous=baseline.outlook if baseline is not None else None)
+        read = read_graph(data, previous=baseline.outlook if baseline is not None else None)
+        return read if crm is None else resolve_links(read, crm, baseline)
 
     def read_crm(self) -> CrmSnapshot:
         """The CRM's contacts, appointments (with attendees and attachments) and tasks.
+
+        `read_dataverse().snapshot`; `read_dataverse()` keeps the rows' etags too.
+
+        Raises:
+            InvalidInput: a payload crmsync cannot read, with its path.
+            httpx.HTTPError: the service could not be reached or refused a read.
+        """
+        return self.read_dataverse().snapshot
+
+    def read_dataverse(self) -> DataverseRead:
+        """The CRM as `read_crm` reads it, with each row's etag (`DataverseRead.etags`).
 
         Raises:
             InvalidInput: a payload crmsync cannot read, with its path.
@@ -405,7 +458,7 @@ class Connection:
             }
         except _Failed as exc:
             raise httpx.HTTPError(str(exc)) from None
-        return crm_snapshot_from_dataverse(data)
+        return read_dataverse(data)
 
     def _todo_list(self) -> str:
         if self.todo_list is None:
@@ -509,6 +562,8 @@ class Connection:
         *,
         graph_ids: Mapping[tuple[Domain, str], str] | None = None,
         baseline: Baseline | None = None,
+        graph_etags: Mapping[tuple[Domain, str], str] | None = None,
+        dataverse_etags: Mapping[tuple[Domain, str], str] | None = None,
     ) -> Executed:
         """Runs a plan's requests in dependency order and says what was done per op.
 
@@ -521,6 +576,10 @@ class Connection:
             baseline: the baseline the plan was made from; needed when the
                 snapshots are partial (delta rounds), where an op's record may
                 be only in the baseline.
+            graph_etags: the etags of the Outlook records as read
+                (`read_outlook().etags`): updates and deletes send `If-Match`.
+            dataverse_etags: the etags of the CRM rows as read
+                (`read_dataverse().etags`).
 
         Returns:
             One outcome per op; `Executed.baseline()` advances the baseline
@@ -531,8 +590,16 @@ class Connection:
         """
         ids = graph_ids or {}
         self._attachments.clear()
+        self._refused.clear()
         by_op = requests_by_op(
-            plan, crm, outlook, todo_list="{todoTaskListId}", graph_ids=ids, baseline=baseline
+            plan,
+            crm,
+            outlook,
+            todo_list="{todoTaskListId}",
+            graph_ids=ids,
+            baseline=baseline,
+            graph_etags=graph_etags,
+            dataverse_etags=dataverse_etags,
         )
         waiting = [r for requests in by_op.values() for r in requests]
         responses: dict[str, Any] = {}
@@ -554,7 +621,10 @@ class Connection:
             self._run(ready, responses, failures, ids)
             waiting = blocked
         return Executed(
-            plan=plan, outcomes=tuple(_outcome(op, by_op, responses, failures) for op in plan.ops)
+            plan=plan,
+            outcomes=tuple(
+                _outcome(op, by_op, responses, failures, self._refused) for op in plan.ops
+            ),
         )
 
     def _run(
@@ -593,16 +663,18 @@ class Connection:
         failures: dict[str, str],
     ) -> None:
         headers = dict(request.headers)
-        if request.service == "dataverse" and request.method == "PATCH":
-            headers["If-Match"] = "*"  # an update, never an upsert of a deleted row
         try:
             response = self._send(request.service, request.method, url, body, headers)
+            if request.read_back and _read_back(request, response):
+                response = self._send(request.service, "GET", request.read_back)
         except httpx.HTTPError as exc:
             failures[request.id] = f"{request.method} {url}: {exc}"
             return
         if response.is_success or (request.method == "DELETE" and response.status_code == 404):
             responses[request.id] = _json(response)
         else:
+            if response.status_code == 412:
+                self._refused.add(request.id)
             failures[request.id] = _error(response)
 
     def _batch(
@@ -621,6 +693,8 @@ class Connection:
                 if body is not None:
                     entry["body"] = body
                     entry["headers"] = {"Content-Type": "application/json", **request.headers}
+                elif request.headers:  # If-Match on a DELETE
+                    entry["headers"] = dict(request.headers)
                 entries.append(entry)
             try:
                 response = self._send("graph", "POST", "/$batch", {"requests": entries})
@@ -646,6 +720,8 @@ class Connection:
                 elif 200 <= status < 300 or (request.method == "DELETE" and status == 404):
                     responses[request.id] = answer.get("body") or {}
                 else:
+                    if status == 412:
+                        self._refused.add(request.id)
                     error = (answer.get("body") or {}).get("error", {})
                     failures[request.id] = (
                         f"{request.method} {url}: {status} "
@@ -660,16 +736,36 @@ class Connection:
             todo = retry
 
 
+def _read_back(request: Request, response: httpx.Response) -> bool:
+    """Whether a create whose id crmsync chose must read its record instead of its answer.
+
+    Dataverse refuses a primary key that exists with 412 and `0x80040237`
+    ("A record with matching key values already exists"): the id is derived
+    from the record copied, so only an earlier attempt of this create made
+    it. A service that ignored `Prefer: return=representation` answers 204.
+    """
+    if response.status_code == 412:
+        try:
+            code = response.json().get("error", {}).get("code", "")
+        except (ValueError, AttributeError):
+            return False
+        return str(code).lower() == "0x80040237"
+    asked = "return=representation" in request.headers.get("Prefer", "")
+    return response.is_success and asked and not response.content
+
+
 def _outcome(
     op: Op,
     by_op: Mapping[OpRef, Iterable[Request]],
     responses: Mapping[str, Any],
     failures: Mapping[str, str],
+    refused: Collection[str] = (),
 ) -> OpOutcome:
     requests = list(by_op[OpRef.of(op)])
     succeeded = tuple(r.id for r in requests if r.id in responses)
     errors = [failures[r.id] for r in requests if r.id in failures]
     new_key = None
+    created = None
     if op.side is Side.CRM and op.action is Action.CREATE and op.domain is not Domain.ATTACHMENT:
         first = responses.get(requests[0].id) if requests else None
         column = "contactid" if op.domain is Domain.CONTACT else "activityid"
@@ -677,6 +773,8 @@ def _outcome(
             entity = str(first.get("@odata.id", ""))
             found = first.get(column) or (entity.rsplit("(", 1)[1][:-1] if "(" in entity else None)
             new_key = None if found is None else str(found)
+            if new_key is not None and column in first:
+                created = dataverse_adapter.stored_record(op.domain, first, key=new_key)
     return OpOutcome(
         op=op,
         done=len(succeeded) == len(requests),
@@ -685,4 +783,6 @@ def _outcome(
         new_key=new_key,
         linked_back=new_key is not None
         and all(r.id in responses for r in requests if r.service == "graph"),
+        changed_since_read=any(r.id in refused for r in requests),
+        created=created,
     )
