@@ -61,7 +61,16 @@ from crmsync.adapters.requests import (
 )
 from crmsync.apply import advance_baseline
 from crmsync.plan import Action, BaselineUpdate, Op, Plan
-from crmsync.records import Baseline, CrmSnapshot, Domain, OutlookSnapshot, Side
+from crmsync.records import (
+    Appointment,
+    Baseline,
+    CrmContact,
+    CrmSnapshot,
+    Domain,
+    OutlookSnapshot,
+    Side,
+    Task,
+)
 
 __all__ = ["GRAPH_URL", "Connection", "Executed", "OpOutcome"]
 
@@ -114,7 +123,7 @@ class OpOutcome:
     new_key: str | None = None
     linked_back: bool = False
     changed_since_read: bool = False
-    created: Any = None
+    created: CrmContact | Appointment | Task | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -200,7 +209,9 @@ class Executed:
         return advance_baseline(self.plan, previous, updates)
 
 
-def _as_stored(update: BaselineUpdate, created: Any) -> BaselineUpdate:
+def _as_stored(
+    update: BaselineUpdate, created: CrmContact | Appointment | Task | None
+) -> BaselineUpdate:
     """The update with the values the service set on the row it created (its owner).
 
     Without them the next read would show the service's values as a CRM

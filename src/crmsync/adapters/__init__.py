@@ -48,8 +48,8 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from crmsync.adapters import dataverse, graph
+from crmsync.adapters._identity import crm_id_for
 from crmsync.adapters._read import Reader, collection, etag
-from crmsync.adapters.requests import crm_id_for
 from crmsync.errors import InvalidInput, PathPart, Problem, Problems
 from crmsync.records import (
     Appointment,

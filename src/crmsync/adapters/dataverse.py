@@ -599,7 +599,7 @@ def task_to_dataverse(task: Task, *, fields: Collection[str] | None = None) -> J
 # rows as the service stored them
 
 
-def stored_record(domain: Domain, row: Any, *, key: str) -> Any | None:
+def stored_record(domain: Domain, row: Any, *, key: str) -> CrmContact | Appointment | Task | None:
     """A row the service returned for a create (`Prefer: return=representation`) as a record.
 
     Args:
@@ -611,7 +611,7 @@ def stored_record(domain: Domain, row: Any, *, key: str) -> Any | None:
         The record, or None when the row does not read as one (an answer
         crmsync cannot use is no reason to fail a create that was made).
     """
-    read: dict[Domain, Callable[..., Any]] = {
+    read: dict[Domain, Callable[..., CrmContact | Appointment | Task]] = {
         Domain.CONTACT: contact_from_dataverse,
         Domain.APPOINTMENT: appointment_from_dataverse,
         Domain.TASK: task_from_dataverse,
