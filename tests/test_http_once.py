@@ -349,3 +349,39 @@ def test_a_to_do_task_linked_to_two_live_rows_is_left_alone_with_a_notice(
 
     assert "not_tracked" in {n.code for n in plan.notices if n.domain is Domain.TASK}
     assert not [op for op in plan.ops if op.side.value == "crm"]
+
+
+def test_a_delete_inside_a_batch_carries_its_if_match(
+    fake: FakeMicrosoft, connection: Connection
+) -> None:
+    """A bodiless request in a $batch sends its headers too: the edited item survives."""
+    for subject in ("One", "Two"):
+        fake.add("dataverse", "tasks", {"subject": subject})
+    _, executed, baseline = _round(connection, None)
+    assert executed.complete
+    fake.dataverse["tasks"].clear()
+    plan, crm, outlook = _plan(connection, baseline)
+    edited = next(i for i, t in fake.graph["tasks"].items() if t["title"] == "One")
+    fake.edit("graph", "tasks", edited, title="One, still wanted")
+
+    executed = _execute(connection, plan, crm, outlook)
+
+    assert fake.log.count(("POST", "/v1.0/$batch")) == 2  # the first round's creates, these
+    assert [o.changed_since_read for o in executed.not_done] == [True]
+    assert list(fake.graph["tasks"]) == [edited]
+
+
+def test_a_batch_of_outlook_creates_whose_answer_was_lost_is_not_made_again(
+    fake: FakeMicrosoft, connection: Connection
+) -> None:
+    """Commit-then-lose inside $batch: each created item carries its CRM link."""
+    for name in ("Ann", "Bob", "Cy"):
+        fake.add("dataverse", "contacts", {"firstname": name, "lastname": "Lee"})
+    fake.lose(lambda m, path: (m, path) == ("POST", "/v1.0/$batch"))
+
+    _, executed, baseline = _round(connection, None)
+    again, _, _ = _round(connection, baseline)
+
+    assert executed.done == ()
+    assert again.ops == (), again.render()
+    assert len(fake.graph["contacts"]) == 3
