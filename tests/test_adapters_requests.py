@@ -560,18 +560,24 @@ def test_without_etags_a_graph_write_is_unconditional_and_a_crm_update_never_an_
     assert row.headers == {"If-Match": "*"}
 
 
-def test_a_linked_to_do_task_made_again_in_the_crm_patches_its_link_instead_of_adding_one() -> None:
+def test_a_linked_to_do_task_made_again_in_the_crm_replaces_its_link() -> None:
+    """The new link first, then the stale one goes: never two links, never none."""
     task = Task(key="d-old", subject="Call back")
     outlook = OutlookSnapshot(tasks=[task])
     base = Baseline(crm=CrmSnapshot(tasks=[task]), outlook=outlook, settings=Settings())
     edited = OutlookSnapshot(tasks=[attrs.evolve(task, subject="Call back today")])
     planned = plan(CrmSnapshot(), edited, baseline=base)
 
-    post, link = requests_for(
+    post, link, stale = requests_for(
         planned, CrmSnapshot(), edited, graph_ids={(Domain.TASK, "d-old"): "AAkT-1"}, todo_list="L"
     )
 
-    assert (post.method, link.method) == ("POST", "PATCH")
-    assert link.url == "/me/todo/lists/L/tasks/AAkT-1/linkedResources/{linkedResourceId}"
-    assert link.body == {"externalId": "{activityid}"}
-    assert Fill("url", "linkedResourceId", LinkedResourceId("d-old", TASK_LINK)) in link.fills
+    links = "/me/todo/lists/L/tasks/AAkT-1/linkedResources"
+    assert [(r.method, r.url) for r in (post, link, stale)] == [
+        ("POST", "/api/data/v9.2/tasks"),
+        ("POST", links),
+        ("DELETE", links + "/{linkedResourceId}"),
+    ]
+    assert stale.depends_on == (link.id,)
+    held = LinkedResourceId("d-old", TASK_LINK, external_id="d-old")
+    assert stale.fills == (Fill("url", "linkedResourceId", held),)

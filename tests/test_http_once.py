@@ -385,3 +385,51 @@ def test_a_batch_of_outlook_creates_whose_answer_was_lost_is_not_made_again(
     assert executed.done == ()
     assert again.ops == (), again.render()
     assert len(fake.graph["contacts"]) == 3
+
+
+def _paired_after_a_lost_answer(
+    fake: FakeMicrosoft, connection: Connection
+) -> tuple[str, str, Baseline]:
+    """A To Do task whose CRM copy's answer was lost, paired by resolve_links: (task, row, base)."""
+    todo = _todo(fake)
+    fake.lose(lambda m, path: (m, path) == ("POST", CRM_TASKS))
+    _, _, baseline = _round(connection, None)
+    again, _, baseline = _round(connection, baseline)
+    assert again.ops == ()
+    assert _task_links(fake.graph["tasks"][todo]) == []  # paired, but no link on the task
+    [row] = fake.dataverse["tasks"]
+    return todo, row, baseline
+
+
+def test_a_crm_delete_of_a_task_paired_after_a_lost_answer_deletes_it_in_outlook(
+    fake: FakeMicrosoft, connection: Connection
+) -> None:
+    """The pair keeps its derived key once in the baseline: a delete is a delete, not a new task."""
+    _todo_id, row, baseline = _paired_after_a_lost_answer(fake, connection)
+    del fake.dataverse["tasks"][row]
+
+    plan, executed, baseline = _round(connection, baseline)
+
+    assert _ops(plan) == {("task", "outlook", "delete")}
+    assert executed.complete
+    assert fake.graph["tasks"] == fake.dataverse["tasks"] == {}
+    assert _round(connection, baseline)[0].is_empty
+
+
+def test_a_task_paired_after_a_lost_answer_relinks_when_its_row_is_deleted(
+    fake: FakeMicrosoft, connection: Connection
+) -> None:
+    """Made again in the CRM, the task gets its first link; nothing to replace is no failure."""
+    todo, row, baseline = _paired_after_a_lost_answer(fake, connection)
+    fake.edit("graph", "tasks", todo, title="Call back, it matters")
+    del fake.dataverse["tasks"][row]
+
+    plan, executed, baseline = _round(connection, baseline)
+
+    assert _ops(plan) == {("task", "crm", "create")}
+    assert executed.complete, executed.not_done
+    [new_row] = fake.dataverse["tasks"]
+    assert _task_links(fake.graph["tasks"][todo]) == [new_row]
+    for _ in range(2):
+        again, _, baseline = _round(connection, baseline)
+        assert again.ops == again.notices == (), again.render()

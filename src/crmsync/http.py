@@ -15,7 +15,8 @@ sides into snapshots, and `Connection.execute` runs the requests of
   at most `max_retries` times; `sleep` is injectable.
 - A request that fails fails its op; the requests that depend on it do not
   run and their ops are reported as not done; everything else runs. A
-  `DELETE` of something already gone (404) is done. An update or delete
+  `DELETE` of something already gone (404, or a linked resource that is
+  not there) is done. An update or delete
   refused with 412 (its `If-Match` etag is not the record's any more) is not
   done and says so (`OpOutcome.changed_since_read`).
 - A create whose id crmsync chose (`Request.read_back`) and that the
@@ -93,6 +94,10 @@ _DATAVERSE_HEADERS = {
 
 class _Failed(Exception):
     """A request that did not succeed, and why."""
+
+
+class _Absent(_Failed):
+    """A linked resource a request names is not there (for a `DELETE`: done, as a 404 is)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -538,9 +543,10 @@ class Connection:
                     isinstance(link, dict)
                     and link.get("displayName") == ref.name
                     and link.get("id")
+                    and (not ref.external_id or link.get("externalId") == ref.external_id)
                 ):
                     return str(link["id"])
-            raise _Failed(f"To Do task {ref.key!r} has no linked resource {ref.name!r}")
+            raise _Absent(f"To Do task {ref.key!r} has no linked resource {ref.name!r}")
         assert isinstance(ref, AttachmentBytes | AttachmentId)  # noqa: S101 - the Ref union
         for content_hash, name, id_, data in self._held(ref.side, ref.key, graph_ids):
             if (content_hash, name) == (ref.content_hash, ref.name):
@@ -650,6 +656,12 @@ class Connection:
         for request in ready:
             try:
                 url, body = self._filled(request, responses, graph_ids)
+            except _Absent as exc:
+                if request.method == "DELETE":  # nothing to delete: done, as a 404 is
+                    responses[request.id] = {}
+                else:
+                    failures[request.id] = str(exc)
+                continue
             except (_Failed, httpx.HTTPError) as exc:
                 failures[request.id] = str(exc)
                 continue

@@ -568,7 +568,9 @@ def resolve_links(
       is that row's pair: the create was made, its answer lost before the
       new id was written on the item. It is keyed by the row's id (its
       Graph id kept in `ids`), so the next plan pairs the two instead of
-      copying each to the other side.
+      copying each to the other side. Once the baseline holds the pair, the
+      record keeps that key when the row is gone, so the plan sees the
+      CRM's delete rather than a new Outlook record.
     - A To Do task that links to several CRM tasks is keyed by the one that
       names a row the CRM holds. When none does, the reader's choice (the
       first link) stays: the task then reads like any task whose CRM row
@@ -586,6 +588,10 @@ def resolve_links(
         The read, re-keyed where a link was settled; `outlook` when none was.
     """
     previous = baseline.crm if baseline is not None else None
+    paired = {
+        name: baseline.outlook.by_key[name] if baseline is not None else {}
+        for name in _COLLECTIONS.values()
+    }
 
     def live(domain: Domain, key: str) -> bool:
         return current_record(crm, previous, _COLLECTIONS[domain], key) is not None
@@ -608,8 +614,11 @@ def resolve_links(
                 changed = True
                 continue
             new = alive[0] if alive else None
-            if new is None and not live(domain, key) and live(domain, crm_id_for(domain, key)):
-                new = crm_id_for(domain, key)
+            if new is None and not live(domain, key):
+                derived = crm_id_for(domain, key)
+                # Paired under the derived id before: a row deleted since is a CRM delete.
+                if live(domain, derived) or derived in paired[name]:
+                    new = derived
             if new is None or new == key or new in taken:
                 out.append(record)
                 continue

@@ -186,14 +186,25 @@ def _attachment_json(ref: AttachmentBytes | AttachmentId) -> dict[str, Any]:
 
 @attrs.frozen
 class LinkedResourceId:
-    """The id Graph gave the linked resource named `name` of the To Do task `key`."""
+    """The id Graph gave the linked resource named `name` of the To Do task `key`.
+
+    With `external_id`, only a resource whose `externalId` is that value
+    (the stale CRM link a relink removes, beside the new one). A `DELETE`
+    whose resource is not there is done, as a `DELETE` answered 404 is.
+    """
 
     key: str
     name: str
+    external_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """`{"kind": "linked_resource_id", "key", "name"}`."""
-        return {"kind": "linked_resource_id", "key": self.key, "name": self.name}
+        """`{"kind": "linked_resource_id", "key", "name", "external_id"}`."""
+        return {
+            "kind": "linked_resource_id",
+            "key": self.key,
+            "name": self.name,
+            "external_id": self.external_id,
+        }
 
 
 @attrs.frozen
@@ -259,6 +270,8 @@ class Fill:
             text = f"the id of {value.name!r} ({value.content_hash}) in the {value.side}"
         elif isinstance(value, LinkedResourceId):
             text = f"the id of the linked resource {value.name!r} of To Do task {value.key!r}"
+            if value.external_id:
+                text += f" whose externalId is {value.external_id!r}"
         elif isinstance(value, Unknown):
             text = f"unknown, so the request cannot be carried out: {value.what}"
         else:
@@ -637,12 +650,17 @@ class _Builder:
         return []
 
     def _link_back(self, op: Op) -> list[Request]:
-        """The request that writes a new row's id on the Outlook item it was created from.
+        """The requests that write a new row's id on the Outlook item it was created from.
 
         A `PATCH` of the item's `crmid`; for a To Do task, a `POST` of its
-        linked resource, or, when the task is linked already (a row deleted
-        in the CRM and re-created from the task), a `PATCH` of that link: a
-        second link would leave the reader two CRM tasks to choose from.
+        linked resource and, when the task is keyed by a CRM key (a row
+        deleted in the CRM and made again from the task), a `DELETE` of any
+        link to that old row once the new one is there: a task left with
+        two links would leave the reader two CRM tasks to choose from. The
+        new link comes first, so a failure between the two leaves a task
+        that links to its live row, never one that links to none; and a task
+        paired by `resolve_links` has no old link, which the `DELETE` finds
+        gone (done).
         """
         item = self.records.get(Side.OUTLOOK, op.domain, op.key)
         if item is None:
@@ -657,13 +675,7 @@ class _Builder:
         base, fills = self._graph_base(op.domain)
         url = f"{base}/{self.graph_item(op.domain, op.key)}"
         method = "PATCH"
-        if op.domain is Domain.TASK and (Domain.TASK, op.key) in self.graph_ids:
-            # Keyed otherwise than by its Graph id: it holds a link to the row it replaces.
-            body = {"externalId": placeholder}
-            url = f"{url}/linkedResources/{{linkedResourceId}}"
-            held = LinkedResourceId(op.key, graph.TASK_LINK)
-            fills = (*fills, Fill("url", "linkedResourceId", held))
-        elif op.domain is Domain.TASK:  # a To Do task links through a linked resource of its own
+        if op.domain is Domain.TASK:  # a To Do task links through a linked resource of its own
             body = graph.todo_links(attrs.evolve(item, key=placeholder))[0]
             method, url = "POST", f"{url}/linkedResources"
         else:
@@ -674,9 +686,24 @@ class _Builder:
         created = f"{OpRef.of(op).id}#0"
         fill = Fill("body", pointer, FromResponse(created, f"/{column}"))
         note = f"link the pair: the new row's {column} on the Outlook item"
-        return [
+        out = [
             Request("graph", method, url, body, note, depends_on=(created,), fills=(*fills, fill))
         ]
+        if op.domain is Domain.TASK and (Domain.TASK, op.key) in self.graph_ids:
+            # Keyed by a CRM key, not its Graph id: the task may link to the row it replaces.
+            stale = LinkedResourceId(op.key, graph.TASK_LINK, external_id=op.key)
+            note = f"remove the link to the row {op.key!r} the new one replaces"
+            out.append(
+                Request(
+                    "graph",
+                    "DELETE",
+                    f"{url}/{{linkedResourceId}}",
+                    note=note,
+                    depends_on=(f"{OpRef.of(op).id}#1",),  # after the new link: never none
+                    fills=(*fills, Fill("url", "linkedResourceId", stale)),
+                )
+            )
+        return out
 
     def _dataverse_attachment(self, op: Op) -> Request:
         root = dataverse.API_ROOT
