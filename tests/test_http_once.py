@@ -433,3 +433,19 @@ def test_a_task_paired_after_a_lost_answer_relinks_when_its_row_is_deleted(
     for _ in range(2):
         again, _, baseline = _round(connection, baseline)
         assert again.ops == again.notices == (), again.render()
+
+
+def test_a_failed_link_back_is_paired_on_the_next_read_by_the_derived_id(
+    fake: FakeMicrosoft, connection: Connection
+) -> None:
+    """Created in the CRM, not linked back: the next read pairs them, nothing is made twice."""
+    _todo(fake)
+    fake.fail(lambda m, path: m == "POST" and path.endswith("/linkedResources"))
+
+    _, executed, baseline = _round(connection, None)
+    again, _, baseline = _round(connection, baseline)
+    last, _, _ = _round(connection, baseline)
+
+    assert not executed.complete
+    assert again.ops == again.notices == last.ops == last.notices == (), again.render()
+    assert len(fake.dataverse["tasks"]) == len(fake.graph["tasks"]) == 1

@@ -161,9 +161,11 @@ class Executed:
         the CRM create succeeded but writing its id on the Outlook item (the
         link-back) failed, both records are marked `unlinked` (the CRM row
         under its new id, the Outlook item under its own key): the next plan
-        never creates either again. It links them by natural key where the
-        domain has one (contacts, appointments) and otherwise reports each
-        with an `unlinked` notice until the application links them.
+        never creates either again. Read with the CRM snapshot
+        (`read_outlook(crm=...)`), the item is paired with the row by the id
+        derived from it; otherwise the plan links them by natural key where
+        the domain has one (contacts, appointments) and reports each with an
+        `unlinked` notice until the application links them.
 
         Args:
             previous: the baseline the plan was made with (None on a first sync).
