@@ -5,8 +5,19 @@ file attachments), To Do lists and tasks and JSON `$batch`; Dataverse
 contacts, appointments (with activity parties), tasks and
 activitymimeattachments. The server assigns ids; collections are paged
 (`@odata.nextLink`); `throttle()` answers the next matching requests with 429
-and `Retry-After`, also inside a batch; `fail()` answers them with an error.
-Every request is logged. Bearer tokens are checked per service.
+and `Retry-After`, also inside a batch; `fail()` answers them with an error;
+`lose()` carries them out and then drops the connection without an answer
+(a write that commits but whose response is lost). Every request is logged.
+Bearer tokens are checked per service.
+
+What crmsync relies on behaves as Microsoft documents it: every item and row
+has an `@odata.etag` that changes on every write (`edit()` is a user's write);
+`If-Match` with another etag is refused with 412 (Graph
+`ErrorIrresolvableConflict`, Dataverse `0x80060882`); a Dataverse `POST` may
+choose the row's primary key, and one that exists is refused with 412
+(`0x80040237`); Dataverse sets `_ownerid_value` and `createdon` on create; a
+Graph event `POST` whose `transactionId` was seen before creates nothing and
+answers with the event it created then.
 
 Hostile answers, for the executor's transport guarantees: `answer()` sends
 any status, headers and body (raw bytes: an HTML page, truncated JSON) or a
@@ -33,6 +44,7 @@ import datetime as dt
 import json
 import random
 import re
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -53,6 +65,8 @@ _DATAVERSE_KEYS = {
 _BIND = re.compile(r"^objectid_(\w+)@odata\.bind$")
 _ROW = re.compile(r"^/(\w+)\(([^)]*)\)$")
 _EQ = re.compile(r"^\s*(\w+) eq '?([^']*)'?\s*$")
+OWNER = "6b2a1c3d-0000-4000-8000-00000000aaaa"  # the systemuser Dataverse makes the owner
+LOST = 0  # the status `handle` answers for a response to drop
 
 Answer = tuple[int, dict[str, str], Any]
 RESET = object()
@@ -94,6 +108,8 @@ class FakeMicrosoft:
         self.chaos_rate = 0.1
         self.faults: dict[str, int] = {}
         self._rules: list[_Rule] = []
+        self._losses: list[tuple[Callable[[str, str], bool], int]] = []
+        self._transactions: dict[str, str] = {}  # Graph event transactionId -> event id
         self._counter = 0
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -113,6 +129,10 @@ class FakeMicrosoft:
                 )
                 if payload is RESET:  # the client sees the connection closed, no answer
                     self.close_connection = True
+                    return
+                if status == LOST:  # committed; the answer never reaches the client
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 raw = isinstance(payload, bytes)
                 data = payload if raw else b"" if payload is None else json.dumps(payload).encode()
@@ -187,6 +207,31 @@ class FakeMicrosoft:
         """
         self._rules.append(_Rule(match, times, (0, {}, RESET), commit=commit))
 
+    def lose(self, match: Callable[[str, str], bool], *, times: int = 1) -> None:
+        """The next `times` requests `match` accepts are carried out, then their answer is lost.
+
+        Inside a `$batch`, the whole batch's answer is lost (its connection drops).
+        """
+        self._losses.append((match, times))
+
+    def _lost(self, method: str, path: str) -> bool:
+        for i, (match, times) in enumerate(self._losses):
+            if match(method, path):
+                if times <= 1:
+                    del self._losses[i]
+                else:
+                    self._losses[i] = (match, times - 1)
+                return True
+        return False
+
+    def edit(self, service: str, collection: str, item_id: str, **changes: Any) -> None:
+        """A user's write between crmsync's read and its write: the values, and a new etag."""
+        with self._lock:
+            store = self.graph if service == "graph" else self.dataverse
+            item = store[collection][item_id]
+            item.update(changes)
+            item["@odata.etag"] = self._etag()
+
     def add(self, service: str, collection: str, body: dict[str, Any]) -> str:
         """Creates an item as a client would; returns the id the server gave it."""
         with self._lock:
@@ -221,6 +266,10 @@ class FakeMicrosoft:
             return str(uuid.UUID(int=self._counter))
         return f"{prefix}{self._counter:04d}="
 
+    def _etag(self) -> str:
+        self._counter += 1
+        return f'W/"{self._counter}"'
+
     def _now(self) -> str:
         return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 
@@ -249,7 +298,10 @@ class FakeMicrosoft:
             fault = self._fault(top=True)
             if fault is not None:
                 return fault
+            lost = self._lost(method, path)
             answer = self._serve(method, path, query, lowered, body)
+            if lost or answer[0] == LOST:
+                return LOST, {}, None
             return rule.answer if rule is not None else answer
 
     def _fault(self, *, top: bool) -> Answer | None:
@@ -273,7 +325,7 @@ class FakeMicrosoft:
                 return 401, {}, {"error": {"code": "InvalidAuthenticationToken"}}
             if path == "/v1.0/$batch" and method == "POST":
                 return self._batch(body)
-            return self._graph(method, path.removeprefix("/v1.0"), query, body)
+            return self._graph(method, path.removeprefix("/v1.0"), query, body, lowered)
         if path.startswith(API):
             if lowered.get("authorization") != f"Bearer {DATAVERSE_TOKEN}":
                 return 401, {}, {"error": {"code": "0x80040220"}}
@@ -300,6 +352,7 @@ class FakeMicrosoft:
         if len(requests) > 20:
             return 400, {}, {"error": {"code": "BadRequest", "message": "more than 20"}}
         responses = []
+        lost = False
         for item in requests:
             url = str(item["url"])
             parts = urlsplit(url)
@@ -307,20 +360,32 @@ class FakeMicrosoft:
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             method = str(item["method"]).upper()
             self.log.append((method, "/v1.0" + path))
+            lowered = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
+            lost = lost or self._lost(method, "/v1.0" + path)
             rule = self._ruled(method, "/v1.0" + path)
             answer = rule.answer if rule is not None else self._fault(top=False)
             if answer is None or isinstance(answer[2], bytes):
-                answer = self._graph(method, path, query, copy.deepcopy(item.get("body")))
+                answer = self._graph(method, path, query, copy.deepcopy(item.get("body")), lowered)
             status, headers, payload = answer
             responses.append(
                 {"id": item["id"], "status": status, "headers": headers, "body": payload}
             )
+        if lost:
+            return LOST, {}, None
         responses.reverse()  # Graph answers in any order
         if self.rewrite_batch is not None:
             return 200, {}, self.rewrite_batch(responses)
         return 200, {}, {"responses": responses}
 
-    def _graph(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
+    def _graph(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        headers = headers or {}
         segments = [s for s in path.split("/") if s]
         if segments[:1] != ["me"]:
             return 404, {}, {"error": {"code": "NotFound"}}
@@ -333,11 +398,11 @@ class FakeMicrosoft:
                 return 404, {}, {"error": {"code": "NotFound"}}
             if len(rest) >= 6 and rest[5] == "linkedResources":
                 return self._linked(rest[4], rest[6:], method, path, query, body)
-            return self._items("tasks", rest[4:], method, path, query, body)
+            return self._items("tasks", rest[4:], method, path, query, body, headers)
         if rest[:1] in (["contacts"], ["events"]):
             if rest[0] == "events" and len(rest) >= 3 and rest[2] == "attachments":
                 return self._attachment(rest[1], rest[3:], method, path, query, body)
-            return self._items(rest[0], rest[1:], method, path, query, body)
+            return self._items(rest[0], rest[1:], method, path, query, body, headers)
         return 404, {}, {"error": {"code": "NotFound"}}
 
     def _graph_view(self, name: str, item: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
@@ -354,6 +419,7 @@ class FakeMicrosoft:
         path: str,
         query: dict[str, str],
         body: Any,
+        headers: dict[str, str],
     ) -> Answer:
         store = self.graph[name]
         if not rest:
@@ -362,9 +428,15 @@ class FakeMicrosoft:
                 return self._page(items, path, query)
             if method == "POST":
                 item = dict(body or {})
+                transaction = item.get("transactionId") if name == "events" else None
+                if transaction in self._transactions:  # a retry: the event made the first time
+                    return 201, {}, copy.deepcopy(store[self._transactions[transaction]])
                 prefix = {"contacts": "AAMkC", "events": "AAMkE"}.get(name, "AAkT")
                 item["id"] = self._next_id(prefix)
+                if transaction:
+                    self._transactions[transaction] = item["id"]
                 item["lastModifiedDateTime"] = self._now()
+                item["@odata.etag"] = self._etag()
                 for link in item.get("linkedResources", []):  # created inline, with ids
                     link["id"] = self._next_id("AAkL")
                 if name == "events":
@@ -379,6 +451,9 @@ class FakeMicrosoft:
             return 404, {}, {"error": {"code": "ErrorItemNotFound"}}
         if method == "GET":
             return 200, {}, self._graph_view(name, store[item_id], query)
+        if not _matches(headers, store[item_id]):
+            message = "The change key passed in the request does not match the item's."
+            return 412, {}, {"error": {"code": "ErrorIrresolvableConflict", "message": message}}
         if method == "PATCH":
             item = store[item_id]
             for key, value in (body or {}).items():
@@ -389,6 +464,7 @@ class FakeMicrosoft:
                 else:
                     item[key] = value
             item["lastModifiedDateTime"] = self._now()
+            item["@odata.etag"] = self._etag()
             return 200, {}, copy.deepcopy(item)
         if method == "DELETE":
             del store[item_id]
@@ -417,6 +493,7 @@ class FakeMicrosoft:
             link["id"] = self._next_id("AAkL")
             links.append(link)
             task["lastModifiedDateTime"] = self._now()
+            task["@odata.etag"] = self._etag()
             return 201, {}, copy.deepcopy(link)
         found = [link for link in links if rest and link.get("id") == rest[0]]
         if not found:
@@ -428,6 +505,7 @@ class FakeMicrosoft:
         else:
             return 405, {}, None
         task["lastModifiedDateTime"] = self._now()
+        task["@odata.etag"] = self._etag()
         return (200, {}, copy.deepcopy(found[0])) if method == "PATCH" else (204, {}, None)
 
     def _attachment(
@@ -451,6 +529,7 @@ class FakeMicrosoft:
             item["id"] = self._next_id("AAMkA")
             held[item["id"]] = item
             self.graph["events"][event_id]["lastModifiedDateTime"] = self._now()
+            self.graph["events"][event_id]["@odata.etag"] = self._etag()
             return 201, {}, copy.deepcopy(item)
         if rest and method == "DELETE":
             if held.pop(rest[0], None) is None:
@@ -478,9 +557,16 @@ class FakeMicrosoft:
                     items = [i for i in items if str(i.get(found.group(1))) == found.group(2)]
                 return self._page([self._dataverse_view(table, i) for i in items], path, query)
             if method == "POST":
+                chosen = (body or {}).get(key)
+                if chosen is not None and str(chosen) in store:
+                    message = "A record with matching key values already exists."
+                    return 412, {}, {"error": {"code": "0x80040237", "message": message}}
                 item = self._dataverse_write({}, body or {})
-                item[key] = self._next_id("guid")
-                item["modifiedon"] = self._now()
+                item[key] = str(chosen) if chosen is not None else self._next_id("guid")
+                item["modifiedon"] = item["createdon"] = self._now()
+                item["@odata.etag"] = self._etag()
+                if table != "activitymimeattachments":
+                    item["_ownerid_value"] = OWNER
                 if table == "activitymimeattachments":
                     item["objecttypecode"] = "appointment"
                     if not item.get("body"):
@@ -495,9 +581,13 @@ class FakeMicrosoft:
             return 404, {}, {"error": {"code": "0x80040217", "message": "does not exist"}}
         if method == "GET":
             return 200, {}, self._dataverse_view(table, store[row_id])
+        if not _matches(headers, store[row_id]):
+            message = "The version of the existing record doesn't match the one provided."
+            return 412, {}, {"error": {"code": "0x80060882", "message": message}}
         if method == "PATCH":
             store[row_id] = self._dataverse_write(store[row_id], body or {})
             store[row_id]["modifiedon"] = self._now()
+            store[row_id]["@odata.etag"] = self._etag()
             return 204, {}, None
         if method == "DELETE":
             del store[row_id]
@@ -521,12 +611,16 @@ class FakeMicrosoft:
         return out
 
     def _dataverse_view(self, table: str, item: dict[str, Any]) -> dict[str, Any]:
-        out = copy.deepcopy(item)
-        out["@odata.etag"] = 'W/"1"'
-        return out
+        return copy.deepcopy(item)
 
 
 def _error(status: int, headers: dict[str, str]) -> Answer:
     """An error answer in Graph's and Dataverse's shared shape."""
     code = "TooManyRequests" if status == 429 else "Failed"
     return status, headers, {"error": {"code": code, "message": f"fake {status}"}}
+
+
+def _matches(headers: dict[str, str], item: dict[str, Any]) -> bool:
+    """Whether a write's `If-Match` (absent, `*` or an etag) admits the item as it is now."""
+    wanted = headers.get("if-match")
+    return wanted in (None, "*") or wanted == item.get("@odata.etag")

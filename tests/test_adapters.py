@@ -8,8 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmsync import Domain, InvalidInput
-from crmsync.adapters import crm_snapshot_from_dataverse, outlook_snapshot_from_graph, read_graph
+from crmsync import CrmContact, CrmSnapshot, Domain, InvalidInput, Task
+from crmsync.adapters import (
+    crm_snapshot_from_dataverse,
+    outlook_snapshot_from_graph,
+    read_dataverse,
+    read_graph,
+    resolve_links,
+)
+from crmsync.adapters.graph import TRACKED_CATEGORY
+from crmsync.adapters.requests import crm_id_for
 from samples import SAMPLES, SHARED, sample, sample_names
 
 # Property names the adapters read, so random payloads reach the readers' checks.
@@ -244,3 +252,63 @@ def test_a_lone_surrogate_in_a_payload_is_refused_with_its_path() -> None:
     with pytest.raises(InvalidInput) as exc:
         graph.contact_from_graph({"id": "g", "givenName": "Ann\ud800", "categories": ["\udc00"]})
     assert [line.split(":")[0] for line in exc.value.lines()] == ["$.givenName", "$.categories[0]"]
+
+
+def test_reads_keep_each_records_etag_beside_the_snapshot() -> None:
+    """No lost update: the etag read is what an update or delete sends back as If-Match."""
+    linked = {"id": "AAMk-1", "title": "Call", "@odata.etag": 'W/"g1"'}
+    linked["linkedResources"] = [_task_link("d-1")]
+    graph = read_graph({"tasks": [linked, {"id": "AAMk-2", "title": "Other"}]})
+    row = {"activityid": "d-1", "subject": "Call", "@odata.etag": 'W/"5"'}
+    crm = read_dataverse({"tasks": [row]})
+
+    assert graph.etags == {(Domain.TASK, "d-1"): 'W/"g1"'}
+    assert crm.etags == {(Domain.TASK, "d-1"): 'W/"5"'}
+
+
+def _task_link(key: str) -> dict[str, str]:
+    return {
+        "applicationName": "Dynamics 365",
+        "displayName": "Dynamics 365 task",
+        "externalId": key,
+    }
+
+
+def test_resolve_links_pairs_an_outlook_item_with_the_row_created_from_it() -> None:
+    """A create whose answer was lost is found and linked on the next read."""
+    row = crm_id_for(Domain.TASK, "AAkT-1")
+    outlook = read_graph({"tasks": [{"id": "AAkT-1", "title": "Call", "@odata.etag": "e"}]})
+    crm = CrmSnapshot(tasks=[Task(key=row, subject="Call")])
+
+    resolved = resolve_links(outlook, crm)
+
+    assert [t.key for t in resolved.snapshot.tasks] == [row]
+    assert resolved.ids == {(Domain.TASK, row): "AAkT-1"}
+    assert resolved.etags == {(Domain.TASK, row): "e"}
+    assert resolve_links(outlook, CrmSnapshot()) is outlook  # nothing to settle
+
+
+def test_resolve_links_removes_the_old_key_from_a_partial_snapshot() -> None:
+    row = crm_id_for(Domain.CONTACT, "AAMk-1")
+    outlook = read_graph({"contacts": [{"id": "AAMk-1", "givenName": "Ann"}]}, partial=True)
+
+    resolved = resolve_links(outlook, CrmSnapshot(contacts=[CrmContact(key=row)]))
+
+    assert [c.key for c in resolved.snapshot.contacts] == [row]
+    assert resolved.snapshot.removed == {"AAMk-1"}
+
+
+def test_a_to_do_task_with_several_crm_links_is_keyed_by_the_live_one() -> None:
+    """Read deterministically: the link that names a live row, never the stale one silently."""
+    todo: dict[str, object] = {"id": "AAkT-1", "title": "Call", "categories": [TRACKED_CATEGORY]}
+    todo["linkedResources"] = [_task_link("d-gone"), _task_link("d-live")]
+    outlook = read_graph({"tasks": [todo]})
+    assert outlook.task_links == {(Domain.TASK, "d-gone"): ("d-gone", "d-live")}
+
+    live = resolve_links(outlook, CrmSnapshot(tasks=[Task(key="d-live")]))
+    both = resolve_links(outlook, CrmSnapshot(tasks=[Task(key="d-live"), Task(key="d-gone")]))
+    none = resolve_links(outlook, CrmSnapshot())
+
+    assert [(t.key, t.tracked) for t in live.snapshot.tasks] == [("d-live", True)]
+    assert [(t.key, t.tracked) for t in both.snapshot.tasks] == [("d-gone", False)]
+    assert none is outlook

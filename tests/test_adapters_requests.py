@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from types import MappingProxyType
 
 import attrs
@@ -29,16 +30,19 @@ from crmsync import (
     StalePlan,
     Task,
 )
-from crmsync.adapters.graph import CRMID_PROPERTY
+from crmsync.adapters.graph import CRMID_PROPERTY, TASK_LINK
 from crmsync.adapters.requests import (
     AttachmentBytes,
     AttachmentId,
     Fill,
     FromResponse,
+    LinkedResourceId,
     OpRef,
     Param,
     Request,
     Unknown,
+    crm_id_for,
+    event_transaction_id,
     requests_by_op,
     requests_for,
 )
@@ -485,3 +489,95 @@ def test_an_update_no_property_can_write_is_never_an_empty_patch() -> None:
         assert all(isinstance(fill.value, Unknown) for fill in request.fills)
     assert "recurrence" in cannot.note
     assert "organizer" in organizer.note
+
+
+# -- every create once, no lost update --------------------------------------------
+
+
+def test_a_crm_create_chooses_the_rows_primary_key_from_the_outlook_key() -> None:
+    """Every op takes effect at most once: the same id on every attempt and every round."""
+    outlook = OutlookSnapshot(contacts=[OutlookContact(key="AAMk-1", first_name="Ann")])
+
+    post, _link = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)
+    again, _ = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)
+
+    chosen = crm_id_for(Domain.CONTACT, "AAMk-1")
+    assert post.body is not None
+    assert post.body["contactid"] == chosen
+    assert post.read_back == f"/api/data/v9.2/contacts({chosen})"
+    assert again.body == post.body
+    assert str(uuid.UUID(chosen)) == chosen
+    assert crm_id_for(Domain.TASK, "AAMk-1") != chosen  # one id per domain
+
+
+def test_a_graph_event_create_carries_a_transaction_id_derived_from_the_crm_key() -> None:
+    crm = CrmSnapshot(appointments=[Appointment(key="d-1", start=START, end=START)])
+
+    [post] = requests_for(plan(crm, OutlookSnapshot()), crm, OutlookSnapshot())
+
+    assert (post.method, post.url) == ("POST", "/me/events")
+    assert post.body is not None
+    assert post.body["transactionId"] == event_transaction_id("d-1")
+    assert event_transaction_id("d-1") != crm_id_for(Domain.APPOINTMENT, "d-1")
+
+
+def _edited_in_outlook() -> OutlookSnapshot:
+    return OutlookSnapshot(
+        contacts=[OutlookContact(key="c", job_title="Head", emails=("a@x.org",))]
+    )
+
+
+def test_updates_and_deletes_send_if_match_with_the_etag_read() -> None:
+    """No lost update: the service refuses the write if the record changed since the read."""
+    crm, outlook, baseline = _pair()
+    changed = CrmSnapshot(contacts=[CrmContact(key="c", job_title="Head", emails=("a@x.org",))])
+    edited = _edited_in_outlook()
+    etags = {(Domain.CONTACT, "c"): 'W/"7"'}
+
+    [patch] = requests_for(
+        plan(changed, outlook, baseline=baseline), changed, outlook, graph_etags=etags
+    )
+    [gone] = requests_for(
+        plan(CrmSnapshot(), outlook, baseline=baseline), CrmSnapshot(), outlook, graph_etags=etags
+    )
+    [row] = requests_for(plan(crm, edited, baseline=baseline), crm, edited, dataverse_etags=etags)
+
+    assert (patch.method, gone.method, row.method) == ("PATCH", "DELETE", "PATCH")
+    assert patch.headers == gone.headers == row.headers == {"If-Match": 'W/"7"'}
+
+
+def test_without_etags_a_graph_write_is_unconditional_and_a_crm_update_never_an_upsert() -> None:
+    """Snapshots built without etags get the behaviour of earlier versions."""
+    crm, outlook, baseline = _pair()
+    edited = _edited_in_outlook()
+
+    [graph_delete] = requests_for(
+        plan(CrmSnapshot(), outlook, baseline=baseline), CrmSnapshot(), outlook
+    )
+    [row] = requests_for(plan(crm, edited, baseline=baseline), crm, edited)
+
+    assert graph_delete.headers == {}
+    assert row.headers == {"If-Match": "*"}
+
+
+def test_a_linked_to_do_task_made_again_in_the_crm_replaces_its_link() -> None:
+    """The new link first, then the stale one goes: never two links, never none."""
+    task = Task(key="d-old", subject="Call back")
+    outlook = OutlookSnapshot(tasks=[task])
+    base = Baseline(crm=CrmSnapshot(tasks=[task]), outlook=outlook, settings=Settings())
+    edited = OutlookSnapshot(tasks=[attrs.evolve(task, subject="Call back today")])
+    planned = plan(CrmSnapshot(), edited, baseline=base)
+
+    post, link, stale = requests_for(
+        planned, CrmSnapshot(), edited, graph_ids={(Domain.TASK, "d-old"): "AAkT-1"}, todo_list="L"
+    )
+
+    links = "/me/todo/lists/L/tasks/AAkT-1/linkedResources"
+    assert [(r.method, r.url) for r in (post, link, stale)] == [
+        ("POST", "/api/data/v9.2/tasks"),
+        ("POST", links),
+        ("DELETE", links + "/{linkedResourceId}"),
+    ]
+    assert stale.depends_on == (link.id,)
+    held = LinkedResourceId("d-old", TASK_LINK, external_id="d-old")
+    assert stale.fills == (Fill("url", "linkedResourceId", held),)

@@ -149,8 +149,9 @@ def test_the_sync_service_in_the_adapters_page_is_complete_in_under_60_lines() -
     [service] = [b for b in blocks if "def sync_once(" in b]
     assert len(service.splitlines()) < 60
     for step in (
-        "read_outlook(baseline)",
-        "read_crm()",
+        "read_outlook(baseline, crm=",
+        "read_dataverse()",
+        "graph_etags=",
         "crmsync.plan(",
         ".execute(",
         ".baseline(",

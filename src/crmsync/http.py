@@ -25,10 +25,17 @@ sides into snapshots, and `Connection.execute` runs the requests of
   to the origin of the root configured for their service.
 - A request that fails fails its op; the requests that depend on it do not
   run and their ops are reported as skipped; everything else runs. A
-  `DELETE` of something already gone (404) is done. Whatever a server
-  answers once a request went out, `execute` returns: a malformed answer
-  fails the ops it concerns, with the service, method, URL, status and
-  Microsoft's error code and message in their `OpOutcome`.
+  `DELETE` of something already gone (404, or a linked resource that is
+  not there) is done. Whatever a server answers once a request went out,
+  `execute` returns: a malformed answer fails the ops it concerns, with the
+  service, method, URL, status and Microsoft's error code and message in
+  their `OpOutcome`. An update or delete refused with 412 (its `If-Match`
+  etag is not the record's any more) is not done and says so
+  (`OpOutcome.changed_since_read`).
+- A create whose id crmsync chose (`Request.read_back`) and that the
+  service refuses because the record exists (an earlier attempt whose
+  answer was lost made it), or answers without the record, is read back:
+  it is done, and the record read is its answer.
 
 `Executed.baseline()` is the baseline for the ops that were done, built on
 the plan's `baseline_updates` with `crmsync.apply.advance_baseline`: a
@@ -47,14 +54,15 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
 import attrs
 import httpx
 
-from crmsync.adapters import GraphRead, crm_snapshot_from_dataverse, read_graph
+from crmsync.adapters import DataverseRead, GraphRead, read_dataverse, read_graph, resolve_links
+from crmsync.adapters import dataverse as dataverse_adapter
 from crmsync.adapters import graph as graph_adapter
 from crmsync.adapters.dataverse import API_ROOT
 from crmsync.adapters.requests import (
@@ -72,7 +80,16 @@ from crmsync.adapters.requests import (
 from crmsync.apply import advance_baseline
 from crmsync.errors import CrmsyncError, Problem, SettingsError
 from crmsync.plan import Action, BaselineUpdate, Op, Plan
-from crmsync.records import Baseline, CrmSnapshot, Domain, OutlookSnapshot, Side
+from crmsync.records import (
+    Appointment,
+    Baseline,
+    CrmContact,
+    CrmSnapshot,
+    Domain,
+    OutlookSnapshot,
+    Side,
+    Task,
+)
 
 __all__ = ["GRAPH_URL", "Connection", "Executed", "OpOutcome", "ServiceError"]
 
@@ -132,6 +149,10 @@ class _Detail:
     message: str = ""
 
 
+class _Absent(_Failed):
+    """A linked resource a request names is not there (for a `DELETE`: done, as a 404 is)."""
+
+
 @attrs.frozen(kw_only=True)
 class OpOutcome:
     """What happened to one op.
@@ -156,6 +177,12 @@ class OpOutcome:
         code: Microsoft's error code (`error.code` of the answer), or ''.
         message: Microsoft's error message, or crmsync's reason when the
             answer could not be used ('' when done).
+        changed_since_read: the service refused a write because the record
+            is no longer the one read (412 on its `If-Match` etag): nothing
+            was overwritten, and the next plan starts from what is there now.
+        created: for a create in the CRM, the row as the service holds it
+            (the create's answer, or a read-back), as a record; None when
+            the answer held no row crmsync could read.
     """
 
     op: Op
@@ -171,6 +198,8 @@ class OpOutcome:
     status: int | None = None
     code: str = ""
     message: str = ""
+    changed_since_read: bool = False
+    created: CrmContact | Appointment | Task | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -213,9 +242,11 @@ class Executed:
         the CRM create succeeded but writing its id on the Outlook item (the
         link-back) failed, both records are marked `unlinked` (the CRM row
         under its new id, the Outlook item under its own key): the next plan
-        never creates either again. It links them by natural key where the
-        domain has one (contacts, appointments) and otherwise reports each
-        with an `unlinked` notice until the application links them.
+        never creates either again. Read with the CRM snapshot
+        (`read_outlook(crm=...)`), the item is paired with the row by the id
+        derived from it; otherwise the plan links them by natural key where
+        the domain has one (contacts, appointments) and reports each with an
+        `unlinked` notice until the application links them.
 
         Args:
             previous: the baseline the plan was made with (None on a first sync).
@@ -232,8 +263,16 @@ class Executed:
             for o in self.outcomes
             if o.done and o.new_key is not None and o.new_key != o.op.key
         }
+        stored = {
+            (o.op.domain, o.op.key): o.created
+            for o in self.outcomes
+            if o.done and o.created is not None and o.op.action is Action.CREATE
+        }
         updates = [
-            _rekeyed(update, new_keys.get((update.domain, update.key)))
+            _as_stored(
+                _rekeyed(update, new_keys.get((update.domain, update.key))),
+                stored.get((update.domain, update.key)),
+            )
             for update in self.plan.baseline_updates
             if (update.domain, update.key) not in held
         ]
@@ -251,11 +290,24 @@ class Executed:
             # Created and linked, but its regarding record could not be bound: the pair
             # is kept without it, so the next plan sees Outlook's regarding as a change.
             updates.extend(
-                _without_regarding(_rekeyed(update, outcome.new_key))
+                _without_regarding(_as_stored(_rekeyed(update, outcome.new_key), outcome.created))
                 for update in self.plan.baseline_updates
                 if (update.domain, update.key) == (op.domain, op.key)
             )
         return advance_baseline(self.plan, previous, updates)
+
+
+def _as_stored(
+    update: BaselineUpdate, created: CrmContact | Appointment | Task | None
+) -> BaselineUpdate:
+    """The update with the values the service set on the row it created (its owner).
+
+    Without them the next read would show the service's values as a CRM
+    user's edit of the pair.
+    """
+    if created is None or update.crm is None:
+        return update
+    return attrs.evolve(update, crm=dataverse_adapter.with_server_values(update.crm, created))
 
 
 def _without_regarding(update: BaselineUpdate) -> BaselineUpdate:
@@ -492,6 +544,7 @@ class Connection:
     _attachments: dict[tuple[Side, str], list[tuple[str, str, str, str]]] = attrs.field(
         factory=dict, init=False
     )
+    _refused: set[str] = attrs.field(factory=set, init=False)  # request ids answered 412
     _waited: float = attrs.field(default=0.0, init=False)
     _details: dict[str, _Detail] = attrs.field(factory=dict, init=False)
     _services: dict[str, str] = attrs.field(factory=dict, init=False)
@@ -721,13 +774,19 @@ class Connection:
 
     # -- reading -------------------------------------------------------------
 
-    def read_outlook(self, baseline: Baseline | None = None) -> GraphRead:
+    def read_outlook(
+        self, baseline: Baseline | None = None, *, crm: CrmSnapshot | None = None
+    ) -> GraphRead:
         """The mailbox's contacts, events (with attachments) and To Do tasks, read from Graph.
 
         Args:
             baseline: the baseline of the next plan: a To Do task's percent
                 complete, which To Do cannot hold, is read from its Outlook
                 side (`read_graph(previous=...)`).
+            crm: the CRM snapshot of the same round: links only the CRM can
+                settle are settled (`crmsync.adapters.resolve_links`: a row
+                created from an item whose answer was lost, a To Do task
+                that links to several CRM tasks). Read the CRM first.
 
         Raises:
             InvalidInput: a payload crmsync cannot read, with its path.
@@ -750,10 +809,22 @@ class Connection:
             }
         except _Failed as exc:
             raise ServiceError(str(exc)) from None
-        return read_graph(data, previous=baseline.outlook if baseline is not None else None)
+        read = read_graph(data, previous=baseline.outlook if baseline is not None else None)
+        return read if crm is None else resolve_links(read, crm, baseline)
 
     def read_crm(self) -> CrmSnapshot:
         """The CRM's contacts, appointments (with attendees and attachments) and tasks.
+
+        `read_dataverse().snapshot`; `read_dataverse()` keeps the rows' etags too.
+
+        Raises:
+            InvalidInput: a payload crmsync cannot read, with its path.
+            httpx.HTTPError: the service could not be reached or refused a read.
+        """
+        return self.read_dataverse().snapshot
+
+    def read_dataverse(self) -> DataverseRead:
+        """The CRM as `read_crm` reads it, with each row's etag (`DataverseRead.etags`).
 
         Raises:
             InvalidInput: a payload crmsync cannot read, with its path.
@@ -777,7 +848,7 @@ class Connection:
             }
         except _Failed as exc:
             raise ServiceError(str(exc)) from None
-        return crm_snapshot_from_dataverse(data)
+        return read_dataverse(data)
 
     def _todo_list(self) -> str:
         if self.todo_list is None:
@@ -859,9 +930,10 @@ class Connection:
                     isinstance(link, dict)
                     and link.get("displayName") == ref.name
                     and _valid_id("graph", link.get("id"))
+                    and (not ref.external_id or link.get("externalId") == ref.external_id)
                 ):
                     return str(link["id"])
-            raise _Failed(f"To Do task {ref.key!r} has no linked resource {ref.name!r}")
+            raise _Absent(f"To Do task {ref.key!r} has no linked resource {ref.name!r}")
         assert isinstance(ref, AttachmentBytes | AttachmentId)  # noqa: S101 - the Ref union
         for content_hash, name, id_, data in self._held(ref.side, ref.key, graph_ids):
             if (content_hash, name) == (ref.content_hash, ref.name):
@@ -894,6 +966,8 @@ class Connection:
         *,
         graph_ids: Mapping[tuple[Domain, str], str] | None = None,
         baseline: Baseline | None = None,
+        graph_etags: Mapping[tuple[Domain, str], str] | None = None,
+        dataverse_etags: Mapping[tuple[Domain, str], str] | None = None,
     ) -> Executed:
         """Runs a plan's requests in dependency order and says what was done per op.
 
@@ -906,6 +980,10 @@ class Connection:
             baseline: the baseline the plan was made from; needed when the
                 snapshots are partial (delta rounds), where an op's record may
                 be only in the baseline.
+            graph_etags: the etags of the Outlook records as read
+                (`read_outlook().etags`): updates and deletes send `If-Match`.
+            dataverse_etags: the etags of the CRM rows as read
+                (`read_dataverse().etags`).
 
         Returns:
             One outcome per op, whatever the services answered once requests
@@ -923,8 +1001,16 @@ class Connection:
         self._details.clear()
         self._skipped.clear()
         self._waited = 0.0
+        self._refused.clear()
         by_op = requests_by_op(
-            plan, crm, outlook, todo_list="{todoTaskListId}", graph_ids=ids, baseline=baseline
+            plan,
+            crm,
+            outlook,
+            todo_list="{todoTaskListId}",
+            graph_ids=ids,
+            baseline=baseline,
+            graph_etags=graph_etags,
+            dataverse_etags=dataverse_etags,
         )
         waiting = [r for requests in by_op.values() for r in requests]
         self._services = {r.id: r.service for r in waiting}
@@ -961,7 +1047,9 @@ class Connection:
         return Executed(
             plan=plan,
             outcomes=tuple(
-                _outcome(op, by_op, responses, failures, self._details, self._skipped)
+                _outcome(
+                    op, by_op, responses, failures, self._details, self._skipped, self._refused
+                )
                 for op in plan.ops
             ),
         )
@@ -978,6 +1066,12 @@ class Connection:
         for request in ready:
             try:
                 url, body = self._filled(request, responses, graph_ids)
+            except _Absent as exc:
+                if request.method == "DELETE":  # nothing to delete: done, as a 404 is
+                    responses[request.id] = {}
+                else:
+                    failures[request.id] = str(exc)
+                continue
             except (_Failed, httpx.HTTPError) as exc:
                 failures[request.id] = str(exc)
                 continue
@@ -1010,13 +1104,19 @@ class Connection:
         failures: dict[str, str],
     ) -> None:
         headers = dict(request.headers)
-        if request.service == "dataverse" and request.method == "PATCH":
-            headers["If-Match"] = "*"  # an update, never an upsert of a deleted row
         sent = _Detail(
             service=request.service, method=request.method, url=self._full(request.service, url)
         )
         try:
             response = self._send(request.service, request.method, url, body, headers)
+            if request.read_back and _read_back(request, response):
+                # Created by an earlier attempt, or answered without the row: read it.
+                sent = _Detail(
+                    service=request.service,
+                    method="GET",
+                    url=self._full(request.service, request.read_back),
+                )
+                response = self._send(request.service, "GET", request.read_back)
         except _Failed as exc:  # a refused URL or wait, an answer over the size limit
             answered = exc.response
             detail = sent if answered is None else _answered(request.service, answered)
@@ -1031,6 +1131,8 @@ class Connection:
         if response.is_success or (request.method == "DELETE" and response.status_code == 404):
             responses[request.id] = _json(response)
         else:
+            if response.status_code == 412:
+                self._refused.add(request.id)
             failures[request.id] = _describe(self._details[request.id])
 
     def _batch(
@@ -1071,6 +1173,8 @@ class Connection:
                 if body is not None:
                     entry["body"] = body
                     entry["headers"] = {"Content-Type": "application/json", **request.headers}
+                elif request.headers:  # If-Match on a DELETE
+                    entry["headers"] = dict(request.headers)
                 entries.append(entry)
             try:
                 response = self._send("graph", "POST", "/$batch", {"requests": entries})
@@ -1129,6 +1233,8 @@ class Connection:
                 elif 200 <= status < 300 or (request.method == "DELETE" and status == 404):
                     responses[request.id] = {} if body is None else body
                 else:
+                    if status == 412:
+                        self._refused.add(request.id)
                     failures[request.id] = _describe(detail)
             if retry:
                 try:
@@ -1158,6 +1264,32 @@ def _new_key(response: Any, column: str) -> str | None:
     return found if isinstance(found, str) and _GUID.fullmatch(found) else None
 
 
+def _read_back(request: Request, response: httpx.Response) -> bool:
+    """Whether a create whose id crmsync chose must read its record instead of its answer.
+
+    Dataverse refuses a primary key that exists with 412 and `0x80040237`
+    ("A record with matching key values already exists"): the id is derived
+    from the record copied, so only an earlier attempt of this create made
+    it. A service that ignored `Prefer: return=representation` answers 204.
+    """
+    if response.status_code == 412:
+        try:
+            code = response.json().get("error", {}).get("code", "")
+        except (ValueError, AttributeError):
+            return False
+        return str(code).lower() == "0x80040237"
+    asked = "return=representation" in request.headers.get("Prefer", "")
+    return response.is_success and asked and not response.content
+
+
+def _created(op: Op, row: Mapping[str, Any], key: str) -> Any:
+    """The created row as a record, or None when the answer is not a row crmsync can read."""
+    try:
+        return dataverse_adapter.stored_record(op.domain, row, key=key)
+    except (CrmsyncError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
 def _outcome(
     op: Op,
     by_op: Mapping[OpRef, Iterable[Request]],
@@ -1165,6 +1297,7 @@ def _outcome(
     failures: Mapping[str, str],
     details: Mapping[str, _Detail],
     skipped: set[str],
+    refused: Collection[str] = (),
 ) -> OpOutcome:
     requests = list(by_op[OpRef.of(op)])
     succeeded = tuple(r.id for r in requests if r.id in responses)
@@ -1188,10 +1321,12 @@ def _outcome(
         )
     new_key = None
     done = len(succeeded) == len(requests)
+    created = None
     if op.side is Side.CRM and op.action is Action.CREATE and op.domain is not Domain.ATTACHMENT:
         column = "contactid" if op.domain is Domain.CONTACT else "activityid"
         if requests and requests[0].id in responses:
-            new_key = _new_key(responses[requests[0].id], column)
+            first = responses[requests[0].id]
+            new_key = _new_key(first, column)
             if new_key is None:
                 # Created, perhaps, but under no id crmsync can key the baseline by.
                 done = False
@@ -1201,6 +1336,8 @@ def _outcome(
                     service=requests[0].service, method=requests[0].method, url=requests[0].url
                 )
                 detail = attrs.evolve(sent, message=why)
+            elif isinstance(first, dict) and column in first:
+                created = _created(op, first, new_key)
     return OpOutcome(
         op=op,
         done=done,
@@ -1216,4 +1353,6 @@ def _outcome(
         status=detail.status if detail else None,
         code=detail.code if detail else "",
         message="" if done or detail is None else detail.message or error,
+        changed_since_read=any(r.id in refused for r in requests),
+        created=created,
     )

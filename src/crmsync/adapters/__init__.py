@@ -29,6 +29,13 @@ the side) unless `partial=True`:
   `@odata.nextLink` of a round not read to its end) is kept for the caller.
 
 With several files, problem paths start with the file's index (`$[1].contacts`).
+
+Each record's `@odata.etag` is kept beside the snapshot (`GraphRead.etags`,
+`DataverseRead.etags`): the requests that update or delete it send it as
+`If-Match`, so a record someone changed after the read is never overwritten.
+`resolve_links` pairs what only the other side can tell: an Outlook item
+whose CRM copy was created but never linked back (the create's answer was
+lost), and a To Do task that links to more than one CRM task.
 """
 
 from __future__ import annotations
@@ -41,9 +48,18 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from crmsync.adapters import dataverse, graph
-from crmsync.adapters._read import Reader, collection
+from crmsync.adapters._identity import crm_id_for
+from crmsync.adapters._read import Reader, collection, etag
 from crmsync.errors import InvalidInput, PathPart, Problem, Problems
-from crmsync.records import Appointment, Attachment, CrmSnapshot, Domain, OutlookSnapshot
+from crmsync.records import (
+    Appointment,
+    Attachment,
+    Baseline,
+    CrmSnapshot,
+    Domain,
+    OutlookSnapshot,
+    current_record,
+)
 
 __all__ = [
     "DataverseRead",
@@ -52,6 +68,7 @@ __all__ = [
     "outlook_snapshot_from_graph",
     "read_dataverse",
     "read_graph",
+    "resolve_links",
 ]
 
 T = TypeVar("T")
@@ -264,21 +281,35 @@ class GraphRead:
         snapshot: the mailbox as an `OutlookSnapshot`, for `crmsync.plan()`.
         ids: `(domain, key)` → Graph `id`, only for records whose key is not
             their Graph id; pass it to `requests_for(graph_ids=...)`.
+        etags: `(domain, key)` → the item's `@odata.etag` as read; pass it to
+            `requests_for(graph_etags=...)` so that an update or delete is
+            refused (412) if the item changed since. Plain strings, as
+            serializable as `ids`.
+        task_links: `(domain.TASK, key)` → every CRM task a To Do task links
+            to, for the tasks that link to more than one (`resolve_links`
+            keeps the one that names a live row).
     """
 
     snapshot: OutlookSnapshot
     ids: Mapping[tuple[Domain, str], str]
     delta_links: Mapping[str, str] = attrs.field(factory=dict)
     next_links: Mapping[str, str] = attrs.field(factory=dict)
+    etags: Mapping[tuple[Domain, str], str] = attrs.field(factory=dict)
+    task_links: Mapping[tuple[Domain, str], tuple[str, ...]] = attrs.field(factory=dict)
 
 
 @attrs.frozen
 class DataverseRead:
-    """A Dataverse read: the snapshot and each table's `@odata.deltaLink` (change tracking)."""
+    """A Dataverse read: the snapshot and each table's `@odata.deltaLink` (change tracking).
+
+    `etags` maps `(domain, key)` to the row's `@odata.etag` as read; pass it
+    to `requests_for(dataverse_etags=...)`.
+    """
 
     snapshot: CrmSnapshot
     delta_links: Mapping[str, str] = attrs.field(factory=dict)
     next_links: Mapping[str, str] = attrs.field(factory=dict)
+    etags: Mapping[tuple[Domain, str], str] = attrs.field(factory=dict)
 
 
 def _links(rounds: Mapping[str, _Round], partial: bool) -> tuple[dict[str, str], dict[str, str]]:
@@ -332,6 +363,8 @@ def read_graph(
         (data, *more), _GRAPH_PARTS, problems, partial=partial, removed_id=_graph_removed
     )
     ids: dict[tuple[Domain, str], str] = {}
+    etags: dict[tuple[Domain, str], str] = {}
+    task_links: dict[tuple[Domain, str], tuple[str, ...]] = {}
     by_graph_id = {graph_id: key for (_, key), graph_id in (known_ids or {}).items()}
     removed: set[str] = set()
 
@@ -366,6 +399,11 @@ def read_graph(
             delivered[record.key] = (graph_id, path)
             if isinstance(graph_id, str) and graph_id != record.key:
                 ids[(domain, record.key)] = graph_id
+            found = etag(item)
+            if found:
+                etags[(domain, record.key)] = found
+            if domain is Domain.TASK and len(links := graph.task_links(item)) > 1:
+                task_links[(domain, record.key)] = links
             entries.append((record.key, record))
         if not partial:
             return [record for _, record in entries]
@@ -387,7 +425,14 @@ def read_graph(
         removed=_absent(removed, contacts, events, tasks),
     )
     delta, next_links = _links(rounds, partial)
-    return GraphRead(snapshot=snapshot, ids=ids, delta_links=delta, next_links=next_links)
+    return GraphRead(
+        snapshot=snapshot,
+        ids=ids,
+        delta_links=delta,
+        next_links=next_links,
+        etags=etags,
+        task_links=task_links,
+    )
 
 
 def _absent(removed: set[str], *collections: Sequence[Any]) -> frozenset[str]:
@@ -461,6 +506,8 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
             attached[owner].append(found)
             owners.setdefault(owner, path)
     removed: set[str] = set()
+    etags: dict[tuple[Domain, str], str] = {}
+    domains = {"contacts": Domain.CONTACT, "appointments": Domain.APPOINTMENT, "tasks": Domain.TASK}
 
     def each(name: str, read: Callable[[Any], K]) -> list[K]:
         entries: list[tuple[str, Any]] = []
@@ -471,6 +518,8 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
             record = _read(problems, path, functools.partial(read, item))
             if record is not None:
                 entries.append((record.key, record))
+                if found := etag(item):
+                    etags[(domains[name], record.key)] = found
         if not partial:
             return [record for _, record in entries]
         kept, gone_keys = _last_wins(entries)
@@ -499,4 +548,96 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
         removed=_absent(removed, contacts, appointments, tasks),
     )
     delta, next_links = _links(rounds, partial)
-    return DataverseRead(snapshot=snapshot, delta_links=delta, next_links=next_links)
+    return DataverseRead(snapshot=snapshot, delta_links=delta, next_links=next_links, etags=etags)
+
+
+_COLLECTIONS = {
+    Domain.CONTACT: "contacts",
+    Domain.APPOINTMENT: "appointments",
+    Domain.TASK: "tasks",
+}
+
+
+def resolve_links(
+    outlook: GraphRead, crm: CrmSnapshot, baseline: Baseline | None = None
+) -> GraphRead:
+    """The Outlook read with the links only the CRM's read can settle.
+
+    - An Outlook record whose key the CRM does not hold, while the CRM holds
+      the row crmsync creates from it (`crmsync.adapters.requests.crm_id_for`),
+      is that row's pair: the create was made, its answer lost before the
+      new id was written on the item. It is keyed by the row's id (its
+      Graph id kept in `ids`), so the next plan pairs the two instead of
+      copying each to the other side. Once the baseline holds the pair, the
+      record keeps that key when the row is gone, so the plan sees the
+      CRM's delete rather than a new Outlook record.
+    - A To Do task that links to several CRM tasks is keyed by the one that
+      names a row the CRM holds. When none does, the reader's choice (the
+      first link) stays: the task then reads like any task whose CRM row
+      is gone. When several do, the task is read as not tracked, so the
+      plan leaves it alone with a `not_tracked` notice until a person
+      removes the extra link.
+
+    Args:
+        outlook: the Outlook read.
+        crm: the CRM snapshot read in the same round.
+        baseline: the baseline of the next plan, through which a partial
+            CRM snapshot is read (an unchanged row is still there).
+
+    Returns:
+        The read, re-keyed where a link was settled; `outlook` when none was.
+    """
+    previous = baseline.crm if baseline is not None else None
+    paired = {
+        name: baseline.outlook.by_key[name] if baseline is not None else {}
+        for name in _COLLECTIONS.values()
+    }
+
+    def live(domain: Domain, key: str) -> bool:
+        return current_record(crm, previous, _COLLECTIONS[domain], key) is not None
+
+    ids, etags = dict(outlook.ids), dict(outlook.etags)
+    snapshot = outlook.snapshot
+    gone: set[str] = set()
+    changed = False
+    collections: dict[str, list[Any]] = {}
+    for domain, name in _COLLECTIONS.items():
+        records = list(snapshot.by_key[name].values())
+        taken = {record.key for record in records}
+        out = []
+        for record in records:
+            key = record.key
+            candidates = outlook.task_links.get((domain, key), ())
+            alive = [c for c in candidates if live(domain, c)]
+            if len(alive) > 1:
+                out.append(attrs.evolve(record, tracked=False))
+                changed = True
+                continue
+            new = alive[0] if alive else None
+            if new is None and not live(domain, key):
+                derived = crm_id_for(domain, key)
+                # Paired under the derived id before: a row deleted since is a CRM delete.
+                if live(domain, derived) or derived in paired[name]:
+                    new = derived
+            if new is None or new == key or new in taken:
+                out.append(record)
+                continue
+            ids[(domain, new)] = ids.pop((domain, key), key)
+            if (domain, key) in etags:
+                etags[(domain, new)] = etags.pop((domain, key))
+            taken.add(new)
+            gone.add(key)
+            out.append(attrs.evolve(record, key=new))
+            changed = True
+        collections[name] = out
+    if not changed:
+        return outlook
+    rekeyed = attrs.evolve(
+        snapshot,
+        contacts=collections["contacts"],
+        appointments=collections["appointments"],
+        tasks=collections["tasks"],
+        # A partial snapshot reads an absent key as unchanged: the old key is gone.
+        removed=snapshot.removed | (frozenset() if snapshot.complete else frozenset(gone)),
+    )
+    return attrs.evolve(outlook, snapshot=rekeyed, ids=ids, etags=etags)

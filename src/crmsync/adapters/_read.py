@@ -4,7 +4,8 @@ A `Reader` walks one payload. Each accessor returns a usable value (an empty
 string, None, a default) even when the payload is wrong, and records the
 problem, so one call reports everything wrong with a payload at once, as
 `crmsync.loads` does. OData annotations (`@odata.etag`,
-`name@OData.Community.Display.V1.FormattedValue`) are never looked at.
+`name@OData.Community.Display.V1.FormattedValue`) are never looked at by a
+record's reader; `etag` reads an item's etag for the requests that write it.
 """
 
 from __future__ import annotations
@@ -170,6 +171,15 @@ class Reader:
             self.problem(name, f"expected a list, got {_json_type(value)}")
             return
         yield from enumerate(value)
+
+
+def etag(item: Any) -> str:
+    """An item's `@odata.etag` (Graph and Dataverse), '' when it has none.
+
+    Kept opaque, as both services ask: it is only ever sent back in `If-Match`.
+    """
+    found = item.get("@odata.etag") if isinstance(item, Mapping) else None
+    return found if isinstance(found, str) and found.strip() else ""
 
 
 def parse_moment(text: str, report: Callable[[str], None]) -> dt.datetime | None:

@@ -11,14 +11,19 @@ are ignored, never errors. A record's key is its `contactid` or `activityid`
 
 Lookups (`_regardingobjectid_value`, `_ownerid_value`) are read as their ids
 and never written: binding a lookup needs the target table, which the
-application knows and crmsync does not.
+application knows and crmsync does not. Dataverse sets a new row's owner
+itself (the caller), so after a create the record is taken from the row the
+service returns (`stored_record`, `with_server_values`), never from what
+crmsync sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, Final
+
+import attrs
 
 from crmsync.adapters._read import (
     Reader,
@@ -38,6 +43,7 @@ from crmsync.records import (
     Appointment,
     Attachment,
     CrmContact,
+    Domain,
     Priority,
     Recurrence,
     RecurrencePattern,
@@ -56,11 +62,16 @@ __all__ = [
     "entity_set",
     "recurrence_from_dataverse",
     "recurrence_to_dataverse",
+    "stored_record",
     "task_from_dataverse",
     "task_to_dataverse",
+    "with_server_values",
 ]
 
 API_ROOT = "/api/data/v9.2"
+
+SERVER_SET: Final = ("owner",)
+"""Record fields Dataverse sets on a row crmsync creates: read from rows, never written."""
 
 JSON = dict[str, Any]
 
@@ -582,3 +593,45 @@ def task_to_dataverse(task: Task, *, fields: Collection[str] | None = None) -> J
         "priority": ("prioritycode",),
     }
     return restrict(body, fields, names, service="Dataverse")
+
+
+# ---------------------------------------------------------------------------
+# rows as the service stored them
+
+
+def stored_record(domain: Domain, row: Any, *, key: str) -> CrmContact | Appointment | Task | None:
+    """A row the service returned for a create (`Prefer: return=representation`) as a record.
+
+    Args:
+        domain: contact, appointment or task.
+        row: the row as JSON.
+        key: the row's id.
+
+    Returns:
+        The record, or None when the row does not read as one (an answer
+        crmsync cannot use is no reason to fail a create that was made).
+    """
+    read: dict[Domain, Callable[..., CrmContact | Appointment | Task]] = {
+        Domain.CONTACT: contact_from_dataverse,
+        Domain.APPOINTMENT: appointment_from_dataverse,
+        Domain.TASK: task_from_dataverse,
+    }
+    try:
+        return read[domain](row, key=key)
+    except (InvalidInput, KeyError):
+        return None
+
+
+def with_server_values(record: Any, stored: Any) -> Any:
+    """`record` (what crmsync wrote) with the values the service set on it (`SERVER_SET`).
+
+    Only those: a row's representation may leave out what crmsync did write
+    (an appointment's parties are not in it unless expanded), so the rest
+    of the record stays as written.
+    """
+    values = {
+        name: getattr(stored, name)
+        for name in SERVER_SET
+        if hasattr(record, name) and hasattr(stored, name)
+    }
+    return attrs.evolve(record, **values) if values else record

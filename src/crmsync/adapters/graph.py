@@ -80,6 +80,7 @@ __all__ = [
     "recurrence_from_graph",
     "recurrence_to_graph",
     "task_from_graph",
+    "task_links",
     "task_to_graph",
     "todo_links",
 ]
@@ -770,6 +771,26 @@ def _crm_links(reader: Reader) -> dict[str, str]:
         if external:
             out.setdefault(label, external)
     return out
+
+
+def task_links(payload: Any) -> tuple[str, ...]:
+    """The CRM keys every "Dynamics 365" task link of a To Do task names, in the payload's order.
+
+    One is the rule; more come from another application, or from a relink
+    made before crmsync replaced links (`crmsync.adapters.resolve_links`
+    chooses between them).
+    """
+    reader = Reader(payload)
+    found: list[str] = []
+    for link in reader.objects("linkedResources"):
+        if link.text("applicationName").strip().casefold() != LINK_APPLICATION.casefold():
+            continue
+        if link.text("displayName").strip().casefold() == REGARDING_LINK.casefold():
+            continue
+        external = link.text("externalId").strip()
+        if external and external not in found:
+            found.append(external)
+    return tuple(found)
 
 
 def todo_links(task: Task, *, web_url: str = "") -> list[JSON]:

@@ -27,9 +27,21 @@ computed from the record the plan saw with the changes applied. A `LINK` is
 a `PATCH` writing the CRM key into the Outlook item's `crmid` property, where
 Dynamics keeps the link; a record created in the CRM from an Outlook item is
 a `POST` (with `Prefer: return=representation`, so the response holds the
-new row's id) followed by that same `PATCH` of the Outlook item, filled from
-the response. An `UNLINK` leaves both items as they are, so it has no
-request.
+new row as the service stored it) followed by that same `PATCH` of the
+Outlook item, filled from the response. An `UNLINK` leaves both items as
+they are, so it has no request.
+
+Every create takes effect at most once, however often it is sent: a
+Dataverse row gets a primary key crmsync derives from the record it copies
+(`crm_id_for`), the same on every attempt and in every later round, so the
+service refuses a second `POST` (412, the row exists; `Request.read_back`
+says where to read it instead) and the next read finds a row whose answer
+was lost (`crmsync.adapters.resolve_links`); a Graph event carries a
+`transactionId` derived the same way (`event_transaction_id`); contacts and
+To Do tasks carry their CRM link in the create body. An update or delete of
+a record whose etag the application read (`graph_etags=`,
+`dataverse_etags=`) sends `If-Match` with it, so the service refuses the
+write (412) when someone changed the record since.
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ from urllib.parse import quote
 import attrs
 
 from crmsync.adapters import dataverse, graph
+from crmsync.adapters._identity import crm_id_for, event_transaction_id
 from crmsync.errors import StalePlan
 from crmsync.plan import Action, Op, Plan
 from crmsync.records import (
@@ -69,6 +82,8 @@ __all__ = [
     "Ref",
     "Request",
     "Unknown",
+    "crm_id_for",
+    "event_transaction_id",
     "requests_by_op",
     "requests_for",
 ]
@@ -171,14 +186,25 @@ def _attachment_json(ref: AttachmentBytes | AttachmentId) -> dict[str, Any]:
 
 @attrs.frozen
 class LinkedResourceId:
-    """The id Graph gave the linked resource named `name` of the To Do task `key`."""
+    """The id Graph gave the linked resource named `name` of the To Do task `key`.
+
+    With `external_id`, only a resource whose `externalId` is that value
+    (the stale CRM link a relink removes, beside the new one). A `DELETE`
+    whose resource is not there is done, as a `DELETE` answered 404 is.
+    """
 
     key: str
     name: str
+    external_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """`{"kind": "linked_resource_id", "key", "name"}`."""
-        return {"kind": "linked_resource_id", "key": self.key, "name": self.name}
+        """`{"kind": "linked_resource_id", "key", "name", "external_id"}`."""
+        return {
+            "kind": "linked_resource_id",
+            "key": self.key,
+            "name": self.name,
+            "external_id": self.external_id,
+        }
 
 
 @attrs.frozen
@@ -244,6 +270,8 @@ class Fill:
             text = f"the id of {value.name!r} ({value.content_hash}) in the {value.side}"
         elif isinstance(value, LinkedResourceId):
             text = f"the id of the linked resource {value.name!r} of To Do task {value.key!r}"
+            if value.external_id:
+                text += f" whose externalId is {value.external_id!r}"
         elif isinstance(value, Unknown):
             text = f"unknown, so the request cannot be carried out: {value.what}"
         else:
@@ -298,7 +326,13 @@ class Request:
         op: the op it carries out.
         depends_on: ids of the requests that must succeed before this one.
         fills: the values to fill in before sending it.
-        headers: request headers beyond authorization and content type.
+        headers: request headers beyond authorization and content type
+            (`If-Match` with the etag read, on an update or delete).
+        read_back: for a create whose id crmsync chose, the URL of the
+            record it makes: read it when the service refuses the create
+            because the record exists (412: an earlier attempt whose answer
+            was lost made it) or answers without the record; the create is
+            then done and the record read is its answer.
     """
 
     service: Service
@@ -311,6 +345,7 @@ class Request:
     depends_on: tuple[str, ...] = ()
     fills: tuple[Fill, ...] = ()
     headers: Mapping[str, str] = attrs.field(factory=dict, converter=_headers)
+    read_back: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The request as plain JSON data, the shape `crmsync plan --emit --format json` prints."""
@@ -325,6 +360,7 @@ class Request:
             "depends_on": list(self.depends_on),
             "fills": [fill.to_json() for fill in self.fills],
             "note": self.note,
+            "read_back": self.read_back,
         }
 
 
@@ -410,17 +446,30 @@ class _Builder:
         todo_list: str,
         graph_ids: Mapping[tuple[Domain, str], str],
         crm_url: str = "",
+        etags: Mapping[Side, Mapping[tuple[Domain, str], str]] | None = None,
     ) -> None:
         self.records = records
         self.todo_list = todo_list
         self.graph_ids = graph_ids
         self.crm_url = crm_url
+        self.etags = etags or {}
         # The first request of each appointment create: attachment ops on it wait for it.
         self.creates = {
             (op.side, op.key): f"{OpRef.of(op).id}#0"
             for op in plan.ops
             if op.action is Action.CREATE and op.domain is Domain.APPOINTMENT
         }
+
+    def if_match(self, op: Op) -> dict[str, str]:
+        """`If-Match` for an update or delete of the record the plan read, when its etag is known.
+
+        Without one a Dataverse update still sends `If-Match: *` (an update,
+        never an upsert that re-creates a deleted row); a Graph write sends none.
+        """
+        etag = self.etags.get(op.side, {}).get((op.domain, op.key))
+        if etag:
+            return {"If-Match": etag}
+        return {"If-Match": "*"} if op.side is Side.CRM and op.action is Action.UPDATE else {}
 
     def graph_item(self, domain: Domain, key: str) -> str:
         # Graph ids are base64: keep '=', '-' and '_', escape '/' and '+'.
@@ -459,19 +508,24 @@ class _Builder:
         if op.domain is Domain.TASK:
             return self._todo(op, base, item, fills)
         if op.action is Action.CREATE:
-            return [Request("graph", "POST", base, write(op.record), fills=fills)]
+            body = write(op.record)
+            if op.domain is Domain.APPOINTMENT:  # Graph makes the event once, however often sent
+                body["transactionId"] = event_transaction_id(op.key)
+            return [Request("graph", "POST", base, body, fills=fills)]
         if op.action is Action.UPDATE:
             record, fields = _updated(op, self.records.target(op))
             lost = {field for field in fields if not write(record, fields={field})}
             out = []
             if fields - lost:
                 body = write(record, fields=fields - lost)
-                out.append(Request("graph", "PATCH", item, body, fills=fills))
+                out.append(
+                    Request("graph", "PATCH", item, body, fills=fills, headers=self.if_match(op))
+                )
             if lost:
                 out.append(_cannot("graph", item, op, lost, fills))
             return out
         if op.action is Action.DELETE:
-            return [Request("graph", "DELETE", item, fills=fills)]
+            return [Request("graph", "DELETE", item, fills=fills, headers=self.if_match(op))]
         if op.action is Action.LINK:  # the item now carries the CRM key, as Dynamics links it
             [change] = [c for c in op.changes if c.field == "key"]
             record = attrs.evolve(self.records.target(op), key=change.new)
@@ -494,7 +548,7 @@ class _Builder:
             body = graph.task_to_graph(cast(Task, op.record), web_url=self._web_url(op.key))
             return [Request("graph", "POST", base, body, fills=fills)]
         if op.action is Action.DELETE:
-            return [Request("graph", "DELETE", item, fills=fills)]
+            return [Request("graph", "DELETE", item, fills=fills, headers=self.if_match(op))]
         if op.action is Action.LINK:
             [change] = [c for c in op.changes if c.field == "key"]
             record = attrs.evolve(self.records.target(op), key=change.new)
@@ -504,7 +558,10 @@ class _Builder:
         record, fields = _updated(op, before)
         patch = dict(graph.task_to_graph(record, fields=fields))
         patch.pop("linkedResources", None)
-        out = [Request("graph", "PATCH", item, patch, fills=fills)] if patch else []
+        headers = self.if_match(op)
+        out = (
+            [Request("graph", "PATCH", item, patch, fills=fills, headers=headers)] if patch else []
+        )
         if "regarding" in fields:
             one = f"{links}/{{linkedResourceId}}"
             held = (*fills, Fill("url", "linkedResourceId", LinkedResourceId(op.key, "Regarding")))
@@ -559,7 +616,12 @@ class _Builder:
         if op.action is Action.CREATE:
             url = f"{root}/{_table(op.domain, op.record)}"
             prefer = {"Prefer": "return=representation"}
-            create = Request("dataverse", "POST", url, write(op.record), headers=prefer)
+            # The row's id is chosen here, from the record it copies: a second attempt of
+            # this create, in this round or a later one, is refused instead of made twice.
+            chosen = crm_id_for(op.domain, op.key)
+            body = {_COLUMN[op.domain]: chosen, **write(op.record)}
+            row = f"{url}({chosen})"
+            create = Request("dataverse", "POST", url, body, headers=prefer, read_back=row)
             out = [create, *self._link_back(op)]
             regarding = getattr(op.record, "regarding", "")
             if regarding:
@@ -576,20 +638,29 @@ class _Builder:
             out = []
             lost = {field for field in written if not write(record, fields={field})}
             if written - lost:
-                out.append(Request("dataverse", "PATCH", row, write(record, fields=written - lost)))
+                body = write(record, fields=written - lost)
+                out.append(Request("dataverse", "PATCH", row, body, headers=self.if_match(op)))
             if lost:
                 out.append(_cannot("dataverse", row, op, lost))
             if "regarding" in fields:
                 out.append(_regarding(op, row, current.regarding, record.regarding))
             return out
         if op.action is Action.DELETE:
-            return [Request("dataverse", "DELETE", row)]
+            return [Request("dataverse", "DELETE", row, headers=self.if_match(op))]
         return []
 
     def _link_back(self, op: Op) -> list[Request]:
-        """The request that writes a new row's id on the Outlook item it was created from.
+        """The requests that write a new row's id on the Outlook item it was created from.
 
-        A `PATCH` of the item's `crmid`; for a To Do task, a `POST` of its linked resource.
+        A `PATCH` of the item's `crmid`; for a To Do task, a `POST` of its
+        linked resource and, when the task is keyed by a CRM key (a row
+        deleted in the CRM and made again from the task), a `DELETE` of any
+        link to that old row once the new one is there: a task left with
+        two links would leave the reader two CRM tasks to choose from. The
+        new link comes first, so a failure between the two leaves a task
+        that links to its live row, never one that links to none; and a task
+        paired by `resolve_links` has no old link, which the `DELETE` finds
+        gone (done).
         """
         item = self.records.get(Side.OUTLOOK, op.domain, op.key)
         if item is None:
@@ -615,9 +686,24 @@ class _Builder:
         created = f"{OpRef.of(op).id}#0"
         fill = Fill("body", pointer, FromResponse(created, f"/{column}"))
         note = f"link the pair: the new row's {column} on the Outlook item"
-        return [
+        out = [
             Request("graph", method, url, body, note, depends_on=(created,), fills=(*fills, fill))
         ]
+        if op.domain is Domain.TASK and (Domain.TASK, op.key) in self.graph_ids:
+            # Keyed by a CRM key, not its Graph id: the task may link to the row it replaces.
+            stale = LinkedResourceId(op.key, graph.TASK_LINK, external_id=op.key)
+            note = f"remove the link to the row {op.key!r} the new one replaces"
+            out.append(
+                Request(
+                    "graph",
+                    "DELETE",
+                    f"{url}/{{linkedResourceId}}",
+                    note=note,
+                    depends_on=(f"{OpRef.of(op).id}#1",),  # after the new link: never none
+                    fills=(*fills, Fill("url", "linkedResourceId", stale)),
+                )
+            )
+        return out
 
     def _dataverse_attachment(self, op: Op) -> Request:
         root = dataverse.API_ROOT
@@ -625,7 +711,11 @@ class _Builder:
         if op.action is Action.CREATE:
             table = dataverse.entity_set(_appointment(op, self.records))
             bind = f"objectid_{table.removesuffix('s')}@odata.bind"
+            chosen = crm_id_for(
+                Domain.ATTACHMENT, f"{op.key}:{attachment.content_hash}:{attachment.name}"
+            )
             body = {
+                "activitymimeattachmentid": chosen,
                 "filename": attachment.name,
                 "mimetype": attachment.mime_type,
                 "filesize": attachment.size,
@@ -648,7 +738,14 @@ class _Builder:
             note = f"body: the bytes of {attachment.name!r} from Outlook"
             url = f"{root}/activitymimeattachments"
             return Request(
-                "dataverse", "POST", url, body, note, depends_on=after, fills=tuple(fills)
+                "dataverse",
+                "POST",
+                url,
+                body,
+                note,
+                depends_on=after,
+                fills=tuple(fills),
+                read_back=f"{url}({chosen})",
             )
         held = AttachmentId(attachment.content_hash, attachment.name, op.side, op.key)
         url = f"{root}/activitymimeattachments({{attachmentId}})"
@@ -713,6 +810,10 @@ def _regarding(
     return Request("dataverse", "PUT", url, body, note=note, depends_on=depends_on, fills=held)
 
 
+_COLUMN = {Domain.CONTACT: "contactid", Domain.APPOINTMENT: "activityid", Domain.TASK: "activityid"}
+"""The primary key column of each domain's rows."""
+
+
 def _table(domain: Domain, record: Any) -> str:
     if domain is Domain.APPOINTMENT:
         return dataverse.entity_set(cast(Appointment, record))
@@ -729,6 +830,8 @@ def requests_for(
     graph_ids: Mapping[tuple[Domain, str], str] | None = None,
     baseline: Baseline | None = None,
     crm_url: str = "",
+    graph_etags: Mapping[tuple[Domain, str], str] | None = None,
+    dataverse_etags: Mapping[tuple[Domain, str], str] | None = None,
 ) -> tuple[Request, ...]:
     """The requests that carry out a plan's ops, in the plan's order.
 
@@ -753,6 +856,13 @@ def requests_for(
             are read through to it.
         crm_url: the CRM's address (`https://contoso.crm.dynamics.com`), for
             the `webUrl` of a To Do task's link to its CRM task.
+        graph_etags: the `@odata.etag` of each Outlook record as it was read
+            (`GraphRead.etags`): its update or delete sends `If-Match` with
+            it, so Graph refuses it (412) if the item changed since. Without
+            one a Graph write is unconditional.
+        dataverse_etags: the same for CRM rows (`DataverseRead.etags`);
+            without one a Dataverse update sends `If-Match: *` (never an
+            upsert) and a delete is unconditional.
 
     Raises:
         StalePlan: an op names a record the snapshots do not hold.
@@ -767,6 +877,8 @@ def requests_for(
             graph_ids=graph_ids,
             baseline=baseline,
             crm_url=crm_url,
+            graph_etags=graph_etags,
+            dataverse_etags=dataverse_etags,
         ).values()
         for request in requests
         if (request.op is not None)
@@ -783,11 +895,14 @@ def requests_by_op(
     graph_ids: Mapping[tuple[Domain, str], str] | None = None,
     baseline: Baseline | None = None,
     crm_url: str = "",
+    graph_etags: Mapping[tuple[Domain, str], str] | None = None,
+    dataverse_etags: Mapping[tuple[Domain, str], str] | None = None,
 ) -> dict[OpRef, tuple[Request, ...]]:
     """Every op of a plan, in the plan's order, with its requests (`()` for an `UNLINK`).
 
     Args and Raises: as `requests_for`.
     """
     records = _Records(plan, crm, outlook, baseline)
-    builder = _Builder(plan, records, todo_list, graph_ids or {}, crm_url)
+    etags = {Side.OUTLOOK: graph_etags or {}, Side.CRM: dataverse_etags or {}}
+    builder = _Builder(plan, records, todo_list, graph_ids or {}, crm_url, etags)
     return {OpRef.of(op): tuple(builder.for_op(op)) for op in plan.ops}
