@@ -854,3 +854,41 @@ def test_a_create_whose_values_all_travel_has_no_notice() -> None:
         Settings(field_directions={"contact.first_name": "to_outlook"}),
     )
     assert planned.notices == ()
+
+
+def unlinked_contact() -> crmsync.Synced:
+    """A pair whose Outlook contact was deleted: the CRM contact is kept and unlinked."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="k", emails=["ann@x.com"])])
+    _, first = sync(crm, OutlookSnapshot())
+    _, synced = sync(first.crm, OutlookSnapshot(), Settings(), first.baseline)
+    assert synced.baseline.unlinked == {(Domain.CONTACT, "k")}
+    return synced
+
+
+def test_an_unlinked_record_says_what_makes_it_sync_again_and_how_to_retire_it() -> None:
+    synced = unlinked_contact()
+    [notice] = plan(synced.crm, synced.outlook, Settings(), synced.baseline).notices
+    assert notice.code == "unlinked"
+    assert "same first e-mail address" in notice.message
+    assert "Delete it to retire it" in notice.message
+
+
+def test_an_unlinked_key_whose_record_is_gone_leaves_the_baseline_with_one_notice() -> None:
+    synced = unlinked_contact()
+    planned, after = sync(CrmSnapshot(), synced.outlook, Settings(), synced.baseline)
+    assert codes(planned) == ["unlinked_gone"]
+    assert planned.ops == ()
+    assert after.baseline.unlinked == frozenset()
+    again = plan(after.crm, after.outlook, Settings(), after.baseline)
+    assert (again.ops, again.notices, again.baseline_updates) == ((), (), ())
+
+
+def test_an_unlinked_key_absent_from_a_partial_snapshot_is_not_gone() -> None:
+    """A partial snapshot leaves out what did not change; only `removed` says a record is gone."""
+    synced = unlinked_contact()
+    partial = CrmSnapshot(complete=False)
+    outlook = OutlookSnapshot(complete=False)
+    assert plan(partial, outlook, Settings(), synced.baseline).baseline_updates == ()
+    removed = CrmSnapshot(complete=False, removed=frozenset({"k"}))
+    planned = plan(removed, outlook, Settings(), synced.baseline)
+    assert codes(planned) == ["unlinked_gone"]

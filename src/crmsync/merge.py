@@ -798,12 +798,21 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
         survivor = crm if crm is not None else outlook
         if not is_linked:
             if key in unlinked:
+                other = SIDE_NAMES[survivor_side.other]
                 notices.append(
                     rules.notice(
                         key,
                         "unlinked",
-                        "A delete on the other side broke this record's link earlier; it does not "
-                        "sync until the application links it again.",
+                        "A delete on the other side broke this record's link earlier, so it does "
+                        + (
+                            f"not sync. It syncs again once linked: a record new in {other} with "
+                            f"the same {rules.natural_key_label} is linked to it, or the "
+                            "application gives both records one key."
+                            if type(rules).natural_key is not DomainRules.natural_key
+                            else "not sync. It syncs again once the application gives it and a "
+                            f"record in {other} one key."
+                        )
+                        + " Delete it to retire it.",
                         Severity.INFO,
                         survivor_side,
                     )
@@ -867,9 +876,45 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
     rules.finish(results, inp)
     for result in results:
         _emit(rules, result, current, base, scan, ops, notices, updates)
+    for key in _unlinked_gone(unlinked - held, inp, crm_now, outlook_now):
+        # Nothing is left to link: the key leaves `Baseline.unlinked`, so no notice about
+        # it repeats for ever.
+        updates.append(BaselineUpdate(domain=rules.domain, key=key, unlinked=False))
+        notices.append(
+            rules.notice(
+                key,
+                "unlinked_gone",
+                "The record whose link a delete broke earlier is gone from both sides now; it "
+                "leaves the baseline.",
+                Severity.INFO,
+            )
+        )
     if inp.baseline is None:
         notices.extend(_no_baseline(rules, current, ops))
     return finish_plan(inp, ops, notices, updates, fingerprint=fingerprint)
+
+
+def _unlinked_gone(
+    unlinked: AbstractSet[str],
+    inp: SyncInput,
+    crm: Mapping[str, Any],
+    outlook: Mapping[str, Any],
+) -> list[str]:
+    """The unlinked keys that no side holds any more.
+
+    The baseline holds no record for an unlinked key, so a partial snapshot
+    leaves the survivor out when it did not change: then the survivor is gone
+    only when a snapshot lists it in `removed`.
+    """
+    if not unlinked:
+        return []
+    complete = inp.crm.complete and inp.outlook.complete
+    removed = inp.crm.removed | inp.outlook.removed
+    return [
+        key
+        for key in sorted(unlinked)
+        if key not in crm and key not in outlook and (complete or key in removed)
+    ]
 
 
 def _survivor_changes(

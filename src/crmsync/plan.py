@@ -69,6 +69,10 @@ class Severity(StrEnum):
 NOTICE_CODES: dict[str, tuple[Severity, str]] = {
     "not_tracked": (Severity.INFO, "An Outlook item that is not tracked in the CRM does not sync."),
     "unlinked": (Severity.INFO, "A record whose link a delete broke earlier no longer syncs."),
+    "unlinked_gone": (
+        Severity.INFO,
+        "A record whose link a delete broke earlier is gone now: it leaves the baseline.",
+    ),
     "attachment_sync_disabled": (
         Severity.INFO,
         "An appointment's attachments differ between the sides and attachment sync is off.",
