@@ -448,5 +448,9 @@ def test_a_failed_link_back_is_paired_on_the_next_read_by_the_derived_id(
     last, _, _ = _round(connection, baseline)
 
     assert not executed.complete
-    assert again.ops == again.notices == last.ops == last.notices == (), again.render()
+    # The Outlook item's own key, marked unlinked when the link-back failed, now names no
+    # record (the item is keyed by its CRM row): it leaves the baseline, said once.
+    [outlook_key] = fake.graph["tasks"]
+    assert [(n.code, n.key) for n in again.notices] == [("unlinked_gone", outlook_key)]
+    assert again.ops == last.ops == last.notices == (), again.render()
     assert len(fake.dataverse["tasks"]) == len(fake.graph["tasks"]) == 1

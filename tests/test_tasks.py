@@ -226,3 +226,14 @@ def test_the_refusal_screen_passes_every_task_refusals_would_refuse(
     for task in found:
         if RULES.refusals(task, side, inp):
             assert task in screened
+
+
+def test_a_due_date_cleared_while_the_other_side_sets_a_start_is_a_resolved_conflict() -> None:
+    """Safety: a task without a due date is due on its start date, so clearing the due date in
+    Outlook while the CRM sets a start cannot both hold; the overwrite is recorded."""
+    base = Task(key="t", due=DUE)
+    crm, outlook = snapshots([Task(key="t", start=DUE, due=DUE)], [Task(key="t")])
+    planned = plan(crm, outlook, Settings(), linked(base))
+    [notice] = planned.notices
+    assert (notice.code, notice.side) == ("conflict_resolved", Side.OUTLOOK)
+    assert notice.message.startswith("Due date changed in Outlook")

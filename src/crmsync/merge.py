@@ -884,8 +884,8 @@ def sync_domain(rules: DomainRules[Any, Any], inp: SyncInput, *, fingerprint: bo
             rules.notice(
                 key,
                 "unlinked_gone",
-                "The record whose link a delete broke earlier is gone from both sides now; it "
-                "leaves the baseline.",
+                "This key was unlinked earlier (a delete or a failed link broke its pair) and "
+                "no record holds it any more; it leaves the baseline.",
                 Severity.INFO,
             )
         )

@@ -71,7 +71,7 @@ NOTICE_CODES: dict[str, tuple[Severity, str]] = {
     "unlinked": (Severity.INFO, "A record whose link a delete broke earlier no longer syncs."),
     "unlinked_gone": (
         Severity.INFO,
-        "A record whose link a delete broke earlier is gone now: it leaves the baseline.",
+        "A key unlinked earlier names no record any more: it leaves the baseline.",
     ),
     "attachment_sync_disabled": (
         Severity.INFO,

@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from crmsync.fields import TASK_FIELDS, FieldRule
-from crmsync.merge import DomainPolicy, DomainRules, Pair, View
-from crmsync.plan import Notice, Severity
+from crmsync.merge import DomainPolicy, DomainRules, Pair, PairResult, View
+from crmsync.plan import Notice, Severity, describe
 from crmsync.policy import SyncInput
 from crmsync.records import Domain, Side, Task, TaskStatus, rebuild
 from crmsync.settings import Settings
@@ -32,6 +32,14 @@ FIELDS = TASK_FIELDS
 """The task field map (see `crmsync.fields`)."""
 
 _NAMES = tuple(rule.name for rule in FIELDS)
+
+
+_SIDE = {Side.CRM: "the CRM", Side.OUTLOOK: "Outlook"}
+
+
+def _due(task: Task) -> Any:
+    """A task's due date as both sides read it: its start date when it has none."""
+    return task.due if task.due is not None else task.start
 
 
 def _domain(address: str) -> str:
@@ -88,6 +96,41 @@ class TaskRules(DomainRules[Task, Task]):
     ) -> Task:
         """Writes view fields onto an Outlook task (a new one is tracked)."""
         return self._build(view, template, key, tracked=True)
+
+    def merge_pair(
+        self,
+        pair: Pair,
+        inp: SyncInput,
+        settings: Settings | None = None,
+        skip: frozenset[str] = frozenset(),
+    ) -> PairResult:
+        """Merges a pair; says so when a start date from the other side overrides a due date.
+
+        A task without a due date is due on its start date, so a due date cleared
+        on one side comes back as the start date the other side set: the two
+        edits cannot both hold, and the cleared one is recorded as having lost.
+        """
+        result = super().merge_pair(pair, inp, settings, skip)
+        if not pair.linked:
+            return result
+        for side in Side:
+            before, base = getattr(pair, side.value), getattr(pair, f"base_{side.value}")
+            after = getattr(result, f"{side.value}_after")
+            wanted = _due(before)
+            if wanted == _due(base) or after.due != before.due or _due(after) == wanted:
+                continue  # unchanged here, written by the merge (it said so), or kept
+            result.notices += (
+                self.notice(
+                    pair.key,
+                    "conflict_resolved",
+                    f"Due date changed in {_SIDE[side]} to {describe(wanted)}, but the start "
+                    f"date {_SIDE[side.other]} set makes it {describe(_due(after))} (a task "
+                    "without a due date is due on its start date), so the change was overwritten.",
+                    Severity.WARNING,
+                    side,
+                ),
+            )
+        return result
 
     def refusal_candidates(self, records: Iterable[Any], side: Side, inp: SyncInput) -> list[Any]:
         """Untracked, recurring or assigned tasks: the only ones `refusals` may refuse."""
