@@ -24,7 +24,10 @@ an `uploadUrl` on another path), whose ranged `PUT`s must come in order, with
 `Content-Range`, in multiples of 320 KiB of at most 4 MB, and without an
 Authorization header (the URL is pre-authenticated); the last is answered 201
 with the attachment's URL in `Location` ("Attach large files to Outlook
-messages or events").
+messages or events"). An `isAllDay` event whose start or end is not midnight,
+or whose start and end are in different zones, is refused (400), as the event
+resource documents; an event `PATCH` holding `organizer` changes nothing there
+(Graph's update does not take it).
 
 Hostile answers, for the executor's transport guarantees: `answer()` sends
 any status, headers and body (raw bytes: an HTML page, truncated JSON) or a
@@ -444,6 +447,8 @@ class FakeMicrosoft:
                 return self._page(items, path, query)
             if method == "POST":
                 item = dict(body or {})
+                if name == "events" and not _all_day_ok(item):
+                    return 400, {}, {"error": {"code": "ErrorInvalidRequest", "message": _ALL_DAY}}
                 transaction = item.get("transactionId") if name == "events" else None
                 if transaction in self._transactions:  # a retry: the event made the first time
                     return 201, {}, copy.deepcopy(store[self._transactions[transaction]])
@@ -472,7 +477,11 @@ class FakeMicrosoft:
             return 412, {}, {"error": {"code": "ErrorIrresolvableConflict", "message": message}}
         if method == "PATCH":
             item = store[item_id]
+            if name == "events" and not _all_day_ok({**item, **(body or {})}):
+                return 400, {}, {"error": {"code": "ErrorInvalidRequest", "message": _ALL_DAY}}
             for key, value in (body or {}).items():
+                if name == "events" and key == "organizer":
+                    continue  # accepted and not changed: Graph's event update does not take it
                 if key == "singleValueExtendedProperties":
                     held = {p["id"]: p for p in item.get(key, [])}
                     held.update({p["id"]: p for p in value})
@@ -690,6 +699,19 @@ def _error(status: int, headers: dict[str, str]) -> Answer:
     """An error answer in Graph's and Dataverse's shared shape."""
     code = "TooManyRequests" if status == 429 else "Failed"
     return status, headers, {"error": {"code": code, "message": f"fake {status}"}}
+
+
+_ALL_DAY = "An all-day event's start and end must be midnight in the same time zone."
+
+
+def _all_day_ok(event: dict[str, Any]) -> bool:
+    """Graph's rule for `isAllDay`: start and end at midnight, in one time zone (event resource)."""
+    if not event.get("isAllDay"):
+        return True
+    start, end = event.get("start") or {}, event.get("end") or {}
+    times = [str(when.get("dateTime", "")).partition("T")[2] for when in (start, end)]
+    midnight = all(not t.strip("0:.") for t in times)
+    return midnight and start.get("timeZone") == end.get("timeZone")
 
 
 def _matches(headers: dict[str, str], item: dict[str, Any]) -> bool:

@@ -631,3 +631,28 @@ def test_an_attachment_under_3_mb_is_still_one_post(fake: FakeMicrosoft) -> None
     [held] = fake.attachments[event].values()
     assert base64.b64decode(held["contentBytes"]) == data
     assert not any(method == "PUT" for method, _path in fake.log)
+
+
+def test_an_all_day_crm_appointment_is_created_in_graph_at_midnight(fake: FakeMicrosoft) -> None:
+    """Graph refuses an `isAllDay` event whose start and end are not midnight in one zone."""
+    midnight = dt.datetime(2026, 11, 27, 8, tzinfo=dt.UTC)  # a Pacific user's midnight
+    fake.add(
+        "dataverse",
+        "appointments",
+        {
+            "subject": "Offsite",
+            "scheduledstart": midnight.isoformat(),
+            "scheduledend": (midnight + dt.timedelta(days=1)).isoformat(),
+            "isalldayevent": True,
+            "appointment_activity_parties": [{"participationtypemask": 7, "addressused": USER}],
+        },
+    )
+    connection = _connection(fake, [])
+
+    _plan, executed, baseline = _round(connection, None)
+
+    assert executed.complete, [o.error for o in executed.not_done]
+    [event] = fake.graph["events"].values()
+    assert event["start"]["dateTime"].startswith("2026-11-27T00:00")
+    again, _executed, _baseline = _round(connection, baseline)
+    assert again.is_empty
