@@ -282,14 +282,19 @@ def _write_all_day(
 
     A start that is not midnight in any zone crmsync can name is moved to
     the midnight that begins its day, and an end to the midnight that ends
-    its day (at least one day after the start), so Graph takes the event.
+    its day (at least one day after the start), so Graph takes the event. An
+    end within two hours of a midnight is that midnight: a daylight-saving
+    change between the two (in a zone known only by the start's offset)
+    moves the end's midnight by an hour, not its day.
     """
     name, zone = _all_day_zone(start, hints)
     first = start.astimezone(zone).date()
     last_moment = end.astimezone(zone)
-    last = last_moment.date()
-    if last_moment.time() != dt.time(0):
-        last += _DAY
+    nearest = _nearest_midnight(last_moment.replace(tzinfo=dt.UTC))
+    if abs(nearest - last_moment.replace(tzinfo=dt.UTC)) <= dt.timedelta(hours=2):
+        last = nearest.date()
+    else:
+        last = last_moment.date() + _DAY
     last = max(last, first + _DAY)
     return (
         {"dateTime": dt.datetime.combine(first, dt.time(0)).isoformat(), "timeZone": name},
