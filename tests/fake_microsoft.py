@@ -17,7 +17,17 @@ has an `@odata.etag` that changes on every write (`edit()` is a user's write);
 choose the row's primary key, and one that exists is refused with 412
 (`0x80040237`); Dataverse sets `_ownerid_value` and `createdon` on create; a
 Graph event `POST` whose `transactionId` was seen before creates nothing and
-answers with the event it created then.
+answers with the event it created then. An event attachment of 3 MB or more
+sent as one `POST` is refused (413): it goes through an upload session
+(`.../attachments/createUploadSession` with an `AttachmentItem`, answered with
+an `uploadUrl` on another path), whose ranged `PUT`s must come in order, with
+`Content-Range`, in multiples of 320 KiB of at most 4 MB, and without an
+Authorization header (the URL is pre-authenticated); the last is answered 201
+with the attachment's URL in `Location` ("Attach large files to Outlook
+messages or events"). An `isAllDay` event whose start or end is not midnight,
+or whose start and end are in different zones, is refused (400), as the event
+resource documents; an event `PATCH` holding `organizer` changes nothing there
+(Graph's update does not take it).
 
 Hostile answers, for the executor's transport guarantees: `answer()` sends
 any status, headers and body (raw bytes: an HTML page, truncated JSON) or a
@@ -39,6 +49,7 @@ in `faults`.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import json
@@ -62,6 +73,10 @@ _DATAVERSE_KEYS = {
     "tasks": "activityid",
     "activitymimeattachments": "activitymimeattachmentid",
 }
+LARGE = 3 * 1024 * 1024  # Graph: a single POST only under 3 MB; an upload session from 3 MB
+_RANGE_UNIT = 320 * 1024
+_RANGE_MAX = 4 * 1024 * 1024
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 _BIND = re.compile(r"^objectid_(\w+)@odata\.bind$")
 _ROW = re.compile(r"^/(\w+)\(([^)]*)\)$")
 _EQ = re.compile(r"^\s*(\w+) eq '?([^']*)'?\s*$")
@@ -110,6 +125,7 @@ class FakeMicrosoft:
         self._rules: list[_Rule] = []
         self._losses: list[tuple[Callable[[str, str], bool], int]] = []
         self._transactions: dict[str, str] = {}  # Graph event transactionId -> event id
+        self.sessions: dict[str, dict[str, Any]] = {}  # upload session id -> its state
         self._counter = 0
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -123,7 +139,8 @@ class FakeMicrosoft:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else None
+                octets = self.headers.get("Content-Type", "").startswith("application/octet")
+                body = raw if octets else json.loads(raw) if raw else None
                 status, headers, payload = fake.handle(
                     self.command, self.path, dict(self.headers.items()), body
                 )
@@ -145,7 +162,7 @@ class FakeMicrosoft:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PATCH = do_DELETE = _serve
+            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _serve
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -320,6 +337,8 @@ class FakeMicrosoft:
         self, method: str, path: str, query: dict[str, str], lowered: dict[str, str], body: Any
     ) -> Answer:
         """Answers a request no rule took, as the service would."""
+        if path.startswith("/upload/") and method == "PUT":
+            return self._upload(path.removeprefix("/upload/"), lowered, body)
         if path.startswith("/v1.0"):
             if lowered.get("authorization") != f"Bearer {GRAPH_TOKEN}":
                 return 401, {}, {"error": {"code": "InvalidAuthenticationToken"}}
@@ -428,6 +447,8 @@ class FakeMicrosoft:
                 return self._page(items, path, query)
             if method == "POST":
                 item = dict(body or {})
+                if name == "events" and not _all_day_ok(item):
+                    return 400, {}, {"error": {"code": "ErrorInvalidRequest", "message": _ALL_DAY}}
                 transaction = item.get("transactionId") if name == "events" else None
                 if transaction in self._transactions:  # a retry: the event made the first time
                     return 201, {}, copy.deepcopy(store[self._transactions[transaction]])
@@ -456,7 +477,11 @@ class FakeMicrosoft:
             return 412, {}, {"error": {"code": "ErrorIrresolvableConflict", "message": message}}
         if method == "PATCH":
             item = store[item_id]
+            if name == "events" and not _all_day_ok({**item, **(body or {})}):
+                return 400, {}, {"error": {"code": "ErrorInvalidRequest", "message": _ALL_DAY}}
             for key, value in (body or {}).items():
+                if name == "events" and key == "organizer":
+                    continue  # accepted and not changed: Graph's event update does not take it
                 if key == "singleValueExtendedProperties":
                     held = {p["id"]: p for p in item.get(key, [])}
                     held.update({p["id"]: p for p in value})
@@ -522,10 +547,25 @@ class FakeMicrosoft:
         held = self.attachments.setdefault(event_id, {})
         if not rest and method == "GET":
             return self._page(list(held.values()), path, query)
+        if rest == ["createUploadSession"] and method == "POST":
+            spec = (body or {}).get("AttachmentItem") or {}
+            if spec.get("attachmentType") != "file" or not spec.get("name"):
+                return 400, {}, {"error": {"code": "ErrorInvalidRequest", "message": "item"}}
+            session = self._next_id("session")
+            self.sessions[session] = {"event": event_id, "item": spec, "bytes": b""}
+            answer = {
+                "uploadUrl": f"{self.url}/upload/{session}",
+                "expirationDateTime": self._now(),
+                "nextExpectedRanges": ["0-"],
+            }
+            return 201, {}, answer
         if not rest and method == "POST":
             item = dict(body or {})
             if not item.get("contentBytes"):
                 return 400, {}, {"error": {"code": "ErrorInvalidRequest", "message": "no bytes"}}
+            if len(base64.b64decode(item["contentBytes"])) >= LARGE:
+                error = {"code": "ErrorRequestEntityTooLarge", "message": "use an upload session"}
+                return 413, {}, {"error": error}
             item["id"] = self._next_id("AAMkA")
             held[item["id"]] = item
             self.graph["events"][event_id]["lastModifiedDateTime"] = self._now()
@@ -536,6 +576,47 @@ class FakeMicrosoft:
                 return 404, {}, {"error": {"code": "ErrorItemNotFound"}}
             return 204, {}, None
         return 405, {}, None
+
+    def _upload(self, session_id: str, headers: dict[str, str], body: Any) -> Answer:
+        """One ranged `PUT` of an upload session, checked as Graph documents the ranges."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return 404, {}, {"error": {"code": "ErrorItemNotFound"}}
+        if headers.get("authorization"):  # the uploadUrl is pre-authenticated
+            return 401, {}, {"error": {"code": "InvalidAuthenticationToken"}}
+        found = _CONTENT_RANGE.match(headers.get("content-range", ""))
+        data = body if isinstance(body, bytes) else b""
+        size = int(session["item"].get("size") or 0)
+        held = session["bytes"]
+        if found is None:
+            return 400, {}, {"error": {"code": "InvalidContentRange"}}
+        first, last, total = map(int, found.groups())
+        last_range = last + 1 == total
+        if (
+            first != len(held)
+            or total != size
+            or last - first + 1 != len(data)
+            or len(data) > _RANGE_MAX
+            or (not last_range and len(data) % _RANGE_UNIT)
+        ):
+            return 416, {}, {"error": {"code": "InvalidRange", "message": "bad range"}}
+        session["bytes"] = held = held + data
+        if not last_range:
+            return 200, {}, {"nextExpectedRanges": [f"{len(held)}-"]}
+        del self.sessions[session_id]
+        event_id = session["event"]
+        item = {
+            "@odata.type": "#microsoft.graph.fileAttachment",
+            "id": self._next_id("AAMkA"),
+            "name": session["item"]["name"],
+            "contentType": session["item"].get("contentType", "application/octet-stream"),
+            "size": size,
+            "contentBytes": base64.b64encode(held).decode(),
+        }
+        self.attachments.setdefault(event_id, {})[item["id"]] = item
+        self.graph["events"][event_id]["@odata.etag"] = self._etag()
+        where = f"https://outlook.office.com/api/v2.0/Users('me')/Events('{event_id}')"
+        return 201, {"Location": f"{where}/Attachments('{item['id']}')"}, None
 
     # -- Dataverse ----------------------------------------------------------------------
 
@@ -618,6 +699,19 @@ def _error(status: int, headers: dict[str, str]) -> Answer:
     """An error answer in Graph's and Dataverse's shared shape."""
     code = "TooManyRequests" if status == 429 else "Failed"
     return status, headers, {"error": {"code": code, "message": f"fake {status}"}}
+
+
+_ALL_DAY = "An all-day event's start and end must be midnight in the same time zone."
+
+
+def _all_day_ok(event: dict[str, Any]) -> bool:
+    """Graph's rule for `isAllDay`: start and end at midnight, in one time zone (event resource)."""
+    if not event.get("isAllDay"):
+        return True
+    start, end = event.get("start") or {}, event.get("end") or {}
+    times = [str(when.get("dateTime", "")).partition("T")[2] for when in (start, end)]
+    midnight = all(not t.strip("0:.") for t in times)
+    return midnight and start.get("timeZone") == end.get("timeZone")
 
 
 def _matches(headers: dict[str, str], item: dict[str, Any]) -> bool:

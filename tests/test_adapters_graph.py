@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from crmsync import (
@@ -511,3 +513,125 @@ def test_a_to_do_task_s_percent_comes_from_its_previous_record() -> None:
     tasks = {"tasks": [{"id": "g1", "title": "Call back", "status": "inProgress"}]}
     read_back = read_graph(tasks, previous=OutlookSnapshot(tasks=[half]))
     assert [t.percent_complete for t in read_back.snapshot.tasks] == [50]
+
+
+# --- all-day events: midnight to midnight in one zone -----------------------------------------
+
+# Dataverse keeps a Pacific user's all-day appointment as the UTC instants of her midnights.
+_CRM_ALL_DAY = Appointment(
+    key="a",
+    subject="Offsite",
+    start=dt.datetime(2026, 12, 8, 8, tzinfo=dt.UTC),
+    end=dt.datetime(2026, 12, 10, 8, tzinfo=dt.UTC),
+    all_day=True,
+)
+
+
+def _is_midnight_in_one_zone(body: dict[str, Any]) -> bool:
+    start, end = body["start"], body["end"]
+    times = {dt.datetime.fromisoformat(when["dateTime"]).time() for when in (start, end)}
+    return times == {dt.time(0)} and start["timeZone"] == end["timeZone"]
+
+
+def test_an_all_day_crm_appointment_reaches_graph_at_midnight_in_one_zone() -> None:
+    """Graph, event.isAllDay: "start and end time must be set to midnight and be in the same time
+    zone"; a Pacific user's all-day appointment is not sent at 08:00 UTC."""
+    body = event_to_graph(_CRM_ALL_DAY)
+
+    assert body["isAllDay"] is True
+    assert _is_midnight_in_one_zone(body)
+    assert body["start"]["dateTime"].startswith("2026-12-08T00:00")
+    assert body["end"]["dateTime"].startswith("2026-12-10T00:00")
+    # The same instants: read back, the event is the CRM's appointment.
+    back = event_from_graph({**body, "id": "AAMk"})
+    assert (back.start, back.end) == (_CRM_ALL_DAY.start, _CRM_ALL_DAY.end)
+
+
+def test_an_all_day_event_is_written_in_the_mailbox_zone_when_given() -> None:
+    body = event_to_graph(_CRM_ALL_DAY, time_zone="Pacific Standard Time")
+
+    assert body["start"] == {"dateTime": "2026-12-08T00:00:00", "timeZone": "Pacific Standard Time"}
+    assert body["end"] == {"dateTime": "2026-12-10T00:00:00", "timeZone": "Pacific Standard Time"}
+
+
+def test_an_all_day_event_read_in_utc_keeps_the_zone_it_was_made_in() -> None:
+    """Graph answers in UTC by default; the record keeps `originalStartTimeZone`, so the event is
+    written back at the same midnight."""
+    payload = {
+        "id": "AAMk",
+        "isAllDay": True,
+        "originalStartTimeZone": "Pacific Standard Time",
+        "start": {"dateTime": "2026-07-08T07:00:00.0000000", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-07-09T07:00:00.0000000", "timeZone": "UTC"},
+    }
+
+    event = event_from_graph(payload)
+    body = event_to_graph(event)
+
+    assert event.start == dt.datetime(2026, 7, 8, tzinfo=PACIFIC)
+    assert body["start"] == {"dateTime": "2026-07-08T00:00:00", "timeZone": "Pacific Standard Time"}
+    assert body["end"] == {"dateTime": "2026-07-09T00:00:00", "timeZone": "Pacific Standard Time"}
+
+
+def test_a_change_to_an_all_day_events_time_writes_start_end_and_the_flag_together() -> None:
+    moved = event_to_graph(_CRM_ALL_DAY, fields={"start"})
+
+    assert set(moved) == {"start", "end", "isAllDay"}
+    assert _is_midnight_in_one_zone(moved)
+
+
+# --- recurrence patterns: exactly the properties each type takes ------------------------------
+
+# Graph's recurrencePattern resource, "Values of type property", column "Required properties"
+# (microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/resources/recurrencepattern.md);
+# `index` is "used if type is relativeMonthly or relativeYearly".
+_REQUIRED = {
+    "daily": {"type", "interval"},
+    "weekly": {"type", "interval", "daysOfWeek", "firstDayOfWeek"},
+    "absolute_monthly": {"type", "interval", "dayOfMonth"},
+    "relative_monthly": {"type", "interval", "daysOfWeek"},
+    "absolute_yearly": {"type", "interval", "dayOfMonth", "month"},
+    "relative_yearly": {"type", "interval", "daysOfWeek", "month"},
+}
+_USED = {"relative_monthly": {"index"}, "relative_yearly": {"index"}}
+
+
+@pytest.mark.parametrize("pattern", sorted(_REQUIRED))
+@pytest.mark.parametrize("full", [True, False], ids=["every-value", "no-values"])
+def test_a_recurrence_pattern_holds_exactly_the_properties_its_type_requires(
+    pattern: str, *, full: bool
+) -> None:
+    """Graph: "Include only the properties that you need for a recurrence pattern"."""
+    values: dict[str, Any] = (
+        {"days_of_week": ("monday", "friday"), "day_of_month": 15, "month": 3, "index": "second"}
+        if full
+        else {}
+    )
+    recurrence = Recurrence(pattern=pattern, start_date=dt.date(2026, 12, 8), **values)
+
+    written = graph.recurrence_to_graph(recurrence)["pattern"]
+
+    assert set(written) - _USED.get(pattern, set()) == _REQUIRED[pattern]
+    assert all(value not in (None, []) for value in written.values())
+    assert recurrence_from_graph(graph.recurrence_to_graph(recurrence)).pattern == pattern
+
+
+def test_a_weekly_pattern_without_days_falls_on_its_start_dates_weekday() -> None:
+    weekly = Recurrence(pattern="weekly", start_date=dt.date(2026, 12, 8))  # a Tuesday
+
+    written = graph.recurrence_to_graph(weekly)["pattern"]
+
+    assert written["daysOfWeek"] == ["tuesday"]
+    assert written["firstDayOfWeek"] == "sunday"
+
+
+# --- organizer: Graph's event update does not take it ----------------------------------------
+
+
+def test_an_event_patch_never_holds_the_organizer() -> None:
+    """Graph's "Update event" lists the properties an update writes; organizer is not one."""
+    event = attrs.evolve(_CRM_ALL_DAY, organizer="bob@contoso.com")
+
+    assert event_to_graph(event, fields={"organizer"}) == {}
+    assert "organizer" not in event_to_graph(event, fields={"organizer", "subject"})
+    assert event_to_graph(event)["organizer"] == {"emailAddress": {"address": "bob@contoso.com"}}

@@ -581,3 +581,21 @@ def test_a_linked_to_do_task_made_again_in_the_crm_replaces_its_link() -> None:
     assert stale.depends_on == (link.id,)
     held = LinkedResourceId("d-old", TASK_LINK, external_id="d-old")
     assert stale.fills == (Fill("url", "linkedResourceId", held),)
+
+
+def test_an_organizer_change_is_never_a_patch_that_claims_to_have_written_it() -> None:
+    """Graph's event update does not take `organizer`: a PATCH holding it changes nothing and
+    would count as done. The other changes are written; the organizer's is an update no
+    property writes, so the op is not done."""
+    meeting = Appointment(key="a1", start=START, end=START, organizer="ann@contoso.com")
+    crm, outlook = CrmSnapshot(appointments=[meeting]), OutlookSnapshot(appointments=[meeting])
+    baseline = Baseline(crm=crm, outlook=outlook)
+    moved = CrmSnapshot(
+        appointments=[attrs.evolve(meeting, organizer="bob@contoso.com", subject="S")]
+    )
+
+    patch, cannot = requests_for(plan(moved, outlook, baseline=baseline), moved, outlook)
+
+    assert patch.body == {"subject": "S"}
+    assert "organizer" in cannot.note
+    assert all(isinstance(fill.value, Unknown) for fill in cannot.fills)

@@ -576,3 +576,83 @@ def test_a_regarding_record_from_outlook_is_never_erased_and_is_reported_each_ro
         assert "cannot be carried out" in outcome.error
     assert len(fake.dataverse["tasks"]) == len(fake.graph["tasks"]) == 1
     assert _regarding_link(fake) == ["acc-1"]
+
+
+def _large_crm_attachment(fake: FakeMicrosoft, key: str, size: int) -> bytes:
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    fake.add(
+        "dataverse",
+        "activitymimeattachments",
+        {
+            "filename": "slides.pdf",
+            "mimetype": "application/pdf",
+            "body": base64.b64encode(data).decode(),
+            "objectid_appointment@odata.bind": f"/appointments({key})",
+        },
+    )
+    return data
+
+
+def test_an_attachment_from_3_mb_goes_through_an_upload_session_in_ranged_puts(
+    fake: FakeMicrosoft,
+) -> None:
+    """Graph: "If the file size is between 3 MB and 150 MB, create an upload session"."""
+    key = _crm_appointment(fake, "Review")
+    data = _large_crm_attachment(fake, key, 4 * 1024 * 1024 + 123)
+    connection = _connection(fake, [])
+
+    _plan, executed, baseline = _round(connection, None)
+
+    assert executed.complete, [o.error for o in executed.not_done]
+    [event] = fake.graph["events"]
+    [held] = fake.attachments[event].values()
+    assert base64.b64decode(held["contentBytes"]) == data
+    assert held["name"] == "slides.pdf"
+    assert ("POST", f"/v1.0/me/events/{event}/attachments") not in fake.log
+    assert ("POST", f"/v1.0/me/events/{event}/attachments/createUploadSession") in fake.log
+    puts = [i for i, (method, _path) in enumerate(fake.log) if method == "PUT"]
+    assert len(puts) == 2  # 10 x 320 KiB, then the rest
+    # The uploadUrl is pre-authenticated: the caller's token never goes with the bytes.
+    assert all(fake.authorizations[i] == "" for i in puts)
+    again, _executed, _baseline = _round(connection, baseline)
+    assert again.is_empty
+
+
+def test_an_attachment_under_3_mb_is_still_one_post(fake: FakeMicrosoft) -> None:
+    """Graph: "If the file size is under 3 MB, do a single POST on the attachments"."""
+    key = _crm_appointment(fake, "Review")
+    data = _large_crm_attachment(fake, key, 3 * 1024 * 1024 - 1)
+    connection = _connection(fake, [])
+
+    _plan, executed, _baseline = _round(connection, None)
+
+    assert executed.complete, [o.error for o in executed.not_done]
+    [event] = fake.graph["events"]
+    [held] = fake.attachments[event].values()
+    assert base64.b64decode(held["contentBytes"]) == data
+    assert not any(method == "PUT" for method, _path in fake.log)
+
+
+def test_an_all_day_crm_appointment_is_created_in_graph_at_midnight(fake: FakeMicrosoft) -> None:
+    """Graph refuses an `isAllDay` event whose start and end are not midnight in one zone."""
+    midnight = dt.datetime(2026, 11, 27, 8, tzinfo=dt.UTC)  # a Pacific user's midnight
+    fake.add(
+        "dataverse",
+        "appointments",
+        {
+            "subject": "Offsite",
+            "scheduledstart": midnight.isoformat(),
+            "scheduledend": (midnight + dt.timedelta(days=1)).isoformat(),
+            "isalldayevent": True,
+            "appointment_activity_parties": [{"participationtypemask": 7, "addressused": USER}],
+        },
+    )
+    connection = _connection(fake, [])
+
+    _plan, executed, baseline = _round(connection, None)
+
+    assert executed.complete, [o.error for o in executed.not_done]
+    [event] = fake.graph["events"].values()
+    assert event["start"]["dateTime"].startswith("2026-11-27T00:00")
+    again, _executed, _baseline = _round(connection, baseline)
+    assert again.is_empty

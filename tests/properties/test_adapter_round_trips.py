@@ -159,14 +159,37 @@ def test_a_dataverse_recurrence_round_trips(recurrence: Recurrence) -> None:
     assert recurrence_from_dataverse(recurrence_to_dataverse(recurrence)) == recurrence
 
 
-@given(timed(), st.data())
+# Graph holds an all-day event only as midnight to midnight in one zone (event.isAllDay), so
+# the all-day events it can express are whole days: midnights in the record's own named zone
+# (an event read from Graph), or UTC instants of midnights at a fixed whole-hour offset (a CRM
+# appointment; crmsync names that zone by its offset, so across a daylight-saving change only
+# the mailbox's zone, passed as `time_zone`, gives the CRM's exact instants back).
+NAMED_ZONES = st.sampled_from((ZoneInfo("America/Los_Angeles"), ZoneInfo("Europe/Paris")))
+FIXED_ZONES = st.sampled_from((dt.UTC, dt.timezone(dt.timedelta(hours=7))))
+
+
+@st.composite
+def whole_days(draw: st.DrawFn) -> dict[str, Any]:
+    first = dt.date(2026, 1, 1) + dt.timedelta(days=draw(st.integers(0, 700)))
+    last = first + dt.timedelta(days=draw(st.integers(1, 5)))
+    if draw(st.booleans()):
+        zone = draw(NAMED_ZONES)
+        start = dt.datetime.combine(first, dt.time(0), zone)
+        end = dt.datetime.combine(last, dt.time(0), zone)
+    else:
+        zone = draw(FIXED_ZONES)
+        start = dt.datetime.combine(first, dt.time(0), zone).astimezone(dt.UTC)
+        end = dt.datetime.combine(last, dt.time(0), zone).astimezone(dt.UTC)
+    return {"start": start, "end": end, "all_day": True}
+
+
+@given(timed() | whole_days(), st.data())
 def test_a_graph_event_round_trips(time: dict[str, Any], data: st.DataObject) -> None:
     event = Appointment(
         key="e-1",
         subject=data.draw(TEXT),
         body=data.draw(NOTES),
         location=data.draw(TEXT),
-        all_day=data.draw(st.booleans()),
         priority=data.draw(st.sampled_from(list(Priority))),
         show_as=data.draw(st.sampled_from(list(ShowAs))),
         organizer=data.draw(st.one_of(st.just(""), EMAIL)),
@@ -180,6 +203,46 @@ def test_a_graph_event_round_trips(time: dict[str, Any], data: st.DataObject) ->
     )
 
     assert event_from_graph(event_to_graph(event)) == event
+
+
+@given(timed())
+def test_an_all_day_event_is_written_midnight_to_midnight_in_one_zone_around_its_time(
+    time: dict[str, Any],
+) -> None:
+    """Graph: an isAllDay event's start and end "must be set to midnight and be in the same time
+    zone"; whatever the record holds, the event written covers it."""
+    body = event_to_graph(Appointment(key="e-1", all_day=True, **time))
+
+    start, end = body["start"], body["end"]
+    assert start["timeZone"] == end["timeZone"]
+    first = dt.datetime.fromisoformat(start["dateTime"])
+    last = dt.datetime.fromisoformat(end["dateTime"])
+    assert first.time() == last.time() == dt.time(0)
+    assert last > first
+    back = event_from_graph({**body, "id": "e-1"})
+    assert back.start <= time["start"]
+    # An end up to two hours past a midnight is that midnight (a daylight-saving change).
+    assert back.end >= time["end"] - dt.timedelta(hours=2)
+
+
+def test_a_pacific_all_day_appointment_across_a_daylight_saving_change_keeps_its_days() -> None:
+    """A CRM appointment from Saturday to Monday over the March change, as UTC instants."""
+    pacific = ZoneInfo("America/Los_Angeles")
+    start = dt.datetime(2026, 3, 7, tzinfo=pacific).astimezone(dt.UTC)
+    end = dt.datetime(2026, 3, 9, tzinfo=pacific).astimezone(dt.UTC)
+
+    body = event_to_graph(Appointment(key="e-1", start=start, end=end, all_day=True))
+    named = event_to_graph(
+        Appointment(key="e-1", start=start, end=end, all_day=True),
+        time_zone="Pacific Standard Time",
+    )
+
+    assert (body["start"]["dateTime"], body["end"]["dateTime"]) == (
+        "2026-03-07T00:00:00",
+        "2026-03-09T00:00:00",
+    )
+    back = event_from_graph({**named, "id": "e-1"})
+    assert (back.start, back.end) == (start, end)
 
 
 @given(timed(), st.data())

@@ -237,6 +237,85 @@ def _write_when(moment: dt.datetime) -> JSON:
     return {"dateTime": utc.isoformat(), "timeZone": "UTC"}
 
 
+_DAY = dt.timedelta(days=1)
+_TIME_FIELDS = frozenset(("start", "end", "all_day"))
+
+
+def _nearest_midnight(moment: dt.datetime) -> dt.datetime:
+    utc = moment.astimezone(dt.UTC)
+    floor = utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    return floor + _DAY if utc - floor > dt.timedelta(hours=12) else floor
+
+
+def _all_day_zone(start: dt.datetime, hints: tuple[str, ...]) -> tuple[str, dt.tzinfo]:
+    """The zone an all-day event's midnights are written in: its name for Graph and the zone.
+
+    Graph: an `isAllDay` event's start and end "must be set to midnight and be
+    in the same time zone" (event resource). A record read from Graph keeps
+    its zone; one from the CRM holds UTC instants (Dataverse stores a
+    user-local all-day appointment as the UTC instant of the user's
+    midnight), so the zone is the first that makes the start midnight of:
+    the record's own zone, the hints (the event's current zone, the
+    mailbox's), and the fixed offset the start itself implies (08:00 UTC is
+    midnight at UTC-8, CLDR's `Etc/GMT+8`, Windows "UTC-08").
+    """
+    names = []
+    key = getattr(start.tzinfo, "key", None)
+    if isinstance(key, str) and key in tz_win:
+        names.append(tz_win[key])
+    names.extend(hint for hint in hints if hint)
+    offset = _nearest_midnight(start) - start.astimezone(dt.UTC)
+    hours, rest = divmod(int(offset.total_seconds()), 3600)
+    if not rest and -12 <= hours <= 14:
+        names.append(tz_win["Etc/GMT" if not hours else f"Etc/GMT{-hours:+d}"])
+    zones = [(name, zone) for name in names if (zone := _zone(name)) is not None]
+    for name, zone in zones:
+        if start.astimezone(zone).time() == dt.time(0):
+            return name, zone
+    return zones[0] if zones else ("UTC", dt.UTC)
+
+
+def _write_all_day(
+    start: dt.datetime, end: dt.datetime, hints: tuple[str, ...]
+) -> tuple[JSON, JSON]:
+    """`start` and `end` of an all-day event: midnights of their days in one zone.
+
+    A start that is not midnight in any zone crmsync can name is moved to
+    the midnight that begins its day, and an end to the midnight that ends
+    its day (at least one day after the start), so Graph takes the event. An
+    end within two hours of a midnight is that midnight: a daylight-saving
+    change between the two (in a zone known only by the start's offset)
+    moves the end's midnight by an hour, not its day.
+    """
+    name, zone = _all_day_zone(start, hints)
+    first = start.astimezone(zone).date()
+    last_moment = end.astimezone(zone)
+    nearest = _nearest_midnight(last_moment.replace(tzinfo=dt.UTC))
+    if abs(nearest - last_moment.replace(tzinfo=dt.UTC)) <= dt.timedelta(hours=2):
+        last = nearest.date()
+    else:
+        last = last_moment.date() + _DAY
+    last = max(last, first + _DAY)
+    return (
+        {"dateTime": dt.datetime.combine(first, dt.time(0)).isoformat(), "timeZone": name},
+        {"dateTime": dt.datetime.combine(last, dt.time(0)).isoformat(), "timeZone": name},
+    )
+
+
+def _in_own_zone(reader: Reader, moment: dt.datetime | None) -> dt.datetime | None:
+    """An all-day event's time in the zone it was made in (Graph answers in UTC by default).
+
+    Graph returns `start`/`end` in UTC unless asked otherwise, while an
+    all-day event is midnight in `originalStartTimeZone`: the record keeps
+    that zone, so writing it back names the same midnight.
+    """
+    zone = _zone(reader.text("originalStartTimeZone") or "UTC")
+    if moment is None or zone is None:
+        return moment
+    local = moment.astimezone(zone)
+    return local if local.time() == dt.time(0) else moment
+
+
 def _body(reader: Reader) -> str:
     body = reader.child("body")
     if body is None:
@@ -469,20 +548,43 @@ def recurrence_from_graph(payload: Any, *, path: tuple[str | int, ...] = ()) -> 
     return build(reader, lambda: Recurrence(**values))
 
 
+# The pattern properties each type takes, from Graph's recurrencePattern resource ("Values of
+# type property", "Required properties"; `index` is "used if type is relativeMonthly or
+# relativeYearly"): "Include only the properties that you need ... Any property that you
+# include that does not have a supported value would result in an error."
+_PATTERN_PROPERTIES: Mapping[RecurrencePattern, tuple[str, ...]] = {
+    RecurrencePattern.DAILY: ("type", "interval"),
+    RecurrencePattern.WEEKLY: ("type", "interval", "daysOfWeek", "firstDayOfWeek"),
+    RecurrencePattern.ABSOLUTE_MONTHLY: ("type", "interval", "dayOfMonth"),
+    RecurrencePattern.RELATIVE_MONTHLY: ("type", "interval", "daysOfWeek", "index"),
+    RecurrencePattern.ABSOLUTE_YEARLY: ("type", "interval", "dayOfMonth", "month"),
+    RecurrencePattern.RELATIVE_YEARLY: ("type", "interval", "daysOfWeek", "month", "index"),
+}
+
+# A weekly pattern's `firstDayOfWeek`: Graph's documented default; a record does not hold one.
+_FIRST_DAY_OF_WEEK = "sunday"
+
+
 def recurrence_to_graph(recurrence: Recurrence) -> JSON:
-    """A Graph `patternedRecurrence` for a recurrence."""
-    pattern: JSON = {
+    """A Graph `patternedRecurrence` for a recurrence.
+
+    The pattern holds exactly the properties its type takes
+    (`_PATTERN_PROPERTIES`). One a record lacks is taken from the start date,
+    as Outlook fills in a new series: its weekday, its day of the month, its
+    month; a relative pattern's `index` defaults to `first` and a weekly
+    one's `firstDayOfWeek` to `sunday`, Graph's own defaults.
+    """
+    start = recurrence.start_date
+    values: JSON = {
         "type": _invert(_PATTERN)[recurrence.pattern],
         "interval": recurrence.interval,
+        "daysOfWeek": list(recurrence.days_of_week) or [DAY_NAMES[start.isoweekday() % 7]],
+        "firstDayOfWeek": _FIRST_DAY_OF_WEEK,
+        "dayOfMonth": recurrence.day_of_month or start.day,
+        "month": recurrence.month or start.month,
+        "index": recurrence.index or "first",
     }
-    if recurrence.days_of_week:
-        pattern["daysOfWeek"] = list(recurrence.days_of_week)
-    if recurrence.day_of_month is not None:
-        pattern["dayOfMonth"] = recurrence.day_of_month
-    if recurrence.month is not None:
-        pattern["month"] = recurrence.month
-    if recurrence.index is not None:
-        pattern["index"] = recurrence.index
+    pattern = {name: values[name] for name in _PATTERN_PROPERTIES[recurrence.pattern]}
     span: JSON = {"startDate": recurrence.start_date.isoformat()}
     if recurrence.end_date is not None:
         span |= {"type": "endDate", "endDate": recurrence.end_date.isoformat()}
@@ -604,6 +706,9 @@ def event_from_graph(
         "tracked": _tracked(reader, tracked),
         "modified": reader.moment("lastModifiedDateTime"),
     }
+    if values["all_day"]:
+        values["start"] = _in_own_zone(reader, values["start"])
+        values["end"] = _in_own_zone(reader, values["end"])
     return build(reader, lambda: Appointment(**values))
 
 
@@ -625,7 +730,11 @@ _EVENT_PROPS: dict[str, tuple[str, ...]] = {
 
 
 def event_to_graph(
-    appointment: Appointment, *, fields: Collection[str] | None = None, current: Any = None
+    appointment: Appointment,
+    *,
+    fields: Collection[str] | None = None,
+    current: Any = None,
+    time_zone: str = "",
 ) -> JSON:
     """The Graph request body for an event (all of it, or only `fields`).
 
@@ -633,8 +742,22 @@ def event_to_graph(
     .../attachments`); `state` is not writable (cancelling is an action), nor
     is `uid` (Graph's `iCalUId` is read-only).
     `current` keeps categories other than the tracking one.
+
+    An all-day event starts and ends at midnight in one zone, as Graph
+    requires of `isAllDay`: the record's own zone, else `current`'s, else
+    `time_zone` (the mailbox's, a Windows or IANA name), else the fixed
+    offset at which its start is midnight. A change to any of its start, end
+    or all-day flag writes all three, so Graph never sees `isAllDay` beside
+    times it would refuse.
     """
     now = Reader(current if current is not None else {})
+    if appointment.all_day and fields is not None and _TIME_FIELDS & set(fields):
+        fields = {*fields, *_TIME_FIELDS}
+    start, end = _write_when(appointment.start), _write_when(appointment.end)
+    if appointment.all_day:
+        held = now.child("start")
+        hints = (now.text("originalStartTimeZone"), "" if held is None else held.text("timeZone"))
+        start, end = _write_all_day(appointment.start, appointment.end, (*hints, time_zone))
     other_categories = [c for c in now.strings("categories") if c != TRACKED_CATEGORY]
     object_type = (
         _SERVICE_ACTIVITY_TYPE
@@ -645,8 +768,8 @@ def event_to_graph(
         "subject": appointment.subject,
         "body": {"contentType": "text", "content": appointment.body},
         "location": {"displayName": appointment.location},
-        "start": _write_when(appointment.start),
-        "end": _write_when(appointment.end),
+        "start": start,
+        "end": end,
         "isAllDay": appointment.all_day,
         "importance": appointment.priority.value,
         "showAs": _invert(_SHOW_AS)[appointment.show_as],
@@ -664,7 +787,10 @@ def event_to_graph(
         else recurrence_to_graph(appointment.recurrence),
         "categories": other_categories + ([TRACKED_CATEGORY] if appointment.tracked else []),
     }
-    if not appointment.organizer:
+    if not appointment.organizer or fields is not None:
+        # Graph's event update takes no organizer ("Update event": the properties an update
+        # can write do not include it): a PATCH holding it would change nothing and read as
+        # done. An organizer change is an update no property writes (see requests._cannot).
         del body["organizer"]
     extended = {
         "key": (CRMID_PROPERTY, appointment.key),

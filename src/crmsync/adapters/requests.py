@@ -72,6 +72,8 @@ from crmsync.records import (
 
 __all__ = [
     "TODO_LIST_PLACEHOLDER",
+    "UPLOAD_CHUNK_BYTES",
+    "UPLOAD_SESSION_BYTES",
     "AttachmentBytes",
     "AttachmentId",
     "Fill",
@@ -82,6 +84,7 @@ __all__ = [
     "Ref",
     "Request",
     "Unknown",
+    "Upload",
     "crm_id_for",
     "event_transaction_id",
     "requests_by_op",
@@ -236,6 +239,50 @@ class Unknown:
         return {"kind": "unknown", "what": self.what}
 
 
+UPLOAD_SESSION_BYTES = 3 * 1024 * 1024
+"""From this size an event attachment goes through an upload session, not one `POST`.
+
+Graph: "If the file size is under 3 MB, do a single POST on the attachments
+navigation property ...; if the file size is between 3 MB and 150 MB, create
+an upload session" (Attach large files to Outlook messages or events).
+"""
+
+UPLOAD_CHUNK_BYTES = 10 * 320 * 1024
+"""The bytes of one ranged `PUT` to an upload session's `uploadUrl` (the last may be shorter).
+
+A multiple of 320 KiB, as Graph's upload sessions take ranges, and under the
+4 MB Graph allows per `PUT` ("upload ranges of bytes (up to 4 MB each
+time)", attachment: createUploadSession).
+"""
+
+
+@attrs.frozen
+class Upload:
+    """The bytes of a large attachment, sent in ranged `PUT`s to an upload session.
+
+    The request holding it is a `PUT` to the `uploadUrl` in the response of
+    request `session` (a `POST .../attachments/createUploadSession`). Its
+    executor sends `bytes` in ranges of `UPLOAD_CHUNK_BYTES`, each with
+    `Content-Range: bytes {first}-{last}/{size}`, and no `Authorization`
+    header: the `uploadUrl` is pre-authenticated and Graph's documentation
+    says not to send one. The attachment exists once the last range is
+    answered 201.
+    """
+
+    session: str
+    bytes: AttachmentBytes
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"session", "bytes": {...}, "size", "chunk"}`."""
+        return {
+            "session": self.session,
+            "bytes": self.bytes.to_json(),
+            "size": self.size,
+            "chunk": UPLOAD_CHUNK_BYTES,
+        }
+
+
 Ref = FromResponse | AttachmentBytes | AttachmentId | LinkedResourceId | Param | Unknown
 """Where a value to fill in comes from."""
 
@@ -333,6 +380,9 @@ class Request:
             because the record exists (412: an earlier attempt whose answer
             was lost made it) or answers without the record; the create is
             then done and the record read is its answer.
+        upload: for the `PUT` of a large attachment, the bytes to send in
+            ranges to the upload session's `uploadUrl` (`Upload`); the
+            request's `url` is then `{uploadUrl}`.
     """
 
     service: Service
@@ -346,6 +396,7 @@ class Request:
     fills: tuple[Fill, ...] = ()
     headers: Mapping[str, str] = attrs.field(factory=dict, converter=_headers)
     read_back: str = ""
+    upload: Upload | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The request as plain JSON data, the shape `crmsync plan --emit --format json` prints."""
@@ -361,6 +412,7 @@ class Request:
             "fills": [fill.to_json() for fill in self.fills],
             "note": self.note,
             "read_back": self.read_back,
+            "upload": None if self.upload is None else self.upload.to_json(),
         }
 
 
@@ -497,6 +549,9 @@ class _Builder:
 
     def _graph(self, op: Op) -> list[Request]:
         if op.domain is Domain.ATTACHMENT:
+            large = cast(Attachment, op.record).size >= UPLOAD_SESSION_BYTES
+            if op.action is Action.CREATE and large:
+                return self._graph_upload(op)
             return [self._graph_attachment(op)]
         base, fills = self._graph_base(op.domain)
         item = f"{base}/{self.graph_item(op.domain, op.key)}"
@@ -601,6 +656,50 @@ class _Builder:
         held = AttachmentId(attachment.content_hash, attachment.name, op.side, op.key)
         fills = (*on_item, Fill("url", "attachmentId", held))
         return Request("graph", "DELETE", f"{url}/{{attachmentId}}", depends_on=after, fills=fills)
+
+    def _graph_upload(self, op: Op) -> list[Request]:
+        """A large attachment: an upload session, then its bytes in ranged `PUT`s.
+
+        Graph refuses a single `POST` from 3 MB ("Attach large files to
+        Outlook messages or events"); `createUploadSession` takes an
+        `attachmentItem` (attachmentType file, name, size, contentType).
+        """
+        attachment = cast(Attachment, op.record)
+        created = self.creates.get((op.side, op.key))
+        if created is not None:
+            item = "{eventId}"
+            on_item: tuple[Fill, ...] = (Fill("url", "eventId", FromResponse(created, "/id")),)
+            after: tuple[str, ...] = (created,)
+        else:
+            item, on_item, after = self.graph_item(Domain.APPOINTMENT, op.key), (), ()
+        session_body = {
+            "AttachmentItem": {
+                "attachmentType": "file",
+                "name": attachment.name,
+                "size": attachment.size,
+                "contentType": attachment.mime_type,
+            }
+        }
+        session = Request(
+            "graph",
+            "POST",
+            f"/me/events/{item}/attachments/createUploadSession",
+            session_body,
+            f"an upload session for {attachment.name!r} ({attachment.size} bytes)",
+            depends_on=after,
+            fills=on_item,
+        )
+        session_id = f"{OpRef.of(op).id}#0"  # `for_op` numbers an op's requests from 0
+        source = AttachmentBytes(attachment.content_hash, attachment.name, _other(op.side), op.key)
+        put = Request(
+            "graph",
+            "PUT",
+            "{uploadUrl}",
+            note=f"the bytes of {attachment.name!r} from the CRM, in ranges, to the uploadUrl",
+            depends_on=(session_id,),
+            upload=Upload(session_id, source, attachment.size),
+        )
+        return [session, put]
 
     # -- Dataverse (CRM ops) -------------------------------------------------
 
