@@ -6,6 +6,7 @@ import importlib
 import io
 import pkgutil
 import re
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
@@ -198,3 +199,59 @@ def test_the_sync_service_in_the_adapters_page_is_complete_in_under_60_lines() -
     ):
         assert step in service
     assert any("sync_once(" in b and "FakeMicrosoft()" in b for b in blocks)
+
+
+# -- docs that stand alone -----------------------------------------------------------
+
+OUTSIDE = ("DESIGN" + ".md", "../" + "shared")  # spelled apart, so this file does not match
+ALLOWED = {(".ci/run", "python ../" + "shared/tools/check_api.py")}  # CI's public API check
+
+
+def _tracked_files() -> list[str]:
+    """The files git tracks (every file but build output, outside a git checkout)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z"],  # noqa: S607 - the developer's git, on PATH
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        skipped = {".git", ".venv", "site", "__pycache__", "mutants"}
+        return [
+            str(path.relative_to(ROOT))
+            for path in ROOT.rglob("*")
+            if path.is_file() and not skipped & set(path.relative_to(ROOT).parts)
+        ]
+    return [name for name in listed.decode().split("\0") if name]
+
+
+def test_no_file_in_the_repository_points_outside_it() -> None:
+    """Docs, code and tests stand alone: nothing names a file or folder beside the checkout."""
+    found = []
+    for name in _tracked_files():
+        try:
+            text = (ROOT / name).read_text("utf-8")
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue  # a binary file (the report's screenshot)
+        found += [
+            f"{name}:{number}: {line.strip()}"
+            for number, line in enumerate(text.splitlines(), 1)
+            if any(word in line for word in OUTSIDE) and (name, line.strip()) not in ALLOWED
+        ]
+    assert found == []
+
+
+def test_the_design_page_is_linked_and_names_every_code_setting_and_public_name() -> None:
+    import attrs
+
+    import crmsync
+    from crmsync.plan import NOTICE_CODES
+
+    design = (ROOT / "docs" / "design.md").read_text("utf-8")
+    assert "(docs/design.md)" in (ROOT / "README.md").read_text("utf-8")
+    assert re.search(r"^  - .*: design\.md$", (ROOT / "mkdocs.yml").read_text("utf-8"), re.M)
+    quoted = set(re.findall(r"`([\w.]+)`", design))
+    assert [code for code in NOTICE_CODES if code not in quoted] == []
+    assert [f.name for f in attrs.fields(crmsync.Settings) if f.name not in quoted] == []
+    assert [name for name in crmsync.__all__ if name not in quoted] == []
