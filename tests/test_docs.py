@@ -9,9 +9,11 @@ import re
 import subprocess
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
+from crmsync import Settings
 from crmsync.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,7 +200,38 @@ def test_the_sync_service_in_the_adapters_page_is_complete_in_under_60_lines() -
         ".baseline(",
     ):
         assert step in service
-    assert any("sync_once(" in b and "FakeMicrosoft()" in b for b in blocks)
+    assert any("sync_once(" in b and "MockTransport(" in b for b in blocks)
+    assert not [b for b in blocks if re.search(r"^(from|import) (fake_microsoft|tests)\b", b, re.M)]
+
+
+def test_the_sync_service_in_the_adapters_page_converges_against_the_stateful_fake(
+    tmp_path: Path,
+) -> None:
+    """Two rounds against tests/fake_microsoft.py: everything done, then nothing to do."""
+    from crmsync.http import Connection
+    from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft
+
+    [service] = [b for b in _python_blocks(DOC) if "def sync_once(" in b]
+    namespace: dict[str, Any] = {"__name__": "docs.adapters"}
+    exec(compile(service, str(DOC), "exec"), namespace)  # noqa: S102 - our own docs
+    with FakeMicrosoft() as fake:
+        fake.add("dataverse", "contacts", {"firstname": "Ann", "emailaddress1": "ann@x.org"})
+        fake.add("graph", "tasks", {"title": "Call Ann", "categories": ["Tracked to Dynamics 365"]})
+        with Connection(
+            graph_token=lambda: GRAPH_TOKEN,
+            dataverse_url=fake.url,
+            dataverse_token=lambda: DATAVERSE_TOKEN,
+            graph_url=fake.graph_url,
+            allow_loopback_http=True,  # the fake serves plain http on 127.0.0.1
+        ) as connection:
+            first = namespace["sync_once"](connection, tmp_path, "ann@contoso.com", Settings())
+            again = namespace["sync_once"](connection, tmp_path, "ann@contoso.com", Settings())
+    assert first is not None
+    assert first.complete
+    assert len(first.done) == 2
+    assert again is not None
+    assert again.plan.is_empty
+    assert [c["givenName"] for c in fake.graph["contacts"].values()] == ["Ann"]
 
 
 # -- docs that stand alone -----------------------------------------------------------
