@@ -1,7 +1,7 @@
 """Microsoft's documentation samples, as the project ships them for its tests.
 
-tests/samples/microsoft-docs/ holds byte-for-byte copies of
-../shared/samples/microsoft-docs/ (SOURCES.txt says where each comes from).
+tests/samples/microsoft-docs/ holds JSON bodies copied verbatim from Microsoft's
+documentation (SOURCES.txt says where each comes from).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 SAMPLES = Path(__file__).parent / "samples" / "microsoft-docs"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "samples" / "microsoft-docs"
 
 
 def sample(name: str) -> Any:

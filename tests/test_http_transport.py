@@ -10,6 +10,7 @@ malformed `$batch` answers, bad new ids). Every loop is bounded by a rule count.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -703,3 +704,34 @@ def test_rounds_under_transport_faults_return_converge_and_never_duplicate(
     assert sum(fake.faults.values()) > 10, fake.faults
     assert rounds > 10, (rounds, failed_reads)
     _no_duplicates(fake)
+
+
+# -- logging -----------------------------------------------------------------------
+
+
+def test_at_info_crmsync_logs_no_request_and_at_debug_one_line_per_request(
+    fake: FakeMicrosoft, caplog: pytest.LogCaptureFixture
+) -> None:
+    _contacts(fake, 3)
+    connection = _connection(fake, [])
+    with caplog.at_level(logging.INFO):
+        _execute(connection)
+    assert [r for r in caplog.records if r.name in ("httpx", "crmsync.http")] == []
+
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="crmsync.http"):
+        connection.read_crm()
+    lines = [r.getMessage() for r in caplog.records if r.name == "crmsync.http"]
+    assert lines
+    assert all(line.startswith("dataverse GET http://127.0.0.1:") for line in lines)
+    assert all(": 200 (" in line for line in lines)
+
+
+def test_httpx_still_logs_the_requests_crmsync_does_not_send(
+    fake: FakeMicrosoft, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The filter crmsync adds to httpx's logger drops only crmsync's own requests."""
+    with caplog.at_level(logging.INFO, logger="httpx"), httpx.Client() as client:
+        client.get(f"{fake.url}/nowhere")
+    assert [r.name for r in caplog.records] == ["httpx"]
+    assert logging.getLogger("httpx").level == logging.NOTSET  # no level was set

@@ -41,16 +41,26 @@ sides into snapshots, and `Connection.execute` runs the requests of
 the plan's `baseline_updates` with `crmsync.apply.advance_baseline`: a
 record whose op was not done keeps its previous baseline entry, so the next
 plan picks it up again.
+
+Logging is quiet by default: each request crmsync sends is logged at DEBUG on
+the `crmsync.http` logger (method, URL, status, seconds), and httpx's own INFO
+line for it (the whole URL, with its long encoded `$filter`) is dropped by a
+filter on the `httpx` logger that passes every record not emitted while crmsync
+sends. No level, handler or other logger is touched. To see the requests:
+`logging.getLogger("crmsync.http").setLevel(logging.DEBUG)` with a handler
+(`logging.basicConfig()`, say).
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import copy
 import email.utils
 import hashlib
 import ipaddress
 import json
+import logging
 import math
 import re
 import time
@@ -112,6 +122,24 @@ _GRAPH_PROPERTIES = (
     graph_adapter.OBJECT_TYPE_PROPERTY,
     graph_adapter.MAILING_ADDRESS_PROPERTY,
 )
+_LOG = logging.getLogger(__name__)
+# True while this context sends one of crmsync's requests (contexts, not a global flag:
+# a request another thread sends meanwhile keeps httpx's line).
+_SENDING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "crmsync_http_sending", default=False
+)
+
+
+class _QuietHttpx(logging.Filter):
+    """Drops httpx's per-request INFO line for the requests crmsync sends, and nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _SENDING.get()
+
+
+# Added to httpx's logger at import; the filter passes every record but those above.
+logging.getLogger("httpx").addFilter(_QuietHttpx())
+
 _DATAVERSE_HEADERS = {
     "Accept": "application/json",
     "OData-MaxVersion": "4.0",
@@ -628,7 +656,20 @@ class Connection:
             method, target, json=body, headers=self._headers(service, headers)
         )
         # Never a redirect: it could carry the request (and its token) elsewhere.
-        response = self.client.send(request, stream=True, follow_redirects=False)
+        started = time.monotonic()
+        sending = _SENDING.set(True)
+        try:
+            response = self.client.send(request, stream=True, follow_redirects=False)
+        finally:
+            _SENDING.reset(sending)
+        _LOG.debug(
+            "%s %s %s: %d (%.3f s)",
+            service,
+            method,
+            target,
+            response.status_code,
+            time.monotonic() - started,
+        )
         try:
             chunks, size = [], 0
             for chunk in response.iter_bytes():

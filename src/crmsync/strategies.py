@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 import attrs
+from hypothesis import assume
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
 import crmsync
 from crmsync.records import (
@@ -37,6 +39,7 @@ from crmsync.records import (
 from crmsync.settings import AddressRemap, AddressSync, ConflictPolicy, Direction, Settings
 
 __all__ = [
+    "CHANGES",
     "NOW",
     "USER",
     "World",
@@ -389,19 +392,66 @@ def _first_sync(crm: CrmSnapshot, outlook: OutlookSnapshot, old: Settings) -> cr
 
 
 def _edit(
-    draw: st.DrawFn, records: tuple[Any, ...], fresh: st.SearchStrategy[Any]
+    draw: st.DrawFn,
+    records: tuple[Any, ...],
+    fresh: st.SearchStrategy[Any],
+    *,
+    forced: tuple[str, str] = ("", ""),
+    add: bool = False,
+    taken: Collection[str] = (),
 ) -> tuple[Any, ...]:
+    """People's edits on one side: each record kept, edited or deleted, and a few added.
+
+    `forced` is `(key, "edited" | "deleted")`: that record is changed or deleted
+    for sure. `add` makes at least one record new, under a key not in `taken`.
+    """
     out = []
     for record in records:
-        action = draw(st.sampled_from(("keep", "keep", "edit", "delete")))
+        if record.key == forced[0]:
+            action = "delete" if forced[1] == "deleted" else "edit"
+        else:
+            action = draw(st.sampled_from(("keep", "keep", "edit", "delete")))
         if action == "keep":
             out.append(record)
         elif action == "edit":
             edited = attrs.evolve(draw(fresh), key=record.key)
             # Mostly a few fields, as people edit; sometimes the whole record.
             whole = draw(st.integers(0, 4)) == 0
-            out.append(edited if whole else _mix(draw, record, edited))
-    return _unique([*out, *draw(st.lists(fresh, max_size=2))])
+            edited = edited if whole else _mix(draw, record, edited)
+            if record.key == forced[0] and _same(edited, record):
+                edited = _changed(draw, record)
+            out.append(edited)
+    added = draw(st.lists(fresh, min_size=1 if add else 0, max_size=2))
+    # A new record under the deleted key would undo the delete: it gets a key of its own.
+    added = [
+        attrs.evolve(r, key=f"new-{r.key}") if (r.key, "deleted") == forced else r for r in added
+    ]
+    if add:
+        used = {record.key for record in out} | set(taken)
+        if added[0].key in used:
+            added[0] = attrs.evolve(added[0], key=f"new-{added[0].key}")
+    return _unique([*out, *added])
+
+
+def _same(one: Any, other: Any) -> bool:
+    """Equal but for `modified`."""
+    return bool(attrs.evolve(one, modified=None) == attrs.evolve(other, modified=None))
+
+
+# A text field of each record type that every edit may change (a value from the pool).
+_EDITABLE = {
+    CrmContact: "job_title",
+    OutlookContact: "job_title",
+    Appointment: "location",
+    Task: "notes",
+}
+
+
+def _changed(draw: st.DrawFn, record: Any) -> Any:
+    """The record with one text field changed to another value of the pool."""
+    field = _EDITABLE[type(record)]
+    other = [word for word in _WORDS if word != getattr(record, field)]
+    return attrs.evolve(record, **{field: draw(st.sampled_from(other))})
 
 
 _FIXED_IN_EDITS = ("key", "modified", "tracked", "owner")
@@ -416,14 +466,35 @@ def _mix(draw: st.DrawFn, old: Any, new: Any) -> Any:
         return old  # e.g. a new start after the old end
 
 
-@st.composite
+CHANGES: Final = frozenset(
+    f"{domain}.{change}"
+    for domain in ("contact", "appointment", "task")
+    for change in ("edited", "deleted", "added")
+)
+"""The kinds of change `worlds(must_include=...)` takes: `"<domain>.<change>"`.
+
+- `edited`: a record linked at the last sync differs on one side (a field changed);
+- `deleted`: a record linked at the last sync is gone from one side;
+- `added`: a record is new on one side (its key in neither the side nor its baseline).
+"""
+
+_PLURAL = {"contact": "contacts", "appointment": "appointments", "task": "tasks"}
+# Records that always sync from the CRM in a first sync, whatever the settings: no natural key
+# to match ambiguously, no recurrence or assignment to refuse.
+_SEEDS: dict[str, st.SearchStrategy[Any]] = {
+    "contact": crm_contacts(key="seed").map(lambda c: attrs.evolve(c, emails=())),
+    "appointment": appointments(key="seed").map(lambda a: attrs.evolve(a, uid="")),
+    "task": tasks(key="seed", assigned=False).map(lambda t: attrs.evolve(t, recurrence=None)),
+}
+
+
 def worlds(
-    draw: st.DrawFn,
     *,
     max_records: int = 3,
     first_sync: bool | None = None,
     switch_address_mode: bool | None = None,
-) -> World:
+    must_include: Collection[str] = (),
+) -> st.SearchStrategy[World]:
     """Consistent worlds: linked pairs, edits on both sides, deletes, conflicts, switches.
 
     The baseline is what a real sync under the previous settings left behind;
@@ -432,13 +503,58 @@ def worlds(
     change (address mode switches included).
 
     Args:
-        draw: supplied by Hypothesis.
         max_records: records per domain and side before the edits (3 by default:
             enough for duplicates and ambiguous matches, small enough that a failure
             shrinks in seconds).
         first_sync: True for no baseline, False for always one.
         switch_address_mode: force (or forbid) an `address_sync` switch.
+        must_include: kinds of change every world holds at least one of, from
+            `CHANGES` (`{"task.edited"}`: a linked task changed on one side). Each is
+            built in, not filtered for: a domain without a linked record gets one
+            more CRM record before the first sync (key `"seed"`), and the side,
+            the record and the change are drawn. Implies a baseline.
+
+    Returns:
+        A strategy for `World`.
+
+    Raises:
+        InvalidArgument: a kind not in `CHANGES`, or `must_include` with `first_sync=True`.
     """
+    unknown = sorted(set(must_include) - CHANGES)
+    if unknown:
+        raise InvalidArgument(f"must_include: {unknown} not in {sorted(CHANGES)}")
+    if must_include and first_sync:
+        raise InvalidArgument("must_include needs a baseline: not with first_sync=True")
+    return _worlds(
+        max_records=max_records,
+        first_sync=False if must_include else first_sync,
+        switch_address_mode=switch_address_mode,
+        must_include=tuple(sorted(must_include)),
+    )
+
+
+def _linked(baseline: Baseline, domain: str) -> list[str]:
+    """Keys of a domain's records on both sides of the baseline."""
+    crm = {r.key for r in getattr(baseline.crm, _PLURAL[domain])}
+    return sorted(r.key for r in getattr(baseline.outlook, _PLURAL[domain]) if r.key in crm)
+
+
+def _seeded(draw: st.DrawFn, crm: CrmSnapshot, domain: str) -> CrmSnapshot:
+    """The CRM snapshot with one more record of the domain, one that a first sync links."""
+    name = _PLURAL[domain]
+    records: dict[str, Any] = {name: (*getattr(crm, name), draw(_SEEDS[domain]))}
+    return attrs.evolve(crm, **records)
+
+
+@st.composite
+def _worlds(
+    draw: st.DrawFn,
+    *,
+    max_records: int,
+    first_sync: bool | None,
+    switch_address_mode: bool | None,
+    must_include: tuple[str, ...],
+) -> World:
     before = draw(settings())
     crm = draw(crm_snapshots(max_records=max_records))
     outlook = draw(outlook_snapshots(max_records=max_records))
@@ -455,15 +571,51 @@ def worlds(
     if no_baseline:
         return World(crm=crm, outlook=outlook, baseline=None, settings=now_settings)
     synced = _first_sync(crm, outlook, before)
+    # Only a change to a linked record needs one; the seed is added and synced only when missing.
+    kinds = [kind.split(".") for kind in must_include]
+    unseeded = sorted(
+        {d for d, change in kinds if change != "added" and not _linked(synced.baseline, d)}
+    )
+    if unseeded:
+        for domain in unseeded:
+            crm = _seeded(draw, crm, domain)
+        synced = _first_sync(crm, outlook, before)
+        assume(all(_linked(synced.baseline, domain) for domain in unseeded))
+    # Per domain and side: the record to edit or delete, and whether a record is added.
+    forced: dict[tuple[str, str], tuple[str, str]] = {}
+    adds: set[tuple[str, str]] = set()
+    for domain, change in kinds:
+        if change == "added":
+            adds.add((domain, draw(st.sampled_from(("crm", "outlook")))))
+            continue
+        # An edit and a delete in one domain go to different sides.
+        free = [side for side in ("crm", "outlook") if (domain, side) not in forced]
+        key = draw(st.sampled_from(_linked(synced.baseline, domain)))
+        forced[domain, draw(st.sampled_from(free))] = (key, change)
+
+    def edited(side: str, domain: str, fresh: st.SearchStrategy[Any]) -> tuple[Any, ...]:
+        records = getattr(getattr(synced, side), _PLURAL[domain])
+        if not must_include:
+            return _edit(draw, records, fresh)
+        taken = {r.key for r in getattr(getattr(synced.baseline, side), _PLURAL[domain])}
+        return _edit(
+            draw,
+            records,
+            fresh,
+            forced=forced.get((domain, side), ("", "")),
+            add=(domain, side) in adds,
+            taken=taken,
+        )
+
     edited_crm = CrmSnapshot(
-        contacts=_edit(draw, synced.crm.contacts, crm_contacts()),
-        appointments=_edit(draw, synced.crm.appointments, _APPOINTMENTS),
-        tasks=_edit(draw, synced.crm.tasks, _TASKS),
+        contacts=edited("crm", "contact", crm_contacts()),
+        appointments=edited("crm", "appointment", _APPOINTMENTS),
+        tasks=edited("crm", "task", _TASKS),
     )
     edited_outlook = OutlookSnapshot(
-        contacts=_edit(draw, synced.outlook.contacts, outlook_contacts()),
-        appointments=_edit(draw, synced.outlook.appointments, _APPOINTMENTS),
-        tasks=_edit(draw, synced.outlook.tasks, _TASKS),
+        contacts=edited("outlook", "contact", outlook_contacts()),
+        appointments=edited("outlook", "appointment", _APPOINTMENTS),
+        tasks=edited("outlook", "task", _TASKS),
     )
     return World(
         crm=edited_crm, outlook=edited_outlook, baseline=synced.baseline, settings=now_settings

@@ -1,9 +1,9 @@
-"""A reference model of contact sync, written from ../shared/DESIGN.md alone.
+"""A reference model of contact sync, written from docs/design.md alone.
 
 It is small, slow and meant to be obviously right. It never calls crmsync's own helpers
 (no `FieldRule.same`, `Address.same_as`/`normalized`, `merge_fields`, no domain module):
 it reads the records' attributes as raw values, builds records with their public
-constructors, and normalizes e-mail addresses and postal addresses itself, as DESIGN.md
+constructors, and normalizes e-mail addresses and postal addresses itself, as docs/design.md
 defines them:
 
 - an e-mail address is compared stripped and casefolded; a contact's natural key is its
@@ -24,7 +24,7 @@ What it predicts for a world (`Outcome`):
 - the creates, deletes, links and unlinks by (action, side, key);
 - the notices, counted by (key, code);
 - for contacts an address remap under PRESERVE moves: the constraints the result must
-  meet (DESIGN.md fixes what is kept, not which slot holds it).
+  meet (docs/design.md fixes what is kept, not which slot holds it).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ OUTLOOK_SLOTS = ("business_address", "home_address", "other_address")
 AddressKey = tuple[str, ...]
 
 
-# --- values, as DESIGN.md defines their equality --------------------------------------
+# --- values, as docs/design.md defines their equality --------------------------------------
 
 
 def text_key(value: str) -> str:
@@ -298,7 +298,7 @@ def plan_contacts(
     settings: Any,
     user: str,
 ) -> Outcome:
-    """What syncing the contacts must give, by DESIGN.md."""
+    """What syncing the contacts must give, by docs/design.md."""
     out = Outcome()
     now = {"crm": {r.key: r for r in crm}, "outlook": {r.key: r for r in outlook}}
     base: dict[str, dict[str, Any]] = {"crm": {}, "outlook": {}}
@@ -568,7 +568,7 @@ def task_merge(key: str, crm: Any, outlook: Any, base: Any, settings: Any, out: 
 def plan_tasks(
     crm: Iterable[Any], outlook: Iterable[Any], baseline: Any, settings: Any, user: str
 ) -> Outcome:
-    """What syncing the tasks must give, by DESIGN.md."""
+    """What syncing the tasks must give, by docs/design.md."""
     from crmsync import Task
 
     out = Outcome()
@@ -741,7 +741,7 @@ def write_appointment(record: Any, values: Mapping[str, Any]) -> Any:
 def plan_appointments(
     crm: Iterable[Any], outlook: Iterable[Any], baseline: Any, settings: Any, user: str, now: Any
 ) -> Outcome:
-    """What syncing the appointments must give, by DESIGN.md."""
+    """What syncing the appointments must give, by docs/design.md."""
     from crmsync import Appointment
 
     out = Outcome()

@@ -67,7 +67,7 @@ def field_values(name: str, value: Any) -> set[Value]:
 
 
 def superseded(world: ModelWorld) -> set[Value]:
-    """Values a person's later edit may replace, by DESIGN.md.
+    """Values a person's later edit may replace, by docs/design.md.
 
     For a linked pair, a field one side changed since the last sync travels to the other
     side and replaces what that side holds there (fields are read as the last sync's

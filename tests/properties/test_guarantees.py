@@ -1,4 +1,4 @@
-"""Property tests for DESIGN.md's guarantees, all three domains and random settings together.
+"""Property tests for docs/design.md's guarantees, all three domains and random settings together.
 
 Laws: convergence, determinism, safety (no lost update), maximality, no
 duplicates, settings honoured, JSON round trip. Each law is checked by
@@ -46,7 +46,7 @@ def next_world(world: World, synced: crmsync.Synced) -> World:
 def settles(planned: Plan) -> bool:
     """After applying this plan, the next one must be empty.
 
-    DESIGN.md's two by-design exceptions: a LINK merges the pair in the next
+    docs/design.md's two by-design exceptions: a LINK merges the pair in the next
     round, and attachments deferred by the budget move in later rounds. And an
     UNLINK makes its survivor a candidate for a LINK by natural key next round.
     """
@@ -72,7 +72,7 @@ def assert_converges(world: World, max_rounds: int = 8) -> None:
 
 @given(worlds())
 def test_convergence_plan_apply_plan_again_gives_no_ops(world: World) -> None:
-    """Convergence: within the rounds DESIGN.md allows, planning again writes nothing."""
+    """Convergence: within the rounds docs/design.md allows, planning again writes nothing."""
     assert_converges(world)
 
 
@@ -250,7 +250,7 @@ def test_no_duplicates_a_create_never_lands_on_a_taken_key_or_doubles_a_contact(
             side = world.crm if op.side is Side.CRM else world.outlook
             assert op.key not in index(side, op.domain)
     # Contacts new on both sides with one e-mail address are linked, never doubled. (Judged
-    # only where every holder of the address is new and tracked: DESIGN.md's duplicate rule.)
+    # only where every holder of the address is new and tracked: docs/design.md's duplicate rule.)
     linked_keys: set[str] = set()
     if world.baseline is not None:
         linked_keys = {c.key for c in world.baseline.crm.contacts} & {
