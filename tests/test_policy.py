@@ -1,16 +1,14 @@
-"""Tests for crmsync.policy: SyncInput, compose, exclude, refine."""
+"""Tests for crmsync.policy: SyncInput, compose, exclude."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import attrs
 import pytest
 
 import crmsync
 from crmsync import (
     Action,
-    Baseline,
     BaselineUpdate,
     CrmContact,
     CrmSnapshot,
@@ -26,10 +24,9 @@ from crmsync import (
     compose,
     default_policies,
     exclude,
-    refine,
 )
 from crmsync.policy import finish_plan
-from support import NOW, USER, converge
+from support import NOW, USER
 
 
 def inp(crm: CrmSnapshot, outlook: OutlookSnapshot) -> SyncInput:
@@ -112,157 +109,6 @@ def test_exclude_skips_matching_records_with_a_notice_and_changes_nothing_else()
 def test_exclude_requires_a_snake_case_code() -> None:
     with pytest.raises(ValueError, match="snake_case"):
         exclude(compose(), lambda r: True, "Bad Code")
-
-
-def _linked(*keys: str) -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
-    crm = CrmSnapshot(contacts=[CrmContact(key=k, job_title="A") for k in keys])
-    outlook = OutlookSnapshot(contacts=[OutlookContact(key=k, job_title="A") for k in keys])
-    return crm, outlook, Baseline(crm=crm, outlook=outlook)
-
-
-def _edited_in_crm(*keys: str) -> CrmSnapshot:
-    return CrmSnapshot(contacts=[CrmContact(key=k, job_title="B") for k in keys])
-
-
-def test_refine_drops_an_op_and_the_work_stays_pending_for_the_next_plan() -> None:
-    crm, outlook, baseline = _linked("k1", "k2")
-    crm = _edited_in_crm("k1", "k2")
-
-    def not_k1(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [op for op in ops if op.key != "k1"]
-
-    policy = refine(compose(*default_policies()), not_k1)
-    planned = crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
-    assert [op.key for op in planned.ops] == ["k2"]
-    synced = crmsync.apply(planned, crm, outlook, baseline)  # fingerprinted anew: it applies
-    assert [c.job_title for c in synced.outlook.contacts] == ["A", "B"]
-    # k1's edit is neither forgotten nor overwritten: the next plan proposes it again.
-    again = crmsync.plan(synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW)
-    assert [(op.key, op.side, op.changes[0].new) for op in again.ops] == [("k1", Side.OUTLOOK, "B")]
-
-
-def test_refine_changes_an_op_and_the_next_plan_is_empty() -> None:
-    crm, outlook, baseline = _linked("k")
-    crm = _edited_in_crm("k")
-
-    def labelled(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [
-            attrs.evolve(
-                op, changes=tuple(attrs.evolve(c, new=f"{c.new} (CRM)") for c in op.changes)
-            )
-            if op.side is Side.OUTLOOK
-            else op
-            for op in ops
-        ]
-
-    policy = refine(compose(*default_policies()), labelled)
-    planned = crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
-    synced = crmsync.apply(planned, crm, outlook, baseline)
-    assert synced.outlook.contacts[0].job_title == "B (CRM)"
-    again = crmsync.plan(
-        synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW, policy=policy
-    )
-    assert again.is_empty, again.render()
-
-
-def test_refine_reads_a_partial_snapshot_through_to_the_baseline() -> None:
-    """A record a partial snapshot does not hold is the baseline's: a changed op on it is
-    refined as with complete snapshots, not refused as gone."""
-    crm, outlook, baseline = _linked("k", "other")
-    edited = CrmContact(key="k", job_title="B")
-
-    def labelled(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [
-            attrs.evolve(op, changes=tuple(attrs.evolve(c, new=f"{c.new}!") for c in op.changes))
-            for op in ops
-        ]
-
-    policy = refine(compose(*default_policies()), labelled)
-    delta = CrmSnapshot(contacts=[edited], complete=False), OutlookSnapshot(complete=False)
-    whole = CrmSnapshot(contacts=[edited, crm.contacts[1]]), outlook
-    partial_plan = crmsync.plan(*delta, None, baseline, user=USER, now=NOW, policy=policy)
-    complete_plan = crmsync.plan(*whole, None, baseline, user=USER, now=NOW, policy=policy)
-    assert partial_plan.ops == complete_plan.ops
-    assert partial_plan.baseline_updates == complete_plan.baseline_updates
-    [op] = partial_plan.ops
-    assert (op.key, op.side, op.changes[0].new) == ("k", Side.OUTLOOK, "B!")
-    synced = crmsync.apply(partial_plan, *delta, baseline)
-    outlook_now = crmsync.records.as_complete(synced.outlook, synced.baseline.outlook)
-    assert [c.job_title for c in outlook_now.contacts] == ["B!", "A"]
-
-
-def test_refine_keeps_a_change_dropped_from_an_op_pending_for_the_next_plan() -> None:
-    """Dropping some of an op's changes is like dropping the op, field by field: the dropped
-    fields keep their baseline values on both sides, and the next plan proposes them again."""
-    crm, _, baseline = _linked("k")
-    edited = OutlookSnapshot(contacts=[OutlookContact(key="k", job_title="B", department="Sales")])
-
-    def job_title_only(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [
-            attrs.evolve(op, changes=tuple(c for c in op.changes if c.field == "job_title"))
-            for op in ops
-        ]
-
-    policy = refine(compose(*default_policies()), job_title_only)
-    planned = crmsync.plan(crm, edited, None, baseline, user=USER, now=NOW, policy=policy)
-    [op] = planned.ops
-    assert [c.field for c in op.changes] == ["job_title"]
-    synced = crmsync.apply(planned, crm, edited, baseline)
-    assert (synced.crm.contacts[0].job_title, synced.crm.contacts[0].department) == ("B", "")
-    again = crmsync.plan(synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW)
-    assert [(op.side, [(c.field, c.new) for c in op.changes]) for op in again.ops] == [
-        (Side.CRM, [("department", "Sales")])
-    ]
-    converge(synced.crm, synced.outlook, None, synced.baseline)
-
-
-def test_refine_keeps_a_dropped_change_of_a_first_sync_pair_pending() -> None:
-    """Without a baseline entry there is no previous value to keep: the pair keeps none."""
-    crm = CrmSnapshot(contacts=[CrmContact(key="k", job_title="A", department="Sales")])
-    outlook = OutlookSnapshot(contacts=[OutlookContact(key="k")])
-
-    def job_title_only(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [
-            attrs.evolve(op, changes=tuple(c for c in op.changes if c.field == "job_title"))
-            for op in ops
-        ]
-
-    policy = refine(compose(*default_policies()), job_title_only)
-    planned = crmsync.plan(crm, outlook, None, None, user=USER, now=NOW, policy=policy)
-    synced = crmsync.apply(planned, crm, outlook, None)
-    again = crmsync.plan(synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW)
-    assert [(op.side, [(c.field, c.new) for c in op.changes]) for op in again.ops] == [
-        (Side.OUTLOOK, [("department", "Sales")])
-    ]
-
-
-def test_refine_refuses_an_op_the_plan_did_not_have() -> None:
-    crm, outlook, baseline = _linked("k")
-
-    def adds(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        extra = Op(
-            action=Action.DELETE, side=Side.OUTLOOK, domain=Domain.CONTACT, key="k", reason="x"
-        )
-        return [*ops, extra]
-
-    policy = refine(compose(*default_policies()), adds)
-    with pytest.raises(PolicyConflict, match="did not have"):
-        crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
-
-
-def test_refine_refuses_a_change_that_cannot_apply_to_what_the_plan_saw() -> None:
-    crm, outlook, baseline = _linked("k")
-    crm = _edited_in_crm("k")
-
-    def wrong_old(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [
-            attrs.evolve(op, changes=tuple(attrs.evolve(c, old="Z") for c in op.changes))
-            for op in ops
-        ]
-
-    policy = refine(compose(*default_policies()), wrong_old)
-    with pytest.raises(PolicyConflict, match="no longer what the plan saw"):
-        crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
 
 
 def test_sync_input_refuses_a_now_that_cannot_be_written_in_utc() -> None:
