@@ -6,12 +6,17 @@ so dropped work stays pending and changed work is not proposed again.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import attrs
 import pytest
 
 import crmsync
 from crmsync import (
     Action,
+    Appointment,
+    Attachment,
     Baseline,
     CrmContact,
     CrmSnapshot,
@@ -20,13 +25,15 @@ from crmsync import (
     OutlookContact,
     OutlookSnapshot,
     PolicyConflict,
+    Settings,
     Side,
     SyncInput,
+    Task,
     compose,
     default_policies,
     refine,
 )
-from support import NOW, USER, converge
+from support import NOW, USER, codes, converge
 
 
 def _linked(*keys: str) -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
@@ -178,3 +185,143 @@ def test_refine_refuses_a_change_that_cannot_apply_to_what_the_plan_saw() -> Non
     policy = refine(compose(*default_policies()), wrong_old)
     with pytest.raises(PolicyConflict, match="no longer what the plan saw"):
         crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
+
+
+# --- several domains, attachments included ----------------------------------------------
+
+SOON = NOW + dt.timedelta(days=2)
+ATTACHMENTS = Settings(sync_appointment_attachments=True)
+SLIDES = Attachment(name="slides.pdf", size=1000, content_hash="sha256:slides")
+
+
+def _meeting(**fields: object) -> Appointment:
+    values: dict[str, object] = {"subject": "Review", "location": "Room 1", "organizer": USER}
+    values.update(fields)
+    return Appointment(key="a", start=SOON, end=SOON + dt.timedelta(hours=1), **values)
+
+
+def _world() -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
+    """A contact, an appointment and a task linked, all three in sync."""
+    crm = CrmSnapshot(
+        contacts=[CrmContact(key="k", job_title="A")],
+        appointments=[_meeting()],
+        tasks=[Task(key="t", subject="Call")],
+    )
+    outlook = OutlookSnapshot(
+        contacts=[OutlookContact(key="k", job_title="A")],
+        appointments=[_meeting()],
+        tasks=[Task(key="t", subject="Call")],
+    )
+    return crm, outlook, Baseline(crm=crm, outlook=outlook, settings=ATTACHMENTS)
+
+
+def _plan(
+    crm: CrmSnapshot, outlook: OutlookSnapshot, baseline: Baseline, policy: Any = None
+) -> crmsync.Plan:
+    return crmsync.plan(crm, outlook, ATTACHMENTS, baseline, user=USER, now=NOW, policy=policy)
+
+
+def _what(planned: crmsync.Plan) -> list[tuple[str, str, str, str, list[tuple[str, Any]]]]:
+    return [
+        (
+            op.domain.value,
+            op.side.value,
+            op.key,
+            op.action.value,
+            [(c.field, c.new) for c in op.changes],
+        )
+        for op in planned.ops
+    ]
+
+
+def test_refine_drops_an_attachment_and_a_task_and_the_next_plan_proposes_both_again() -> None:
+    """A dropped attachment op leaves its appointment's baseline entry as it was: the
+    attachment stays pending (it is not taken for one Outlook deleted), as a dropped task
+    op does for its task, while the contact change kept travels."""
+    crm, outlook, baseline = _world()
+    crm = attrs.evolve(
+        crm,
+        contacts=[CrmContact(key="k", job_title="B")],
+        appointments=[_meeting(attachments=(SLIDES,))],
+    )
+    outlook = attrs.evolve(outlook, tasks=[Task(key="t", subject="Call back")])
+
+    def contacts_only(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [op for op in ops if op.domain is Domain.CONTACT]
+
+    unrefined = _plan(crm, outlook, baseline)
+    assert {op.domain for op in unrefined.ops} == {Domain.CONTACT, Domain.ATTACHMENT, Domain.TASK}
+    planned = _plan(crm, outlook, baseline, refine(compose(*default_policies()), contacts_only))
+    assert _what(planned) == [("contact", "outlook", "k", "update", [("job_title", "B")])]
+    synced = crmsync.apply(planned, crm, outlook, baseline)
+
+    again = _plan(synced.crm, synced.outlook, synced.baseline)
+    assert _what(again) == [
+        ("attachment", "outlook", "a", "create", []),
+        ("task", "crm", "t", "update", [("subject", "Call back")]),
+    ]
+    assert again.ops[0].record == SLIDES
+    converge(synced.crm, synced.outlook, ATTACHMENTS, synced.baseline)
+
+
+def test_refine_keeping_a_changed_value_and_dropping_another_field_proposes_only_that_field() -> (
+    None
+):
+    """The kept change's refined value enters the baseline on its side (no conflict with
+    what the other side holds next time), while the dropped field keeps its previous
+    baseline values on both sides, so the next plan proposes it and nothing else."""
+    crm, outlook, baseline = _world()
+    outlook = attrs.evolve(
+        outlook, appointments=[_meeting(subject="Review (moved)", location="Room 2")]
+    )
+
+    def subject_tagged(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [
+            attrs.evolve(
+                op,
+                changes=tuple(
+                    attrs.evolve(c, new=f"{c.new} [Outlook]")
+                    for c in op.changes
+                    if c.field == "subject"
+                ),
+            )
+            for op in ops
+        ]
+
+    policy = refine(compose(*default_policies()), subject_tagged)
+    planned = _plan(crm, outlook, baseline, policy)
+    assert _what(planned) == [
+        ("appointment", "crm", "a", "update", [("subject", "Review (moved) [Outlook]")])
+    ]
+    synced = crmsync.apply(planned, crm, outlook, baseline)
+
+    again = _plan(synced.crm, synced.outlook, synced.baseline)
+    assert _what(again) == [("appointment", "crm", "a", "update", [("location", "Room 2")])]
+    assert codes(again) == []  # the two subjects are not a conflict: each is acknowledged
+    converge(synced.crm, synced.outlook, ATTACHMENTS, synced.baseline)
+
+
+def test_refine_turning_an_update_into_a_delete_records_what_each_side_holds_in_the_baseline() -> (
+    None
+):
+    """A changed op updates the baseline entry on its side to what it writes (here: no
+    record), and the other side's entry is its record as the plan leaves it: no field of
+    it is held back as if the refinement had dropped a change."""
+    crm, outlook, baseline = _world()
+    crm = attrs.evolve(crm, contacts=[CrmContact(key="k", job_title="Left the company")])
+
+    def delete_instead(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [
+            attrs.evolve(op, action=Action.DELETE, changes=(), reason="left_the_company")
+            if op.domain is Domain.CONTACT and op.action is Action.UPDATE
+            else op
+            for op in ops
+        ]
+
+    planned = _plan(crm, outlook, baseline, refine(compose(*default_policies()), delete_instead))
+    assert _what(planned) == [("contact", "outlook", "k", "delete", [])]
+    synced = crmsync.apply(planned, crm, outlook, baseline)
+    assert synced.outlook.contacts == ()
+    assert synced.baseline.outlook.contacts == ()
+    assert synced.baseline.crm.contacts == crm.contacts
+    assert synced.baseline.crm.contacts[0].job_title == "Left the company"
