@@ -9,6 +9,7 @@ import pytest
 import crmsync
 from crmsync import (
     Action,
+    Appointment,
     BaselineUpdate,
     CrmContact,
     CrmSnapshot,
@@ -21,9 +22,13 @@ from crmsync import (
     PolicyConflict,
     Side,
     SyncInput,
+    Task,
+    appointments,
     compose,
+    contacts,
     default_policies,
     exclude,
+    tasks,
 )
 from crmsync.policy import finish_plan
 from support import NOW, USER
@@ -91,6 +96,48 @@ def test_compose_keeps_one_baseline_update_per_record_even_from_one_policy() -> 
     assert planned.baseline_updates == (unlink,)
     with pytest.raises(PolicyConflict, match="disagree on the baseline of task 'a'"):
         compose(both)(inp(CrmSnapshot(), OutlookSnapshot()))
+
+
+def test_compose_of_plans_whose_domains_interleave_gives_the_order_one_plan_gives() -> None:
+    """A policy over contacts and tasks composed with one over appointments: their domains
+    interleave, so the plans are merged entry by entry, not joined end to end."""
+    crm = CrmSnapshot(
+        contacts=[CrmContact(key="c")],
+        appointments=[Appointment(key="a", subject="Review", start=NOW, end=NOW)],
+        tasks=[Task(key="t", subject="Call")],
+    )
+    outlook = OutlookSnapshot()
+    contacts_and_tasks = compose(contacts.policy, tasks.policy)
+    for policies in (
+        (contacts_and_tasks, appointments.policy),
+        (appointments.policy, contacts_and_tasks),
+    ):
+        planned = compose(*policies)(inp(crm, outlook))
+        assert [op.domain for op in planned.ops] == [
+            Domain.CONTACT,
+            Domain.APPOINTMENT,
+            Domain.TASK,
+        ]
+        assert planned == crmsync.plan(crm, outlook, user=USER, now=NOW)
+
+
+def test_compose_refuses_a_disagreement_inside_another_plans_span_of_domains() -> None:
+    """A plan over contacts to tasks and one over contacts only share a domain: a
+    disagreement between them on a contact is refused, whichever comes first."""
+
+    def op(action: Action, domain: Domain, key: str) -> Op:
+        return Op(action=action, side=Side.OUTLOOK, domain=domain, key=key, reason="x")
+
+    def wide(i: SyncInput) -> Plan:
+        ops = [op(Action.DELETE, Domain.CONTACT, "c"), op(Action.DELETE, Domain.TASK, "t")]
+        return finish_plan(i, ops, [], [])
+
+    def narrow(i: SyncInput) -> Plan:
+        return finish_plan(i, [op(Action.UPDATE, Domain.CONTACT, "c")], [], [])
+
+    for policies in ((wide, narrow), (narrow, wide)):
+        with pytest.raises(PolicyConflict, match="disagree on contact 'c'"):
+            compose(*policies)(inp(CrmSnapshot(), OutlookSnapshot()))
 
 
 def test_exclude_skips_matching_records_with_a_notice_and_changes_nothing_else() -> None:
