@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pytest
 
 import crmsync
 from crmsync import (
     Action,
+    Address,
+    AddressSync,
     Appointment,
+    Baseline,
     BaselineUpdate,
     CrmContact,
     CrmSnapshot,
@@ -20,6 +24,7 @@ from crmsync import (
     OutlookSnapshot,
     Plan,
     PolicyConflict,
+    Settings,
     Side,
     SyncInput,
     Task,
@@ -151,6 +156,67 @@ def test_exclude_skips_matching_records_with_a_notice_and_changes_nothing_else()
     assert [op.key for op in planned.ops] == ["b"]
     [notice] = planned.notices
     assert (notice.code, notice.key, notice.side) == ("private_contact", "a", Side.CRM)
+
+
+def _private(record: object) -> bool:
+    return isinstance(record, CrmContact) and "#private" in record.notes
+
+
+@pytest.mark.parametrize(
+    ("crm_partial", "outlook_partial"), [(True, False), (False, True), (True, True)]
+)
+@pytest.mark.parametrize("settings_changed", [False, True])
+def test_exclude_reads_a_partial_snapshot_through_to_the_baseline(
+    crm_partial: bool, outlook_partial: bool, settings_changed: bool
+) -> None:
+    """A record a delta round does not deliver is the baseline's: a rule that skips it
+    skips it as with complete snapshots, and the other side's edit of it does not travel."""
+    # r is in neither delta; its home address syncs only once all three addresses do.
+    crm = CrmSnapshot(
+        contacts=[
+            CrmContact(key="p", notes="#private", job_title="A"),
+            CrmContact(key="q"),
+            CrmContact(key="r", notes="#private", address2=Address(street="1 Home Rd")),
+        ]
+    )
+    outlook = OutlookSnapshot(
+        contacts=[
+            OutlookContact(key="p", notes="#private", job_title="A"),
+            OutlookContact(key="q"),
+            OutlookContact(key="r"),
+        ]
+    )
+    baseline = Baseline(crm=crm, outlook=outlook)
+    edited = OutlookContact(key="p", notes="#private", job_title="B")
+    settings = Settings(address_sync=AddressSync.ALL_THREE) if settings_changed else Settings()
+    # Both edits: Outlook's job title of the private contact, and a new CRM contact.
+    new = CrmContact(key="n", job_title="New")
+    complete = (
+        attrs.evolve(crm, contacts=[*crm.contacts, new]),
+        attrs.evolve(outlook, contacts=[edited, *outlook.contacts[1:]]),
+    )
+    delta = (
+        CrmSnapshot(contacts=[new], complete=False) if crm_partial else complete[0],
+        OutlookSnapshot(contacts=[edited], complete=False) if outlook_partial else complete[1],
+    )
+    policy = exclude(compose(*default_policies()), _private, "private_contact")
+
+    def planned(snapshots: tuple[CrmSnapshot, OutlookSnapshot]) -> Plan:
+        return crmsync.plan(*snapshots, settings, baseline, user=USER, now=NOW, policy=policy)
+
+    partial, whole = planned(delta), planned(complete)
+    assert [(op.key, op.side, op.action) for op in partial.ops] == [
+        ("n", Side.OUTLOOK, Action.CREATE)
+    ]
+    assert partial.ops == whole.ops
+    assert partial.baseline_updates == whole.baseline_updates
+    skipped = [n.key for n in partial.notices if n.code == "private_contact"]
+    if crm_partial and outlook_partial and not settings_changed:
+        # Two deltas under the same settings: the plan reads only the keys they name.
+        assert skipped == ["p"]
+    else:
+        assert skipped == ["p", "r"]
+        assert partial.notices == whole.notices
 
 
 def test_exclude_requires_a_snake_case_code() -> None:
