@@ -57,6 +57,21 @@ def test_a_plan_applied_to_other_snapshots_is_stale() -> None:
     assert any("job_title is no longer what the plan saw" in r for r in exc.value.reasons)
 
 
+def test_an_unlink_of_a_record_that_is_gone_is_stale_and_says_so() -> None:
+    """An UNLINK keeps the record on its side: when that record is gone, the plan is stale,
+    and the reasons name the op as well as the changed records."""
+    soon = NOW + dt.timedelta(days=2)
+    service = Appointment(key="a", kind="service_activity", start=soon, end=soon)
+    linked = CrmSnapshot(appointments=[service]), OutlookSnapshot(appointments=[service])
+    baseline = Baseline(crm=linked[0], outlook=linked[1])
+    planned = plan(linked[0], OutlookSnapshot(), None, baseline)  # deleted in Outlook
+    assert [(op.action, op.side) for op in planned.ops] == [(Action.UNLINK, Side.CRM)]
+    for crm in (CrmSnapshot(), CrmSnapshot(complete=False, removed=["a"])):
+        with pytest.raises(StalePlan) as exc:
+            crmsync.apply(planned, crm, OutlookSnapshot(), baseline)
+        assert "unlink appointment 'a' in crm: the record is gone" in exc.value.reasons
+
+
 def test_a_change_to_a_record_the_plan_only_reads_makes_it_stale() -> None:
     _, outlook, baseline = pair()
     edited = CrmSnapshot(contacts=[CrmContact(key="k", job_title="B")])
