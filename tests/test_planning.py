@@ -30,6 +30,7 @@ from crmsync import (
     SyncInput,
     Task,
     compose,
+    contacts,
     default_policies,
     refine,
 )
@@ -325,3 +326,112 @@ def test_refine_turning_an_update_into_a_delete_records_what_each_side_holds_in_
     assert synced.baseline.outlook.contacts == ()
     assert synced.baseline.crm.contacts == crm.contacts
     assert synced.baseline.crm.contacts[0].job_title == "Left the company"
+
+
+# --- refining one domain's policy, creates, links and first syncs --------------------------
+
+
+def test_refine_wraps_one_domains_policy_and_hands_its_function_the_input() -> None:
+    """A domain policy refined on its own (not through compose) gives a finished plan too,
+    and the refinement can read the input it is planning (here: the syncing user)."""
+    crm, outlook, baseline = _world()
+    crm = attrs.evolve(crm, contacts=[CrmContact(key="k", job_title="B")])
+
+    def signed(ops: tuple[Op, ...], inp: SyncInput) -> list[Op]:
+        return [
+            attrs.evolve(
+                op, changes=tuple(attrs.evolve(c, new=f"{c.new} ({inp.user})") for c in op.changes)
+            )
+            for op in ops
+        ]
+
+    policy = refine(contacts.policy, signed)
+    planned = _plan(crm, outlook, baseline, policy)
+    assert _what(planned) == [("contact", "outlook", "k", "update", [("job_title", f"B ({USER})")])]
+    synced = crmsync.apply(planned, crm, outlook, baseline)
+    [written] = synced.outlook.contacts
+    assert synced.baseline.outlook.contacts == (written,)
+    assert synced.baseline.outlook.contacts[0].modified == written.modified == NOW
+    assert _plan(synced.crm, synced.outlook, synced.baseline, policy).is_empty
+
+
+def test_refine_changes_a_create_and_the_next_plan_is_empty() -> None:
+    """A changed CREATE writes the refined record, and the baseline holds it."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="n", first_name="Ann", job_title="Buyer")])
+    outlook = OutlookSnapshot()
+
+    def tagged(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [
+            attrs.evolve(op, record=attrs.evolve(op.record, job_title="Buyer (from the CRM)"))
+            if op.action is Action.CREATE and op.domain is Domain.CONTACT
+            else op
+            for op in ops
+        ]
+
+    policy = refine(compose(*default_policies()), tagged)
+    planned = crmsync.plan(crm, outlook, None, None, user=USER, now=NOW, policy=policy)
+    synced = crmsync.apply(planned, crm, outlook, None)
+    assert synced.outlook.contacts[0].job_title == "Buyer (from the CRM)"
+    again = crmsync.plan(
+        synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW, policy=policy
+    )
+    assert again.is_empty, again.render()
+
+
+def test_refine_changes_an_op_of_a_first_sync_pair_and_the_next_plan_is_empty() -> None:
+    """A pair without a baseline entry whose op a refinement changes (dropping nothing)
+    still enters the baseline: it is not planned as a first sync again."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="k", job_title="A")])
+    outlook = OutlookSnapshot(contacts=[OutlookContact(key="k")])
+
+    def labelled(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [
+            attrs.evolve(op, changes=tuple(attrs.evolve(c, new=f"{c.new}!") for c in op.changes))
+            for op in ops
+        ]
+
+    policy = refine(compose(*default_policies()), labelled)
+    planned = crmsync.plan(crm, outlook, None, None, user=USER, now=NOW, policy=policy)
+    assert _what(planned) == [("contact", "outlook", "k", "update", [("job_title", "A!")])]
+    synced = crmsync.apply(planned, crm, outlook, None)
+    again = crmsync.plan(
+        synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW, policy=policy
+    )
+    assert again.is_empty, again.render()
+
+
+@pytest.mark.parametrize("unlinked", [False, True], ids=["new_on_both_sides", "unlinked_before"])
+def test_refine_drops_a_link_and_the_next_plan_proposes_it_again(unlinked: bool) -> None:
+    """A dropped LINK leaves the baseline of both keys as it was (a record unlinked before
+    stays unlinked), and the next plan finds the duplicate again."""
+    ann = CrmContact(key="c", emails=("ann@contoso.com",))
+    crm = CrmSnapshot(contacts=[ann])
+    outlook = OutlookSnapshot(contacts=[OutlookContact(key="o", emails=("ann@contoso.com",))])
+    baseline = Baseline(crm=crm, unlinked=frozenset({(Domain.CONTACT, "c")})) if unlinked else None
+
+    def no_links(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [op for op in ops if op.action is not Action.LINK]
+
+    unrefined = crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW)
+    assert [op.action for op in unrefined.ops] == [Action.LINK]
+    policy = refine(compose(*default_policies()), no_links)
+    planned = crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
+    assert (planned.ops, planned.baseline_updates) == ((), ())
+    synced = crmsync.apply(planned, crm, outlook, baseline)
+    if baseline is not None:
+        assert synced.baseline.unlinked == baseline.unlinked
+        assert synced.baseline.crm == baseline.crm
+    again = crmsync.plan(synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW)
+    assert again.ops == unrefined.ops
+
+
+def test_refine_refuses_two_ops_on_one_target() -> None:
+    crm, outlook, baseline = _linked("k")
+    crm = _edited_in_crm("k")
+
+    def twice(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [*ops, *(attrs.evolve(op, reason="again") for op in ops)]
+
+    policy = refine(compose(*default_policies()), twice)
+    with pytest.raises(PolicyConflict, match=r"refine: two ops on contact 'k' in outlook"):
+        crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
