@@ -15,6 +15,7 @@ import pytest
 import crmsync
 from crmsync import (
     Action,
+    Address,
     Appointment,
     Attachment,
     Baseline,
@@ -435,3 +436,30 @@ def test_refine_refuses_two_ops_on_one_target() -> None:
     policy = refine(compose(*default_policies()), twice)
     with pytest.raises(PolicyConflict, match=r"refine: two ops on contact 'k' in outlook"):
         crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
+
+
+def test_refine_keeps_a_dropped_address_change_pending_under_its_own_name_on_each_side() -> None:
+    """An address travels as address1 in the CRM and as the mailing address in Outlook: a
+    dropped address change keeps its previous value under each side's own field."""
+    work = Address(street="2 Work St", city="Paris")
+    crm, _, baseline = _linked("k")
+    edited = OutlookSnapshot(
+        contacts=[OutlookContact(key="k", job_title="B", business_address=work)]
+    )
+
+    def job_title_only(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
+        return [
+            attrs.evolve(op, changes=tuple(c for c in op.changes if c.field == "job_title"))
+            for op in ops
+        ]
+
+    policy = refine(compose(*default_policies()), job_title_only)
+    planned = crmsync.plan(crm, edited, None, baseline, user=USER, now=NOW, policy=policy)
+    assert [c.field for op in planned.ops for c in op.changes] == ["job_title"]
+    synced = crmsync.apply(planned, crm, edited, baseline)
+    assert synced.baseline.outlook.contacts[0].business_address.is_empty
+    assert synced.baseline.crm.contacts[0].address1.is_empty
+    again = crmsync.plan(synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW)
+    assert [(op.side, [(c.field, c.new) for c in op.changes]) for op in again.ops] == [
+        (Side.CRM, [("address1", work)])
+    ]
