@@ -38,6 +38,15 @@ from crmsync import (
 from support import NOW, USER, codes, converge
 
 
+def test_plan_without_a_user_creates_crm_records_owned_by_no_one() -> None:
+    """`user` names the syncing user, who owns what the plan creates in the CRM."""
+    outlook = OutlookSnapshot(contacts=[OutlookContact(key="o", first_name="Ann")])
+    for user, owner in ((None, ""), (USER, USER)):
+        given = {} if user is None else {"user": user}
+        [op] = crmsync.plan(CrmSnapshot(), outlook, now=NOW, **given).ops
+        assert (op.action, op.side, op.record.owner) == (Action.CREATE, Side.CRM, owner)
+
+
 def _linked(*keys: str) -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
     crm = CrmSnapshot(contacts=[CrmContact(key=k, job_title="A") for k in keys])
     outlook = OutlookSnapshot(contacts=[OutlookContact(key=k, job_title="A") for k in keys])
