@@ -28,6 +28,7 @@ from crmsync import (
     Side,
     StalePlan,
 )
+from crmsync.apply import advance_baseline
 from crmsync.strategies import World, worlds
 from support import NOW, plan
 
@@ -86,6 +87,21 @@ def test_a_create_over_an_existing_key_is_stale() -> None:
     planned = plan(crm, OutlookSnapshot())
     with pytest.raises(StalePlan, match="exists already"):
         crmsync.apply(planned, crm, OutlookSnapshot(contacts=[OutlookContact(key="n")]))
+
+
+def test_advance_baseline_applies_only_the_updates_of_the_ops_carried_out() -> None:
+    """An executor that carried out some ops advances the baseline for those records only;
+    the others stay as the previous baseline holds them, for the next plan."""
+    crm, outlook, baseline = pair()
+    crm = CrmSnapshot(contacts=[CrmContact(key="k", job_title="B"), CrmContact(key="n")])
+    planned = plan(crm, outlook, None, baseline)
+    assert sorted(u.key for u in planned.baseline_updates) == ["k", "n"]
+    done = [u for u in planned.baseline_updates if u.key == "n"]
+    advanced = advance_baseline(planned, baseline, done)
+    for side in (advanced.crm, advanced.outlook):
+        contacts = side.by_key["contacts"]
+        assert sorted(contacts) == ["k", "n"]
+        assert contacts["k"].job_title == "A"  # not carried out: still pending
 
 
 def test_a_plan_made_with_a_baseline_refuses_to_be_applied_without_it() -> None:
