@@ -48,6 +48,25 @@ def test_sync_input_refuses_a_naive_now() -> None:
         SyncInput(crm=CrmSnapshot(), outlook=OutlookSnapshot(), now=dt.datetime(2026, 1, 1))  # noqa: DTZ001
 
 
+def test_sync_input_names_every_input_of_the_wrong_type() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        SyncInput(
+            crm={},  # type: ignore[arg-type]
+            outlook=CrmSnapshot(),  # type: ignore[arg-type]
+            settings=None,  # type: ignore[arg-type]
+            baseline=CrmSnapshot(),  # type: ignore[arg-type]
+            user=7,  # type: ignore[arg-type]
+            now=NOW,
+        )
+    assert exc.value.lines() == [
+        "SyncInput.crm: expected CrmSnapshot",
+        "SyncInput.outlook: expected OutlookSnapshot",
+        "SyncInput.settings: expected Settings",
+        "SyncInput.baseline: expected Baseline or None",
+        "SyncInput.user: expected an e-mail address",
+    ]
+
+
 def test_plan_is_compose_over_the_default_policies() -> None:
     crm = CrmSnapshot(contacts=[CrmContact(key="a")])
     composed = compose(*default_policies())(inp(crm, OutlookSnapshot()))
@@ -143,6 +162,15 @@ def test_compose_refuses_a_disagreement_inside_another_plans_span_of_domains() -
     for policies in ((wide, narrow), (narrow, wide)):
         with pytest.raises(PolicyConflict, match="disagree on contact 'c'"):
             compose(*policies)(inp(CrmSnapshot(), OutlookSnapshot()))
+
+
+def test_compose_keeps_equal_baseline_updates_once_even_as_distinct_objects() -> None:
+    def twice(i: SyncInput) -> Plan:
+        updates = [BaselineUpdate(domain=Domain.TASK, key="a", unlinked=True) for _ in range(2)]
+        return finish_plan(i, [], [], updates)
+
+    planned = compose(twice, twice)(inp(CrmSnapshot(), OutlookSnapshot()))
+    assert planned.baseline_updates == (BaselineUpdate(domain=Domain.TASK, key="a", unlinked=True),)
 
 
 def test_exclude_skips_matching_records_with_a_notice_and_changes_nothing_else() -> None:
