@@ -28,6 +28,7 @@ from crmsync import (
     Side,
     StalePlan,
 )
+from crmsync.apply import advance_baseline
 from crmsync.strategies import World, worlds
 from support import NOW, plan
 
@@ -57,6 +58,21 @@ def test_a_plan_applied_to_other_snapshots_is_stale() -> None:
     assert any("job_title is no longer what the plan saw" in r for r in exc.value.reasons)
 
 
+def test_an_unlink_of_a_record_that_is_gone_is_stale_and_says_so() -> None:
+    """An UNLINK keeps the record on its side: when that record is gone, the plan is stale,
+    and the reasons name the op as well as the changed records."""
+    soon = NOW + dt.timedelta(days=2)
+    service = Appointment(key="a", kind="service_activity", start=soon, end=soon)
+    linked = CrmSnapshot(appointments=[service]), OutlookSnapshot(appointments=[service])
+    baseline = Baseline(crm=linked[0], outlook=linked[1])
+    planned = plan(linked[0], OutlookSnapshot(), None, baseline)  # deleted in Outlook
+    assert [(op.action, op.side) for op in planned.ops] == [(Action.UNLINK, Side.CRM)]
+    for crm in (CrmSnapshot(), CrmSnapshot(complete=False, removed=["a"])):
+        with pytest.raises(StalePlan) as exc:
+            crmsync.apply(planned, crm, OutlookSnapshot(), baseline)
+        assert "unlink appointment 'a' in crm: the record is gone" in exc.value.reasons
+
+
 def test_a_change_to_a_record_the_plan_only_reads_makes_it_stale() -> None:
     _, outlook, baseline = pair()
     edited = CrmSnapshot(contacts=[CrmContact(key="k", job_title="B")])
@@ -71,6 +87,21 @@ def test_a_create_over_an_existing_key_is_stale() -> None:
     planned = plan(crm, OutlookSnapshot())
     with pytest.raises(StalePlan, match="exists already"):
         crmsync.apply(planned, crm, OutlookSnapshot(contacts=[OutlookContact(key="n")]))
+
+
+def test_advance_baseline_applies_only_the_updates_of_the_ops_carried_out() -> None:
+    """An executor that carried out some ops advances the baseline for those records only;
+    the others stay as the previous baseline holds them, for the next plan."""
+    crm, outlook, baseline = pair()
+    crm = CrmSnapshot(contacts=[CrmContact(key="k", job_title="B"), CrmContact(key="n")])
+    planned = plan(crm, outlook, None, baseline)
+    assert sorted(u.key for u in planned.baseline_updates) == ["k", "n"]
+    done = [u for u in planned.baseline_updates if u.key == "n"]
+    advanced = advance_baseline(planned, baseline, done)
+    for side in (advanced.crm, advanced.outlook):
+        contacts = side.by_key["contacts"]
+        assert sorted(contacts) == ["k", "n"]
+        assert contacts["k"].job_title == "A"  # not carried out: still pending
 
 
 def test_a_plan_made_with_a_baseline_refuses_to_be_applied_without_it() -> None:

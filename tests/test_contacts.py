@@ -834,3 +834,25 @@ def test_a_crm_wins_switch_writes_the_mailing_address_only_if_address1_may() -> 
     written = plan(*one(crm, outlook), free, baseline)
     changes = [(op.side, c.field, c.new) for op in written.ops for c in op.changes]
     assert (Side.OUTLOOK, "home_address", X) in changes
+
+
+def test_a_crm_wins_switch_to_all_three_writes_outlooks_home_address_only_if_address2_may() -> None:
+    """Under all three addresses, Outlook's home address pairs with address2, even when it is
+    the mailing address (which pairs with address1 under mailing only)."""
+    crm = CrmContact(key="k", address1=X, address2=Y)
+    outlook = OutlookContact(key="k", home_address=X, mailing_address="home")
+    baseline = linked(crm, outlook, MAILING)
+    held = Settings(
+        address_sync="all_three",
+        address_remap="crm_wins",
+        field_directions={"contact.address2": "to_crm"},
+    )
+    planned = plan(*one(crm, outlook), held, baseline)
+    changes = [(op.side, c.field, c.new) for op in planned.ops for c in op.changes]
+    assert changes == [(Side.OUTLOOK, "business_address", X)]
+    [notice] = [n for n in planned.notices if n.code == "field_not_synced"]
+    assert (notice.side, "address2" in notice.message) == (Side.OUTLOOK, True)
+    free = attrs.evolve(held, field_directions={"contact.address1": "to_crm"})
+    written = plan(*one(crm, outlook), free, baseline)
+    moved = [(op.side, c.field, c.new) for op in written.ops for c in op.changes]
+    assert moved == [(Side.OUTLOOK, "home_address", Y)]

@@ -3,7 +3,8 @@
 The plan's fingerprint is a digest of `repr` text; `crmsync.fingerprint` writes that text
 with per-class encoders instead (issue 16). A fingerprint that changed by one byte would make
 `apply` refuse every plan made before an upgrade, so the encoders are checked against `repr`
-itself, written here the slow way, over every record shape the strategies draw.
+itself, written here the slow way, over every record shape the strategies draw, and the
+fingerprints of a few fixed plans are pinned, so that such a change cannot land unnoticed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
+import crmsync
 from crmsync import (
     Address,
     Appointment,
@@ -144,6 +146,24 @@ def test_a_nested_subclass_writes_as_repr_writes_it() -> None:
             assert entry == _slow_entry(Domain.CONTACT, Side.CRM, "k", record)
 
 
+class _SubRecurrence(Recurrence):
+    """A recurrence subclass in an optional nested field: `repr` names it too."""
+
+
+def test_an_optional_nested_record_writes_as_repr_writes_it_none_exact_or_subclass() -> None:
+    start = dt.date(2026, 11, 30)
+    for recurrence in (None, _WEEKLY, _SubRecurrence(pattern="daily", start_date=start)):
+        moment = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+        for record in (
+            Appointment(key="a", start=moment, end=moment, recurrence=recurrence),
+            Task(key="t", recurrence=recurrence),
+        ):
+            assert text(record) == repr(record)
+            assert _plain_text(record) == repr(_slow_plain(record))
+            entry = _digest_entry(Domain.TASK, Side.CRM, "k", record)
+            assert entry == _slow_entry(Domain.TASK, Side.CRM, "k", record)
+
+
 PARIS = ZoneInfo("Europe/Paris")
 _ZONES = [dt.UTC, dt.timezone(dt.timedelta(0), "Z"), dt.timezone(dt.timedelta(hours=1)), PARIS]
 
@@ -223,3 +243,91 @@ def test_moments_around_clock_changes_write_as_repr_writes_them_in_one_digest(
     moments: list[dt.datetime],
 ) -> None:
     _check_one_digest(_tasks(moments))
+
+
+# --- pinned digests ----------------------------------------------------------------------
+
+_AT = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+_SOON = dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.UTC)
+_WEEKLY = Recurrence(
+    pattern="weekly", days_of_week=("monday", "thursday"), start_date=dt.date(2026, 11, 30)
+)
+
+
+def _pinned_plans() -> dict[str, Any]:
+    """Fixed plans, from fixed inputs, over each domain: creates and one-sided updates under
+    the default settings (attachments on), a recurring series and an attachment included."""
+    ann = CrmContact(key="c1", first_name="Ann", last_name="Lee", emails=("ann@contoso.com",))
+    bob = CrmContact(key="c2", first_name="Bob", job_title="Buyer")
+    bob_outlook = OutlookContact(key="c2", first_name="Bob", job_title="Buyer")
+    review = Appointment(
+        key="a1",
+        subject="Review",
+        location="Room 1",
+        start=_SOON,
+        end=_SOON + dt.timedelta(hours=1),
+        organizer="ann@contoso.com",
+        required=("bob@contoso.com",),
+    )
+    standup = Appointment(
+        key="a2",
+        subject="Stand-up",
+        start=_SOON,
+        end=_SOON + dt.timedelta(minutes=15),
+        organizer="ann@contoso.com",
+        recurrence=_WEEKLY,
+    )
+    slides = Attachment(name="slides.pdf", size=2048, content_hash="sha256:5l1d35")
+    call = Task(key="t1", subject="Call Bob", due=_SOON, priority="high")
+    baseline = crmsync.Baseline(
+        crm=CrmSnapshot(contacts=[bob], appointments=[review]),
+        outlook=OutlookSnapshot(contacts=[bob_outlook], appointments=[review]),
+        settings=crmsync.Settings(sync_appointment_attachments=True),
+    )
+    settings = baseline.settings
+
+    def plan(crm: CrmSnapshot, outlook: OutlookSnapshot, base: Any = None) -> Any:
+        return crmsync.plan(crm, outlook, settings, base, user="ann@contoso.com", now=_AT)
+
+    return {
+        "creates": plan(
+            CrmSnapshot(contacts=[ann], appointments=[standup], tasks=[call]), OutlookSnapshot()
+        ),
+        "updates": plan(
+            CrmSnapshot(
+                contacts=[attrs.evolve(bob, job_title="Head buyer")],
+                appointments=[attrs.evolve(review, attachments=(slides,))],
+            ),
+            OutlookSnapshot(
+                contacts=[bob_outlook], appointments=[attrs.evolve(review, location="Room 2")]
+            ),
+            baseline,
+        ),
+    }
+
+
+# The fingerprints of `_pinned_plans()`, as this release writes them.
+PINNED = {
+    "creates": (
+        "sha256:3e448d28a49304663723a2231dc2c74d29b690d3bae06ad6ede0f26f8d4e7022"
+        ":a55d49800d47ca5066b755f6e4589c9284cd4983c21ae03932e094d1b604642c"
+    ),
+    "updates": (
+        "sha256:6091d288b4a3816ab3cf4e1ad1e18f908611a2dcceab3c65876db8367cae6bba"
+        ":e2f2a9a426269ce6fcb02419f4871846d6e5467e5c1cee964149bab86667992e"
+    ),
+}
+
+
+def test_the_fingerprint_of_a_fixed_plan_is_pinned_across_releases() -> None:
+    """A stored plan is applied by a later release only if that release writes its
+    fingerprint byte for byte as the release that made it did."""
+    for name, planned in _pinned_plans().items():
+        assert planned.fingerprint == PINNED[name], (
+            f"The fingerprint of the pinned plan {name!r} changed: every plan saved by an "
+            "earlier release would now be refused as AlteredPlan. If the change is a mistake "
+            "(a writer no longer writes what `repr` writes), fix it. If the format changes on "
+            "purpose: bump FORMAT_VERSION in src/crmsync/plan.py (the plan's format_version) "
+            "and teach crmsync.loads the old one or refuse it clearly, update PINNED in "
+            "tests/test_fingerprint.py, and say so under ## [Unreleased] in CHANGELOG.md."
+        )

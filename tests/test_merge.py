@@ -10,6 +10,8 @@ import pytest
 import crmsync
 from crmsync import (
     Action,
+    Appointment,
+    Attachment,
     Baseline,
     ConflictPolicy,
     CrmContact,
@@ -24,7 +26,7 @@ from crmsync import (
 )
 from crmsync.merge import FieldRule, merge_fields
 from crmsync.records import Domain
-from support import codes, converge, ops, plan, sync
+from support import NOW, USER, codes, converge, ops, plan, sync
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 T1 = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
@@ -232,6 +234,58 @@ def test_unchanged_pairs_produce_no_ops_and_no_baseline_updates() -> None:
     baseline = baseline_of(crm, outlook)
     planned = plan(CrmSnapshot(contacts=crm), OutlookSnapshot(contacts=outlook), None, baseline)
     assert planned.is_empty
+    assert planned.baseline_updates == ()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [Settings(conflict="newest_wins"), Settings(address_sync="all_three")],
+    ids=["conflict_policy", "address_sync"],
+)
+def test_a_settings_change_that_moves_nothing_writes_no_baseline_entry(settings: Settings) -> None:
+    """After a settings change every pair is planned again, but the plan's baseline updates
+    still follow the changes, not the mailbox: pairs left as they were get none."""
+    crm, outlook = contacts(5)
+    baseline = baseline_of(crm, outlook)
+    edited = attrs.evolve(crm[0], job_title="Changed")
+    current = CrmSnapshot(contacts=[edited, *crm[1:]]), OutlookSnapshot(contacts=outlook)
+    planned = plan(*current, settings, baseline)
+    assert ops(planned) == [("contact", "outlook", edited.key, "update")]
+    assert [u.key for u in planned.baseline_updates] == [edited.key]
+
+
+def test_a_pending_manual_conflict_planned_again_writes_no_baseline_entry() -> None:
+    """The second plan over a pair whose conflict waits for a person changes nothing: it
+    writes no baseline entry (the pending values must stay as they were)."""
+    settings = Settings(conflict="manual")
+    crm, outlook = contacts(3)
+    baseline = attrs.evolve(baseline_of(crm, outlook), settings=settings)
+    current = (
+        CrmSnapshot(contacts=[attrs.evolve(crm[0], job_title="B"), *crm[1:]]),
+        OutlookSnapshot(contacts=[attrs.evolve(outlook[0], job_title="C"), *outlook[1:]]),
+    )
+    _, synced = sync(*current, settings, baseline)
+    again = plan(synced.crm, synced.outlook, settings, synced.baseline)
+    assert codes(again) == ["conflict"]
+    assert again.is_empty
+    assert again.baseline_updates == ()
+
+
+def test_an_outlook_attachment_deferred_by_the_budget_writes_no_baseline_entry() -> None:
+    """Outlook changed (an attachment added) but the plan defers the whole change: the
+    appointment's baseline stays as it was, and the plan says so by writing no entry."""
+    soon = NOW + dt.timedelta(days=2)
+    meeting = Appointment(key="a", subject="Review", start=soon, end=soon, organizer=USER)
+    settings = Settings(sync_appointment_attachments=True, attachment_budget_bytes=0)
+    baseline = Baseline(
+        crm=CrmSnapshot(appointments=[meeting]),
+        outlook=OutlookSnapshot(appointments=[meeting]),
+        settings=settings,
+    )
+    slides = Attachment(name="slides.pdf", size=10, content_hash="sha256:slides")
+    outlook = OutlookSnapshot(appointments=[attrs.evolve(meeting, attachments=(slides,))])
+    planned = plan(baseline.crm, outlook, settings, baseline)
+    assert (planned.ops, codes(planned)) == ((), ["attachment_deferred"])
     assert planned.baseline_updates == ()
 
 

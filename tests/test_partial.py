@@ -120,6 +120,47 @@ def test_apply_to_partial_snapshots_gives_the_baseline_a_complete_apply_gives() 
     assert plan(synced.crm, synced.outlook, None, synced.baseline).is_empty
 
 
+@pytest.mark.parametrize("partial_side", ["crm", "outlook"])
+def test_apply_reads_one_partial_snapshot_through_beside_a_complete_one(
+    partial_side: str,
+) -> None:
+    """Only one side read as a delta: the op on the record it does not hold still applies
+    (read through to the baseline), as with two complete snapshots."""
+    crm, outlook, baseline = people(2)
+    if partial_side == "outlook":
+        crm = CrmSnapshot(contacts=[CrmContact(key="k0", job_title="B"), crm.contacts[1]])
+        outlook = NOTHING_CHANGED
+    else:
+        outlook = OutlookSnapshot(
+            contacts=[OutlookContact(key="k0", job_title="B"), outlook.contacts[1]]
+        )
+        crm = CrmSnapshot(complete=False)
+    planned = plan(crm, outlook, None, baseline)
+    assert ops(planned) == [
+        ("contact", "crm" if partial_side == "crm" else "outlook", "k0", "update")
+    ]
+    synced = crmsync.apply(planned, crm, outlook, baseline)
+    written = synced.crm if partial_side == "crm" else synced.outlook
+    assert [(c.key, c.job_title) for c in written.contacts] == [("k0", "B")]
+    assert plan(synced.crm, synced.outlook, None, synced.baseline).is_empty
+
+
+def test_keys_removed_in_a_delta_that_the_guard_blocks_stay_removed_after_apply() -> None:
+    """The guard writes nothing for the missing records: apply returns the delta still saying
+    they are gone, so the next round (read completely) sees them missing again."""
+    _, _, baseline = people(12)
+    removed = [f"k{i}" for i in range(10)]
+    delta = CrmSnapshot(complete=False, removed=removed)
+    planned = plan(delta, NOTHING_CHANGED, None, baseline)
+    assert codes(planned) == ["mass_delete_blocked"]
+    synced = crmsync.apply(planned, delta, NOTHING_CHANGED, baseline)
+    assert synced.crm.removed == set(removed)
+    assert sorted(as_complete(synced.crm, synced.baseline.crm).by_key["contacts"]) == [
+        "k10",
+        "k11",
+    ]
+
+
 def test_a_plan_from_a_partial_snapshot_is_stale_against_a_changed_baseline_record() -> None:
     _, _, baseline = people(2)
     delta = CrmSnapshot(contacts=[CrmContact(key="k1", job_title="B")], complete=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import attrs
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -151,6 +153,25 @@ def test_notices_that_differ_only_in_severity_keep_one_order() -> None:
     orders = {Plan(notices=order, now=NOW).notices for order in (notices, notices[::-1])}
     assert len(orders) == 1
     assert [n.severity for n in orders.pop()] == sorted(Severity, key=str)
+
+
+@pytest.mark.parametrize(
+    ("cls", "values"),
+    [
+        (Op, (Action.DELETE, Side.CRM, Domain.TASK, "a", (), None, "r")),
+        (Notice, (Domain.TASK, "a", "x", "m")),
+        (BaselineUpdate, (Domain.TASK, "a")),
+        (Plan, ((), (), NOW)),
+    ],
+)
+def test_the_plans_records_of_more_than_three_fields_are_keyword_only(
+    cls: type, values: tuple[object, ...]
+) -> None:
+    """Records with more than three fields are built by name, never by position."""
+    names = [f.name for f in attrs.fields(cls)]
+    cls(**dict(zip(names, values, strict=False)))  # complete by name
+    with pytest.raises(TypeError):
+        cls(*values)
 
 
 def test_is_empty_ignores_repeating_notices() -> None:

@@ -1,4 +1,4 @@
-"""Tests for crmsync.policy: SyncInput, compose, exclude, refine."""
+"""Tests for crmsync.policy: SyncInput, compose, exclude."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import pytest
 import crmsync
 from crmsync import (
     Action,
+    Address,
+    AddressSync,
+    Appointment,
     Baseline,
     BaselineUpdate,
     CrmContact,
@@ -21,15 +24,19 @@ from crmsync import (
     OutlookSnapshot,
     Plan,
     PolicyConflict,
+    Settings,
     Side,
     SyncInput,
+    Task,
+    appointments,
     compose,
+    contacts,
     default_policies,
     exclude,
-    refine,
+    tasks,
 )
 from crmsync.policy import finish_plan
-from support import NOW, USER, converge
+from support import NOW, USER
 
 
 def inp(crm: CrmSnapshot, outlook: OutlookSnapshot) -> SyncInput:
@@ -39,6 +46,25 @@ def inp(crm: CrmSnapshot, outlook: OutlookSnapshot) -> SyncInput:
 def test_sync_input_refuses_a_naive_now() -> None:
     with pytest.raises(InvalidInput, match=r"now: expected a timezone-aware datetime"):
         SyncInput(crm=CrmSnapshot(), outlook=OutlookSnapshot(), now=dt.datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+def test_sync_input_names_every_input_of_the_wrong_type() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        SyncInput(
+            crm={},  # type: ignore[arg-type]
+            outlook=CrmSnapshot(),  # type: ignore[arg-type]
+            settings=None,  # type: ignore[arg-type]
+            baseline=CrmSnapshot(),  # type: ignore[arg-type]
+            user=7,  # type: ignore[arg-type]
+            now=NOW,
+        )
+    assert exc.value.lines() == [
+        "SyncInput.crm: expected CrmSnapshot",
+        "SyncInput.outlook: expected OutlookSnapshot",
+        "SyncInput.settings: expected Settings",
+        "SyncInput.baseline: expected Baseline or None",
+        "SyncInput.user: expected an e-mail address",
+    ]
 
 
 def test_plan_is_compose_over_the_default_policies() -> None:
@@ -96,6 +122,57 @@ def test_compose_keeps_one_baseline_update_per_record_even_from_one_policy() -> 
         compose(both)(inp(CrmSnapshot(), OutlookSnapshot()))
 
 
+def test_compose_of_plans_whose_domains_interleave_gives_the_order_one_plan_gives() -> None:
+    """A policy over contacts and tasks composed with one over appointments: their domains
+    interleave, so the plans are merged entry by entry, not joined end to end."""
+    crm = CrmSnapshot(
+        contacts=[CrmContact(key="c")],
+        appointments=[Appointment(key="a", subject="Review", start=NOW, end=NOW)],
+        tasks=[Task(key="t", subject="Call")],
+    )
+    outlook = OutlookSnapshot()
+    contacts_and_tasks = compose(contacts.policy, tasks.policy)
+    for policies in (
+        (contacts_and_tasks, appointments.policy),
+        (appointments.policy, contacts_and_tasks),
+    ):
+        planned = compose(*policies)(inp(crm, outlook))
+        assert [op.domain for op in planned.ops] == [
+            Domain.CONTACT,
+            Domain.APPOINTMENT,
+            Domain.TASK,
+        ]
+        assert planned == crmsync.plan(crm, outlook, user=USER, now=NOW)
+
+
+def test_compose_refuses_a_disagreement_inside_another_plans_span_of_domains() -> None:
+    """A plan over contacts to tasks and one over contacts only share a domain: a
+    disagreement between them on a contact is refused, whichever comes first."""
+
+    def op(action: Action, domain: Domain, key: str) -> Op:
+        return Op(action=action, side=Side.OUTLOOK, domain=domain, key=key, reason="x")
+
+    def wide(i: SyncInput) -> Plan:
+        ops = [op(Action.DELETE, Domain.CONTACT, "c"), op(Action.DELETE, Domain.TASK, "t")]
+        return finish_plan(i, ops, [], [])
+
+    def narrow(i: SyncInput) -> Plan:
+        return finish_plan(i, [op(Action.UPDATE, Domain.CONTACT, "c")], [], [])
+
+    for policies in ((wide, narrow), (narrow, wide)):
+        with pytest.raises(PolicyConflict, match="disagree on contact 'c'"):
+            compose(*policies)(inp(CrmSnapshot(), OutlookSnapshot()))
+
+
+def test_compose_keeps_equal_baseline_updates_once_even_as_distinct_objects() -> None:
+    def twice(i: SyncInput) -> Plan:
+        updates = [BaselineUpdate(domain=Domain.TASK, key="a", unlinked=True) for _ in range(2)]
+        return finish_plan(i, [], [], updates)
+
+    planned = compose(twice, twice)(inp(CrmSnapshot(), OutlookSnapshot()))
+    assert planned.baseline_updates == (BaselineUpdate(domain=Domain.TASK, key="a", unlinked=True),)
+
+
 def test_exclude_skips_matching_records_with_a_notice_and_changes_nothing_else() -> None:
     crm = CrmSnapshot(contacts=[CrmContact(key="a", notes="#private"), CrmContact(key="b")])
     policy = exclude(
@@ -109,160 +186,70 @@ def test_exclude_skips_matching_records_with_a_notice_and_changes_nothing_else()
     assert (notice.code, notice.key, notice.side) == ("private_contact", "a", Side.CRM)
 
 
+def _private(record: object) -> bool:
+    return isinstance(record, CrmContact) and "#private" in record.notes
+
+
+@pytest.mark.parametrize(
+    ("crm_partial", "outlook_partial"), [(True, False), (False, True), (True, True)]
+)
+@pytest.mark.parametrize("settings_changed", [False, True])
+def test_exclude_reads_a_partial_snapshot_through_to_the_baseline(
+    crm_partial: bool, outlook_partial: bool, settings_changed: bool
+) -> None:
+    """A record a delta round does not deliver is the baseline's: a rule that skips it
+    skips it as with complete snapshots, and the other side's edit of it does not travel."""
+    # r is in neither delta; its home address syncs only once all three addresses do.
+    crm = CrmSnapshot(
+        contacts=[
+            CrmContact(key="p", notes="#private", job_title="A"),
+            CrmContact(key="q"),
+            CrmContact(key="r", notes="#private", address2=Address(street="1 Home Rd")),
+        ]
+    )
+    outlook = OutlookSnapshot(
+        contacts=[
+            OutlookContact(key="p", notes="#private", job_title="A"),
+            OutlookContact(key="q"),
+            OutlookContact(key="r"),
+        ]
+    )
+    baseline = Baseline(crm=crm, outlook=outlook)
+    edited = OutlookContact(key="p", notes="#private", job_title="B")
+    settings = Settings(address_sync=AddressSync.ALL_THREE) if settings_changed else Settings()
+    # Both edits: Outlook's job title of the private contact, and a new CRM contact.
+    new = CrmContact(key="n", job_title="New")
+    complete = (
+        attrs.evolve(crm, contacts=[*crm.contacts, new]),
+        attrs.evolve(outlook, contacts=[edited, *outlook.contacts[1:]]),
+    )
+    delta = (
+        CrmSnapshot(contacts=[new], complete=False) if crm_partial else complete[0],
+        OutlookSnapshot(contacts=[edited], complete=False) if outlook_partial else complete[1],
+    )
+    policy = exclude(compose(*default_policies()), _private, "private_contact")
+
+    def planned(snapshots: tuple[CrmSnapshot, OutlookSnapshot]) -> Plan:
+        return crmsync.plan(*snapshots, settings, baseline, user=USER, now=NOW, policy=policy)
+
+    partial, whole = planned(delta), planned(complete)
+    assert [(op.key, op.side, op.action) for op in partial.ops] == [
+        ("n", Side.OUTLOOK, Action.CREATE)
+    ]
+    assert partial.ops == whole.ops
+    assert partial.baseline_updates == whole.baseline_updates
+    skipped = [n.key for n in partial.notices if n.code == "private_contact"]
+    if crm_partial and outlook_partial and not settings_changed:
+        # Two deltas under the same settings: the plan reads only the keys they name.
+        assert skipped == ["p"]
+    else:
+        assert skipped == ["p", "r"]
+        assert partial.notices == whole.notices
+
+
 def test_exclude_requires_a_snake_case_code() -> None:
     with pytest.raises(ValueError, match="snake_case"):
         exclude(compose(), lambda r: True, "Bad Code")
-
-
-def _linked(*keys: str) -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
-    crm = CrmSnapshot(contacts=[CrmContact(key=k, job_title="A") for k in keys])
-    outlook = OutlookSnapshot(contacts=[OutlookContact(key=k, job_title="A") for k in keys])
-    return crm, outlook, Baseline(crm=crm, outlook=outlook)
-
-
-def _edited_in_crm(*keys: str) -> CrmSnapshot:
-    return CrmSnapshot(contacts=[CrmContact(key=k, job_title="B") for k in keys])
-
-
-def test_refine_drops_an_op_and_the_work_stays_pending_for_the_next_plan() -> None:
-    crm, outlook, baseline = _linked("k1", "k2")
-    crm = _edited_in_crm("k1", "k2")
-
-    def not_k1(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [op for op in ops if op.key != "k1"]
-
-    policy = refine(compose(*default_policies()), not_k1)
-    planned = crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
-    assert [op.key for op in planned.ops] == ["k2"]
-    synced = crmsync.apply(planned, crm, outlook, baseline)  # fingerprinted anew: it applies
-    assert [c.job_title for c in synced.outlook.contacts] == ["A", "B"]
-    # k1's edit is neither forgotten nor overwritten: the next plan proposes it again.
-    again = crmsync.plan(synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW)
-    assert [(op.key, op.side, op.changes[0].new) for op in again.ops] == [("k1", Side.OUTLOOK, "B")]
-
-
-def test_refine_changes_an_op_and_the_next_plan_is_empty() -> None:
-    crm, outlook, baseline = _linked("k")
-    crm = _edited_in_crm("k")
-
-    def labelled(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [
-            attrs.evolve(
-                op, changes=tuple(attrs.evolve(c, new=f"{c.new} (CRM)") for c in op.changes)
-            )
-            if op.side is Side.OUTLOOK
-            else op
-            for op in ops
-        ]
-
-    policy = refine(compose(*default_policies()), labelled)
-    planned = crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
-    synced = crmsync.apply(planned, crm, outlook, baseline)
-    assert synced.outlook.contacts[0].job_title == "B (CRM)"
-    again = crmsync.plan(
-        synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW, policy=policy
-    )
-    assert again.is_empty, again.render()
-
-
-def test_refine_reads_a_partial_snapshot_through_to_the_baseline() -> None:
-    """A record a partial snapshot does not hold is the baseline's: a changed op on it is
-    refined as with complete snapshots, not refused as gone."""
-    crm, outlook, baseline = _linked("k", "other")
-    edited = CrmContact(key="k", job_title="B")
-
-    def labelled(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [
-            attrs.evolve(op, changes=tuple(attrs.evolve(c, new=f"{c.new}!") for c in op.changes))
-            for op in ops
-        ]
-
-    policy = refine(compose(*default_policies()), labelled)
-    delta = CrmSnapshot(contacts=[edited], complete=False), OutlookSnapshot(complete=False)
-    whole = CrmSnapshot(contacts=[edited, crm.contacts[1]]), outlook
-    partial_plan = crmsync.plan(*delta, None, baseline, user=USER, now=NOW, policy=policy)
-    complete_plan = crmsync.plan(*whole, None, baseline, user=USER, now=NOW, policy=policy)
-    assert partial_plan.ops == complete_plan.ops
-    assert partial_plan.baseline_updates == complete_plan.baseline_updates
-    [op] = partial_plan.ops
-    assert (op.key, op.side, op.changes[0].new) == ("k", Side.OUTLOOK, "B!")
-    synced = crmsync.apply(partial_plan, *delta, baseline)
-    outlook_now = crmsync.records.as_complete(synced.outlook, synced.baseline.outlook)
-    assert [c.job_title for c in outlook_now.contacts] == ["B!", "A"]
-
-
-def test_refine_keeps_a_change_dropped_from_an_op_pending_for_the_next_plan() -> None:
-    """Dropping some of an op's changes is like dropping the op, field by field: the dropped
-    fields keep their baseline values on both sides, and the next plan proposes them again."""
-    crm, _, baseline = _linked("k")
-    edited = OutlookSnapshot(contacts=[OutlookContact(key="k", job_title="B", department="Sales")])
-
-    def job_title_only(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [
-            attrs.evolve(op, changes=tuple(c for c in op.changes if c.field == "job_title"))
-            for op in ops
-        ]
-
-    policy = refine(compose(*default_policies()), job_title_only)
-    planned = crmsync.plan(crm, edited, None, baseline, user=USER, now=NOW, policy=policy)
-    [op] = planned.ops
-    assert [c.field for c in op.changes] == ["job_title"]
-    synced = crmsync.apply(planned, crm, edited, baseline)
-    assert (synced.crm.contacts[0].job_title, synced.crm.contacts[0].department) == ("B", "")
-    again = crmsync.plan(synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW)
-    assert [(op.side, [(c.field, c.new) for c in op.changes]) for op in again.ops] == [
-        (Side.CRM, [("department", "Sales")])
-    ]
-    converge(synced.crm, synced.outlook, None, synced.baseline)
-
-
-def test_refine_keeps_a_dropped_change_of_a_first_sync_pair_pending() -> None:
-    """Without a baseline entry there is no previous value to keep: the pair keeps none."""
-    crm = CrmSnapshot(contacts=[CrmContact(key="k", job_title="A", department="Sales")])
-    outlook = OutlookSnapshot(contacts=[OutlookContact(key="k")])
-
-    def job_title_only(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [
-            attrs.evolve(op, changes=tuple(c for c in op.changes if c.field == "job_title"))
-            for op in ops
-        ]
-
-    policy = refine(compose(*default_policies()), job_title_only)
-    planned = crmsync.plan(crm, outlook, None, None, user=USER, now=NOW, policy=policy)
-    synced = crmsync.apply(planned, crm, outlook, None)
-    again = crmsync.plan(synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW)
-    assert [(op.side, [(c.field, c.new) for c in op.changes]) for op in again.ops] == [
-        (Side.OUTLOOK, [("department", "Sales")])
-    ]
-
-
-def test_refine_refuses_an_op_the_plan_did_not_have() -> None:
-    crm, outlook, baseline = _linked("k")
-
-    def adds(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        extra = Op(
-            action=Action.DELETE, side=Side.OUTLOOK, domain=Domain.CONTACT, key="k", reason="x"
-        )
-        return [*ops, extra]
-
-    policy = refine(compose(*default_policies()), adds)
-    with pytest.raises(PolicyConflict, match="did not have"):
-        crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
-
-
-def test_refine_refuses_a_change_that_cannot_apply_to_what_the_plan_saw() -> None:
-    crm, outlook, baseline = _linked("k")
-    crm = _edited_in_crm("k")
-
-    def wrong_old(ops: tuple[Op, ...], _: SyncInput) -> list[Op]:
-        return [
-            attrs.evolve(op, changes=tuple(attrs.evolve(c, old="Z") for c in op.changes))
-            for op in ops
-        ]
-
-    policy = refine(compose(*default_policies()), wrong_old)
-    with pytest.raises(PolicyConflict, match="no longer what the plan saw"):
-        crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
 
 
 def test_sync_input_refuses_a_now_that_cannot_be_written_in_utc() -> None:

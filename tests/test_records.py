@@ -94,6 +94,79 @@ def test_an_unknown_enum_value_is_rejected_listing_the_allowed_ones() -> None:
         Task(key="t", priority="urgent")
 
 
+WHEN = {"start": NOW, "end": NOW}
+
+
+@pytest.mark.parametrize(
+    ("cls", "field", "required"),
+    [
+        (Appointment, "priority", WHEN),
+        (Appointment, "show_as", WHEN),
+        (Appointment, "kind", WHEN),
+        (Appointment, "state", WHEN),
+        (Task, "status", {}),
+        (Task, "priority", {}),
+        (OutlookContact, "mailing_address", {}),
+        (Recurrence, "pattern", {"start_date": NOW.date()}),
+    ],
+)
+def test_every_enum_field_rejects_a_value_outside_its_enumeration(
+    cls: type, field: str, required: dict[str, Any]
+) -> None:
+    identity = {} if cls is Recurrence else {"key": "r"}
+    if cls is Recurrence:
+        required = {**required, "pattern": "weekly", "days_of_week": ("monday",)}
+    with pytest.raises(InvalidInput) as exc:
+        cls(**identity, **{**required, field: "meeting"})
+    [line] = problems(exc)
+    assert f".{field}: unknown value 'meeting'; expected one of: " in line
+
+
+class _NoOffset(dt.tzinfo):
+    """A zone that knows no UTC offset: a datetime in it is naive, though its tzinfo is set."""
+
+    def utcoffset(self, _: dt.datetime | None) -> None:
+        return None
+
+    def dst(self, _: dt.datetime | None) -> None:
+        return None
+
+    def tzname(self, _: dt.datetime | None) -> str:
+        return "nowhere"
+
+
+def test_a_datetime_whose_zone_gives_no_utc_offset_is_rejected_as_naive() -> None:
+    moment = dt.datetime(2026, 1, 1, tzinfo=_NoOffset())
+    assert moment.utcoffset() is None
+    with pytest.raises(InvalidInput) as exc:
+        Task(key="t", due=moment)
+    assert problems(exc) == [
+        "Task(key='t').due: datetime must be timezone-aware (it has no UTC offset)"
+    ]
+
+
+@pytest.mark.parametrize("cls", [CrmSnapshot, OutlookSnapshot])
+@pytest.mark.parametrize(
+    ("removed", "complete", "expected"),
+    [
+        ("k", False, "removed: expected a list of keys, got str"),
+        ("k", True, "removed: expected a list of keys, got str"),
+        (["k", " "], False, "removed: expected a non-empty key, got ' '"),
+        (["k", 7], False, "removed: expected a non-empty key, got 7"),
+        (["c"], False, "removed: 'c' is both removed and present"),
+        (["k"], True, "removed: only a partial snapshot (complete: false) lists removed keys"),
+    ],
+)
+def test_a_snapshots_removed_keys_are_checked_one_problem_each(
+    cls: type, removed: Any, complete: bool, expected: str
+) -> None:
+    """A partial snapshot lists non-empty keys it does not hold; a complete one lists none."""
+    contact = CrmContact(key="c") if cls is CrmSnapshot else OutlookContact(key="c")
+    with pytest.raises(InvalidInput) as exc:
+        cls(contacts=[contact], complete=complete, removed=removed)
+    assert problems(exc) == [f"{cls.__name__}.{expected}"]
+
+
 def test_modified_is_metadata_and_takes_no_part_in_equality() -> None:
     assert CrmContact(key="c", modified=NOW) == CrmContact(key="c")
 

@@ -60,6 +60,21 @@ def test_every_bad_value_is_reported_at_once() -> None:
     assert len(exc.value.problems) == 5
 
 
+@pytest.mark.parametrize("threshold", [True, False, -0.1, 1.5, "0.5", None])
+def test_the_mass_delete_threshold_is_a_share_between_0_and_1_never_a_bool(
+    threshold: object,
+) -> None:
+    """`True` is the number 1 to Python, but a yes/no is not a share of records."""
+    with pytest.raises(SettingsError) as exc:
+        Settings(mass_delete_threshold=threshold)  # type: ignore[arg-type]
+    assert [p.path for p in exc.value.problems] == [("mass_delete_threshold",)]
+
+
+@pytest.mark.parametrize("threshold", [0, 1, 0.0, 0.25, 1.0])
+def test_the_mass_delete_threshold_takes_any_share_from_0_to_1(threshold: float) -> None:
+    assert Settings(mass_delete_threshold=threshold).mass_delete_threshold == threshold
+
+
 def test_organization_domains_are_casefolded() -> None:
     assert Settings(organization_domains=frozenset({" Contoso.COM"})).organization_domains == {
         "contoso.com"
