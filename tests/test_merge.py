@@ -644,7 +644,10 @@ def test_a_crm_delete_after_a_first_sync_conflict_deletes_the_outlook_contact() 
     planned = plan(CrmSnapshot(), synced.outlook, MANUAL, synced.baseline)
     assert ops(planned) == [("contact", "outlook", "k", "delete")]
     assert planned.ops[0].reason == "deleted_in_crm"
-    assert not planned.has_data_loss
+    # Outlook's side of the conflict goes with the delete: said, as a value nowhere else now.
+    [notice] = planned.notices
+    assert (notice.code, notice.severity) == ("field_not_synced", Severity.DATA_LOSS)
+    assert "job title to 'CTO', which the CRM held too" in notice.message
 
 
 def test_an_outlook_delete_after_a_first_sync_conflict_unlinks_the_crm_contact() -> None:

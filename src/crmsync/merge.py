@@ -932,9 +932,10 @@ def _survivor_changes(
     the plan is made with the settings it is given, so a change against a
     field's current direction does not stop the delete.
 
-    A value the deleted side held at the last sync is no unpropagated change:
-    after a first sync whose conflict was left for a person, each side's
-    baseline holds the other side's value, and the delete takes it.
+    A value the deleted side held at the last sync is no change it has not
+    seen (after a conflict left for a person, each side's baseline holds the
+    other side's value): it does not stop the delete, but it is reported with
+    it, as a value that may be nowhere else now.
     """
     survivor = getattr(pair, survivor_side)
     base_record = getattr(pair, f"base_{survivor_side}")
@@ -955,6 +956,13 @@ def _survivor_changes(
             if rule.name not in now or rule.same(now[rule.name], before.get(rule.name)):
                 continue
             if rule.name in held and rule.same(now[rule.name], held[rule.name]):
+                # No change the deleted side has not seen: it does not stop the delete,
+                # but the value goes with it, and the plan says so.
+                stranded.setdefault(
+                    rule.name,
+                    f"{rule.title} to {describe(now[rule.name])}, which "
+                    f"{SIDE_NAMES[deleted_side]} held too",
+                )
                 continue
             direction = directions.get(rule.name, Direction.TWO_WAY)
             if can_send(direction, survivor_side):

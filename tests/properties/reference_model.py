@@ -405,6 +405,12 @@ def plan_contacts(
             if not same(f, v, view(old, side, s)[f])
             and not same(f, v, view(gone, OTHER[side], s)[f])
         ]
+        # Any edit the delete takes is reported, a value the deleted side held included.
+        edited = any(
+            not same(f, v, view(old, side, s)[f])
+            for s in (settings, old_settings)
+            for f, v in view(survivor, side, s).items()
+        )
         if any(can_send(settings, f, side) for f in changed):
             create(key, survivor, side, settings, user, out, result)
         elif side == "outlook":  # deleted in the CRM: the Outlook contact goes
@@ -417,7 +423,7 @@ def plan_contacts(
                 getattr(survivor, a) != getattr(old, a) and not blank(getattr(survivor, a))
                 for a in slots
             )
-            if changed or unsynced:
+            if edited or unsynced:
                 out.note(key, "field_not_synced")
         else:  # deleted in Outlook: the CRM contact stays, the pair is unlinked
             out.ops.add(("unlink", "crm", key))
@@ -610,6 +616,8 @@ def plan_tasks(
                 if v != task_view(before)[f] and v != task_view(gone)[f]
             ]
         )
+        # Any edit the delete takes is reported, a value the deleted side held included.
+        edited = before is not None and task_view(survivor) != task_view(before)
         if key not in linked or any(task_can_send(settings, f, side) for f in changed):
             target = OTHER[side]
             values = {
@@ -623,7 +631,7 @@ def plan_tasks(
         elif side == "crm":  # deleted in Outlook: the CRM task goes too
             out.ops.add(("delete", "crm", key))
             del result["crm"][key]
-            if changed:
+            if edited:
                 out.note(key, "field_not_synced")  # an edit that could not travel, lost
         elif str(survivor.status) == "completed" or survivor.percent_complete == 100:
             out.ops.add(("unlink", "outlook", key))  # a completed Outlook task stays
@@ -631,7 +639,7 @@ def plan_tasks(
         else:
             out.ops.add(("delete", "outlook", key))
             del result["outlook"][key]
-            if changed:
+            if edited:
                 out.note(key, "field_not_synced")  # an edit that could not travel, lost
     if baseline is None and now["crm"].keys() & now["outlook"].keys():
         out.note("", "no_baseline")
@@ -834,6 +842,8 @@ def plan_appointments(
                 if v != appointment_view(before)[f] and v != appointment_view(gone)[f]
             ]
         )
+        # Any edit the delete takes is reported, a value the deleted side held included.
+        edited = before is not None and appointment_view(survivor) != appointment_view(before)
         # The deleted side's directions come from its last synced record; today's settings.
         pair = (c or base["crm"].get(key), o or base["outlook"].get(key))
         travels = any(
@@ -859,7 +869,7 @@ def plan_appointments(
         else:
             out.ops.add(("delete", side, key))
             del result[side][key]
-            if changed:
+            if edited:
                 out.note(key, "field_not_synced")  # an edit that could not travel, lost
     if baseline is None and held["crm"].keys() & held["outlook"].keys():
         out.note("", "no_baseline")
