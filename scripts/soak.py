@@ -42,7 +42,9 @@ def main() -> int:
         seed=args.seed,
         fault_rate=args.fault_rate,
         quiet_every=args.quiet_every,
-        settings=Settings(conflict=ConflictPolicy(args.conflict)),
+        settings=Settings(
+            conflict=ConflictPolicy(args.conflict), sync_appointment_attachments=True
+        ),
     )
     print(report.render())
     took = time.perf_counter() - started

@@ -236,6 +236,8 @@ class FakeMicrosoft:
             item = store[collection][item_id]
             item.update(changes)
             item["@odata.etag"] = self._etag()
+            # Both services stamp every write (NEWEST_WINS compares these).
+            item["lastModifiedDateTime" if service == "graph" else "modifiedon"] = self._now()
 
     def remove(self, service: str, collection: str, item_id: str) -> None:
         """A user's delete, as the service carries it out (an event's attachments go too)."""

@@ -4,7 +4,9 @@ Each round is the documented service loop (docs/adapters.md): `read_dataverse`,
 `read_outlook(baseline, crm=...)`, `crmsync.plan`, `crmsync.hold` when the
 plan reports data loss, `execute` with the etags of the reads, and
 `Executed.baseline`. Before a round, a user creates, edits and deletes
-contacts, appointments and tasks on either side; during it, the fake answers
+contacts, appointments and tasks on either side and attaches files to
+appointments (attachment sync is on); Dataverse answers creates with the row
+or with 204 alone, at random; during the round, the fake answers
 at random with 429 and `Retry-After`, 503, 504, connection resets, writes
 that commit and lose their answer (alone and inside `$batch`), and the user
 edits or deletes a record the plan is about to write (between the read and the write).
@@ -21,6 +23,8 @@ rounds run until the plan is empty; the invariants are checked there:
   the sides that still hold the record after a user's delete, or a later edit
   or delete superseded it, or a `conflict_resolved` or data-loss notice named
   the record in some round (or a MANUAL `conflict` left it for a person);
+  every file attached is on both sides' appointment unless a later delete
+  took the appointment;
 - **the baseline describes both sides**: a fresh read holds, for every linked
   pair, the records the baseline holds (`modified` aside, which is metadata),
   and every record it reads is in the baseline or `unlinked`;
@@ -32,6 +36,7 @@ tests/test_soak.py runs a short seeded soak; scripts/soak.py runs thousands of r
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import random
@@ -140,7 +145,7 @@ class Soak:
         self.chaos = random.Random(seed + 1)  # noqa: S311
         self.fault_rate = fault_rate
         self.edit_between_rate = edit_between_rate
-        self.settings = settings or Settings()
+        self.settings = settings or Settings(sync_appointment_attachments=True)
         self.waits: list[float] = []
         self.connection = Connection(
             graph_token=lambda: GRAPH_TOKEN,
@@ -155,6 +160,7 @@ class Soak:
         self.report = Report()
         self.seq = 0
         self.edits: list[_Edit] = []
+        self.attached: list[tuple[int, str, str]] = []  # (seq, appointment marker, file name)
         self.deletes: list[tuple[int, Domain, str, Side]] = []
         # The last moment (`seq`) a conflict_resolved or data-loss notice named a record.
         self.noticed: dict[tuple[Domain, str], int] = {}
@@ -252,13 +258,35 @@ class Soak:
             self._create(domain, side)
             return
         item_id, marker = picked
-        if what == "edit":
+        if what == "edit" and domain is Domain.APPOINTMENT and self.rng.random() < 0.3:
+            self._attach(side, item_id, marker)
+            what = "attach a file to"
+        elif what == "edit":
             self._edit_item(domain, side, item_id, marker)
         else:
             collection = (_DATAVERSE if side is Side.CRM else _GRAPH)[domain]
             self.fake.remove("dataverse" if side is Side.CRM else "graph", collection, item_id)
             self.deletes.append((self._next(), domain, marker, side))
         self.report.actions[f"{what} {domain.value} in {side.value}"] += 1
+
+    def _attach(self, side: Side, item_id: str, marker: str) -> None:
+        n = self._next()
+        name, content = f"F{n}.txt", base64.b64encode(f"file {n}".encode()).decode()
+        if side is Side.OUTLOOK:
+            self.fake.attach(item_id, name, content)
+        else:
+            self.fake.add(
+                "dataverse",
+                "activitymimeattachments",
+                {
+                    "filename": name,
+                    "mimetype": "text/plain",
+                    "filesize": len(base64.b64decode(content)),
+                    "body": content,
+                    "objectid_appointment@odata.bind": f"/appointments({item_id})",
+                },
+            )
+        self.attached.append((n, marker, name))
 
     def _edit_between(self, plan: Plan, crm: DataverseRead, outlook: GraphRead) -> None:
         """A user's edit or delete of a record the plan is about to write, after the read."""
@@ -361,8 +389,11 @@ class Soak:
     def round(self) -> None:
         """One round with user actions and faults."""
         self.report.rounds += 1
+        self.fake.representation = True  # the user's creates (`add`) want the row back
         for _ in range(self.rng.randint(0, 3)):
             self.act()
+        # Dataverse answers a create with the row or with 204 alone (then crmsync reads it back).
+        self.fake.representation = self.rng.random() < 0.7
         self.fake.chaos, self.fake.chaos_rate, self.fake.chaos_lose = (
             self.chaos,
             self.fault_rate,
@@ -390,6 +421,7 @@ class Soak:
     def quiet_point(self) -> None:
         """Fault-free rounds until the plan is empty, then every invariant."""
         self.report.quiet_points += 1
+        self.fake.representation = True
         for _ in range(QUIET_ROUNDS):
             try:
                 crm, outlook = self._read()
@@ -412,6 +444,7 @@ class Soak:
             return
         self._check_duplicates()
         self._check_edits(crm, outlook)
+        self._check_attachments(crm, outlook)
         self._check_baseline(crm, outlook, plan.reread | plan.data_loss_records)
 
     # -- invariants ---------------------------------------------------------------
@@ -436,6 +469,17 @@ class Soak:
                 ]
                 if twice:
                     self._violation(f"duplicate {domain.value}s in {side.value}: {sorted(twice)}")
+        files = Counter(
+            (a.get("_objectid_value"), a.get("filename"))
+            for a in self.fake.dataverse["activitymimeattachments"].values()
+        ) + Counter(
+            (event, a.get("name"))
+            for event, held in self.fake.attachments.items()
+            for a in held.values()
+        )
+        twice = sorted(str(k) for k, c in files.items() if c > 1)
+        if twice:
+            self._violation(f"duplicate attachments: {twice}")
 
     def _check_edits(self, crm: DataverseRead, outlook: GraphRead) -> None:
         values: dict[Side, dict[tuple[Domain, str], Any]] = {}
@@ -470,6 +514,28 @@ class Soak:
             )
         # Each edit is settled or reported once; a later edit or delete is judged on its own.
         self.edits = []
+
+    def _check_attachments(self, crm: DataverseRead, outlook: GraphRead) -> None:
+        """Every file attached is on both sides' appointment, unless a later delete took it."""
+        names = {
+            side: {
+                _marker(Domain.APPOINTMENT, a): {f.name for f in a.attachments}
+                for a in snapshot.appointments
+            }
+            for side, snapshot in ((Side.CRM, crm.snapshot), (Side.OUTLOOK, outlook.snapshot))
+        }
+        for seq, marker, name in self.attached:
+            target = (Domain.APPOINTMENT, marker)
+            if any(later > seq and (d, m) == target for later, d, m, _ in self.deletes):
+                continue
+            if self.noticed.get(target, -1) >= seq:
+                continue
+            where = [side for side in Side if name in names[side].get(marker, set())]
+            if len(where) != 2:
+                self._violation(
+                    f"file {name} attached to {marker} is only in {[s.value for s in where]}"
+                )
+        self.attached = []
 
     def _check_baseline(
         self, crm: DataverseRead, outlook: GraphRead, pending: frozenset[tuple[Domain, str]]
