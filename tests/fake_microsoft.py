@@ -15,7 +15,8 @@ has an `@odata.etag` that changes on every write (`edit()` is a user's write);
 `If-Match` with another etag is refused with 412 (Graph
 `ErrorIrresolvableConflict`, Dataverse `0x80060882`); a Dataverse `POST` may
 choose the row's primary key, and one that exists is refused with 412
-(`0x80040237`); Dataverse sets `_ownerid_value` and `createdon` on create; a
+(`0x80040237`); a file bound to an appointment that is gone is refused
+(404, `0x80040217`); Dataverse sets `_ownerid_value` and `createdon` on create; a
 Graph event `POST` whose `transactionId` was seen before creates nothing and
 answers with the event it created then.
 
@@ -604,6 +605,11 @@ class FakeMicrosoft:
                     item["objecttypecode"] = "appointment"
                     if not item.get("body"):
                         return 400, {}, {"error": {"code": "0x80040203", "message": "no body"}}
+                    if item.get("_objectid_value") not in self.dataverse["appointments"]:
+                        # A lookup bound to a row that is gone: Dataverse refuses the create.
+                        message = "appointment With Id = {} Does Not Exist"
+                        message = message.format(item.get("_objectid_value"))
+                        return 404, {}, {"error": {"code": "0x80040217", "message": message}}
                 store[item[key]] = item
                 entity = {"OData-EntityId": f"{self.url}{API}/{table}({item[key]})"}
                 if self.representation and headers.get("prefer") == "return=representation":

@@ -62,7 +62,7 @@ DOMAINS = (Domain.CONTACT, Domain.APPOINTMENT, Domain.TASK)
 _GRAPH = {Domain.CONTACT: "contacts", Domain.APPOINTMENT: "events", Domain.TASK: "tasks"}
 _DATAVERSE = {Domain.CONTACT: "contacts", Domain.APPOINTMENT: "appointments", Domain.TASK: "tasks"}
 _FIELD = {Domain.CONTACT: "job_title", Domain.APPOINTMENT: "location", Domain.TASK: "subject"}
-_NAMING = {"conflict", "conflict_resolved"}
+_NAMING = {"conflict", "conflict_resolved", "field_not_synced"}
 _MARKER = re.compile(r"^[A-Z]\d+")
 
 
@@ -74,6 +74,7 @@ class Report:
     quiet_rounds: int = 0
     quiet_points: int = 0
     failed_reads: int = 0
+    held: int = 0
     actions: Counter[str] = dataclasses.field(default_factory=Counter)
     ops: Counter[str] = dataclasses.field(default_factory=Counter)
     faults: Counter[str] = dataclasses.field(default_factory=Counter)
@@ -89,6 +90,7 @@ class Report:
         lines = [
             f"rounds: {self.rounds} with edits and faults, {self.quiet_rounds} quiet "
             f"({self.quiet_points} quiet points), {self.failed_reads} reads failed (ServiceError)",
+            f"records held for a data-loss notice (summed over rounds): {self.held}",
             f"user actions: {counts(self.actions)}",
             f"ops done by action: {counts(self.ops)}",
             f"faults by kind: {counts(self.faults)}",
@@ -331,6 +333,7 @@ class Soak:
         )
         self._remember_notices(plan, crm, outlook)
         if plan.has_data_loss:  # the documented service loop: hold the records, not the mailbox
+            self.report.held += len(plan.data_loss_records)
             plan = crmsync.hold(plan, crm.snapshot, outlook.snapshot, self.baseline)
         return plan
 

@@ -187,6 +187,34 @@ def test_plain_http_is_refused_unless_the_caller_opts_in_for_a_loopback_root() -
     connection("https://contoso.crm.dynamics.com")
 
 
+def test_an_attachment_of_an_appointment_made_between_two_collection_reads_waits_a_round(
+    fake: FakeMicrosoft,
+) -> None:
+    """Found by the soak: the collections are read one after another, so an appointment
+    made with a file after the appointments were read has its file in the attachments
+    read. That file is left for the next read, which sees both; it never fails the read
+    (nor every later one, when the row is one the fake let a file outlive)."""
+    appointment = fake.add(
+        "dataverse",
+        "appointments",
+        {"subject": "Review", "scheduledstart": "2026-12-01T09:00:00Z"}
+        | {"scheduledend": "2026-12-01T10:00:00Z"},
+    )
+    fake.add(
+        "dataverse",
+        "activitymimeattachments",
+        {"filename": "a.txt", "mimetype": "text/plain", "filesize": 2, "body": "aGk="}
+        | {"objectid_appointment@odata.bind": f"/appointments({appointment})"},
+    )
+    # The appointments read came before the appointment was made.
+    fake.answer(lambda m, p: (m, p) == ("GET", f"{API}/appointments"), body={"value": []})
+    connection = _connection(fake, [])
+
+    assert connection.read_crm().appointments == ()
+    [read] = connection.read_crm().appointments
+    assert [a.name for a in read.attachments] == ["a.txt"]
+
+
 # -- idempotent reads are retried --------------------------------------------------
 
 
