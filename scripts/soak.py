@@ -1,7 +1,7 @@
 """Runs the service soak (tests/soak.py) for longer than CI does.
 
     python scripts/soak.py --rounds 3000 [--seed 1] [--fault-rate 0.1] [--quiet-every 10]
-        [--conflict crm_wins|outlook_wins|newest_wins|manual]
+        [--conflict crm_wins|outlook_wins|newest_wins|manual] [--one-way]
 
 Prints the rounds run, the user's actions, the ops done by action, the faults
 injected by kind, the notices by code and every violation of the invariants
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
 import soak  # noqa: E402 - the soak lives beside the tests it shares the fake with
-from crmsync import ConflictPolicy, Settings  # noqa: E402
+from crmsync import ConflictPolicy, Direction, Settings  # noqa: E402
 
 
 def main() -> int:
@@ -35,7 +35,18 @@ def main() -> int:
         default=ConflictPolicy.CRM_WINS.value,
         help="the conflict policy of the settings",
     )
+    parser.add_argument(
+        "--one-way",
+        action="store_true",
+        help="contact job titles sync to Outlook only and task subjects to the CRM only, "
+        "so deletes that take an edit with them are data-loss notices whose records are held",
+    )
     args = parser.parse_args()
+    directions = (
+        {"contact.job_title": Direction.TO_OUTLOOK, "task.subject": Direction.TO_CRM}
+        if args.one_way
+        else {}
+    )
     started = time.perf_counter()
     report = soak.run(
         rounds=args.rounds,
@@ -43,7 +54,9 @@ def main() -> int:
         fault_rate=args.fault_rate,
         quiet_every=args.quiet_every,
         settings=Settings(
-            conflict=ConflictPolicy(args.conflict), sync_appointment_attachments=True
+            conflict=ConflictPolicy(args.conflict),
+            sync_appointment_attachments=True,
+            field_directions=directions,
         ),
     )
     print(report.render())

@@ -22,7 +22,8 @@ rounds run until the plan is empty; the invariants are checked there:
 - **no lost edit without a notice**: each edit's value is on both sides, or on
   the sides that still hold the record after a user's delete, or a later edit
   or delete superseded it, or a `conflict_resolved` or data-loss notice named
-  the record in some round (or a MANUAL `conflict` left it for a person);
+  the record in some round (or a MANUAL `conflict` left it for a person, or a
+  `field_not_synced` said that its direction keeps it on its side);
   every file attached is on both sides' appointment unless a later delete
   took the appointment;
 - **the baseline describes both sides**: a fresh read holds, for every linked

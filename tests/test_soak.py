@@ -11,7 +11,7 @@ same soak for thousands of rounds.
 from __future__ import annotations
 
 import soak
-from crmsync import ConflictPolicy, Settings
+from crmsync import ConflictPolicy, Direction, Settings
 
 FAULTS = {
     "429",
@@ -45,3 +45,21 @@ def test_a_seeded_soak_under_the_manual_policy_leaves_conflicts_pending_and_lose
 
     assert report.violations == [], report.render()
     assert report.notices["conflict"], report.render()
+
+
+def test_a_seeded_soak_with_one_way_fields_holds_data_loss_records_and_syncs_the_rest() -> None:
+    """Hold records, not mailboxes: with one-way fields, a delete that takes an edit the
+    other way is a data-loss notice; its records are held round after round, the rest
+    of the mailbox keeps syncing, and every invariant still holds."""
+    settings = Settings(
+        sync_appointment_attachments=True,
+        field_directions={
+            "contact.job_title": Direction.TO_OUTLOOK,
+            "task.subject": Direction.TO_CRM,
+        },
+    )
+    report = soak.run(rounds=60, seed=42, fault_rate=0.1, settings=settings)
+
+    assert report.violations == [], report.render()
+    assert report.held, report.render()
+    assert report.notices["field_not_synced"], report.render()
