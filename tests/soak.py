@@ -5,11 +5,11 @@ Each round is the documented service loop (docs/adapters.md): `read_dataverse`,
 plan reports data loss, `execute` with the etags of the reads, and
 `Executed.baseline`. Before a round, a user creates, edits and deletes
 contacts, appointments and tasks on either side and attaches files to
-appointments (attachment sync is on); Dataverse answers creates with the row
-or with 204 alone, at random; during the round, the fake answers
-at random with 429 and `Retry-After`, 503, 504, connection resets, writes
-that commit and lose their answer (alone and inside `$batch`), and the user
-edits or deletes a record the plan is about to write (between the read and the write).
+appointments (attachment sync is on). During the round the fake answers at
+random with 429 and `Retry-After`, 503, 504, connection resets and writes
+that commit and lose their answer (alone and inside `$batch`), Dataverse
+answers creates with the row or with 204 alone, and the user edits or
+deletes a record the plan is about to write (between the read and the write).
 
 Every `quiet_every` rounds, and at the end, faults and edits stop and fault-free
 rounds run until the plan is empty; the invariants are checked there:
@@ -28,7 +28,8 @@ rounds run until the plan is empty; the invariants are checked there:
   took the appointment;
 - **the baseline describes both sides**: a fresh read holds, for every linked
   pair, the records the baseline holds (`modified` aside, which is metadata),
-  and every record it reads is in the baseline or `unlinked`;
+  and every record it reads is in the baseline or `unlinked` (the records the
+  last plan left pending keep their previous entries on purpose);
 - **no crash**: a read returns or raises `ServiceError`; `execute` and
   `Executed.baseline` return.
 
