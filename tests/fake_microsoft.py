@@ -15,7 +15,8 @@ has an `@odata.etag` that changes on every write (`edit()` is a user's write);
 `If-Match` with another etag is refused with 412 (Graph
 `ErrorIrresolvableConflict`, Dataverse `0x80060882`); a Dataverse `POST` may
 choose the row's primary key, and one that exists is refused with 412
-(`0x80040237`); Dataverse sets `_ownerid_value` and `createdon` on create; a
+(`0x80040237`); a file bound to an appointment that is gone is refused
+(404, `0x80040217`); Dataverse sets `_ownerid_value` and `createdon` on create; a
 Graph event `POST` whose `transactionId` was seen before creates nothing and
 answers with the event it created then. An event attachment of 3 MB or more
 sent as one `POST` is refused (413): it goes through an upload session
@@ -39,7 +40,10 @@ missing, bad statuses, string bodies, list headers). `authorizations` keeps
 every Authorization header received, so a test can see where a token went.
 `chaos` answers random requests with faults that lose no committed write
 (429, 503, 504, resets before the request is carried out), counted by kind
-in `faults`.
+in `faults`; with `chaos_lose`, a random write also commits and then loses
+its answer (`lost`; a write inside a `$batch`, or the `$batch` itself, loses
+the whole batch's answer: `lost_in_batch`), as a connection dropped after
+the service carried the request out would. `remove()` is a user's delete.
 
     with FakeMicrosoft() as fake:
         fake.url                    # http://127.0.0.1:PORT
@@ -86,6 +90,7 @@ LOST = 0  # the status `handle` answers for a response to drop
 Answer = tuple[int, dict[str, str], Any]
 RESET = object()
 """As an answer's body: close the connection without answering."""
+_COMMIT_THEN_LOSE = object()  # a chaos fault: carry the request out, then drop the answer
 
 
 class _Rule:
@@ -121,6 +126,7 @@ class FakeMicrosoft:
         self.rewrite_batch: Callable[[list[dict[str, Any]]], Any] | None = None
         self.chaos: random.Random | None = None  # set with a seeded Random to inject faults
         self.chaos_rate = 0.1
+        self.chaos_lose = False  # True: chaos also commits writes and loses their answer
         self.faults: dict[str, int] = {}
         self._rules: list[_Rule] = []
         self._losses: list[tuple[Callable[[str, str], bool], int]] = []
@@ -248,6 +254,17 @@ class FakeMicrosoft:
             item = store[collection][item_id]
             item.update(changes)
             item["@odata.etag"] = self._etag()
+            # Both services stamp every write (NEWEST_WINS compares these).
+            item["lastModifiedDateTime" if service == "graph" else "modifiedon"] = self._now()
+
+    def remove(self, service: str, collection: str, item_id: str) -> None:
+        """A user's delete, as the service carries it out (an event's attachments go too)."""
+        with self._lock:
+            if service == "graph":
+                del self.graph[collection][item_id]
+                self.attachments.pop(item_id, None)
+            else:
+                self._dataverse_call("DELETE", f"{API}/{collection}({item_id})", {}, {}, None)
 
     def add(self, service: str, collection: str, body: dict[str, Any]) -> str:
         """Creates an item as a client would; returns the id the server gave it."""
@@ -312,22 +329,33 @@ class FakeMicrosoft:
             rule = self._ruled(method, path, top=True)
             if rule is not None and not rule.commit:
                 return rule.answer
-            fault = self._fault(top=True)
-            if fault is not None:
+            batch = path == "/v1.0/$batch"
+            fault = self._fault(top=True, write=method != "GET", batch=batch)
+            if fault is not None and fault is not _COMMIT_THEN_LOSE:
                 return fault
-            lost = self._lost(method, path)
+            lost = self._lost(method, path) or fault is _COMMIT_THEN_LOSE
             answer = self._serve(method, path, query, lowered, body)
             if lost or answer[0] == LOST:
                 return LOST, {}, None
             return rule.answer if rule is not None else answer
 
-    def _fault(self, *, top: bool) -> Answer | None:
-        """A random fault from `chaos`, or None; only a top-level request can be reset."""
+    def _fault(self, *, top: bool, write: bool = False, batch: bool = False) -> Any:
+        """A random fault from `chaos`, or None; only a top-level request can be reset.
+
+        `_COMMIT_THEN_LOSE` (with `chaos_lose`, for a write) means: carry the
+        request out, then drop the answer.
+        """
         if self.chaos is None or self.chaos.random() >= self.chaos_rate:
             return None
         kinds = ["429", "503", "504", "reset"] if top else ["429", "503"]
+        if write and self.chaos_lose:
+            kinds.append("lost")
         kind = self.chaos.choice(kinds)
+        if kind == "lost" and (batch or not top):
+            kind = "lost_in_batch"
         self.faults[kind] = self.faults.get(kind, 0) + 1
+        if kind.startswith("lost"):
+            return _COMMIT_THEN_LOSE
         if kind == "reset":
             return 0, {}, RESET
         retry_after = {"Retry-After": str(self.chaos.randint(0, 3))} if kind == "429" else {}
@@ -382,7 +410,11 @@ class FakeMicrosoft:
             lowered = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
             lost = lost or self._lost(method, "/v1.0" + path)
             rule = self._ruled(method, "/v1.0" + path)
-            answer = rule.answer if rule is not None else self._fault(top=False)
+            answer = (
+                rule.answer if rule is not None else self._fault(top=False, write=method != "GET")
+            )
+            if answer is _COMMIT_THEN_LOSE:
+                lost, answer = True, None
             if answer is None or isinstance(answer[2], bytes):
                 answer = self._graph(method, path, query, copy.deepcopy(item.get("body")), lowered)
             status, headers, payload = answer
@@ -450,8 +482,10 @@ class FakeMicrosoft:
                 if name == "events" and not _all_day_ok(item):
                     return 400, {}, {"error": {"code": "ErrorInvalidRequest", "message": _ALL_DAY}}
                 transaction = item.get("transactionId") if name == "events" else None
-                if transaction in self._transactions:  # a retry: the event made the first time
-                    return 201, {}, copy.deepcopy(store[self._transactions[transaction]])
+                made = self._transactions.get(transaction)
+                if made in store:  # a retry: the event made the first time
+                    return 201, {}, copy.deepcopy(store[made])
+                # Graph documents no answer for an id whose event is gone: make a new one.
                 prefix = {"contacts": "AAMkC", "events": "AAMkE"}.get(name, "AAkT")
                 item["id"] = self._next_id(prefix)
                 if transaction:
@@ -652,6 +686,11 @@ class FakeMicrosoft:
                     item["objecttypecode"] = "appointment"
                     if not item.get("body"):
                         return 400, {}, {"error": {"code": "0x80040203", "message": "no body"}}
+                    if item.get("_objectid_value") not in self.dataverse["appointments"]:
+                        # A lookup bound to a row that is gone: Dataverse refuses the create.
+                        message = "appointment With Id = {} Does Not Exist"
+                        message = message.format(item.get("_objectid_value"))
+                        return 404, {}, {"error": {"code": "0x80040217", "message": message}}
                 store[item[key]] = item
                 entity = {"OData-EntityId": f"{self.url}{API}/{table}({item[key]})"}
                 if self.representation and headers.get("prefer") == "return=representation":

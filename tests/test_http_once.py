@@ -454,3 +454,47 @@ def test_a_failed_link_back_is_paired_on_the_next_read_by_the_derived_id(
     assert [(n.code, n.key) for n in again.notices] == [("unlinked_gone", outlook_key)]
     assert again.ops == last.ops == last.notices == (), again.render()
     assert len(fake.dataverse["tasks"]) == len(fake.graph["tasks"]) == 1
+
+
+# -- a data-loss notice holds its records, not the mailbox -----------------------------
+
+
+def test_a_mailbox_with_one_data_loss_record_still_syncs_everything_else(
+    fake: FakeMicrosoft, connection: Connection
+) -> None:
+    """Hold records, not mailboxes: the held contact waits, the rest of the round is done."""
+    one_way = Settings(field_directions={"contact.job_title": crmsync.Direction.TO_OUTLOOK})
+
+    def held_round(baseline: Baseline | None) -> tuple[Plan, Executed, Baseline]:
+        crm, outlook = _read(connection, baseline)
+        plan = crmsync.plan(crm.snapshot, outlook.snapshot, one_way, baseline, user=USER, now=NOW)
+        plan = crmsync.hold(plan, crm.snapshot, outlook.snapshot, baseline)
+        executed = _execute(connection, plan, crm, outlook)
+        return plan, executed, executed.baseline(baseline)
+
+    lost = fake.add("dataverse", "contacts", {"firstname": "Lost", "emailaddress1": "l@x.org"})
+    kept = fake.add("dataverse", "contacts", {"firstname": "Kept", "emailaddress1": "k@x.org"})
+    _, _, baseline = held_round(None)
+    by_row = {
+        p["value"]: item_id
+        for item_id, item in fake.graph["contacts"].items()
+        for p in item.get("singleValueExtendedProperties", [])
+    }
+    # A CRM delete over an Outlook edit that cannot travel (to_outlook): data loss.
+    del fake.dataverse["contacts"][lost]
+    fake.edit("graph", "contacts", by_row[lost], jobTitle="Buyer")
+    fake.edit("dataverse", "contacts", kept, jobtitle="Manager")
+    _todo(fake, "Call Kept")
+
+    plan, executed, baseline = held_round(baseline)
+
+    assert plan.data_loss_records == {(Domain.CONTACT, lost)}
+    assert executed.complete
+    assert _ops(plan) == {("contact", "outlook", "update"), ("task", "crm", "create")}
+    assert fake.graph["contacts"][by_row[lost]]["jobTitle"] == "Buyer"  # not deleted
+    assert fake.graph["contacts"][by_row[kept]]["jobTitle"] == "Manager"
+    assert [t["subject"] for t in fake.dataverse["tasks"].values()] == ["Call Kept"]
+    # The held contact stays pending: the same notice every round, nothing else to do.
+    again, _, _ = held_round(baseline)
+    assert again.data_loss_records == {(Domain.CONTACT, lost)}
+    assert again.ops == ()

@@ -20,7 +20,7 @@ from crmsync.errors import (
 )
 from crmsync.explain import Explanation, explain
 from crmsync.plan import Action, BaselineUpdate, FieldChange, Notice, Op, Plan, Severity
-from crmsync.planning import default_policies, plan, refine
+from crmsync.planning import default_policies, hold, plan, refine
 from crmsync.policy import Policy, SyncInput, compose, exclude
 from crmsync.records import (
     ActivityKind,
@@ -93,6 +93,7 @@ __all__ = [
     "dumps",
     "exclude",
     "explain",
+    "hold",
     "loads",
     "plan",
     "refine",

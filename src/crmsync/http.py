@@ -868,6 +868,9 @@ class Connection:
     def read_dataverse(self) -> DataverseRead:
         """The CRM as `read_crm` reads it, with each row's etag (`DataverseRead.etags`).
 
+        The collections are read one after another; a file whose appointment
+        was made after the appointments were read is left for the next read.
+
         Raises:
             InvalidInput: a payload crmsync cannot read, with its path.
             ServiceError: (an `httpx.HTTPError`) the service could not be
@@ -890,6 +893,9 @@ class Connection:
             }
         except _Failed as exc:
             raise ServiceError(str(exc)) from None
+        data["activitymimeattachments"] = _of_appointments_read(
+            data["activitymimeattachments"], data["appointments"]
+        )
         return read_dataverse(data)
 
     def _todo_list(self) -> str:
@@ -1366,6 +1372,22 @@ class Connection:
                     return
                 attempts += 1
             todo = retry
+
+
+def _of_appointments_read(attachments: list[Any], appointments: list[Any]) -> list[Any]:
+    """The attachment rows whose appointment the appointments read holds.
+
+    The collections are read one after another: an appointment made (with a
+    file) after its collection was read has its file in the later read. Its
+    file waits for the next read, which sees both, instead of failing this
+    one as a file of no appointment.
+    """
+    read = {a.get("activityid") for a in appointments if isinstance(a, dict)}
+    return [
+        row
+        for row in attachments
+        if not isinstance(row, dict) or row.get("_objectid_value") in read
+    ]
 
 
 def _valid_id(service: str, value: object) -> bool:

@@ -331,6 +331,20 @@ class Plan:
         return any(n.severity is Severity.DATA_LOSS for n in self.notices)
 
     @property
+    def data_loss_records(self) -> frozenset[tuple[Domain, str]]:
+        """The records a data-loss notice names, as `(domain, key)`: what `crmsync.hold` holds.
+
+        An attachment's notice names its appointment. A notice about a whole
+        domain (`mass_delete_blocked`, `no_baseline`) has an empty key and
+        gives `(domain, "")`, which holds every record of the domain.
+        """
+        return frozenset(
+            (Domain.APPOINTMENT if n.domain is Domain.ATTACHMENT else n.domain, n.key)
+            for n in self.notices
+            if n.severity is Severity.DATA_LOSS
+        )
+
+    @property
     def reread(self) -> frozenset[tuple[Domain, str]]:
         """The records whose work this plan left pending: deliver them again in a delta round.
 

@@ -1,8 +1,9 @@
-"""`crmsync.plan()`: the default policies composed over one input, and `refine`.
+"""`crmsync.plan()`: the default policies composed over one input, `refine` and `hold`.
 
 This is the top of the planning layer: it knows the domain modules, so the
 combinators that need their rules (`refine` translates field names between
-the two sides through them) live here.
+the two sides through them) live here, and so does `hold`, which withdraws
+a finished plan's work on some records.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import attrs
 
 from crmsync import appointments, contacts, tasks
 from crmsync.apply import run_op
-from crmsync.errors import PolicyConflict
+from crmsync.errors import PolicyConflict, StalePlan
+from crmsync.fingerprint import check_integrity, fingerprint, seal
 from crmsync.plan import Action, BaselineUpdate, Op, Plan
 from crmsync.policy import Policy, SyncInput, compose, finish_plan
 from crmsync.records import (
@@ -29,7 +31,7 @@ from crmsync.records import (
 )
 from crmsync.settings import Settings
 
-__all__ = ["default_policies", "plan", "refine"]
+__all__ = ["default_policies", "hold", "plan", "refine"]
 
 
 def plan(
@@ -185,6 +187,117 @@ def refine(policy: Policy, fn: Callable[[tuple[Op, ...], SyncInput], Iterable[Op
         return finish_plan(inp, ops, plan.notices, updates.values())
 
     return refined
+
+
+def hold(
+    plan: Plan,
+    crm: CrmSnapshot,
+    outlook: OutlookSnapshot,
+    baseline: Baseline | None = None,
+    *,
+    records: Iterable[tuple[Domain, str]] | None = None,
+) -> Plan:
+    """The plan without its work on some records, which stay pending until a person decides.
+
+    A data-loss notice holds the records it names, not the mailbox: the
+    service runs `hold(plan, ...)` and executes the rest. The result is a
+    plan of its own, fingerprinted anew (a plan's content is covered by its
+    fingerprint, so it is never edited in place):
+
+    - every op on a held record is gone: its CREATE, UPDATE, DELETE, LINK or
+      UNLINK on either side, and an appointment's attachment ops;
+    - a held record's baseline update is withdrawn, so the baseline keeps
+      its previous entries (or none) and the next plan proposes the same
+      work, with the same notice, until the record changes or a person
+      runs the plan unheld; a LINK held on either of its keys withdraws
+      the updates under both;
+    - a held contact whose address mode switched since the baseline is
+      marked `pending_remap` with its previous entries, so the remap is
+      proposed again rather than forgotten under the new mode;
+    - the notices stay as they are (the plan still `has_data_loss`), and
+      every other op and update is the original plan's.
+
+    Args:
+        plan: a plan made from `crm`, `outlook` and `baseline`.
+        crm: the CRM snapshot the plan was made from.
+        outlook: the Outlook snapshot the plan was made from.
+        baseline: the baseline the plan was made with (None on a first sync).
+        records: the records to hold, as `(domain, key)` (an attachment's
+            key is its appointment's; an empty key holds the whole domain).
+            None holds `plan.data_loss_records`.
+
+    Returns:
+        The plan without the held work, or `plan` itself when nothing is held.
+
+    Raises:
+        AlteredPlan: the plan was edited after it was made.
+        StalePlan: the snapshots are not the ones the plan was made from (a
+            new fingerprint over them would pass a stale plan off as fresh).
+    """
+    digest = check_integrity(plan)
+    reasons = []
+    if plan.has_baseline and baseline is None:
+        reasons.append("the plan was made with a baseline; pass it to hold()")
+    if fingerprint(plan.ops, crm, outlook, baseline) != digest:
+        reasons.append("the records the plan reads or writes have changed since it was made")
+    if reasons:
+        raise StalePlan(reasons)
+    wanted = plan.data_loss_records if records is None else records
+    held: set[tuple[Domain, str]] = {
+        (Domain.APPOINTMENT if d is Domain.ATTACHMENT else d, k) for d, k in wanted
+    }
+    domains = {domain for domain, key in held if not key}
+
+    def is_held(domain: Domain, key: str) -> bool:
+        return domain in domains or (domain, key) in held
+
+    ops: list[Op] = []
+    withdrawn: set[tuple[Domain, str]] = set(held)
+    for op in plan.ops:
+        domain, key = _owner(op)
+        keys = {key, *(str(c.new) for c in op.changes if c.field == "key")}
+        if any(is_held(domain, k) for k in keys):
+            withdrawn.update((domain, k) for k in keys)
+        else:
+            ops.append(op)
+    updates = [
+        u
+        for u in plan.baseline_updates
+        if (u.domain, u.key) not in withdrawn and u.domain not in domains
+    ]
+    if len(ops) == len(plan.ops) and len(updates) == len(plan.baseline_updates):
+        return plan
+    updates.extend(_remaps_kept(plan, baseline, withdrawn, Domain.CONTACT in domains))
+    return seal(
+        attrs.evolve(plan, ops=tuple(ops), baseline_updates=tuple(updates), fingerprint=""),
+        crm,
+        outlook,
+        baseline,
+    )
+
+
+def _remaps_kept(
+    plan: Plan,
+    baseline: Baseline | None,
+    withdrawn: set[tuple[Domain, str]],
+    every_contact: bool,
+) -> list[BaselineUpdate]:
+    """Held linked contacts marked `pending_remap` when the address mode switched.
+
+    The new baseline carries the plan's settings; without the mark, a held
+    contact's old-mode entries would read as in sync under the new mode and
+    its remap would never be proposed again.
+    """
+    if baseline is None or baseline.settings.address_sync is plan.settings.address_sync:
+        return []
+    crm, outlook = (s.by_key["contacts"] for s in (baseline.crm, baseline.outlook))
+    return [
+        BaselineUpdate(
+            domain=Domain.CONTACT, key=key, crm=crm[key], outlook=outlook[key], pending_remap=True
+        )
+        for key in sorted(crm.keys() & outlook.keys())
+        if every_contact or (Domain.CONTACT, key) in withdrawn
+    ]
 
 
 def _dropped(originals: Iterable[Op], after: Mapping[Any, Op]) -> set[str]:
