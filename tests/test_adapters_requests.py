@@ -25,6 +25,7 @@ from crmsync import (
     OutlookContact,
     OutlookSnapshot,
     Plan,
+    Recurrence,
     Settings,
     Side,
     StalePlan,
@@ -374,7 +375,7 @@ def test_an_attachment_of_an_appointment_the_plan_creates_in_the_crm_binds_its_n
     outlook = OutlookSnapshot(appointments=[meeting])
     settings = Settings(sync_appointment_attachments=True)
 
-    create, _link, attach = requests_for(
+    create, _link, _scheduled, attach = requests_for(
         plan(CrmSnapshot(), outlook, settings), CrmSnapshot(), outlook
     )
 
@@ -581,3 +582,190 @@ def test_a_linked_to_do_task_made_again_in_the_crm_replaces_its_link() -> None:
     assert stale.depends_on == (link.id,)
     held = LinkedResourceId("d-old", TASK_LINK, external_id="d-old")
     assert stale.fills == (Fill("url", "linkedResourceId", held),)
+
+
+# -- the Dataverse activity model (issue 25) --------------------------------------------------
+
+WEEKLY = Recurrence(
+    pattern="weekly", start_date=START.date(), days_of_week=("monday",), occurrences=5
+)
+
+
+def _linked_appointments(
+    crm: Appointment, outlook: Appointment, base: Appointment
+) -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
+    baseline = Baseline(
+        crm=CrmSnapshot(appointments=[base]),
+        outlook=OutlookSnapshot(appointments=[base]),
+        settings=Settings(),
+    )
+    return CrmSnapshot(appointments=[crm]), OutlookSnapshot(appointments=[outlook]), baseline
+
+
+def test_a_series_is_created_in_recurringappointmentmasters_with_its_own_time_columns() -> None:
+    series = Appointment(
+        key="s", start=START, end=START + dt.timedelta(hours=1), recurrence=WEEKLY, tracked=True
+    )
+    outlook = OutlookSnapshot(appointments=[series])
+
+    create = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)[0]
+
+    assert create.url == "/api/data/v9.2/recurringappointmentmasters"
+    assert create.body is not None
+    assert create.body["starttime"] == "2026-11-25T09:00:00Z"
+    assert create.body["endtime"] == "2026-11-25T10:00:00Z"
+    assert not {"scheduledstart", "scheduledend"} & set(create.body)
+
+
+def test_an_appointment_made_recurring_in_outlook_goes_through_add_recurrence() -> None:
+    single = Appointment(key="a", start=START, end=START + dt.timedelta(hours=1))
+    series = attrs.evolve(single, recurrence=WEEKLY)
+    crm, outlook, baseline = _linked_appointments(single, series, single)
+
+    add, link = requests_for(plan(crm, outlook, baseline=baseline), crm, outlook)
+
+    assert (add.method, add.url) == (
+        "POST",
+        "/api/data/v9.2/appointments(a)/Microsoft.Dynamics.CRM.AddRecurrence",
+    )
+    assert add.body is not None
+    target = add.body["Target"]
+    assert target["@odata.type"] == "Microsoft.Dynamics.CRM.recurringappointmentmaster"
+    assert target["recurrencepatterntype"] == 1
+    assert target["starttime"] == "2026-11-25T09:00:00Z"
+    assert not {"scheduledstart", "statecode"} & set(target)
+    # The series is a new row: its id goes on the Outlook item, as a create's does.
+    assert link.service == "graph"
+    assert link.depends_on == (add.id,)
+    assert link.fills[-1].value == FromResponse(add.id, "/activityid")
+
+
+def test_a_completed_task_is_created_open_then_closed() -> None:
+    done = Task(key="t", subject="Call", status="completed", percent_complete=100, tracked=True)
+    outlook = OutlookSnapshot(tasks=[done])
+
+    create, *rest = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)
+    close = rest[-1]
+
+    assert create.body is not None
+    assert "statecode" not in create.body
+    assert "statuscode" not in create.body  # 5 is a status of the Completed state only
+    assert (close.method, close.url) == (
+        "PATCH",
+        f"/api/data/v9.2/tasks({crm_id_for(Domain.TASK, 't')})",
+    )
+    assert close.body == {"statecode": 1, "statuscode": 5}
+    assert close.depends_on == (create.id,)
+    assert close.headers == {"If-Match": "*"}
+
+
+def test_an_open_task_is_created_with_its_open_status_and_no_statecode() -> None:
+    doing = Task(key="t", subject="Call", status="in_progress", tracked=True)
+    outlook = OutlookSnapshot(tasks=[doing])
+
+    requests = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)
+
+    assert requests[0].body is not None
+    assert "statecode" not in requests[0].body
+    assert requests[0].body["statuscode"] == 3
+    assert all(r.method != "PATCH" or r.service == "graph" for r in requests)
+
+
+def test_a_busy_appointment_is_created_open_then_scheduled() -> None:
+    meeting = Appointment(key="m", start=START, end=START, show_as="busy", tracked=True)
+    outlook = OutlookSnapshot(appointments=[meeting])
+
+    create, _link, scheduled = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)
+
+    assert create.body is not None
+    assert not {"statecode", "statuscode"} & set(create.body)
+    assert scheduled.body == {"statecode": 3, "statuscode": 5}
+    assert scheduled.depends_on == (create.id,)
+
+
+def test_an_edit_of_a_completed_crm_task_reopens_writes_and_closes_it_again() -> None:
+    done = Task(key="t", subject="Call", status="completed", percent_complete=100)
+    edited = attrs.evolve(done, subject="Call back")
+    crm = CrmSnapshot(tasks=[done])
+    outlook = OutlookSnapshot(tasks=[edited])
+    baseline = Baseline(crm=crm, outlook=OutlookSnapshot(tasks=[done]), settings=Settings())
+
+    reopen, edit, close = requests_for(
+        plan(crm, outlook, baseline=baseline),
+        crm,
+        outlook,
+        dataverse_etags={(Domain.TASK, "t"): 'W/"7"'},
+    )
+
+    assert [r.url for r in (reopen, edit, close)] == ["/api/data/v9.2/tasks(t)"] * 3
+    assert reopen.body == {"statecode": 0, "statuscode": 2}
+    assert reopen.headers == {"If-Match": 'W/"7"'}
+    assert edit.body == {"subject": "Call back"}
+    assert close.body == {"statecode": 1, "statuscode": 5}
+    assert edit.depends_on == (reopen.id,)
+    assert close.depends_on == (edit.id,)
+    assert edit.headers == close.headers == {"If-Match": "*"}
+
+
+def test_completing_a_crm_task_writes_the_edit_before_the_close() -> None:
+    open_task = Task(key="t", subject="Call", status="in_progress", percent_complete=50)
+    done = attrs.evolve(open_task, subject="Called", status="completed", percent_complete=100)
+    crm = CrmSnapshot(tasks=[open_task])
+    outlook = OutlookSnapshot(tasks=[done])
+    baseline = Baseline(crm=crm, outlook=OutlookSnapshot(tasks=[open_task]), settings=Settings())
+
+    edit, close = requests_for(plan(crm, outlook, baseline=baseline), crm, outlook)
+
+    assert edit.body is not None
+    assert edit.body["subject"] == "Called"
+    assert not {"statecode", "statuscode"} & set(edit.body)
+    assert close.body == {"statecode": 1, "statuscode": 5}
+    assert close.depends_on == (edit.id,)
+
+
+def test_an_attachment_row_names_its_table_and_leaves_filesize_to_the_service() -> None:
+    meeting = Appointment(key="m", start=START, end=START, attachments=(FILE,))
+    bare = Appointment(key="m", start=START, end=START)
+    crm, outlook, baseline = _linked_appointments(bare, meeting, bare)
+    settings = Settings(sync_appointment_attachments=True)
+
+    [attach] = requests_for(plan(crm, outlook, settings, baseline), crm, outlook)
+
+    assert attach.body is not None
+    assert "filesize" not in attach.body
+    assert attach.body["objecttypecode"] == "appointment"
+
+
+def test_an_unresolved_organizer_is_not_sent_where_the_table_targets_only_system_users() -> None:
+    meeting = Appointment(
+        key="m",
+        start=START,
+        end=START,
+        organizer="ann@x.org",
+        required=("bob@x.org",),
+        tracked=True,
+    )
+    outlook = OutlookSnapshot(appointments=[meeting])
+
+    create = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)[0]
+
+    assert create.body is not None
+    assert create.body["appointment_activity_parties"] == [
+        {"participationtypemask": 5, "addressused": "bob@x.org"}
+    ]
+
+
+def test_attendees_changed_with_the_recurrence_follow_the_new_series() -> None:
+    single = Appointment(key="a", start=START, end=START + dt.timedelta(hours=1))
+    series = attrs.evolve(single, recurrence=WEEKLY, required=("bob@x.org",))
+    crm, outlook, baseline = _linked_appointments(single, series, single)
+
+    add, _link, parties = requests_for(plan(crm, outlook, baseline=baseline), crm, outlook)
+
+    assert parties.url == "/api/data/v9.2/recurringappointmentmasters({activityid})"
+    assert parties.body == {
+        "recurringappointmentmaster_activity_parties": [
+            {"participationtypemask": 5, "addressused": "bob@x.org"}
+        ]
+    }
+    assert parties.fills == (Fill("url", "activityid", FromResponse(add.id, "/activityid")),)

@@ -149,7 +149,11 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
                 "The service activity was deleted in Outlook, but service activities sync from "
                 "the CRM to Outlook only, so the CRM keeps it."
             )
-        if not _is_organizer(survivor, inp.user):
+        # A CRM row holds an organizer only when it is a system user (the table's organizer
+        # targets systemuser only): without one, the organizer is the one Outlook held.
+        gone = pair.base_outlook if deleted_on is Side.OUTLOOK else pair.base_crm
+        held = survivor if survivor.organizer or gone is None else gone
+        if not _is_organizer(held, inp.user):
             return (
                 f"The appointment was deleted in {_NAME[deleted_on]}, but {inp.user or 'the user'} "
                 f"is not its organizer, so {_NAME[deleted_on.other]} keeps it."
