@@ -632,6 +632,7 @@ def test_an_appointment_made_recurring_in_outlook_goes_through_add_recurrence() 
     target = add.body["Target"]
     assert target["@odata.type"] == "Microsoft.Dynamics.CRM.recurringappointmentmaster"
     assert target["recurrencepatterntype"] == 1
+    assert target["activityid"] == crm_id_for(Domain.APPOINTMENT, "a")
     assert target["starttime"] == "2026-11-25T09:00:00Z"
     assert not {"scheduledstart", "statecode"} & set(target)
     # The series is a new row: its id goes on the Outlook item, as a create's does.

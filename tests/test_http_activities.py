@@ -226,3 +226,29 @@ def test_an_organizer_the_crm_cannot_resolve_is_not_sent_and_not_a_change_next_r
 
     [row] = fake.dataverse["appointments"].values()
     assert all(p["participationtypemask"] != 7 for p in row["appointment_activity_parties"])
+
+
+def test_a_series_whose_add_recurrence_answer_was_lost_is_paired_not_made_twice(
+    fake: FakeMicrosoft, connection: Connection
+) -> None:
+    event_id = _event(fake)
+    baseline = _converged(connection, None)
+    fake.edit("graph", "events", event_id, recurrence=WEEKLY, type="seriesMaster")
+    fake.lose(lambda method, path: method == "POST" and path.endswith("AddRecurrence"))
+
+    _, executed, baseline = _round(connection, baseline)
+    assert not executed.complete  # converted, but the answer never came
+    for _ in range(3):
+        _, executed, baseline = _round(connection, baseline)
+
+    assert len(fake.dataverse["recurringappointmentmasters"]) == 1
+    assert not [
+        a for a in fake.dataverse["appointments"].values() if a.get("instancetypecode") != 2
+    ]
+    assert len(fake.graph["events"]) == 1
+    # Paired again without its baseline, the pair is merged as on a first sync: the
+    # organizer Outlook holds cannot be written where the CRM takes system users only,
+    # so that update stays not done and says so, and nothing else is left.
+    again, executed, _ = _round(connection, baseline)
+    assert [c.field for op in again.ops for c in op.changes] == ["organizer"]
+    assert "cannot write organizer" in executed.not_done[0].message

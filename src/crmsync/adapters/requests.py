@@ -711,10 +711,13 @@ class _Builder:
 
         Dataverse copies the appointment into a new `recurringappointmentmaster`
         and deletes it ("Convert an appointment to a recurring appointment"):
-        the series' id comes back in the answer and is written on the Outlook
-        item as a create's is.
+        the series' id, chosen by crmsync from the appointment's key, comes back
+        in the answer and is written on the Outlook item as a create's is.
         """
         target = _activities.add_recurrence_target(dataverse.appointment_to_dataverse(record))
+        # The series' id is derived from the appointment's, as a create's is: a series whose
+        # answer was lost is paired on the next read (resolve_links), never made twice.
+        target["activityid"] = crm_id_for(Domain.APPOINTMENT, op.key)
         note = "convert the appointment to a series (AddRecurrence): the series gets a new id"
         action = Request(
             "dataverse", "POST", f"{row}/{_activities.ADD_RECURRENCE}", {"Target": target}, note
