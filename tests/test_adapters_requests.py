@@ -471,6 +471,7 @@ def test_an_update_no_property_can_write_is_never_an_empty_patch() -> None:
         end=START,
         organizer="ann@contoso.com",
         recurrence=crmsync.Recurrence(pattern="daily", start_date=START.date()),
+        regarding="acc-1",  # a series without one is replaced instead
     )
     crm, outlook = CrmSnapshot(appointments=[series]), OutlookSnapshot(appointments=[series])
     baseline = Baseline(crm=crm, outlook=outlook)
@@ -770,3 +771,38 @@ def test_attendees_changed_with_the_recurrence_follow_the_new_series() -> None:
         ]
     }
     assert parties.fills == (Fill("url", "activityid", FromResponse(add.id, "/activityid")),)
+
+
+def test_a_series_made_single_is_replaced_by_a_new_appointment_then_deleted() -> None:
+    series = Appointment(key="s", start=START, end=START + dt.timedelta(hours=1), recurrence=WEEKLY)
+    single = attrs.evolve(series, recurrence=None)
+    crm, outlook, baseline = _linked_appointments(series, single, series)
+
+    planned = plan(crm, outlook, baseline=baseline)
+    create, link, scheduled, delete = requests_for(planned, crm, outlook)
+
+    assert [n.code for n in planned.notices] == ["series_replaced"]
+    chosen = crm_id_for(Domain.APPOINTMENT, "s")
+    assert (create.method, create.url) == ("POST", "/api/data/v9.2/appointments")
+    assert create.body is not None
+    assert create.body["activityid"] == chosen
+    assert create.read_back == f"/api/data/v9.2/appointments({chosen})"
+    assert link.depends_on == scheduled.depends_on == (create.id,)
+    assert (delete.method, delete.url) == (
+        "DELETE",
+        "/api/data/v9.2/recurringappointmentmasters(s)",
+    )
+    assert delete.depends_on == (create.id,)  # the new row first: never neither
+
+
+def test_a_series_with_a_regarding_record_is_not_replaced() -> None:
+    series = Appointment(
+        key="s", start=START, end=START, recurrence=WEEKLY, regarding="acc-1", tracked=True
+    )
+    single = attrs.evolve(series, recurrence=None)
+    crm, outlook, baseline = _linked_appointments(series, single, series)
+
+    [held] = requests_for(plan(crm, outlook, baseline=baseline), crm, outlook)
+
+    assert held.method == "PATCH"
+    assert any(isinstance(fill.value, Unknown) for fill in held.fills)

@@ -252,3 +252,22 @@ def test_a_series_whose_add_recurrence_answer_was_lost_is_paired_not_made_twice(
     again, executed, _ = _round(connection, baseline)
     assert [c.field for op in again.ops for c in op.changes] == ["organizer"]
     assert "cannot write organizer" in executed.not_done[0].message
+
+
+def test_a_series_made_single_in_outlook_replaces_the_crm_series(
+    fake: FakeMicrosoft, connection: Connection
+) -> None:
+    event_id = _event(fake, recurrence=WEEKLY)
+    baseline = _converged(connection, None)
+    [series_id] = fake.dataverse["recurringappointmentmasters"]
+
+    fake.edit("graph", "events", event_id, recurrence=None, type="singleInstance")
+    plan, executed, baseline = _round(connection, baseline)
+
+    assert executed.complete, [(o.url, o.message) for o in executed.not_done]
+    assert [n.code for n in plan.notices] == ["series_replaced"]
+    assert not fake.dataverse["recurringappointmentmasters"]
+    [single] = fake.dataverse["appointments"].values()  # its instances went with the series
+    assert single["activityid"] != series_id
+    again, _, _ = _round(connection, baseline)
+    assert again.is_empty, again.render()

@@ -220,6 +220,21 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
     ) -> PairResult:
         """Merges the fields, then moves attachments under the attachment rules."""
         result = super().merge_pair(pair, inp, settings, skip)
+        before, after = result.crm_before, result.crm_after
+        if before.recurrence is not None and after.recurrence is None:
+            # Dataverse has no message that turns a series into an appointment.
+            result.notices += (
+                self.notice(
+                    pair.key,
+                    "series_replaced",
+                    "The series became a single appointment in Outlook. Dataverse cannot turn "
+                    "a series into an appointment, so the CRM series is deleted and a new "
+                    "appointment made in its place, under a new id; the series' occurrences "
+                    "and exceptions in the CRM go with it.",
+                    Severity.WARNING,
+                    Side.CRM,
+                ),
+            )
         self._attachments(pair, result, inp)
         return result
 

@@ -1295,14 +1295,20 @@ def _makes_a_row(op: Op, requests: Sequence[Request]) -> bool:
 
     A create does; so does an update that makes an appointment a series:
     `AddRecurrence` copies it into a new row and deletes it (Dataverse's
-    "Convert an appointment to a recurring appointment"), so the pair is
-    keyed by the new row's id from then on.
+    "Convert an appointment to a recurring appointment"), and one that makes
+    a series single (a new appointment row replaces it): the pair is keyed
+    by the new row's id from then on.
     """
     if op.side is not Side.CRM or op.domain is Domain.ATTACHMENT:
         return False
     if op.action is Action.CREATE:
         return True
-    return bool(requests) and requests[0].url.endswith(f"/{ADD_RECURRENCE}")
+    if not requests:
+        return False
+    first = requests[0]
+    # A series made single is replaced: its first request creates the appointment.
+    replaced = first.method == "POST" and bool(first.read_back)
+    return replaced or first.url.endswith(f"/{ADD_RECURRENCE}")
 
 
 def _created(op: Op, row: Mapping[str, Any], key: str) -> Any:

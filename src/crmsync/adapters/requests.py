@@ -655,6 +655,10 @@ class _Builder:
             record, fields = _updated(op, current)
             if _becomes_series(op, current, record):
                 return self._add_recurrence(op, row, record)
+            if _becomes_single(op, current, record) and not record.regarding:
+                # A regarding record cannot be bound on a new row (its table is unknown):
+                # such a series is not replaced, and the update is reported not done.
+                return self._replace_series(op, row, record)
             written = fields - {"regarding"}
             out = []
             lost = {field for field in written if not write(record, fields={field})}
@@ -742,6 +746,56 @@ class _Builder:
                     headers={"If-Match": "*"},
                 )
             )
+        return out
+
+    def _replace_series(self, op: Op, row: str, record: Appointment) -> list[Request]:
+        """A series made a single appointment: a new appointment row, then the series deleted.
+
+        No Dataverse message turns a series back into an appointment, so the
+        appointment is created (its id derived from the series', so a retry
+        or a lost answer makes it once), linked to the Outlook item as a
+        create is, and the series deleted last, once the new row is there: a
+        failure between leaves both, never neither. The plan holds a
+        `series_replaced` notice.
+        """
+        url = f"{dataverse.API_ROOT}/appointments"
+        chosen = crm_id_for(Domain.APPOINTMENT, op.key)
+        body = {"activityid": chosen, **dataverse.appointment_to_dataverse(record)}
+        body, then_state = _activities.create_open(body)
+        note = "the single appointment that replaces the series (no message makes a series single)"
+        create = Request(
+            "dataverse",
+            "POST",
+            url,
+            body,
+            note,
+            headers={"Prefer": "return=representation"},
+            read_back=f"{url}({chosen})",
+        )
+        created = f"{OpRef.of(op).id}#0"
+        out = [create, *self._link_back(op)]
+        if then_state is not None:
+            out.append(
+                Request(
+                    "dataverse",
+                    "PATCH",
+                    f"{url}({chosen})",
+                    then_state,
+                    "set the new row's state: statecode is not valid for create",
+                    depends_on=(created,),
+                    headers={"If-Match": "*"},
+                )
+            )
+        out.append(
+            Request(
+                "dataverse",
+                "DELETE",
+                row,
+                note="delete the series the appointment replaces",
+                depends_on=(created,),
+                headers=self.if_match(op),
+            )
+        )
         return out
 
     def _link_back(self, op: Op) -> list[Request]:
@@ -854,10 +908,12 @@ def _cannot(
 ) -> Request:
     """An update the service cannot carry out: a `PATCH` whose values are all `Unknown`.
 
-    Clearing an appointment's recurrence in Dataverse (a series master does
-    not become a single appointment by an update) or an event's organizer in
-    Graph writes no property: an empty `PATCH` would change nothing and say
-    it did. Each changed field is a body member with an `Unknown` fill, so
+    Clearing the recurrence of a series with a regarding record in Dataverse
+    (a series does not become a single appointment by an update, and the
+    appointment that would replace it could not be bound to the regarding
+    record), an organizer the CRM cannot bind to a system user, or an event's
+    organizer in Graph writes no property: an empty `PATCH` would change
+    nothing and say it did. Each changed field is a body member with an `Unknown` fill, so
     the op is not done and the baseline does not advance.
     """
     changes = sorted((c for c in op.changes if c.field in fields), key=lambda c: c.field)
@@ -918,6 +974,16 @@ def _becomes_series(op: Op, before: Any, after: Any) -> bool:
         and isinstance(before, Appointment)
         and before.recurrence is None
         and getattr(after, "recurrence", None) is not None
+    )
+
+
+def _becomes_single(op: Op, before: Any, after: Any) -> bool:
+    """Whether a CRM update makes a series a single appointment (a replace)."""
+    return (
+        op.domain is Domain.APPOINTMENT
+        and isinstance(before, Appointment)
+        and before.recurrence is not None
+        and getattr(after, "recurrence", "") is None
     )
 
 
