@@ -74,6 +74,7 @@ API = "/api/data/v9.2"
 _DATAVERSE_KEYS = {
     "contacts": "contactid",
     "appointments": "activityid",
+    "recurringappointmentmasters": "activityid",
     "tasks": "activityid",
     "activitymimeattachments": "activitymimeattachmentid",
 }
@@ -81,6 +82,38 @@ LARGE = 3 * 1024 * 1024  # Graph: a single POST only under 3 MB; an upload sessi
 _RANGE_UNIT = 320 * 1024
 _RANGE_MAX = 4 * 1024 * 1024
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+_ACTIVITIES = {"appointments", "recurringappointmentmasters", "tasks"}
+_OPEN_STATUS = {
+    "tasks": {2, 3, 4, 7},
+    "appointments": {1, 2},
+    "recurringappointmentmasters": {1, 2},
+}
+_STATUS_STATE = {  # the status reasons of each state (table reference: StatusCode options)
+    "tasks": {2: 0, 3: 0, 4: 0, 7: 0, 5: 1, 6: 2},
+    "appointments": {1: 0, 2: 0, 3: 1, 4: 2, 5: 3, 6: 3},
+    "recurringappointmentmasters": {1: 0, 2: 0, 3: 1, 4: 2, 5: 3, 6: 3},
+}
+_MAX_LENGTH = {  # MaxLength of the columns crmsync writes (Dataverse table reference)
+    "appointments": {"subject": 200, "location": 200, "category": 250},
+    "recurringappointmentmasters": {"subject": 200, "location": 200},
+    "tasks": {"subject": 200, "description": 2000},
+    "contacts": {
+        "firstname": 50, "lastname": 50, "jobtitle": 100, "department": 100,
+        "description": 2000, "telephone1": 50, "telephone2": 50, "mobilephone": 50,
+        "emailaddress1": 100, "emailaddress2": 100, "emailaddress3": 100,
+    },
+}  # fmt: skip
+_READ_ONLY = {  # columns not valid for create or update
+    "recurringappointmentmasters": {"scheduledstart", "scheduledend", "instancetypecode"},
+    "appointments": {"instancetypecode", "seriesid"},
+    "activitymimeattachments": {"filesize"},
+}
+_SERIES_ONLY = {  # recurringappointmentmaster columns the appointment table does not have
+    "recurrencepatterntype", "interval", "patternstartdate", "daysofweekmask", "dayofmonth",
+    "monthofyear", "instance", "patternendtype", "patternenddate", "occurrences", "starttime",
+    "endtime", "recurringappointmentmaster_activity_parties",
+}  # fmt: skip
+_ADD_RECURRENCE = re.compile(r"^/appointments\(([^)]*)\)/Microsoft\.Dynamics\.CRM\.AddRecurrence$")
 _BIND = re.compile(r"^objectid_(\w+)@odata\.bind$")
 _ROW = re.compile(r"^/(\w+)\(([^)]*)\)$")
 _EQ = re.compile(r"^\s*(\w+) eq '?([^']*)'?\s*$")
@@ -658,6 +691,9 @@ class FakeMicrosoft:
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
     ) -> Answer:
         rest = path.removeprefix(API)
+        converted = _ADD_RECURRENCE.match(rest)
+        if converted and method == "POST":
+            return self._add_recurrence(converted.group(1), body or {})
         row = _ROW.match(rest)
         table, row_id = (row.group(1), row.group(2)) if row else (rest.strip("/"), None)
         if table not in self.dataverse:
@@ -667,15 +703,19 @@ class FakeMicrosoft:
         if row_id is None:
             if method == "GET":
                 items = list(store.values())
-                found = _EQ.match(query.get("$filter", ""))
-                if found:
-                    items = [i for i in items if str(i.get(found.group(1))) == found.group(2)]
+                terms = [_EQ.match(t) for t in query.get("$filter", "").split(" or ")]
+                if all(terms):  # `a eq 'x'` or `a eq 'x' or a eq 'y'`
+                    wanted = {(t.group(1), t.group(2)) for t in terms if t}
+                    items = [i for i in items if any(str(i.get(c)) == v for c, v in wanted)]
                 return self._page([self._dataverse_view(table, i) for i in items], path, query)
             if method == "POST":
                 chosen = (body or {}).get(key)
                 if chosen is not None and str(chosen) in store:
                     message = "A record with matching key values already exists."
                     return 412, {}, {"error": {"code": "0x80040237", "message": message}}
+                refused = _refusal(table, {}, body or {}, create=True)
+                if refused:
+                    return 400, {}, {"error": {"code": "0x80040203", "message": refused}}
                 item = self._dataverse_write({}, body or {})
                 item[key] = str(chosen) if chosen is not None else self._next_id("guid")
                 item["modifiedon"] = item["createdon"] = self._now()
@@ -683,15 +723,23 @@ class FakeMicrosoft:
                 if table != "activitymimeattachments":
                     item["_ownerid_value"] = OWNER
                 if table == "activitymimeattachments":
-                    item["objecttypecode"] = "appointment"
+                    item["filesize"] = len(base64.b64decode(str(item.get("body") or "")))
                     if not item.get("body"):
                         return 400, {}, {"error": {"code": "0x80040203", "message": "no body"}}
-                    if item.get("_objectid_value") not in self.dataverse["appointments"]:
+                    activities = {**self.dataverse["appointments"]}
+                    activities.update(self.dataverse.get("recurringappointmentmasters", {}))
+                    if item.get("_objectid_value") not in activities:
                         # A lookup bound to a row that is gone: Dataverse refuses the create.
                         message = "appointment With Id = {} Does Not Exist"
                         message = message.format(item.get("_objectid_value"))
                         return 404, {}, {"error": {"code": "0x80040217", "message": message}}
+                if table in _ACTIVITIES:
+                    item.setdefault("statecode", 0)
+                    default = 2 if table == "tasks" else 1
+                    item.setdefault("statuscode", default)
                 store[item[key]] = item
+                if table == "recurringappointmentmasters":
+                    self._expand(item)
                 entity = {"OData-EntityId": f"{self.url}{API}/{table}({item[key]})"}
                 if self.representation and headers.get("prefer") == "return=representation":
                     return 201, entity, self._dataverse_view(table, item)
@@ -705,19 +753,82 @@ class FakeMicrosoft:
             message = "The version of the existing record doesn't match the one provided."
             return 412, {}, {"error": {"code": "0x80060882", "message": message}}
         if method == "PATCH":
+            refused = _refusal(table, store[row_id], body or {}, create=False)
+            if refused:
+                return 400, {}, {"error": {"code": "0x80040203", "message": refused}}
             store[row_id] = self._dataverse_write(store[row_id], body or {})
             store[row_id]["modifiedon"] = self._now()
             store[row_id]["@odata.etag"] = self._etag()
             return 204, {}, None
         if method == "DELETE":
             del store[row_id]
-            if table == "appointments":
+            if table == "recurringappointmentmasters":  # its instances go with it
+                appointments = self.dataverse["appointments"]
+                for instance_id, instance in list(appointments.items()):
+                    if instance.get("seriesid") == row_id:
+                        del appointments[instance_id]
+            if table in ("appointments", "recurringappointmentmasters"):
                 files = self.dataverse["activitymimeattachments"]
                 for attachment_id, attachment in list(files.items()):
                     if attachment.get("_objectid_value") == row_id:
                         del files[attachment_id]
             return 204, {}, None
         return 405, {}, None
+
+    def _expand(self, master: dict[str, Any]) -> None:
+        """A series' first instances, as `appointment` rows with `instancetypecode` 2.
+
+        "Individual recurring appointment instances are created ... and stored
+        as Appointment rows ... associated with the parent recurring appointment
+        series using the Appointment.SeriesId" (two here, for the reader to skip).
+        """
+        for n in range(2):
+            instance_id = self._next_id("guid")
+            self.dataverse["appointments"][instance_id] = {
+                "activityid": instance_id,
+                "subject": master.get("subject"),
+                "scheduledstart": master.get("starttime"),
+                "scheduledend": master.get("endtime"),
+                "instancetypecode": 2,
+                "seriesid": master["activityid"],
+                "statecode": 0,
+                "statuscode": 1,
+                "appointment_activity_parties": [],
+                "@odata.etag": self._etag(),
+                "modifiedon": self._now(),
+                "_ownerid_value": OWNER,
+                "originalstartdate": f"instance {n}",
+            }
+
+    def _add_recurrence(self, appointment_id: str, body: dict[str, Any]) -> Answer:
+        """AddRecurrence: the appointment copied into a new series, and deleted."""
+        appointments = self.dataverse["appointments"]
+        if appointment_id not in appointments:
+            return 404, {}, {"error": {"code": "0x80040217", "message": "does not exist"}}
+        target = dict(body.get("Target") or {})
+        target.pop("@odata.type", None)
+        old = appointments.pop(appointment_id)
+        copied = {
+            name: value
+            for name, value in old.items()
+            if name not in ("activityid", "scheduledstart", "scheduledend", "@odata.etag")
+            and not name.endswith("_activity_parties")
+        }
+        copied["recurringappointmentmaster_activity_parties"] = old.get(
+            "appointment_activity_parties", []
+        )
+        refused = _refusal("recurringappointmentmasters", {}, target, create=True)
+        if refused:
+            appointments[appointment_id] = old
+            return 400, {}, {"error": {"code": "0x80040203", "message": refused}}
+        master = copied | target
+        master["activityid"] = str(target.get("activityid") or self._next_id("guid"))
+        master["instancetypecode"] = 1
+        master["modifiedon"] = self._now()
+        master["@odata.etag"] = self._etag()
+        self.dataverse["recurringappointmentmasters"][master["activityid"]] = master
+        self._expand(master)
+        return 200, {}, self._dataverse_view("recurringappointmentmasters", master)
 
     def _dataverse_write(self, item: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         out = dict(item)
@@ -732,6 +843,58 @@ class FakeMicrosoft:
 
     def _dataverse_view(self, table: str, item: dict[str, Any]) -> dict[str, Any]:
         return copy.deepcopy(item)
+
+
+def organizer_party(address: str, user: str = OWNER) -> dict[str, Any]:
+    """An appointment's organizer party as Dataverse takes it: bound to a system user."""
+    return {
+        "participationtypemask": 7,
+        "addressused": address,
+        "partyid_systemuser@odata.bind": f"/systemusers({user})",
+    }
+
+
+def _refusal(table: str, row: dict[str, Any], body: dict[str, Any], *, create: bool) -> str:
+    """Why Dataverse refuses a write of `body` on `row` ('' when it takes it).
+
+    As the table reference documents: statecode is not valid for create, a
+    status reason belongs to one state, closed (completed, canceled) activities
+    are read-only, read-only columns and columns of another table are refused,
+    a string longer than its column's MaxLength is refused, the organizer is
+    a system user, and an attachment names its owner's table.
+    """
+    if create and table in _ACTIVITIES and "statecode" in body:
+        return "statecode is not valid for create"
+    if table in _ACTIVITIES and "statuscode" in body:
+        state = body.get("statecode", 0 if create else row.get("statecode", 0))
+        if _STATUS_STATE[table].get(body["statuscode"]) != state:
+            return f"{body['statuscode']} is not a valid status code for state code {state}"
+    if not create and row.get("statecode") in (1, 2):
+        edited = set(body) - {"statecode", "statuscode"}
+        if edited or body.get("statecode", row["statecode"]) == row["statecode"]:
+            return "This activity is closed: a closed activity is read-only and cannot be edited"
+    for name in set(body) & _READ_ONLY.get(table, set()):
+        return f"'{name}' is not valid for create or update"
+    if table == "appointments":
+        for name in set(body) & _SERIES_ONLY:
+            return (
+                f"The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM.appointment'"
+            )
+    if table == "activitymimeattachments" and create and not body.get("objecttypecode"):
+        return "objecttypecode is required"
+    for name, limit in _MAX_LENGTH.get(table, {}).items():
+        value = body.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            return (
+                f"The length of the '{name}' attribute of the '{table.removesuffix('s')}' entity "
+                f"exceeded the maximum allowed length of '{limit}'"
+            )
+    for party in body.get(f"{table.removesuffix('s')}_activity_parties") or []:
+        if party.get("participationtypemask") == 7 and not any(
+            k.startswith("partyid_systemuser") for k in party
+        ):
+            return "the organizer must be a systemuser (the party list targets systemuser only)"
+    return ""
 
 
 def _error(status: int, headers: dict[str, str]) -> Answer:

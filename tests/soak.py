@@ -54,7 +54,7 @@ from crmsync import Baseline, Domain, Plan, Settings, Severity, Side
 from crmsync.adapters import DataverseRead, GraphRead
 from crmsync.adapters.graph import TRACKED_CATEGORY
 from crmsync.http import Connection, Executed, ServiceError
-from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft
+from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -193,9 +193,7 @@ class Soak:
                     "subject": f"A{n}",
                     "scheduledstart": start.isoformat(),
                     "scheduledend": (start + dt.timedelta(hours=1)).isoformat(),
-                    "appointment_activity_parties": [
-                        {"participationtypemask": 7, "addressused": USER}
-                    ],
+                    "appointment_activity_parties": [organizer_party(USER)],
                 },
                 Domain.TASK: {"subject": f"T{n}"},
             }[domain]
@@ -285,7 +283,7 @@ class Soak:
                 {
                     "filename": name,
                     "mimetype": "text/plain",
-                    "filesize": len(base64.b64decode(content)),
+                    "objecttypecode": "appointment",
                     "body": content,
                     "objectid_appointment@odata.bind": f"/appointments({item_id})",
                 },

@@ -112,8 +112,8 @@ def test_every_problem_in_every_item_is_reported_with_its_path() -> None:
         crm_snapshot_from_dataverse(data)
 
     assert caught.value.lines() == [
-        "$.accounts: unknown collection; expected any of: contacts, appointments, tasks, "
-        "activitymimeattachments",
+        "$.accounts: unknown collection; expected any of: contacts, appointments, "
+        "recurringappointmentmasters, tasks, activitymimeattachments",
         "$.contacts.value[0].firstname: expected a string, got a number",
         "$.contacts.value[1].contactid: is required",
         "$.appointments[0].scheduledend: expected an ISO 8601 date-time, got 'soon'",
@@ -311,3 +311,39 @@ def test_a_to_do_task_with_several_crm_links_is_keyed_by_the_live_one() -> None:
     assert [(t.key, t.tracked) for t in live.snapshot.tasks] == [("d-live", True)]
     assert [(t.key, t.tracked) for t in both.snapshot.tasks] == [("d-gone", False)]
     assert none is outlook
+
+
+def test_a_crm_series_is_read_from_its_table_with_its_instances_attributed_to_it() -> None:
+    series = {
+        "activityid": "s-1",
+        "subject": "Standup",
+        "starttime": "2026-12-01T09:00:00Z",
+        "endtime": "2026-12-01T09:15:00Z",
+        "instancetypecode": 1,
+        "recurrencepatterntype": 0,
+        "patternstartdate": "2026-12-01T00:00:00Z",
+        "patternendtype": 1,
+        "@odata.etag": 'W/"9"',
+    }
+    instance = {
+        "activityid": "i-1",
+        "subject": "Standup",
+        "scheduledstart": "2026-12-02T09:00:00Z",
+        "scheduledend": "2026-12-02T09:15:00Z",
+        "instancetypecode": 2,
+        "seriesid": "s-1",
+    }
+    exception = instance | {"activityid": "x-1", "instancetypecode": 3, "subject": "Moved"}
+
+    read = read_dataverse(
+        {
+            "recurringappointmentmasters": {"value": [series]},
+            "appointments": {"value": [instance, exception]},
+        }
+    )
+
+    by_key = {a.key: a for a in read.snapshot.appointments}
+    assert set(by_key) == {"s-1", "x-1"}  # the unmodified instance is its series
+    assert by_key["s-1"].recurrence is not None
+    assert by_key["x-1"].series_key == "s-1"
+    assert read.etags[(Domain.APPOINTMENT, "s-1")] == 'W/"9"'

@@ -385,3 +385,74 @@ def test_given_names_win_over_fullname() -> None:
         contact_from_dataverse({"contactid": "c-2", "fullname": "Shillo, Rafel"}).first_name
         == "Rafel"
     )
+
+
+# --- the activity model as Microsoft documents it (issue 25) ---------------------------------
+
+SERIES_ROW = {  # a recurringappointmentmasters row: its time is starttime/endtime
+    "activityid": "s-1",
+    "subject": "Standup",
+    "starttime": "2026-12-01T09:00:00Z",
+    "endtime": "2026-12-01T09:15:00Z",
+    "recurrencepatterntype": 0,
+    "interval": 1,
+    "patternstartdate": "2026-12-01T00:00:00Z",
+    "patternendtype": 1,
+    "recurringappointmentmaster_activity_parties": [
+        {"participationtypemask": 5, "addressused": "bob@x.org"}
+    ],
+}
+
+
+def test_a_series_row_reads_its_time_from_starttime_and_endtime() -> None:
+    series = appointment_from_dataverse(SERIES_ROW)
+
+    assert series.start == dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    assert series.end == dt.datetime(2026, 12, 1, 9, 15, tzinfo=dt.UTC)
+    assert series.required == ("bob@x.org",)
+    assert series.recurrence is not None
+
+
+def test_a_series_is_written_with_starttime_and_endtime_not_its_read_only_scheduled_columns() -> (
+    None
+):
+    series = appointment_from_dataverse(SERIES_ROW)
+
+    body = appointment_to_dataverse(series)
+    moved = appointment_to_dataverse(series, fields={"start", "end"})
+
+    assert (body["starttime"], body["endtime"]) == ("2026-12-01T09:00:00Z", "2026-12-01T09:15:00Z")
+    assert not {"scheduledstart", "scheduledend"} & set(body)
+    assert moved == {"starttime": "2026-12-01T09:00:00Z", "endtime": "2026-12-01T09:15:00Z"}
+    assert "recurringappointmentmaster_activity_parties" in body
+
+
+def test_an_exception_is_keyed_to_its_series_by_the_seriesid_column() -> None:
+    exception = appointment_from_dataverse(
+        MEETING | {"activityid": "a-2", "instancetypecode": 3, "seriesid": "s-1"}
+    )
+
+    assert exception.series_key == "s-1"
+
+
+def test_the_organizer_is_bound_to_its_system_user_only_when_resolved() -> None:
+    meeting = Appointment(
+        key="m",
+        start=dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC),
+        end=dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC),
+        organizer="Ann@X.org",
+        optional=("carl@y.org",),
+    )
+
+    resolved = appointment_to_dataverse(meeting, system_users={"ann@x.org": "u-1"})
+    unresolved = appointment_to_dataverse(meeting)
+
+    assert resolved["appointment_activity_parties"][0] == {
+        "participationtypemask": 7,
+        "addressused": "Ann@X.org",
+        "partyid_systemuser@odata.bind": "/systemusers(u-1)",
+    }
+    assert unresolved["appointment_activity_parties"] == [
+        {"participationtypemask": 6, "addressused": "carl@y.org"}
+    ]
+    assert appointment_to_dataverse(meeting, fields={"organizer"}) == {}

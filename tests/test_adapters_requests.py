@@ -25,6 +25,7 @@ from crmsync import (
     OutlookContact,
     OutlookSnapshot,
     Plan,
+    Recurrence,
     Settings,
     Side,
     StalePlan,
@@ -209,7 +210,15 @@ def test_every_planned_op_but_unlink_has_its_request(world: World) -> None:
             # A To Do task is linked by a linked resource of its own.
             Action.LINK: "POST" if op.domain is Domain.TASK else "PATCH",
         }
-        assert request.method == methods[op.action]
+        method = methods[op.action]
+        recurrence = any(
+            c.field == "recurrence" and (c.old is None) != (c.new is None) for c in op.changes
+        )
+        if op.action is Action.UPDATE and op.side is Side.CRM and recurrence:
+            # A Dataverse appointment becomes a series through the AddRecurrence action, and
+            # a series becomes single as a new appointment: both start with a POST.
+            method = "POST"
+        assert request.method == method
         if op.action is Action.UPDATE and op.domain is not Domain.ATTACHMENT:
             assert request.body  # never an empty PATCH
         if op.domain is Domain.TASK and op.side is Side.OUTLOOK and request.body:
@@ -374,7 +383,7 @@ def test_an_attachment_of_an_appointment_the_plan_creates_in_the_crm_binds_its_n
     outlook = OutlookSnapshot(appointments=[meeting])
     settings = Settings(sync_appointment_attachments=True)
 
-    create, _link, attach = requests_for(
+    create, _link, _scheduled, attach = requests_for(
         plan(CrmSnapshot(), outlook, settings), CrmSnapshot(), outlook
     )
 
@@ -470,25 +479,39 @@ def test_an_update_no_property_can_write_is_never_an_empty_patch() -> None:
         end=START,
         organizer="ann@contoso.com",
         recurrence=crmsync.Recurrence(pattern="daily", start_date=START.date()),
+        regarding="acc-1",  # a series without one is replaced instead
     )
     crm, outlook = CrmSnapshot(appointments=[series]), OutlookSnapshot(appointments=[series])
     baseline = Baseline(crm=crm, outlook=outlook)
     cleared = OutlookSnapshot(appointments=[attrs.evolve(series, recurrence=None, subject="S")])
-    no_organizer = CrmSnapshot(appointments=[attrs.evolve(series, organizer="")])
 
     patch, cannot = requests_for(plan(crm, cleared, baseline=baseline), crm, cleared)
-    [organizer] = requests_for(
-        plan(no_organizer, outlook, baseline=baseline), no_organizer, outlook
-    )
 
     assert patch.body == {"subject": "S"}
-    for request in (cannot, organizer):
-        assert request.method == "PATCH"
-        assert request.body
-        assert request.fills
-        assert all(isinstance(fill.value, Unknown) for fill in request.fills)
+    assert cannot.method == "PATCH"
+    assert cannot.body
+    assert cannot.fills
+    assert all(isinstance(fill.value, Unknown) for fill in cannot.fills)
     assert "recurrence" in cannot.note
-    assert "organizer" in organizer.note
+
+
+def test_an_organizer_change_is_never_planned_as_an_update_on_either_side() -> None:
+    """Graph's event update does not take `organizer` and Dataverse binds it to system users
+    only: the organizer is written when an appointment is created and never updated, so a
+    change on either side is acknowledged with `field_not_synced`, and no request is made
+    that could not write it (or would count as done having changed nothing)."""
+    meeting = Appointment(key="a1", start=START, end=START, organizer="ann@contoso.com")
+    crm, outlook = CrmSnapshot(appointments=[meeting]), OutlookSnapshot(appointments=[meeting])
+    baseline = Baseline(crm=crm, outlook=outlook)
+    moved = CrmSnapshot(
+        appointments=[attrs.evolve(meeting, organizer="bob@contoso.com", subject="S")]
+    )
+    planned = plan(moved, outlook, baseline=baseline)
+    [patch] = requests_for(planned, moved, outlook)
+    assert patch.body == {"subject": "S"}
+    assert [n.code for n in planned.notices] == ["field_not_synced"]
+    cleared = CrmSnapshot(appointments=[attrs.evolve(meeting, organizer="")])
+    assert not requests_for(plan(cleared, outlook, baseline=baseline), cleared, outlook)
 
 
 # -- every create once, no lost update --------------------------------------------
@@ -583,19 +606,224 @@ def test_a_linked_to_do_task_made_again_in_the_crm_replaces_its_link() -> None:
     assert stale.fills == (Fill("url", "linkedResourceId", held),)
 
 
-def test_an_organizer_change_is_never_a_patch_that_claims_to_have_written_it() -> None:
-    """Graph's event update does not take `organizer`: a PATCH holding it changes nothing and
-    would count as done. The other changes are written; the organizer's is an update no
-    property writes, so the op is not done."""
-    meeting = Appointment(key="a1", start=START, end=START, organizer="ann@contoso.com")
-    crm, outlook = CrmSnapshot(appointments=[meeting]), OutlookSnapshot(appointments=[meeting])
-    baseline = Baseline(crm=crm, outlook=outlook)
-    moved = CrmSnapshot(
-        appointments=[attrs.evolve(meeting, organizer="bob@contoso.com", subject="S")]
+# -- the Dataverse activity model ---------------------------------------------------------
+
+WEEKLY = Recurrence(
+    pattern="weekly", start_date=START.date(), days_of_week=("monday",), occurrences=5
+)
+
+
+def _linked_appointments(
+    crm: Appointment, outlook: Appointment, base: Appointment
+) -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
+    baseline = Baseline(
+        crm=CrmSnapshot(appointments=[base]),
+        outlook=OutlookSnapshot(appointments=[base]),
+        settings=Settings(),
+    )
+    return CrmSnapshot(appointments=[crm]), OutlookSnapshot(appointments=[outlook]), baseline
+
+
+def test_a_series_is_created_in_recurringappointmentmasters_with_its_own_time_columns() -> None:
+    series = Appointment(
+        key="s", start=START, end=START + dt.timedelta(hours=1), recurrence=WEEKLY, tracked=True
+    )
+    outlook = OutlookSnapshot(appointments=[series])
+
+    create = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)[0]
+
+    assert create.url == "/api/data/v9.2/recurringappointmentmasters"
+    assert create.body is not None
+    assert create.body["starttime"] == "2026-11-25T09:00:00Z"
+    assert create.body["endtime"] == "2026-11-25T10:00:00Z"
+    assert not {"scheduledstart", "scheduledend"} & set(create.body)
+
+
+def test_an_appointment_made_recurring_in_outlook_goes_through_add_recurrence() -> None:
+    single = Appointment(key="a", start=START, end=START + dt.timedelta(hours=1))
+    series = attrs.evolve(single, recurrence=WEEKLY)
+    crm, outlook, baseline = _linked_appointments(single, series, single)
+
+    add, link = requests_for(plan(crm, outlook, baseline=baseline), crm, outlook)
+
+    assert (add.method, add.url) == (
+        "POST",
+        "/api/data/v9.2/appointments(a)/Microsoft.Dynamics.CRM.AddRecurrence",
+    )
+    assert add.body is not None
+    target = add.body["Target"]
+    assert target["@odata.type"] == "Microsoft.Dynamics.CRM.recurringappointmentmaster"
+    assert target["recurrencepatterntype"] == 1
+    assert target["activityid"] == crm_id_for(Domain.APPOINTMENT, "a")
+    assert target["starttime"] == "2026-11-25T09:00:00Z"
+    assert not {"scheduledstart", "statecode"} & set(target)
+    # The series is a new row: its id goes on the Outlook item, as a create's does.
+    assert link.service == "graph"
+    assert link.depends_on == (add.id,)
+    assert link.fills[-1].value == FromResponse(add.id, "/activityid")
+
+
+def test_a_completed_task_is_created_open_then_closed() -> None:
+    done = Task(key="t", subject="Call", status="completed", percent_complete=100, tracked=True)
+    outlook = OutlookSnapshot(tasks=[done])
+
+    create, *rest = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)
+    close = rest[-1]
+
+    assert create.body is not None
+    assert "statecode" not in create.body
+    assert "statuscode" not in create.body  # 5 is a status of the Completed state only
+    assert (close.method, close.url) == (
+        "PATCH",
+        f"/api/data/v9.2/tasks({crm_id_for(Domain.TASK, 't')})",
+    )
+    assert close.body == {"statecode": 1, "statuscode": 5}
+    assert close.depends_on == (create.id,)
+    assert close.headers == {"If-Match": "*"}
+
+
+def test_an_open_task_is_created_with_its_open_status_and_no_statecode() -> None:
+    doing = Task(key="t", subject="Call", status="in_progress", tracked=True)
+    outlook = OutlookSnapshot(tasks=[doing])
+
+    requests = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)
+
+    assert requests[0].body is not None
+    assert "statecode" not in requests[0].body
+    assert requests[0].body["statuscode"] == 3
+    assert all(r.method != "PATCH" or r.service == "graph" for r in requests)
+
+
+def test_a_busy_appointment_is_created_open_then_scheduled() -> None:
+    meeting = Appointment(key="m", start=START, end=START, show_as="busy", tracked=True)
+    outlook = OutlookSnapshot(appointments=[meeting])
+
+    create, _link, scheduled = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)
+
+    assert create.body is not None
+    assert not {"statecode", "statuscode"} & set(create.body)
+    assert scheduled.body == {"statecode": 3, "statuscode": 5}
+    assert scheduled.depends_on == (create.id,)
+
+
+def test_an_edit_of_a_completed_crm_task_reopens_writes_and_closes_it_again() -> None:
+    done = Task(key="t", subject="Call", status="completed", percent_complete=100)
+    edited = attrs.evolve(done, subject="Call back")
+    crm = CrmSnapshot(tasks=[done])
+    outlook = OutlookSnapshot(tasks=[edited])
+    baseline = Baseline(crm=crm, outlook=OutlookSnapshot(tasks=[done]), settings=Settings())
+
+    reopen, edit, close = requests_for(
+        plan(crm, outlook, baseline=baseline),
+        crm,
+        outlook,
+        dataverse_etags={(Domain.TASK, "t"): 'W/"7"'},
     )
 
-    patch, cannot = requests_for(plan(moved, outlook, baseline=baseline), moved, outlook)
+    assert [r.url for r in (reopen, edit, close)] == ["/api/data/v9.2/tasks(t)"] * 3
+    assert reopen.body == {"statecode": 0, "statuscode": 2}
+    assert reopen.headers == {"If-Match": 'W/"7"'}
+    assert edit.body == {"subject": "Call back"}
+    assert close.body == {"statecode": 1, "statuscode": 5}
+    assert edit.depends_on == (reopen.id,)
+    assert close.depends_on == (edit.id,)
+    assert edit.headers == close.headers == {"If-Match": "*"}
 
-    assert patch.body == {"subject": "S"}
-    assert "organizer" in cannot.note
-    assert all(isinstance(fill.value, Unknown) for fill in cannot.fills)
+
+def test_completing_a_crm_task_writes_the_edit_before_the_close() -> None:
+    open_task = Task(key="t", subject="Call", status="in_progress", percent_complete=50)
+    done = attrs.evolve(open_task, subject="Called", status="completed", percent_complete=100)
+    crm = CrmSnapshot(tasks=[open_task])
+    outlook = OutlookSnapshot(tasks=[done])
+    baseline = Baseline(crm=crm, outlook=OutlookSnapshot(tasks=[open_task]), settings=Settings())
+
+    edit, close = requests_for(plan(crm, outlook, baseline=baseline), crm, outlook)
+
+    assert edit.body is not None
+    assert edit.body["subject"] == "Called"
+    assert not {"statecode", "statuscode"} & set(edit.body)
+    assert close.body == {"statecode": 1, "statuscode": 5}
+    assert close.depends_on == (edit.id,)
+
+
+def test_an_attachment_row_names_its_table_and_leaves_filesize_to_the_service() -> None:
+    meeting = Appointment(key="m", start=START, end=START, attachments=(FILE,))
+    bare = Appointment(key="m", start=START, end=START)
+    crm, outlook, baseline = _linked_appointments(bare, meeting, bare)
+    settings = Settings(sync_appointment_attachments=True)
+
+    [attach] = requests_for(plan(crm, outlook, settings, baseline), crm, outlook)
+
+    assert attach.body is not None
+    assert "filesize" not in attach.body
+    assert attach.body["objecttypecode"] == "appointment"
+
+
+def test_an_unresolved_organizer_is_not_sent_where_the_table_targets_only_system_users() -> None:
+    meeting = Appointment(
+        key="m",
+        start=START,
+        end=START,
+        organizer="ann@x.org",
+        required=("bob@x.org",),
+        tracked=True,
+    )
+    outlook = OutlookSnapshot(appointments=[meeting])
+
+    create = requests_for(plan(CrmSnapshot(), outlook), CrmSnapshot(), outlook)[0]
+
+    assert create.body is not None
+    assert create.body["appointment_activity_parties"] == [
+        {"participationtypemask": 5, "addressused": "bob@x.org"}
+    ]
+
+
+def test_attendees_changed_with_the_recurrence_follow_the_new_series() -> None:
+    single = Appointment(key="a", start=START, end=START + dt.timedelta(hours=1))
+    series = attrs.evolve(single, recurrence=WEEKLY, required=("bob@x.org",))
+    crm, outlook, baseline = _linked_appointments(single, series, single)
+
+    add, _link, parties = requests_for(plan(crm, outlook, baseline=baseline), crm, outlook)
+
+    assert parties.url == "/api/data/v9.2/recurringappointmentmasters({activityid})"
+    assert parties.body == {
+        "recurringappointmentmaster_activity_parties": [
+            {"participationtypemask": 5, "addressused": "bob@x.org"}
+        ]
+    }
+    assert parties.fills == (Fill("url", "activityid", FromResponse(add.id, "/activityid")),)
+
+
+def test_a_series_made_single_is_replaced_by_a_new_appointment_then_deleted() -> None:
+    series = Appointment(key="s", start=START, end=START + dt.timedelta(hours=1), recurrence=WEEKLY)
+    single = attrs.evolve(series, recurrence=None)
+    crm, outlook, baseline = _linked_appointments(series, single, series)
+
+    planned = plan(crm, outlook, baseline=baseline)
+    create, link, scheduled, delete = requests_for(planned, crm, outlook)
+
+    assert [n.code for n in planned.notices] == ["series_replaced"]
+    chosen = crm_id_for(Domain.APPOINTMENT, "s")
+    assert (create.method, create.url) == ("POST", "/api/data/v9.2/appointments")
+    assert create.body is not None
+    assert create.body["activityid"] == chosen
+    assert create.read_back == f"/api/data/v9.2/appointments({chosen})"
+    assert link.depends_on == scheduled.depends_on == (create.id,)
+    assert (delete.method, delete.url) == (
+        "DELETE",
+        "/api/data/v9.2/recurringappointmentmasters(s)",
+    )
+    assert delete.depends_on == (create.id,)  # the new row first: never neither
+
+
+def test_a_series_with_a_regarding_record_is_not_replaced() -> None:
+    series = Appointment(
+        key="s", start=START, end=START, recurrence=WEEKLY, regarding="acc-1", tracked=True
+    )
+    single = attrs.evolve(series, recurrence=None)
+    crm, outlook, baseline = _linked_appointments(series, single, series)
+
+    [held] = requests_for(plan(crm, outlook, baseline=baseline), crm, outlook)
+
+    assert held.method == "PATCH"
+    assert any(isinstance(fill.value, Unknown) for fill in held.fills)

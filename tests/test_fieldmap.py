@@ -17,7 +17,7 @@ def test_docs_fields_page_is_generated_from_the_field_maps() -> None:
 def test_docs_notices_page_lists_every_notice_code() -> None:
     text = (DOCS / "notices.md").read_text(encoding="utf-8")
     assert notices_markdown() in text
-    assert len(NOTICE_CODES) == 22
+    assert len(NOTICE_CODES) == 24
 
 
 def test_every_domain_field_is_keyed_by_domain_and_name() -> None:

@@ -22,7 +22,7 @@ import crmsync
 from crmsync import Action, Baseline, Domain, Plan, Settings
 from crmsync.adapters.graph import LINK_APPLICATION, REGARDING_LINK, TRACKED_CATEGORY
 from crmsync.http import Connection, Executed
-from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft
+from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -74,7 +74,7 @@ def _crm_appointment(fake: FakeMicrosoft, subject: str, *, attachment: bool = Fa
             "subject": subject,
             "scheduledstart": LATER.isoformat(),
             "scheduledend": (LATER + dt.timedelta(hours=1)).isoformat(),
-            "appointment_activity_parties": [{"participationtypemask": 7, "addressused": USER}],
+            "appointment_activity_parties": [organizer_party(USER)],
         },
     )
     if attachment:
@@ -84,7 +84,7 @@ def _crm_appointment(fake: FakeMicrosoft, subject: str, *, attachment: bool = Fa
             {
                 "filename": "agenda.txt",
                 "mimetype": "text/plain",
-                "filesize": len(base64.b64decode(AGENDA)),
+                "objecttypecode": "appointment",
                 "body": AGENDA,
                 "objectid_appointment@odata.bind": f"/appointments({key})",
             },
@@ -586,6 +586,7 @@ def _large_crm_attachment(fake: FakeMicrosoft, key: str, size: int) -> bytes:
         {
             "filename": "slides.pdf",
             "mimetype": "application/pdf",
+            "objecttypecode": "appointment",
             "body": base64.b64encode(data).decode(),
             "objectid_appointment@odata.bind": f"/appointments({key})",
         },
@@ -644,7 +645,7 @@ def test_an_all_day_crm_appointment_is_created_in_graph_at_midnight(fake: FakeMi
             "scheduledstart": midnight.isoformat(),
             "scheduledend": (midnight + dt.timedelta(days=1)).isoformat(),
             "isalldayevent": True,
-            "appointment_activity_parties": [{"participationtypemask": 7, "addressused": USER}],
+            "appointment_activity_parties": [organizer_party(USER)],
         },
     )
     connection = _connection(fake, [])

@@ -20,7 +20,7 @@ from crmsync import Baseline, Domain, Plan, Settings, Severity
 from crmsync.adapters.graph import LINK_APPLICATION, TASK_LINK, TRACKED_CATEGORY
 from crmsync.adapters.requests import crm_id_for
 from crmsync.http import Connection, Executed
-from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, OWNER, FakeMicrosoft
+from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, OWNER, FakeMicrosoft, organizer_party
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -147,7 +147,7 @@ def test_a_graph_event_create_sent_again_makes_one_event(
             "subject": "Review",
             "scheduledstart": LATER.isoformat(),
             "scheduledend": (LATER + dt.timedelta(hours=1)).isoformat(),
-            "appointment_activity_parties": [{"participationtypemask": 7, "addressused": USER}],
+            "appointment_activity_parties": [organizer_party(USER)],
         },
     )
     fake.lose(lambda m, path: (m, path) == ("POST", "/v1.0/me/events"))

@@ -22,7 +22,7 @@ from crmsync import Domain, Settings
 from crmsync.adapters.graph import TRACKED_CATEGORY
 from crmsync.errors import CrmsyncError, SettingsError
 from crmsync.http import Connection, Executed
-from fake_microsoft import API, DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft
+from fake_microsoft import API, DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -162,7 +162,8 @@ def test_a_read_stops_after_max_pages(fake: FakeMicrosoft) -> None:
 
 
 def test_an_answer_over_max_response_bytes_fails_the_read(fake: FakeMicrosoft) -> None:
-    fake.add("dataverse", "contacts", {"firstname": "Ann", "description": "x" * 5000})
+    for _ in range(3):  # a contact's description holds at most 2000 characters
+        fake.add("dataverse", "contacts", {"firstname": "Ann", "description": "x" * 2000})
 
     with pytest.raises(httpx.HTTPError, match="max_response_bytes"):
         _connection(fake, [], max_response_bytes=4000).read_crm()
@@ -203,7 +204,8 @@ def test_an_attachment_of_an_appointment_made_between_two_collection_reads_waits
     fake.add(
         "dataverse",
         "activitymimeattachments",
-        {"filename": "a.txt", "mimetype": "text/plain", "filesize": 2, "body": "aGk="}
+        {"filename": "a.txt", "mimetype": "text/plain", "objecttypecode": "appointment"}
+        | {"body": "aGk="}
         | {"objectid_appointment@odata.bind": f"/appointments({appointment})"},
     )
     # The appointments read came before the appointment was made.
@@ -512,7 +514,7 @@ def test_a_graph_create_answered_with_an_id_that_is_not_a_graph_id_stops_its_dep
             "subject": "Review",
             "scheduledstart": "2026-11-26T09:00:00Z",
             "scheduledend": "2026-11-26T10:00:00Z",
-            "appointment_activity_parties": [{"participationtypemask": 7, "addressused": USER}],
+            "appointment_activity_parties": [organizer_party(USER)],
         },
     )
     fake.add(
@@ -521,7 +523,7 @@ def test_a_graph_create_answered_with_an_id_that_is_not_a_graph_id_stops_its_dep
         {
             "filename": "a.txt",
             "mimetype": "text/plain",
-            "filesize": 2,
+            "objecttypecode": "appointment",
             "body": "aGk=",
             "objectid_appointment@odata.bind": f"/appointments({key})",
         },
@@ -610,7 +612,7 @@ def test_executed_tells_done_failed_and_skipped_ops_apart(fake: FakeMicrosoft) -
             "subject": "Review",
             "scheduledstart": "2026-11-26T09:00:00Z",
             "scheduledend": "2026-11-26T10:00:00Z",
-            "appointment_activity_parties": [{"participationtypemask": 7, "addressused": USER}],
+            "appointment_activity_parties": [organizer_party(USER)],
         },
     )
     fake.add(
@@ -619,7 +621,7 @@ def test_executed_tells_done_failed_and_skipped_ops_apart(fake: FakeMicrosoft) -
         {
             "filename": "a.txt",
             "mimetype": "text/plain",
-            "filesize": 2,
+            "objecttypecode": "appointment",
             "body": "aGk=",
             "objectid_appointment@odata.bind": f"/appointments({key})",
         },

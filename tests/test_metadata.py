@@ -665,12 +665,6 @@ def _dataverse_findings(names: Iterable[str], finding: str) -> list[str]:
     ]
 
 
-_WT25A = "fixed in the Dataverse builders in parallel (/work/wt-25a); flips when that merges"
-
-
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason=f"issue 25 finding 1, series columns: {_WT25A}"
-)
 def test_a_series_created_in_the_crm_writes_only_columns_a_series_takes() -> None:
     """recurringappointmentmaster: scheduledstart/scheduledend are read-only."""
     names = [n for n in WORLDS if n.endswith("series new in outlook")]
@@ -678,17 +672,11 @@ def test_a_series_created_in_the_crm_writes_only_columns_a_series_takes() -> Non
     assert _dataverse_findings(names, "1:") == []
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason=f"issue 25 finding 2, series columns: {_WT25A}"
-)
 def test_an_appointment_made_recurring_is_not_patched_with_series_columns() -> None:
     """appointment has no recurrencepatterntype, interval, ... columns."""
     assert _dataverse_findings(["appointment made weekly in outlook"], "2:") == []
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason=f"issue 25 finding 4, closed activities: {_WT25A}"
-)
 def test_a_closed_activity_is_not_created_closed() -> None:
     """appointment.statecode is not valid for create; a new row is open."""
     names = ["canceled appointment new in outlook", "completed task new in outlook"]
@@ -696,9 +684,6 @@ def test_a_closed_activity_is_not_created_closed() -> None:
     assert _dataverse_findings(names, "4:") == []
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason=f"issue 25 finding 8, MaxLength: {_WT25A}"
-)
 def test_text_sent_to_the_crm_fits_each_columns_max_length() -> None:
     """appointment subject and location 200, task and contact description 2000."""
     names = [
@@ -710,11 +695,6 @@ def test_text_sent_to_the_crm_fits_each_columns_max_length() -> None:
     assert _dataverse_findings(names, "8:") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=f"issue 25 finding 9, filesize/objecttypecode: {_WT25A}",
-)
 def test_an_attachment_row_writes_no_read_only_column_and_names_its_objects_type() -> None:
     """activitymimeattachment: filesize is read-only; objecttypecode is SystemRequired."""
     assert _dataverse_findings(["appointment with attachments new in outlook"], "9:") == []

@@ -86,6 +86,9 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
     fields: ClassVar[tuple[FieldRule, ...]] = FIELDS
     snapshot_field: ClassVar[str] = "appointments"
     natural_key_label: ClassVar[str] = "iCalendar UID"
+    # Graph sets the organizer of an event it creates and never updates it; Dataverse binds
+    # it to a system user. It is written on create and is a standing difference after.
+    carried_on_create: ClassVar[frozenset[str]] = frozenset({"organizer"})
 
     def crm_view(self, record: Appointment, settings: Settings) -> View:
         """The CRM appointment as a view (time is one unit)."""
@@ -149,7 +152,11 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
                 "The service activity was deleted in Outlook, but service activities sync from "
                 "the CRM to Outlook only, so the CRM keeps it."
             )
-        if not _is_organizer(survivor, inp.user):
+        # A CRM row holds an organizer only when it is a system user (the table's organizer
+        # targets systemuser only): without one, the organizer is the one Outlook held.
+        gone = pair.base_outlook if deleted_on is Side.OUTLOOK else pair.base_crm
+        held = survivor if survivor.organizer or gone is None else gone
+        if not _is_organizer(held, inp.user):
             return (
                 f"The appointment was deleted in {_NAME[deleted_on]}, but {inp.user or 'the user'} "
                 f"is not its organizer, so {_NAME[deleted_on.other]} keeps it."
@@ -216,6 +223,21 @@ class AppointmentRules(DomainRules[Appointment, Appointment]):
     ) -> PairResult:
         """Merges the fields, then moves attachments under the attachment rules."""
         result = super().merge_pair(pair, inp, settings, skip)
+        before, after = result.crm_before, result.crm_after
+        if before.recurrence is not None and after.recurrence is None:
+            # Dataverse has no message that turns a series into an appointment.
+            result.notices += (
+                self.notice(
+                    pair.key,
+                    "series_replaced",
+                    "The series became a single appointment in Outlook. Dataverse cannot turn "
+                    "a series into an appointment, so the CRM series is deleted and a new "
+                    "appointment made in its place, under a new id; the series' occurrences "
+                    "and exceptions in the CRM go with it.",
+                    Severity.WARNING,
+                    Side.CRM,
+                ),
+            )
         self._attachments(pair, result, inp)
         return result
 

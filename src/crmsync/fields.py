@@ -143,8 +143,14 @@ APPOINTMENT_FIELDS: tuple[FieldRule, ...] = (
     ),
     FieldRule(name="priority", crm="prioritycode", outlook="importance", fixed=True),
     FieldRule(name="show_as", crm="statuscode", outlook="showAs", fixed=True, label="show as"),
+    # Written when the appointment is created, never updated: Graph's event update does not
+    # take `organizer`, and Dataverse's organizer party targets system users only.
     FieldRule(
-        name="organizer", crm="organizer (activity party 7)", outlook="organizer", fixed=True
+        name="organizer",
+        crm="organizer (activity party 7)",
+        outlook="organizer",
+        fixed=True,
+        direction=Direction.NONE,
     ),
     FieldRule(
         name="required",

@@ -74,6 +74,7 @@ import httpx
 from crmsync.adapters import DataverseRead, GraphRead, read_dataverse, read_graph, resolve_links
 from crmsync.adapters import dataverse as dataverse_adapter
 from crmsync.adapters import graph as graph_adapter
+from crmsync.adapters._activities import ADD_RECURRENCE
 from crmsync.adapters.dataverse import API_ROOT
 from crmsync.adapters.requests import (
     UPLOAD_CHUNK_BYTES,
@@ -885,10 +886,17 @@ class Connection:
                 "appointments": self._collection(
                     "dataverse", f"{API_ROOT}/appointments?$expand={parties}"
                 ),
+                # A series is a row of its own table, with its own parties.
+                "recurringappointmentmasters": self._collection(
+                    "dataverse",
+                    f"{API_ROOT}/recurringappointmentmasters?$expand="
+                    + parties.replace("appointment_", "recurringappointmentmaster_", 1),
+                ),
                 "tasks": self._collection("dataverse", f"{API_ROOT}/tasks"),
                 "activitymimeattachments": self._collection(
                     "dataverse",
-                    f"{API_ROOT}/activitymimeattachments?$filter=objecttypecode eq 'appointment'",
+                    f"{API_ROOT}/activitymimeattachments?$filter=objecttypecode eq 'appointment'"
+                    " or objecttypecode eq 'recurringappointmentmaster'",
                 ),
             }
         except _Failed as exc:
@@ -1425,6 +1433,27 @@ def _read_back(request: Request, response: httpx.Response) -> bool:
     return response.is_success and asked and not response.content
 
 
+def _makes_a_row(op: Op, requests: Sequence[Request]) -> bool:
+    """Whether an op's first request makes a CRM row whose id the answer holds.
+
+    A create does; so does an update that makes an appointment a series:
+    `AddRecurrence` copies it into a new row and deletes it (Dataverse's
+    "Convert an appointment to a recurring appointment"), and one that makes
+    a series single (a new appointment row replaces it): the pair is keyed
+    by the new row's id from then on.
+    """
+    if op.side is not Side.CRM or op.domain is Domain.ATTACHMENT:
+        return False
+    if op.action is Action.CREATE:
+        return True
+    if not requests:
+        return False
+    first = requests[0]
+    # A series made single is replaced: its first request creates the appointment.
+    replaced = first.method == "POST" and bool(first.read_back)
+    return replaced or first.url.endswith(f"/{ADD_RECURRENCE}")
+
+
 def _created(op: Op, row: Mapping[str, Any], key: str) -> Any:
     """The created row as a record, or None when the answer is not a row crmsync can read."""
     try:
@@ -1465,7 +1494,7 @@ def _outcome(
     new_key = None
     done = len(succeeded) == len(requests)
     created = None
-    if op.side is Side.CRM and op.action is Action.CREATE and op.domain is not Domain.ATTACHMENT:
+    if _makes_a_row(op, requests):
         column = "contactid" if op.domain is Domain.CONTACT else "activityid"
         if requests and requests[0].id in responses:
             first = responses[requests[0].id]

@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 
+from crmsync import crm_limits
 from crmsync.fieldmerge import (
     CHANGED_IN,
     SIDE_NAMES,
@@ -144,6 +145,8 @@ class DomainRules(Generic[CrmT, OutT]):
     snapshot_field: ClassVar[str]
     coupled: ClassVar[tuple[frozenset[str], ...]] = ()
     """Groups of fields a record keeps consistent together (see `merge_fields`)."""
+    carried_on_create: ClassVar[frozenset[str]] = frozenset()
+    """Fields a created record carries whatever their direction (written once, never updated)."""
 
     # --- projections -------------------------------------------------------
     def crm_view(self, record: CrmT, settings: Settings) -> View:
@@ -227,6 +230,36 @@ class DomainRules(Generic[CrmT, OutT]):
     def finish(self, results: list[PairResult], inp: SyncInput) -> None:
         """A last pass over all the domain's results (budgets and the like)."""
 
+    def fit_to_crm(self, result: PairResult) -> None:
+        """Cuts what the plan writes to the CRM to its columns' MaxLength, with a notice each.
+
+        The CRM's record and its baseline hold the cut value, the Outlook side
+        keeps the full one, so the cut is no change on the next round.
+        """
+        after = result.crm_after
+        if after is None or after is result.crm_before:
+            return
+        fitted, cuts = crm_limits.fit(self.domain, after)
+        if not cuts:
+            return
+        if result.base_crm is after:
+            result.base_crm = fitted
+        elif result.base_crm is not None:
+            result.base_crm = crm_limits.fit(self.domain, result.base_crm)[0]
+        result.crm_after = fitted
+        result.notices += tuple(
+            self.notice(
+                result.key,
+                "value_truncated",
+                f"The {cut.limit.field} is {cut.length} characters long, but the CRM's "
+                f"{cut.limit.column} column holds at most {cut.limit.max_length}: the CRM gets "
+                f"the first {cut.limit.max_length}, Outlook keeps the full text.",
+                Severity.WARNING,
+                Side.CRM,
+            )
+            for cut in cuts
+        )
+
     # --- the generic steps ---------------------------------------------------
     def notice(
         self, key: str, code: str, message: str, severity: Severity, side: Side | None = None
@@ -266,7 +299,7 @@ class DomainRules(Generic[CrmT, OutT]):
         titles = {rule.name: rule.title for rule in self.fields}
         for name, value in self.view(record, source, inp.settings).items():
             direction = directions.get(name, Direction.TWO_WAY)
-            if can_send(direction, source):
+            if can_send(direction, source) or name in self.carried_on_create:
                 view[name] = value
             elif not is_blank(value):
                 left.append(
@@ -1057,6 +1090,7 @@ def _emit(
     notices: list[Notice],
     updates: list[BaselineUpdate],
 ) -> None:
+    rules.fit_to_crm(result)
     notices.extend(result.notices)
     ops.extend(result.extra_ops)
     sides = (

@@ -152,6 +152,16 @@ NOTICE_CODES: dict[str, tuple[Severity, str]] = {
         Severity.INFO,
         "A record is created beside an untracked one with the same natural key.",
     ),
+    "series_replaced": (
+        Severity.WARNING,
+        "A series made a single appointment in Outlook replaces the CRM series with a new "
+        "appointment: Dataverse has no message that makes a series single.",
+    ),
+    "value_truncated": (
+        Severity.WARNING,
+        "A value longer than its CRM column's MaxLength is cut to fit on its way to the CRM; "
+        "Outlook keeps the full text.",
+    ),
 }
 """The stable notice codes crmsync emits, with their severity and meaning.
 

@@ -677,6 +677,8 @@ def appointment_view(record: Any) -> dict[str, Any]:
 
 
 def appointment_direction(settings: Any, field: str, crm: Any, outlook: Any) -> str:
+    if field == "organizer":
+        return "none"  # written on create only: Graph never updates it (docs/appointments.md)
     d = "two_way"
     if field in SETTABLE_APPOINTMENT_FIELDS:
         d = str(settings.field_directions.get(f"appointment.{field}", "two_way"))
@@ -802,6 +804,7 @@ def plan_appointments(
             for f, v in appointment_view(record).items()
             if appointment_direction(settings, f, *pair)
             in ("two_way", "to_outlook" if side == "crm" else "to_crm")
+            or f == "organizer"  # carried on create
         }
         if any(
             v not in (None, "", ()) for f, v in appointment_view(record).items() if f not in values

@@ -82,7 +82,13 @@ class _Keyed(Protocol):
 K = TypeVar("K", bound=_Keyed)
 
 _GRAPH_PARTS = ("contacts", "events", "tasks")
-_DATAVERSE_PARTS = ("contacts", "appointments", "tasks", "activitymimeattachments")
+_DATAVERSE_PARTS = (
+    "contacts",
+    "appointments",
+    "recurringappointmentmasters",
+    "tasks",
+    "activitymimeattachments",
+)
 
 
 def _parts(
@@ -472,6 +478,13 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
     (in a delta round too: read the attachment rows of the appointments in
     the round, and those appointments with every change to their attachments).
 
+    A recurring series is a `recurringappointmentmasters` row, read as one
+    appointment with its recurrence; its unmodified instances are
+    `appointments` rows with `instancetypecode` 2, attributed to the series
+    (`seriesid`) and not records of their own; its exceptions (3, 4) are
+    appointments keyed to the series by `series_key` ("Create a recurring
+    appointment series, instance, or exception").
+
     Args:
         data: a file of collections, the first page.
         *more: the following pages, in order.
@@ -507,7 +520,12 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
             owners.setdefault(owner, path)
     removed: set[str] = set()
     etags: dict[tuple[Domain, str], str] = {}
-    domains = {"contacts": Domain.CONTACT, "appointments": Domain.APPOINTMENT, "tasks": Domain.TASK}
+    domains = {
+        "contacts": Domain.CONTACT,
+        "appointments": Domain.APPOINTMENT,
+        "recurringappointmentmasters": Domain.APPOINTMENT,
+        "tasks": Domain.TASK,
+    }
 
     def each(name: str, read: Callable[[Any], K]) -> list[K]:
         entries: list[tuple[str, Any]] = []
@@ -515,6 +533,8 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
             if gone is not None:
                 entries.append((gone, None))
                 continue
+            if _series_instance(item):
+                continue  # its series is the record
             record = _read(problems, path, functools.partial(read, item))
             if record is not None:
                 entries.append((record.key, record))
@@ -532,7 +552,9 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
         return dataverse.appointment_from_dataverse(item, attachments=files)
 
     contacts = each("contacts", dataverse.contact_from_dataverse)
-    appointments = each("appointments", appointment)
+    appointments = each("recurringappointmentmasters", appointment) + each(
+        "appointments", appointment
+    )
     for owner in attached:
         problems.append(
             Problem((*owners[owner], "_objectid_value"), f"no appointment {owner!r} in this file")
@@ -549,6 +571,11 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
     )
     delta, next_links = _links(rounds, partial)
     return DataverseRead(snapshot=snapshot, delta_links=delta, next_links=next_links, etags=etags)
+
+
+def _series_instance(item: Any) -> bool:
+    """Whether a row is an unmodified instance of a series (`instancetypecode` 2)."""
+    return isinstance(item, Mapping) and item.get("instancetypecode") == 2
 
 
 _COLLECTIONS = {

@@ -20,7 +20,7 @@ crmsync sent.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final
 
 import attrs
@@ -70,8 +70,13 @@ __all__ = [
 
 API_ROOT = "/api/data/v9.2"
 
-SERVER_SET: Final = ("owner",)
-"""Record fields Dataverse sets on a row crmsync creates: read from rows, never written."""
+SERVER_SET: Final = ("owner", "organizer")
+"""Record fields the row Dataverse stores decides, not crmsync: taken from the created row.
+
+The owner is the caller; the organizer is only what crmsync could bind to a
+system user (`appointment_to_dataverse`), so an address it could not resolve
+is not on the row, and the baseline says so.
+"""
 
 JSON = dict[str, Any]
 
@@ -371,10 +376,13 @@ def appointment_from_dataverse(
 
     Attendees come from the expanded `appointment_activity_parties` by
     `participationtypemask` (5 required, 6 optional, 7 organizer) and their
-    `addressused`. A series master (`instancetypecode` 1) reads its pattern
-    from the row's `recurringappointmentmaster` columns or takes
-    `recurrence=`; an exception (3, 4) is keyed to its series by
-    `_seriesid_value`. Attachments are separate rows: pass them as
+    `addressused`. A series master (a `recurringappointmentmaster` row, or
+    `instancetypecode` 1) reads its pattern from the row's pattern columns
+    or takes `recurrence=`, and its time from `starttime`/`endtime` (the
+    table's own columns; its `scheduledstart`/`scheduledend` are read-only);
+    an exception (3, 4) is keyed to its series by `seriesid`. An unmodified
+    instance (2) is no record of its own: `crmsync.adapters.read_dataverse`
+    attributes it to its series. Attachments are separate rows: pass them as
     `attachments=`.
 
     Raises:
@@ -404,6 +412,11 @@ def appointment_from_dataverse(
                 reader.problems.absorb(exc)
         else:
             reader.problem("recurrencepatterntype", "a series master needs its pattern")
+    # A series' time is `starttime`/`endtime` (recurringappointmentmaster table reference).
+    series_time = instance == "master" and (reader.has("starttime") or reader.has("endtime"))
+    start_column, end_column = (
+        ("starttime", "endtime") if series_time else ("scheduledstart", "scheduledend")
+    )
     parties: dict[int, list[str]] = {_REQUIRED: [], _OPTIONAL: [], _ORGANIZER: []}
     tables = ("appointment", "recurringappointmentmaster", "serviceappointment")
     for party in (p for t in tables for p in reader.objects(f"{t}_activity_parties")):
@@ -419,8 +432,8 @@ def appointment_from_dataverse(
         "subject": reader.text("subject").strip(),
         "body": normalize_text(reader.text("description")),
         "location": reader.text("location").strip(),
-        "start": reader.moment("scheduledstart", required=True),
-        "end": reader.moment("scheduledend", required=True),
+        "start": reader.moment(start_column, required=True),
+        "end": reader.moment(end_column, required=True),
         "all_day": reader.flag("isalldayevent"),
         "priority": reader.choice("prioritycode", _PRIORITY, Priority.NORMAL),
         "show_as": _SHOW_AS.get(status or 5, ShowAs.BUSY),
@@ -431,7 +444,10 @@ def appointment_from_dataverse(
         "uid": reader.text("globalobjectid"),
         "kind": ActivityKind.SERVICE_ACTIVITY if service else ActivityKind.APPOINTMENT,
         "recurrence": recurrence if instance == "master" else None,
-        "series_key": reader.text("_seriesid_value", required=True)
+        # SeriesId is a plain uniqueidentifier column (appointment table reference).
+        "series_key": reader.text(
+            "seriesid" if reader.has("seriesid") else "_seriesid_value", required=True
+        )
         if instance == "exception"
         else "",
         "attachments": tuple(attachments),
@@ -490,25 +506,43 @@ def _parties_property(table: str) -> str:
 
 
 def appointment_to_dataverse(
-    appointment: Appointment, *, fields: Collection[str] | None = None
+    appointment: Appointment,
+    *,
+    fields: Collection[str] | None = None,
+    system_users: Mapping[str, str] | None = None,
 ) -> JSON:
     """The Dataverse body for an appointment (all of it, or only `fields`).
 
     Show-as has no column of its own: Dynamics keeps it in the status reason
     (free and tentative are open, busy and out of office scheduled), so
     working elsewhere and unknown are written as busy. A series master is a
-    `recurringappointmentmaster` row: its pattern columns are in the body too
-    (`entity_set` names the table).
+    `recurringappointmentmaster` row: its pattern columns are in the body too,
+    and its time is `starttime`/`endtime` (`entity_set` names the table).
+
+    The organizer is a party the table lets target only a `systemuser`: it
+    is written (bound to `/systemusers(id)`) only when `system_users` maps
+    its address to the user's id, and left out otherwise. Attendees may be
+    unresolved addresses (`addressused`).
+
+    Args:
+        appointment: the record.
+        fields: the record fields to write (all when None).
+        system_users: e-mail address (lower case) -> `systemuserid`.
     """
     state, status = _appointment_status(appointment)
+    organizer = _organizer_party(appointment.organizer, system_users or {})
+    if fields is not None and set(fields) == {"organizer"} and organizer is None:
+        return {}  # nothing the table accepts writes this change
     parties = [
-        {"participationtypemask": role, "addressused": address}
-        for role, people in (
-            (_ORGANIZER, (appointment.organizer,) if appointment.organizer else ()),
-            (_REQUIRED, appointment.required),
-            (_OPTIONAL, appointment.optional),
-        )
-        for address in people
+        *([organizer] if organizer is not None else []),
+        *(
+            {"participationtypemask": role, "addressused": address}
+            for role, people in (
+                (_REQUIRED, appointment.required),
+                (_OPTIONAL, appointment.optional),
+            )
+            for address in people
+        ),
     ]
     body: JSON = {
         "subject": appointment.subject,
@@ -528,7 +562,31 @@ def appointment_to_dataverse(
     body = restrict(body, fields, _APPOINTMENT_COLUMNS, service="Dataverse")
     if "activity_parties" in body:  # named after the table the row lives in
         body[_parties_property(entity_set(appointment))] = body.pop("activity_parties")
+    if appointment.recurrence is not None:
+        # A series' scheduledstart/scheduledend are read-only; its time is starttime/endtime
+        # (recurringappointmentmaster table reference).
+        body = {_SERIES_COLUMN.get(name, name): value for name, value in body.items()}
     return body
+
+
+_SERIES_COLUMN = {"scheduledstart": "starttime", "scheduledend": "endtime"}
+
+
+def _organizer_party(address: str, system_users: Mapping[str, str]) -> JSON | None:
+    """The organizer's activity party, bound to its system user; None when unresolved.
+
+    The appointment table's `organizer` targets `systemuser` only (no
+    `unresolvedaddress`, unlike the attendees), so an address crmsync cannot
+    resolve to a user is not sent.
+    """
+    user = system_users.get(address.strip().lower()) if address else None
+    if not user:
+        return None
+    return {
+        "participationtypemask": _ORGANIZER,
+        "addressused": address,
+        "partyid_systemuser@odata.bind": f"/systemusers({user})",
+    }
 
 
 # ---------------------------------------------------------------------------

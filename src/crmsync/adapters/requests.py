@@ -54,7 +54,7 @@ from urllib.parse import quote
 
 import attrs
 
-from crmsync.adapters import dataverse, graph
+from crmsync.adapters import _activities, dataverse, graph
 from crmsync.adapters._identity import crm_id_for, event_transaction_id
 from crmsync.errors import StalePlan
 from crmsync.plan import Action, Op, Plan
@@ -719,26 +719,51 @@ class _Builder:
             # this create, in this round or a later one, is refused instead of made twice.
             chosen = crm_id_for(op.domain, op.key)
             body = {_COLUMN[op.domain]: chosen, **write(op.record)}
+            # statecode is not valid for create: the row is made open, then set to its state.
+            body, then_state = _activities.create_open(body)
             row = f"{url}({chosen})"
             create = Request("dataverse", "POST", url, body, headers=prefer, read_back=row)
             out = [create, *self._link_back(op)]
+            created = f"{OpRef.of(op).id}#0"
             regarding = getattr(op.record, "regarding", "")
             if regarding:
-                created = f"{OpRef.of(op).id}#0"
-                row = f"{url}({{activityid}})"
+                at = f"{url}({{activityid}})"
                 fill = Fill("url", "activityid", FromResponse(created, "/activityid"))
-                out.append(_regarding(op, row, "", regarding, depends_on=(created,), fills=(fill,)))
+                out.append(_regarding(op, at, "", regarding, depends_on=(created,), fills=(fill,)))
+            if then_state is not None:
+                # Last: a closed row is read-only, so the regarding bind goes first.
+                after = (
+                    (created,) if not regarding else (created, f"{OpRef.of(op).id}#{len(out) - 1}")
+                )
+                note = "set the new row's state: statecode is not valid for create"
+                out.append(
+                    Request(
+                        "dataverse",
+                        "PATCH",
+                        row,
+                        then_state,
+                        note,
+                        depends_on=after,
+                        headers={"If-Match": "*"},
+                    )
+                )
             return out
         current = self.records.target(op)
         row = f"{root}/{_table(op.domain, current)}({quote(op.key, safe='-')})"
         if op.action is Action.UPDATE:
             record, fields = _updated(op, current)
+            if _becomes_series(op, current, record):
+                return self._add_recurrence(op, row, record)
+            if _becomes_single(op, current, record) and not record.regarding:
+                # A regarding record cannot be bound on a new row (its table is unknown):
+                # such a series is not replaced, and the update is reported not done.
+                return self._replace_series(op, row, record)
             written = fields - {"regarding"}
             out = []
             lost = {field for field in written if not write(record, fields={field})}
             if written - lost:
                 body = write(record, fields=written - lost)
-                out.append(Request("dataverse", "PATCH", row, body, headers=self.if_match(op)))
+                out.extend(self._state_steps(op, row, current, body))
             if lost:
                 out.append(_cannot("dataverse", row, op, lost))
             if "regarding" in fields:
@@ -747,6 +772,130 @@ class _Builder:
         if op.action is Action.DELETE:
             return [Request("dataverse", "DELETE", row, headers=self.if_match(op))]
         return []
+
+    def _state_steps(self, op: Op, row: str, before: Any, body: dict[str, Any]) -> list[Request]:
+        """The `PATCH`es of an update: one, or reopen, edit and close for a closed activity.
+
+        Closed tasks and appointments are read-only (their `statecode`
+        description), so each step waits for the one before; the first sends
+        the etag read, the later ones `If-Match: *` (the row changed since, by
+        crmsync's own write).
+        """
+        if op.domain not in (Domain.TASK, Domain.APPOINTMENT):
+            return [Request("dataverse", "PATCH", row, body, headers=self.if_match(op))]
+        state_field = "status" if op.domain is Domain.TASK else "state"
+        write: Any = (
+            dataverse.task_to_dataverse
+            if op.domain is Domain.TASK
+            else dataverse.appointment_to_dataverse
+        )
+        steps = _activities.update_steps(
+            op.domain, before, body, write(before, fields={state_field})
+        )
+        ref = OpRef.of(op).id
+        notes = ("", "", "")
+        if len(steps) == 3:
+            notes = ("reopen: a closed activity is read-only", "the edit", "close it again")
+        return [
+            Request(
+                "dataverse",
+                "PATCH",
+                row,
+                step,
+                notes[i],
+                depends_on=(f"{ref}#{i - 1}",) if i else (),
+                headers=self.if_match(op) if i == 0 else {"If-Match": "*"},
+            )
+            for i, step in enumerate(steps)
+        ]
+
+    def _add_recurrence(self, op: Op, row: str, record: Appointment) -> list[Request]:
+        """An appointment made a series: the `AddRecurrence` action, then the new id on the item.
+
+        Dataverse copies the appointment into a new `recurringappointmentmaster`
+        and deletes it ("Convert an appointment to a recurring appointment"):
+        the series' id, chosen by crmsync from the appointment's key, comes back
+        in the answer and is written on the Outlook item as a create's is.
+        """
+        target = _activities.add_recurrence_target(dataverse.appointment_to_dataverse(record))
+        # The series' id is derived from the appointment's, as a create's is: a series whose
+        # answer was lost is paired on the next read (resolve_links), never made twice.
+        target["activityid"] = crm_id_for(Domain.APPOINTMENT, op.key)
+        note = "convert the appointment to a series (AddRecurrence): the series gets a new id"
+        action = Request(
+            "dataverse", "POST", f"{row}/{_activities.ADD_RECURRENCE}", {"Target": target}, note
+        )
+        out = [action, *self._link_back(op)]
+        people = {c.field for c in op.changes} & {"organizer", "required", "optional"}
+        parties = dataverse.appointment_to_dataverse(record, fields=people) if people else {}
+        if parties:
+            # The action copies the appointment's parties; attendees changed with it follow.
+            converted = f"{OpRef.of(op).id}#0"
+            series = f"{dataverse.API_ROOT}/recurringappointmentmasters({{activityid}})"
+            fill = Fill("url", "activityid", FromResponse(converted, "/activityid"))
+            out.append(
+                Request(
+                    "dataverse",
+                    "PATCH",
+                    series,
+                    parties,
+                    "the series' attendees, changed with its recurrence",
+                    depends_on=(converted,),
+                    fills=(fill,),
+                    headers={"If-Match": "*"},
+                )
+            )
+        return out
+
+    def _replace_series(self, op: Op, row: str, record: Appointment) -> list[Request]:
+        """A series made a single appointment: a new appointment row, then the series deleted.
+
+        No Dataverse message turns a series back into an appointment, so the
+        appointment is created (its id derived from the series', so a retry
+        or a lost answer makes it once), linked to the Outlook item as a
+        create is, and the series deleted last, once the new row is there: a
+        failure between leaves both, never neither. The plan holds a
+        `series_replaced` notice.
+        """
+        url = f"{dataverse.API_ROOT}/appointments"
+        chosen = crm_id_for(Domain.APPOINTMENT, op.key)
+        body = {"activityid": chosen, **dataverse.appointment_to_dataverse(record)}
+        body, then_state = _activities.create_open(body)
+        note = "the single appointment that replaces the series (no message makes a series single)"
+        create = Request(
+            "dataverse",
+            "POST",
+            url,
+            body,
+            note,
+            headers={"Prefer": "return=representation"},
+            read_back=f"{url}({chosen})",
+        )
+        created = f"{OpRef.of(op).id}#0"
+        out = [create, *self._link_back(op)]
+        if then_state is not None:
+            out.append(
+                Request(
+                    "dataverse",
+                    "PATCH",
+                    f"{url}({chosen})",
+                    then_state,
+                    "set the new row's state: statecode is not valid for create",
+                    depends_on=(created,),
+                    headers={"If-Match": "*"},
+                )
+            )
+        out.append(
+            Request(
+                "dataverse",
+                "DELETE",
+                row,
+                note="delete the series the appointment replaces",
+                depends_on=(created,),
+                headers=self.if_match(op),
+            )
+        )
+        return out
 
     def _link_back(self, op: Op) -> list[Request]:
         """The requests that write a new row's id on the Outlook item it was created from.
@@ -813,11 +962,13 @@ class _Builder:
             chosen = crm_id_for(
                 Domain.ATTACHMENT, f"{op.key}:{attachment.content_hash}:{attachment.name}"
             )
+            # filesize is read-only and objecttypecode required (activitymimeattachment table
+            # reference): the service counts the bytes, and is told the owner's table.
             body = {
                 "activitymimeattachmentid": chosen,
                 "filename": attachment.name,
                 "mimetype": attachment.mime_type,
-                "filesize": attachment.size,
+                "objecttypecode": table.removesuffix("s"),
                 bind: f"/{table}({op.key})",
             }
             source = AttachmentBytes(
@@ -856,10 +1007,12 @@ def _cannot(
 ) -> Request:
     """An update the service cannot carry out: a `PATCH` whose values are all `Unknown`.
 
-    Clearing an appointment's recurrence in Dataverse (a series master does
-    not become a single appointment by an update) or an event's organizer in
-    Graph writes no property: an empty `PATCH` would change nothing and say
-    it did. Each changed field is a body member with an `Unknown` fill, so
+    Clearing the recurrence of a series with a regarding record in Dataverse
+    (a series does not become a single appointment by an update, and the
+    appointment that would replace it could not be bound to the regarding
+    record), an organizer the CRM cannot bind to a system user, or an event's
+    organizer in Graph writes no property: an empty `PATCH` would change
+    nothing and say it did. Each changed field is a body member with an `Unknown` fill, so
     the op is not done and the baseline does not advance.
     """
     changes = sorted((c for c in op.changes if c.field in fields), key=lambda c: c.field)
@@ -911,6 +1064,26 @@ def _regarding(
 
 _COLUMN = {Domain.CONTACT: "contactid", Domain.APPOINTMENT: "activityid", Domain.TASK: "activityid"}
 """The primary key column of each domain's rows."""
+
+
+def _becomes_series(op: Op, before: Any, after: Any) -> bool:
+    """Whether a CRM update makes a single appointment a series (an `AddRecurrence`)."""
+    return (
+        op.domain is Domain.APPOINTMENT
+        and isinstance(before, Appointment)
+        and before.recurrence is None
+        and getattr(after, "recurrence", None) is not None
+    )
+
+
+def _becomes_single(op: Op, before: Any, after: Any) -> bool:
+    """Whether a CRM update makes a series a single appointment (a replace)."""
+    return (
+        op.domain is Domain.APPOINTMENT
+        and isinstance(before, Appointment)
+        and before.recurrence is not None
+        and getattr(after, "recurrence", "") is None
+    )
 
 
 def _table(domain: Domain, record: Any) -> str:
