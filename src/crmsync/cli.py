@@ -48,7 +48,7 @@ from crmsync.planning import plan as make_plan
 from crmsync.progress import Progress
 from crmsync.records import Baseline, CrmSnapshot, Domain, OutlookSnapshot
 from crmsync.report import html as html_report
-from crmsync.report import summary_text
+from crmsync.report import settings_text, summary_text
 from crmsync.settings import Settings
 
 __all__ = ["main"]
@@ -91,6 +91,54 @@ def _load(path: str, cls: type[T]) -> T:
         return loads(_read_bytes(path), cls)
     except InvalidInput as exc:
         raise _invalid(path, exc) from None
+
+
+_DATAVERSE_MARKS = frozenset({"activitymimeattachments", "contactid", "activityid", "firstname"})
+_GRAPH_MARKS = frozenset({"events", "givenName", "emailAddresses", "iCalUId", "displayName"})
+
+
+def _service_format(data: Any) -> str | None:
+    """`dataverse` or `graph` when a file is plainly a service's JSON, not crmsync's."""
+    if not isinstance(data, dict):
+        return None
+    context = str(data.get("@odata.context", ""))
+    if "/api/data/" in context:
+        return "dataverse"
+    if "graph.microsoft.com" in context:
+        return "graph"
+    names = set(data)
+    for value in data.values():
+        rows = value.get("value") if isinstance(value, dict) else value
+        if isinstance(rows, list):
+            names.update(k for row in rows[:5] if isinstance(row, dict) for k in row)
+            context += str(value.get("@odata.context", "")) if isinstance(value, dict) else ""
+    if names & _DATAVERSE_MARKS or "/api/data/" in context:
+        return "dataverse"
+    if names & _GRAPH_MARKS or "graph.microsoft.com" in context:
+        return "graph"
+    return None
+
+
+def _load_snapshot(path: str, cls: type[T]) -> T:
+    """A crmsync snapshot; a file that is plainly a service's JSON gets a hint on the option."""
+    try:
+        return _load(path, cls)
+    except _Failure as failure:
+        try:
+            found = _service_format(json.loads(_read_bytes(path)))
+        except (ValueError, _Failure):
+            found = None
+        if found == "dataverse":
+            failure.lines.append(
+                f"hint: {path} looks like Dataverse Web API data: add --crm-format dataverse "
+                "(a Dataverse file goes to --crm)"
+            )
+        elif found == "graph":
+            failure.lines.append(
+                f"hint: {path} looks like Microsoft Graph data: add --outlook-format graph "
+                "(a Graph file goes to --outlook)"
+            )
+        raise
 
 
 def _load_foreign(paths: Sequence[str], read: Callable[..., T], **options: Any) -> T:
@@ -224,7 +272,7 @@ def _read_inputs(args: argparse.Namespace, progress: Progress) -> _Inputs:
         if args.crm_format == "dataverse":
             crm = _load_foreign(args.crm, read_dataverse, partial="crm" in partial).snapshot
         else:
-            crm = _load(_one(args.crm, "--crm"), CrmSnapshot)
+            crm = _load_snapshot(_one(args.crm, "--crm"), CrmSnapshot)
         if args.baseline:
             progress.step(f"reading {args.baseline}")
         baseline = _load(args.baseline, Baseline) if args.baseline else None
@@ -239,7 +287,7 @@ def _read_inputs(args: argparse.Namespace, progress: Progress) -> _Inputs:
             )
             outlook, graph_ids = read.snapshot, read.ids
         else:
-            outlook = _load(_one(args.outlook, "--outlook"), OutlookSnapshot)
+            outlook = _load_snapshot(_one(args.outlook, "--outlook"), OutlookSnapshot)
         if args.settings:
             progress.step(f"reading {args.settings}")
         settings = _load(args.settings, Settings) if args.settings else Settings()
@@ -269,13 +317,15 @@ def _plan_and_render(args: argparse.Namespace, progress: Progress) -> tuple[Plan
         )
         _write_requests(found, args.format, out)
     elif args.summary:
-        out.write(summary_text(planned, json_format=args.format == "json") + "\n")
+        json_format = args.format == "json"
+        out.write(summary_text(planned, json_format=json_format, baseline=baseline) + "\n")
     elif args.format == "json":
         out.write(dumps(planned) + "\n")
     elif args.format == "html":
-        out.write(html_report(planned))
+        out.write(html_report(planned, baseline=baseline, crm=crm, outlook=outlook))
     else:
-        out.write(planned.render() + "\n")
+        # An administrator previewing new settings reads what changed before what it does.
+        out.write(settings_text(planned, baseline) + "\n\n" + planned.render() + "\n")
     return planned, out.getvalue()
 
 
