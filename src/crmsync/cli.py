@@ -7,7 +7,7 @@
                  [--partial [crm|outlook|both]] [--emit graph,dataverse] [--todo-list ID]
     crmsync plan --example
     crmsync apply PLAN --crm F --outlook F [--baseline F] --out DIR
-    crmsync explain KEY --crm F --outlook F [--baseline F] [--settings F] [--domain D] ...
+    crmsync explain KEY|NAME|EMAIL|SUBJECT --crm F --outlook F [--baseline F] [--settings F] ...
     crmsync explain KEY --example
     crmsync --version
     crmsync convert --from graph|dataverse F [F ...] [--partial] [--out F] [--links F]
@@ -41,7 +41,7 @@ from crmsync.adapters.requests import Request, Service, requests_for
 from crmsync.apply import apply
 from crmsync.convert import dumps, loads, parse_json, structure
 from crmsync.errors import CrmsyncError, InvalidInput, StalePlan
-from crmsync.explain import explain
+from crmsync.explain import Candidate, explain, find
 from crmsync.files import write_all, write_file, write_in_order
 from crmsync.plan import Plan
 from crmsync.planning import plan as make_plan
@@ -337,9 +337,36 @@ def _explain_command(args: argparse.Namespace, out: TextIO) -> int:
     domain = Domain(args.domain) if args.domain else None
     found = explain(planned, args.key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
     if not found:
-        raise _Failure([f"crmsync explain: no record {args.key!r} in the plan or the inputs"])
+        # Not a key: an administrator knows people by name and meetings by subject.
+        named = find(planned, args.key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
+        if len(named.matches) > 1:
+            raise _Failure(
+                [
+                    f"crmsync explain: {args.key!r} names {len(named.matches)} records; "
+                    "give one's key (or --domain):",
+                    *(_candidate_line(c) for c in named.matches),
+                ]
+            )
+        if not named.matches:
+            lines = [
+                f"crmsync explain: no record {args.key!r} in the plan or the inputs "
+                "(by key, name, e-mail address or subject)"
+            ]
+            if named.closest:
+                lines.append("the closest:")
+                lines.extend(_candidate_line(c) for c in named.closest)
+            raise _Failure(lines)
+        (match,) = named.matches
+        found = explain(
+            planned, match.key, crm=crm, outlook=outlook, baseline=baseline, domain=match.domain
+        )
     out.write("\n\n".join(e.render() for e in found) + "\n")
     return EXIT_OK
+
+
+def _candidate_line(candidate: Candidate) -> str:
+    emails = f" <{', '.join(candidate.emails)}>" if candidate.emails else ""
+    return f"  {candidate.domain.value} {candidate.key}  {candidate.name}{emails}"
 
 
 def _apply_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -527,7 +554,11 @@ def _parser() -> argparse.ArgumentParser:
         "explain",
         help="why does (or doesn't) one record sync: its values side by side, a verdict per field",
     )
-    why.add_argument("key", metavar="KEY", help="the record's key")
+    why.add_argument(
+        "key",
+        metavar="KEY",
+        help="the record's key, or a contact's name or e-mail address, or a subject",
+    )
     _add_inputs(why, "explain a record of")
     why.add_argument(
         "--domain",
