@@ -474,10 +474,10 @@ def test_a_crmsync_file_that_is_merely_invalid_gets_no_hint(
 def test_plan_text_opens_with_the_settings_change() -> None:
     code, text = run("plan", "--example")
     assert code == 0
-    assert text.splitlines()[:2] == [
-        "Settings change (last sync → this plan):",
-        "  address_sync: mailing_only → all_three",
-    ]
+    lines = text.splitlines()
+    assert lines[0] == "Settings change (last sync → this plan):"
+    assert "  sync_appointment_attachments: off → on" in lines
+    assert "  address_sync: mailing_only → all_three" in lines
 
 
 def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:

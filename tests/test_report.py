@@ -88,7 +88,7 @@ def example_inputs() -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
 
 
 def attachments_switched_on() -> tuple[Plan, Baseline]:
-    """The example, but the last sync had attachments off: this plan turns them on."""
+    """The example's own switch (its last sync had attachments off), made explicit here."""
     crm, outlook, baseline = example_inputs()
     baseline = attrs.evolve(
         baseline, settings=attrs.evolve(baseline.settings, sync_appointment_attachments=False)
@@ -225,7 +225,7 @@ def test_the_report_opens_with_each_changed_setting_old_and_new() -> None:
     crm, outlook, baseline = example_inputs()
     planned = example_plan()
     changes = {c.setting: c for c in settings_changes(planned, baseline) or ()}
-    assert set(changes) == {"address_sync", "organization_domains"}
+    assert list(changes) == ["sync_appointment_attachments", "address_sync", "organization_domains"]
     remap = changes["address_sync"]
     assert (remap.old, remap.new) == ("mailing_only", "all_three")
     assert dict(remap.consequences) == {
@@ -271,7 +271,9 @@ def test_no_settings_change_and_no_baseline_are_said_plainly() -> None:
 def test_the_text_summary_and_the_cli_text_open_with_the_settings_change() -> None:
     _, _, baseline = example_inputs()
     text = summary_text(example_plan(), baseline=baseline)
-    assert text.startswith("Settings change (last sync → this plan):\n  address_sync: ")
+    assert text.startswith(
+        "Settings change (last sync → this plan):\n  sync_appointment_attachments: off → on\n"
+    )
     data = json.loads(summary_text(example_plan(), baseline=baseline, json_format=True))
     (remap,) = [c for c in data["settings_change"] if c["setting"] == "address_sync"]
     assert remap["in_this_mailbox"]["contacts remapped"] == 1

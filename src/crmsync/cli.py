@@ -324,8 +324,11 @@ def _plan_and_render(args: argparse.Namespace, progress: Progress) -> tuple[Plan
     elif args.format == "html":
         out.write(html_report(planned, baseline=baseline, crm=crm, outlook=outlook))
     else:
-        # An administrator previewing new settings reads what changed before what it does.
-        out.write(settings_text(planned, baseline) + "\n\n" + planned.render() + "\n")
+        # An administrator previewing new settings reads what changed before what it does
+        # (without a baseline there is nothing to compare, and the plan says it is a first sync).
+        if baseline is not None:
+            out.write(settings_text(planned, baseline) + "\n\n")
+        out.write(planned.render() + "\n")
     return planned, out.getvalue()
 
 

@@ -579,7 +579,7 @@ def _attachments(
             decision, why = "in_sync", "on both sides"
         elif own is not None:
             rule = own.code
-            why = f"does not sync ({own.code}): {own.message}{_remedy(own.code)}"
+            why = f"does not sync ({own.code}): {own.message.rstrip('.')}{_remedy(own.code)}"
         else:
             held_by = " and ".join(_SIDE_NAMES[s] for s in sorted(sides)) or "neither side"
             why = f"only {held_by} holds it, and no op or notice of this plan moves it"

@@ -459,13 +459,18 @@ def _summary(plan: Plan) -> str:
     )
 
 
-def _data_loss(plan: Plan) -> str:
+def _data_loss(plan: Plan, names: Names) -> str:
     lost = [n for n in plan.notices if n.severity is Severity.DATA_LOSS]
     if not lost:
         return ""
+
+    def named(n: Notice) -> str:
+        name = names.get((n.domain, n.key), ("", ""))[0]
+        return f" ({_e(name)})" if name else ""
+
     items = "".join(
         f"<li><code>{_e(n.code)}</code> {_e(n.domain.value)} "
-        f"<code>{_e(n.key or '(whole domain)')}</code>: {_e(n.message)}</li>"
+        f"<code>{_e(n.key or '(whole domain)')}</code>{named(n)}: {_e(n.message)}</li>"
         for n in lost[:DATA_LOSS_SHOWN]
     )
     more = ""
@@ -701,7 +706,7 @@ def html(
         f"<header><h1>{_e(title)}</h1><p>Planned for <time>{_e(plan.now.isoformat())}</time>"
         f" {made}: {len(plan.ops):,} op(s), {len(plan.notices):,} notice(s).</p></header>"
         + _settings_section(plan, baseline)
-        + _data_loss(plan)
+        + _data_loss(plan, names)
         + _summary(plan)
         + filters
         + "<noscript><p>The ops and notices below are listed by a script; allow "
