@@ -34,7 +34,7 @@ from crmsync import (
     Severity,
 )
 from crmsync.cli import main
-from crmsync.plan import NOTICE_CODES
+from crmsync.plan import NOTICE_CODES, BaselineUpdate
 from crmsync.report import (
     CSP,
     DATA_LOSS_SHOWN,
@@ -292,6 +292,23 @@ def test_every_op_and_notice_carries_its_records_name_and_e_mail() -> None:
     notices = {(n[2], n[1]): n[6:8] for n in data["notices"]}
     assert notices[("not_tracked", "o-dad")] == ["Dad", "dad@example.org"]
     assert notices[("attachment_too_large", "a-visit")][0] == "Site visit"
+
+
+def test_data_loss_notices_name_their_records_in_the_page_and_the_summary() -> None:
+    lost = Notice(
+        domain=Domain.CONTACT,
+        key="c1",
+        code="address_remap_data_loss",
+        message="lost",
+        severity=Severity.DATA_LOSS,
+    )
+    kept = BaselineUpdate(
+        domain=Domain.CONTACT, key="c1", crm=CrmContact(key="c1", first_name="Ann")
+    )
+    planned = Plan(notices=(lost,), baseline_updates=(kept,), now=NOW)
+    assert "address_remap_data_loss contact c1 (Ann): lost" in summary_text(planned)
+    page = html(planned)
+    assert "<code>c1</code> (Ann): lost" in page[: page.index('id="summary"')]
 
 
 def test_the_text_plan_names_every_record_beside_its_key() -> None:

@@ -87,8 +87,8 @@ REFUSAL_CODES = frozenset(
 REMEDIES: Mapping[str, str] = {
     "not_tracked": "track it in Outlook (the Dynamics 365 category, or the Track button of "
     "the Dynamics 365 App for Outlook)",
-    "unlinked": "link it again (the application puts the pair back in the baseline), or "
-    "delete it on the side that still has it so that the key is retired",
+    "unlinked": "link it again: create the same record (same e-mail address or iCalendar UID) "
+    "on the other side, or have the application give both records one key",
     "ambiguous_match": "leave one record with that e-mail address or iCalendar UID on each "
     "side (merge or delete the duplicates), or link the pair yourself",
     "recurring_task_unsupported": "Dynamics never syncs recurring tasks: make it a one-off task",

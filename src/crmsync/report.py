@@ -769,8 +769,15 @@ def summary_text(plan: Plan, *, json_format: bool = False, baseline: Baseline | 
         lines.extend(f"  {code} {n:,}" for code, n in counts["notices"].items())
     if lost:
         lines.append(f"DATA LOSS: {len(lost):,} notice(s)")
+        names = _names(plan, None, None, baseline)
         lines.extend(
-            f"  {n.code} {n.domain.value} {n.key or '(whole domain)'}: {n.message}"
+            f"  {n.code} {n.domain.value} {n.key or '(whole domain)'}"
+            + (
+                f" ({names[(n.domain, n.key)][0]})"
+                if names.get((n.domain, n.key), ("",))[0]
+                else ""
+            )
+            + f": {n.message}"
             for n in lost[:DATA_LOSS_SHOWN]
         )
         if len(lost) > DATA_LOSS_SHOWN:
