@@ -125,8 +125,9 @@ def _load_snapshot(path: str, cls: type[T]) -> T:
         return _load(path, cls)
     except _Failure as failure:
         try:
-            found = _service_format(json.loads(_read_bytes(path)))
-        except (ValueError, _Failure):
+            # parse_json, not json.loads: it refuses the nesting that would recurse too deep.
+            found = _service_format(parse_json(_read_bytes(path)))
+        except (InvalidInput, _Failure):
             found = None
         if found == "dataverse":
             failure.lines.append(
