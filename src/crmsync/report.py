@@ -96,18 +96,14 @@ def _count_notices(*codes: str) -> Callable[[Plan], int]:
     return count
 
 
-def _count_ops(
-    domain: Domain, *, reason: str = "", action: Action | None = None
-) -> Callable[[Plan], int]:
+def _count_ops(domain: Domain, *, reason: str = "") -> Callable[[Plan], int]:
     def count(plan: Plan) -> int:
         # Records, not ops: a remapped contact is one contact however many sides it writes.
         return len(
             {
                 op.key
                 for op in plan.ops
-                if op.domain is domain
-                and (not reason or op.reason == reason)
-                and (action is None or op.action is action)
+                if op.domain is domain and (not reason or op.reason == reason)
             }
         )
 
@@ -132,7 +128,7 @@ _ATTACHMENTS = (
         _count_notices("attachment_sync_disabled"),
     ),
     (
-        "recurring or service-activity attachments (never sync)",
+        "recurring series and service activities whose attachments never sync",
         _count_notices(
             "recurring_appointment_attachment_unsupported",
             "service_activity_attachment_unsupported",
