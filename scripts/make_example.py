@@ -235,7 +235,9 @@ def main() -> None:
     baseline = Baseline(
         crm=CrmSnapshot(contacts=c_bcrm, appointments=a_bcrm),
         outlook=OutlookSnapshot(contacts=c_bout, appointments=a_bout),
-        settings=Settings(sync_appointment_attachments=True),
+        # The last sync ran with the defaults: the example previews the administrator's
+        # switch to all three addresses with attachments on, as a settings change.
+        settings=Settings(),
     )
     settings = Settings(
         address_sync="all_three",

@@ -371,7 +371,7 @@ def test_every_row_invalid_prints_a_capped_list_of_problems(
 def test_explain_shows_one_records_values_and_the_verdict_per_field() -> None:
     code, text = run("explain", "c-chloe", "--example")
     assert code == 0
-    assert text.startswith("contact c-chloe: update in Outlook (conflict_crm_wins)")
+    assert text.startswith("contact c-chloe (Chloe Martin): update in Outlook (conflict_crm_wins)")
     (row,) = [line for line in text.splitlines() if line.startswith("  mobile_phone ")]
     assert row.endswith("conflict_won")
     assert "'+33 6 00 00 00 09'" in row
@@ -389,6 +389,95 @@ def test_explain_of_an_unknown_key_exits_1(capsys: pytest.CaptureFixture[str]) -
     code, text = run("explain", "nobody", "--example")
     assert (code, text) == (1, "")
     assert "no record 'nobody'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("query", ["Ben", "ben@fabrikam.com", "Ben Okafor"])
+def test_explain_finds_a_contact_by_name_or_e_mail(query: str) -> None:
+    code, text = run("explain", query, "--example")
+    assert code == 0
+    assert text.startswith("contact c-ben (Ben Okafor): update in Outlook (changed_in_crm)")
+
+
+def test_explain_finds_a_meeting_by_subject_and_says_why_its_attachment_does_not_sync() -> None:
+    code, text = run("explain", "Site visit", "--example")
+    assert code == 0
+    first = text.splitlines()[0]
+    assert first.startswith("appointment a-visit (Site visit): no op: nothing to write; ")
+    assert "attachment site-photos.zip does not sync (attachment_too_large)" in first
+    assert "to sync it: raise max_attachment_bytes" in first
+
+
+def test_explain_of_a_name_several_records_share_lists_them_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crm = CrmSnapshot(
+        contacts=[
+            CrmContact(key="c1", first_name="Ann", last_name="Lee", emails=["ann@a.example"]),
+            CrmContact(key="c2", first_name="Ann", last_name="Roe"),
+        ]
+    )
+    args = ["--crm", write(tmp_path, "crm.json", crm)]
+    args += ["--outlook", write(tmp_path, "outlook.json", OutlookSnapshot())]
+    code, text = run("explain", "ann", *args, "--now", NOW.isoformat())
+    assert (code, text) == (1, "")
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "crmsync explain: 'ann' names 2 records; give one's key (or --domain):"
+    assert err[1:] == ["  contact c1  Ann Lee <ann@a.example>", "  contact c2  Ann Roe"]
+
+
+def test_explain_of_an_unknown_name_suggests_the_closest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _ = run("explain", "Okafr", "--example")
+    assert code == 1
+    err = capsys.readouterr().err.splitlines()
+    assert "no record 'Okafr'" in err[0]
+    assert err[1:3] == ["the closest:", "  contact c-ben  Ben Okafor <ben@fabrikam.com>"]
+
+
+@pytest.mark.parametrize(
+    ("option", "content", "hint"),
+    [
+        ("--crm", DATAVERSE_FILE, "add --crm-format dataverse"),
+        ("--outlook", GRAPH_FILE, "add --outlook-format graph"),
+    ],
+)
+def test_a_service_file_read_as_crmsync_json_gets_a_hint_on_the_format_option(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    content: object,
+    hint: str,
+) -> None:
+    files = {
+        "--crm": write(tmp_path, "crm.json", CrmSnapshot()),
+        "--outlook": write(tmp_path, "outlook.json", OutlookSnapshot()),
+    }
+    files[option] = write(tmp_path, "service.json", json.dumps(content))
+    code, _ = run("plan", "--crm", files["--crm"], "--outlook", files["--outlook"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "service.json is not valid" in err
+    assert err.rstrip().splitlines()[-1].startswith("hint: ")
+    assert hint in err
+
+
+def test_a_crmsync_file_that_is_merely_invalid_gets_no_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crm = write(tmp_path, "crm.json", json.dumps({"contacts": [{"key": 1}]}))
+    outlook = write(tmp_path, "outlook.json", OutlookSnapshot())
+    assert run("plan", "--crm", crm, "--outlook", outlook)[0] == 1
+    assert "hint" not in capsys.readouterr().err
+
+
+def test_plan_text_opens_with_the_settings_change() -> None:
+    code, text = run("plan", "--example")
+    assert code == 0
+    lines = text.splitlines()
+    assert lines[0] == "Settings change (last sync → this plan):"
+    assert "  sync_appointment_attachments: off → on" in lines
+    assert "  address_sync: mailing_only → all_three" in lines
 
 
 def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -51,6 +51,17 @@ def test_the_adapters_page_shows_what_the_command_prints(name: str, extra: list[
     assert out.getvalue().rstrip("\n") == _shown(name)
 
 
+def test_the_settings_preview_on_the_cli_page_is_what_the_command_prints() -> None:
+    """docs/cli.md's preview of a settings change is the bundled example's summary."""
+    page = (ROOT / "docs" / "cli.md").read_text("utf-8")
+    match = re.search(r"<!-- output: settings -->\n```text\n(.*?)\n```", page, re.S)
+    assert match, "no output block 'settings' in cli.md"
+    out = io.StringIO()
+
+    assert main(["plan", "--example", "--summary"], out=out) == 0
+    assert out.getvalue().rstrip("\n") == match.group(1)
+
+
 def _python_blocks(page: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", page.read_text("utf-8"), re.S)
 

@@ -8,7 +8,10 @@ import attrs
 import pytest
 
 from crmsync import (
+    Address,
+    AddressSync,
     Appointment,
+    Attachment,
     Baseline,
     CrmContact,
     CrmSnapshot,
@@ -20,7 +23,7 @@ from crmsync import (
     Side,
     Task,
 )
-from crmsync.explain import Explanation, explain
+from crmsync.explain import REFUSAL_CODES, REMEDIES, Explanation, explain, find
 from support import NOW, USER, plan
 
 OLD = CrmContact(key="a", first_name="Ann", job_title="Buyer")
@@ -90,7 +93,7 @@ def test_a_manual_conflict_is_pending_for_a_person() -> None:
     )
     assert planned.is_empty
     assert found.field("job_title").decision == "conflict_pending"
-    assert found.outcome == "no op: a conflict waits for a person"
+    assert found.outcome.startswith("no op: a conflict waits for a person; to sync it: ")
 
 
 def test_an_edit_on_the_wrong_side_of_a_one_way_field_is_held_by_its_direction() -> None:
@@ -206,7 +209,171 @@ def test_the_rendered_explanation_shows_values_side_by_side_and_each_decision() 
     crm, outlook = contacts([attrs.evolve(OLD, job_title="CEO")], [OLD_O])
     _, found = explain_one(crm, outlook, None, linked())
     text = found.render()
-    assert text.splitlines()[0] == "contact a: update in Outlook (changed_in_crm)"
+    assert text.splitlines()[0] == "contact a (Ann): update in Outlook (changed_in_crm)"
     (row,) = [line for line in text.splitlines() if line.startswith("  job_title ")]
     assert row.split() == ["job_title", "'CEO'", "'Buyer'", "'Buyer'", "'Buyer'", "travelled"]
     assert "job_title: travelled to Outlook (written; changed_in_crm)" in text
+
+
+# --- finding a record by name, e-mail or subject ------------------------------------
+
+BEN = CrmContact(key="c-ben", first_name="Ben", last_name="Okafor", emails=["ben@fabrikam.com"])
+REVIEW = Appointment(
+    key="a-review",
+    subject="Quarterly review",
+    start=NOW + dt.timedelta(days=2),
+    end=NOW + dt.timedelta(days=2, hours=1),
+    organizer=USER,
+)
+
+
+def people() -> tuple[CrmSnapshot, OutlookSnapshot, Plan]:
+    other_ben = CrmContact(key="c-ben2", first_name="Ben", last_name="Stone")
+    crm = CrmSnapshot(contacts=[BEN, other_ben], appointments=[REVIEW])
+    outlook = OutlookSnapshot()
+    return crm, outlook, plan(crm, outlook)
+
+
+@pytest.mark.parametrize(
+    "query", ["c-ben", "ben@fabrikam.com", "BEN@fabrikam.com ", "Ben Okafor", "okafor"]
+)
+def test_a_record_is_found_by_its_key_name_or_e_mail(query: str) -> None:
+    crm, outlook, planned = people()
+    found = find(planned, query, crm=crm, outlook=outlook)
+    assert [c.key for c in found.matches] == ["c-ben"]
+    (match,) = found.matches
+    assert (match.name, match.emails) == ("Ben Okafor", ("ben@fabrikam.com",))
+    (story,) = explain(planned, match.key, crm=crm, outlook=outlook, domain=match.domain)
+    assert story.name == "Ben Okafor"
+
+
+def test_an_appointment_is_found_by_its_subject() -> None:
+    crm, outlook, planned = people()
+    (match,) = find(planned, "quarterly review", crm=crm, outlook=outlook).matches
+    assert (match.domain, match.key) == (Domain.APPOINTMENT, "a-review")
+
+
+def test_a_name_several_records_share_lists_them_all() -> None:
+    crm, outlook, planned = people()
+    found = find(planned, "ben", crm=crm, outlook=outlook)
+    assert [(c.key, c.name) for c in found.matches] == [
+        ("c-ben", "Ben Okafor"),
+        ("c-ben2", "Ben Stone"),
+    ]
+    assert found.closest == ()
+
+
+def test_a_query_nothing_matches_suggests_the_closest_records() -> None:
+    crm, outlook, planned = people()
+    found = find(planned, "Okafr", crm=crm, outlook=outlook)
+    assert found.matches == ()
+    assert found.closest[0].key == "c-ben"
+    assert find(planned, "zzzz", crm=crm, outlook=outlook) == find(planned, "zzzz")
+
+
+def test_the_plan_alone_finds_the_records_its_ops_write() -> None:
+    _, _, planned = people()
+    (match,) = find(planned, "ben@fabrikam.com").matches
+    assert match.key == "c-ben"
+
+
+# --- verdicts that agree with the plan ------------------------------------------------
+
+HOME = Address(street="12 Home Street", city="Lyon")
+WORK = Address(street="1 Rue de la Paix", city="Paris")
+DEPOT = Address(street="8 Depot Lane", city="Lille")
+LAKE = Address(street="3 Lake Road", city="Annecy")
+QUAI = Address(street="40 Quai Sud", city="Nantes")
+
+
+def test_an_address_remap_conflict_is_a_conflict_not_a_standing_difference() -> None:
+    """Five distinct addresses cannot fit three slots: the plan holds them for a person."""
+    crm_record = CrmContact(key="a", first_name="Eli", address1=WORK, address2=HOME, address3=DEPOT)
+    outlook_record = OutlookContact(
+        key="a", first_name="Eli", business_address=WORK, home_address=LAKE, other_address=QUAI
+    )
+    baseline = linked(crm_record, outlook_record, address_sync="mailing_only")
+    crm, outlook = contacts([crm_record], [outlook_record])
+    settings = Settings(address_sync=AddressSync.ALL_THREE)
+    planned, found = explain_one(crm, outlook, settings, baseline)
+    assert "address_remap_conflict" in {n.code for n in planned.notices}
+    for name in ("address2", "address3"):
+        verdict = found.field(name)
+        assert (verdict.decision, verdict.rule) == ("conflict_pending", "address_remap_conflict")
+        assert verdict.why.endswith(REMEDIES["address_remap_conflict"])
+    assert found.field("address1").decision == "in_sync"
+    assert "addresses wait for a person" in found.outcome
+    assert found.outcome.endswith(REMEDIES["address_remap_conflict"])
+
+
+AGENDA = Attachment(name="agenda.pdf", size=48_213, content_hash="sha256:agenda")
+
+
+def meeting_world(**settings: object) -> tuple[CrmSnapshot, OutlookSnapshot, Baseline, Settings]:
+    crm = CrmSnapshot(appointments=[attrs.evolve(REVIEW, attachments=[AGENDA])])
+    outlook = OutlookSnapshot(appointments=[REVIEW])
+    baseline = Baseline(
+        crm=CrmSnapshot(appointments=[REVIEW]),
+        outlook=OutlookSnapshot(appointments=[REVIEW]),
+        settings=Settings(**settings),  # type: ignore[arg-type]
+    )
+    return crm, outlook, baseline, Settings(**settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("settings", "code"),
+    [
+        ({"sync_appointment_attachments": False}, "attachment_sync_disabled"),
+        (
+            {"sync_appointment_attachments": True, "max_attachment_bytes": 1_000},
+            "attachment_too_large",
+        ),
+        (
+            {"sync_appointment_attachments": True, "attachment_budget_bytes": 1_000},
+            "attachment_deferred",
+        ),
+    ],
+)
+def test_an_attachment_that_does_not_sync_says_why_and_what_would_sync_it(
+    settings: dict[str, object], code: str
+) -> None:
+    crm, outlook, baseline, chosen = meeting_world(**settings)
+    planned, found = explain_one(crm, outlook, chosen, baseline, key="a-review")
+    assert not planned.ops
+    (agenda,) = found.attachments
+    assert (agenda.name, agenda.crm, agenda.outlook) == ("agenda.pdf", True, False)
+    assert (agenda.decision, agenda.rule) == ("not_synced", code)
+    assert agenda.why.endswith(REMEDIES[code])
+    assert f"attachment agenda.pdf does not sync ({code})" in found.outcome
+    assert found.outcome.endswith(REMEDIES[code])
+    assert "agenda.pdf" in found.render()
+
+
+def test_an_attachment_that_moves_says_where() -> None:
+    crm, outlook, baseline, chosen = meeting_world(sync_appointment_attachments=True)
+    _, found = explain_one(crm, outlook, chosen, baseline, key="a-review")
+    (agenda,) = found.attachments
+    assert (agenda.decision, agenda.to, agenda.rule) == (
+        "travelled",
+        Side.OUTLOOK,
+        "attachment_added_in_crm",
+    )
+
+
+def test_an_untracked_contact_says_how_to_make_it_sync() -> None:
+    _, found = explain_one(*contacts([], [attrs.evolve(OLD_O, tracked=False)]))
+    assert found.outcome.endswith(
+        "to sync it: track it in Outlook (the Dynamics 365 category, or the Track button of "
+        "the Dynamics 365 App for Outlook)"
+    )
+
+
+def test_every_refusal_code_has_a_remedy() -> None:
+    assert set(REFUSAL_CODES) <= set(REMEDIES)
+
+
+def test_the_rendered_explanation_shows_long_addresses_whole() -> None:
+    long = Address(street="1234 Very Long Boulevard of the Republic, Building C", city="Lyon")
+    crm, outlook = contacts([attrs.evolve(OLD, address1=long)], [OLD_O])
+    _, found = explain_one(crm, outlook, None, linked())
+    assert long.one_line() in found.render()

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 import crmsync
@@ -35,8 +36,16 @@ from crmsync import (
     Severity,
 )
 from crmsync.cli import main
-from crmsync.plan import NOTICE_CODES
-from crmsync.report import DATA_LOSS_SHOWN, PAGE_SIZE, html, summary_text
+from crmsync.plan import NOTICE_CODES, BaselineUpdate
+from crmsync.report import (
+    CSP,
+    DATA_LOSS_SHOWN,
+    PAGE_SIZE,
+    html,
+    settings_changes,
+    settings_text,
+    summary_text,
+)
 from support import NOW, plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +78,26 @@ def data_loss_plan(n: int) -> Plan:
         for i in range(n)
     ]
     return Plan(notices=notices, now=NOW)
+
+
+def example_inputs() -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
+    folder = ROOT / "src" / "crmsync" / "examples"
+    return (
+        crmsync.loads((folder / "crm.json").read_text("utf-8"), CrmSnapshot),
+        crmsync.loads((folder / "outlook.json").read_text("utf-8"), OutlookSnapshot),
+        crmsync.loads((folder / "baseline.json").read_text("utf-8"), Baseline),
+    )
+
+
+def attachments_switched_on() -> tuple[Plan, Baseline]:
+    """The example's own switch (its last sync had attachments off), made explicit here."""
+    crm, outlook, baseline = example_inputs()
+    baseline = attrs.evolve(
+        baseline, settings=attrs.evolve(baseline.settings, sync_appointment_attachments=False)
+    )
+    settings = example_plan().settings
+    planned = crmsync.plan(crm, outlook, settings, baseline, user="ann@contoso.com", now=NOW)
+    return planned, baseline
 
 
 def embedded_data(page: str) -> dict[str, Any]:
@@ -189,6 +218,144 @@ def test_summary_text_caps_the_data_loss_list() -> None:
     data = json.loads(summary_text(data_loss_plan(DATA_LOSS_SHOWN + 3), json_format=True))
     assert data["data_loss_count"] == DATA_LOSS_SHOWN + 3
     assert len(data["data_loss"]) == DATA_LOSS_SHOWN
+
+
+# --- the settings change, names, CSP ----------------------------------------------
+
+
+def test_the_report_opens_with_each_changed_setting_old_and_new() -> None:
+    crm, outlook, baseline = example_inputs()
+    planned = example_plan()
+    changes = {c.setting: c for c in settings_changes(planned, baseline) or ()}
+    assert list(changes) == ["sync_appointment_attachments", "address_sync", "organization_domains"]
+    remap = changes["address_sync"]
+    assert (remap.old, remap.new) == ("mailing_only", "all_three")
+    assert dict(remap.consequences) == {
+        "contacts remapped": 1,  # c-dana
+        "addresses that would be lost": 0,
+        "remap conflicts (addresses left for a person)": 1,  # c-eli
+    }
+    page = html(planned, baseline=baseline, crm=crm, outlook=outlook)
+    assert page.index('id="settings-change"') < page.index('id="summary"')
+    assert re.search(
+        r'<tr data-setting="address_sync">.*?mailing_only.*?all_three.*?'
+        r"contacts remapped: <b>1</b>",
+        page,
+    )
+
+
+def test_turning_attachments_on_counts_what_starts_to_move() -> None:
+    planned, baseline = attachments_switched_on()
+    (change,) = [
+        c for c in settings_changes(planned, baseline) or () if c.setting.startswith("sync_")
+    ]
+    assert (change.setting, change.old, change.new) == ("sync_appointment_attachments", "off", "on")
+    counts = dict(change.consequences)
+    assert counts["attachments that move"] == 1  # agenda.pdf
+    assert counts["too large"] == 1  # site-photos.zip
+    assert counts["deferred to a later plan"] == 0
+    text = settings_text(planned, baseline)
+    assert "sync_appointment_attachments: off → on" in text
+    assert "attachments that move: 1" in text
+
+
+def test_no_settings_change_and_no_baseline_are_said_plainly() -> None:
+    _, _, baseline = example_inputs()
+    same = attrs.evolve(baseline, settings=example_plan().settings)
+    planned = example_plan()
+    assert settings_changes(planned, same) == ()
+    assert settings_text(planned, same) == "Settings: unchanged since the last sync."
+    assert "unchanged since the last sync" in html(planned, baseline=same)
+    assert "no baseline was given" in settings_text(planned, None)
+    assert "no baseline was given" in html(planned)
+
+
+def test_the_text_summary_and_the_cli_text_open_with_the_settings_change() -> None:
+    _, _, baseline = example_inputs()
+    text = summary_text(example_plan(), baseline=baseline)
+    assert text.startswith(
+        "Settings change (last sync → this plan):\n  sync_appointment_attachments: off → on\n"
+    )
+    data = json.loads(summary_text(example_plan(), baseline=baseline, json_format=True))
+    (remap,) = [c for c in data["settings_change"] if c["setting"] == "address_sync"]
+    assert remap["in_this_mailbox"]["contacts remapped"] == 1
+    out = io.StringIO()
+    assert main(["plan", "--example"], out=out) == 0
+    assert out.getvalue().startswith("Settings change (last sync → this plan):")
+
+
+def test_every_op_and_notice_carries_its_records_name_and_e_mail() -> None:
+    crm, outlook, baseline = example_inputs()
+    data = embedded_data(html(example_plan(), baseline=baseline, crm=crm, outlook=outlook))
+    ops = {(data["domains"][o[0]], o[3]): (o[7], o[8]) for o in data["ops"]}
+    assert ops[("contact", "c-ben")] == ("Ben Okafor", "ben@fabrikam.com")
+    assert ops[("attachment", "a-review")][0] == "Quarterly review"  # the appointment's subject
+    assert ops[("task", "t-proposal")][0] == "Send the proposal to Fabrikam"
+    notices = {(n[2], n[1]): n[6:8] for n in data["notices"]}
+    assert notices[("not_tracked", "o-dad")] == ["Dad", "dad@example.org"]
+    assert notices[("attachment_too_large", "a-visit")][0] == "Site visit"
+
+
+def test_data_loss_notices_name_their_records_in_the_page_and_the_summary() -> None:
+    lost = Notice(
+        domain=Domain.CONTACT,
+        key="c1",
+        code="address_remap_data_loss",
+        message="lost",
+        severity=Severity.DATA_LOSS,
+    )
+    kept = BaselineUpdate(
+        domain=Domain.CONTACT, key="c1", crm=CrmContact(key="c1", first_name="Ann")
+    )
+    planned = Plan(notices=(lost,), baseline_updates=(kept,), now=NOW)
+    assert "address_remap_data_loss contact c1 (Ann): lost" in summary_text(planned)
+    page = html(planned)
+    assert "<code>c1</code> (Ann): lost" in page[: page.index('id="summary"')]
+
+
+def test_the_text_plan_names_every_record_beside_its_key() -> None:
+    text = example_plan().render()
+    assert "update  c-ben  Ben Okafor  (changed_in_crm)" in text
+    assert "create  a-review  agenda.pdf (48,213 bytes) on 'Quarterly review'" in text
+    assert "address_remap_conflict c-eli (Eli Stone):" in text
+
+
+def test_the_text_plan_shows_addresses_whole() -> None:
+    street = "1234 Very Long Boulevard of the Republic, Building C"
+    moved = crmsync.FieldChange("address1", crmsync.Address(), crmsync.Address(street=street))
+    op = crmsync.Op(
+        action=crmsync.Action.UPDATE,
+        side=crmsync.Side.OUTLOOK,
+        domain=Domain.CONTACT,
+        key="a",
+        changes=(moved,),
+        reason="changed_in_crm",
+    )
+    assert f"address1: (no address) -> {street}" in Plan(ops=(op,), now=NOW).render()
+
+
+def test_the_page_has_a_content_security_policy_that_allows_only_its_own_code() -> None:
+    page = html(example_plan())
+    head = page[: page.index("</head>")]
+    meta = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', head)
+    assert meta
+    assert head.index("Content-Security-Policy") < head.index("<style>")
+    policy = meta.group(1).replace("&#x27;", "'")
+    assert policy == CSP
+    assert "default-src 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert "http" not in policy
+    assert len(re.findall(r"'sha256-[A-Za-z0-9+/=]+'", policy)) == 2
+
+
+def application_codes_plan() -> Plan:
+    """A plan whose application notices have codes that are names in JavaScript objects."""
+    base = contacts_plan(3)
+    extra = [
+        Notice(domain=Domain.CONTACT, key="c0001", code=code, message=f"excluded as {code}")
+        for code in ("constructor", "__proto__", "toString", "hasOwnProperty")
+    ]
+    return attrs.evolve(base, notices=(*base.notices, *extra))
 
 
 # --- the page in a browser --------------------------------------------------------
@@ -323,7 +490,7 @@ def test_browser_filters_hide_and_show_rows(open_report: Any) -> None:
 
     tab.select_option("#filter-side", "crm")
     crm_rows = visible_rows(tab, "#ops")
-    assert {row[1] for row in crm_rows} == {"crm"}
+    assert {row[2] for row in crm_rows} == {"crm"}
     assert len(crm_rows) == sum(op.side.value == "crm" for op in planned.ops)
     assert tab.is_hidden("#ops-attachment")  # its one op is in Outlook
 
@@ -336,7 +503,7 @@ def test_browser_filters_hide_and_show_rows(open_report: Any) -> None:
     tab.select_option("#filter-domain", "")
 
     tab.select_option("#filter-action", "create")
-    assert {row[2] for row in visible_rows(tab, "#ops")} == {"create"}
+    assert {row[3] for row in visible_rows(tab, "#ops")} == {"create"}
     tab.select_option("#filter-action", "")
 
     tab.select_option("#filter-code", "conflict_resolved")
@@ -353,8 +520,9 @@ def test_browser_filters_hide_and_show_rows(open_report: Any) -> None:
 def test_browser_a_script_in_a_contacts_name_is_shown_as_text(open_report: Any) -> None:
     tab = open_report(html(contacts_plan(1, first_name=EVIL)))
     (row,) = visible_rows(tab, "#ops")
-    assert row[3] == EVIL  # the record column, as text; the fixture fails on any dialog
-    assert EVIL in row[4]
+    assert row[1] == EVIL  # the name column, as text; the fixture fails on any dialog
+    assert row[4] == EVIL  # the record column
+    assert EVIL in row[5]
 
 
 def test_browser_large_plans_are_paginated(open_report: Any) -> None:
@@ -368,3 +536,68 @@ def test_browser_large_plans_are_paginated(open_report: Any) -> None:
     assert len(last) == 50
     assert last[-1][0] == f"c{n - 1:04}"
     assert tab.is_disabled("#ops-contact .next")
+
+
+def test_browser_the_settings_change_comes_first_with_its_consequences(open_report: Any) -> None:
+    planned, baseline = attachments_switched_on()
+    crm, outlook, _ = example_inputs()
+    tab = open_report(html(planned, baseline=baseline, crm=crm, outlook=outlook))
+    first = tab.eval_on_selector("body", "b => b.querySelector('section').id")
+    assert first == "settings-change"
+    rows = tab.eval_on_selector_all(
+        "#settings-change tbody tr",
+        "rows => rows.map(r => Array.from(r.cells, c => c.innerText))",
+    )
+    by_setting = {row[0]: row for row in rows}
+    assert by_setting["address_sync"][1:3] == ["mailing_only", "all_three"]
+    assert "contacts remapped: 1" in by_setting["address_sync"][3]
+    assert "remap conflicts (addresses left for a person): 1" in by_setting["address_sync"][3]
+    assert by_setting["sync_appointment_attachments"][1:3] == ["off", "on"]
+    assert "attachments that move: 1" in by_setting["sync_appointment_attachments"][3]
+    assert "too large: 1" in by_setting["sync_appointment_attachments"][3]
+
+
+def test_browser_records_show_names_and_the_filter_finds_names_and_e_mails(
+    open_report: Any,
+) -> None:
+    crm, outlook, baseline = example_inputs()
+    tab = open_report(html(example_plan(), baseline=baseline, crm=crm, outlook=outlook))
+    names = {row[0]: row[1] for row in visible_rows(tab, "#ops")}
+    assert names["c-ben"] == "Ben Okafor"
+    assert names["a-review"] == "Quarterly review"  # the attachment op, under its meeting
+
+    tab.fill("#filter-key", "Ann")  # nobody is called Ann in the ops: nothing, no error
+    tab.fill("#filter-key", "okafor")
+    assert [row[0] for row in visible_rows(tab, "#ops")] == ["c-ben"]
+    tab.fill("#filter-key", "ben@fabrikam.com")
+    assert [row[0] for row in visible_rows(tab, "#ops")] == ["c-ben"]
+    tab.fill("#filter-key", "quarterly")
+    assert [row[0] for row in visible_rows(tab, "#ops")] == ["a-review"]
+    tab.fill("#filter-key", "dad@example.org")
+    assert visible_rows(tab, "#ops") == []
+    assert [row[1:3] for row in visible_rows(tab, "#notices")] == [["o-dad", "Dad"]]
+
+
+def test_browser_the_policy_lets_the_page_run_and_stops_anything_else(open_report: Any) -> None:
+    page = html(example_plan())
+    # A script the policy does not name: it must not run (the fixture fails on any dialog).
+    planted = page.replace("</body>", "<script>document.title='ran';alert(1)</script></body>")
+    tab = open_report(planted)
+    assert tab.title() == "crmsync plan"
+    assert tab.eval_on_selector("body", "b => b.dataset.ready") == "true"  # its own script ran
+    assert len(visible_rows(tab, "#ops")) == len(example_plan().ops)
+
+
+def test_browser_notice_codes_named_like_object_members_are_plain_data(
+    open_report: Any,
+) -> None:
+    planned = application_codes_plan()
+    tab = open_report(html(planned))
+    assert len(visible_rows(tab, "#ops")) == 3
+    assert len(visible_rows(tab, "#notices")) == len(planned.notices)
+    for code in ("constructor", "__proto__", "toString", "hasOwnProperty"):
+        tab.select_option("#filter-code", code)
+        assert [row[0] for row in visible_rows(tab, "#ops")] == ["c0001"]
+        assert [row[1] for row in visible_rows(tab, "#notices")] == ["c0001"]
+    tab.select_option("#filter-code", "")
+    assert len(visible_rows(tab, "#ops")) == 3

@@ -7,7 +7,7 @@
                  [--partial [crm|outlook|both]] [--emit graph,dataverse] [--todo-list ID]
     crmsync plan --example
     crmsync apply PLAN --crm F --outlook F [--baseline F] --out DIR
-    crmsync explain KEY --crm F --outlook F [--baseline F] [--settings F] [--domain D] ...
+    crmsync explain KEY|NAME|EMAIL|SUBJECT --crm F --outlook F [--baseline F] [--settings F] ...
     crmsync explain KEY --example
     crmsync --version
     crmsync convert --from graph|dataverse F [F ...] [--partial] [--out F] [--links F]
@@ -41,14 +41,14 @@ from crmsync.adapters.requests import Request, Service, requests_for
 from crmsync.apply import apply
 from crmsync.convert import dumps, loads, parse_json, structure
 from crmsync.errors import CrmsyncError, InvalidInput, StalePlan
-from crmsync.explain import explain
+from crmsync.explain import Candidate, explain, find
 from crmsync.files import write_all, write_file, write_in_order
 from crmsync.plan import Plan
 from crmsync.planning import plan as make_plan
 from crmsync.progress import Progress
 from crmsync.records import Baseline, CrmSnapshot, Domain, OutlookSnapshot
 from crmsync.report import html as html_report
-from crmsync.report import summary_text
+from crmsync.report import settings_text, summary_text
 from crmsync.settings import Settings
 
 __all__ = ["main"]
@@ -91,6 +91,55 @@ def _load(path: str, cls: type[T]) -> T:
         return loads(_read_bytes(path), cls)
     except InvalidInput as exc:
         raise _invalid(path, exc) from None
+
+
+_DATAVERSE_MARKS = frozenset({"activitymimeattachments", "contactid", "activityid", "firstname"})
+_GRAPH_MARKS = frozenset({"events", "givenName", "emailAddresses", "iCalUId", "displayName"})
+
+
+def _service_format(data: Any) -> str | None:
+    """`dataverse` or `graph` when a file is plainly a service's JSON, not crmsync's."""
+    if not isinstance(data, dict):
+        return None
+    context = str(data.get("@odata.context", ""))
+    if "/api/data/" in context:
+        return "dataverse"
+    if "graph.microsoft.com" in context:
+        return "graph"
+    names = set(data)
+    for value in data.values():
+        rows = value.get("value") if isinstance(value, dict) else value
+        if isinstance(rows, list):
+            names.update(k for row in rows[:5] if isinstance(row, dict) for k in row)
+            context += str(value.get("@odata.context", "")) if isinstance(value, dict) else ""
+    if names & _DATAVERSE_MARKS or "/api/data/" in context:
+        return "dataverse"
+    if names & _GRAPH_MARKS or "graph.microsoft.com" in context:
+        return "graph"
+    return None
+
+
+def _load_snapshot(path: str, cls: type[T]) -> T:
+    """A crmsync snapshot; a file that is plainly a service's JSON gets a hint on the option."""
+    try:
+        return _load(path, cls)
+    except _Failure as failure:
+        try:
+            # parse_json, not json.loads: it refuses the nesting that would recurse too deep.
+            found = _service_format(parse_json(_read_bytes(path)))
+        except (InvalidInput, _Failure):
+            found = None
+        if found == "dataverse":
+            failure.lines.append(
+                f"hint: {path} looks like Dataverse Web API data: add --crm-format dataverse "
+                "(a Dataverse file goes to --crm)"
+            )
+        elif found == "graph":
+            failure.lines.append(
+                f"hint: {path} looks like Microsoft Graph data: add --outlook-format graph "
+                "(a Graph file goes to --outlook)"
+            )
+        raise
 
 
 def _load_foreign(paths: Sequence[str], read: Callable[..., T], **options: Any) -> T:
@@ -224,7 +273,7 @@ def _read_inputs(args: argparse.Namespace, progress: Progress) -> _Inputs:
         if args.crm_format == "dataverse":
             crm = _load_foreign(args.crm, read_dataverse, partial="crm" in partial).snapshot
         else:
-            crm = _load(_one(args.crm, "--crm"), CrmSnapshot)
+            crm = _load_snapshot(_one(args.crm, "--crm"), CrmSnapshot)
         if args.baseline:
             progress.step(f"reading {args.baseline}")
         baseline = _load(args.baseline, Baseline) if args.baseline else None
@@ -239,7 +288,7 @@ def _read_inputs(args: argparse.Namespace, progress: Progress) -> _Inputs:
             )
             outlook, graph_ids = read.snapshot, read.ids
         else:
-            outlook = _load(_one(args.outlook, "--outlook"), OutlookSnapshot)
+            outlook = _load_snapshot(_one(args.outlook, "--outlook"), OutlookSnapshot)
         if args.settings:
             progress.step(f"reading {args.settings}")
         settings = _load(args.settings, Settings) if args.settings else Settings()
@@ -269,12 +318,17 @@ def _plan_and_render(args: argparse.Namespace, progress: Progress) -> tuple[Plan
         )
         _write_requests(found, args.format, out)
     elif args.summary:
-        out.write(summary_text(planned, json_format=args.format == "json") + "\n")
+        json_format = args.format == "json"
+        out.write(summary_text(planned, json_format=json_format, baseline=baseline) + "\n")
     elif args.format == "json":
         out.write(dumps(planned) + "\n")
     elif args.format == "html":
-        out.write(html_report(planned))
+        out.write(html_report(planned, baseline=baseline, crm=crm, outlook=outlook))
     else:
+        # An administrator previewing new settings reads what changed before what it does
+        # (without a baseline there is nothing to compare, and the plan says it is a first sync).
+        if baseline is not None:
+            out.write(settings_text(planned, baseline) + "\n\n")
         out.write(planned.render() + "\n")
     return planned, out.getvalue()
 
@@ -287,9 +341,36 @@ def _explain_command(args: argparse.Namespace, out: TextIO) -> int:
     domain = Domain(args.domain) if args.domain else None
     found = explain(planned, args.key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
     if not found:
-        raise _Failure([f"crmsync explain: no record {args.key!r} in the plan or the inputs"])
+        # Not a key: an administrator knows people by name and meetings by subject.
+        named = find(planned, args.key, crm=crm, outlook=outlook, baseline=baseline, domain=domain)
+        if len(named.matches) > 1:
+            raise _Failure(
+                [
+                    f"crmsync explain: {args.key!r} names {len(named.matches)} records; "
+                    "give one's key (or --domain):",
+                    *(_candidate_line(c) for c in named.matches),
+                ]
+            )
+        if not named.matches:
+            lines = [
+                f"crmsync explain: no record {args.key!r} in the plan or the inputs "
+                "(by key, name, e-mail address or subject)"
+            ]
+            if named.closest:
+                lines.append("the closest:")
+                lines.extend(_candidate_line(c) for c in named.closest)
+            raise _Failure(lines)
+        (match,) = named.matches
+        found = explain(
+            planned, match.key, crm=crm, outlook=outlook, baseline=baseline, domain=match.domain
+        )
     out.write("\n\n".join(e.render() for e in found) + "\n")
     return EXIT_OK
+
+
+def _candidate_line(candidate: Candidate) -> str:
+    emails = f" <{', '.join(candidate.emails)}>" if candidate.emails else ""
+    return f"  {candidate.domain.value} {candidate.key}  {candidate.name}{emails}"
 
 
 def _apply_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -477,7 +558,11 @@ def _parser() -> argparse.ArgumentParser:
         "explain",
         help="why does (or doesn't) one record sync: its values side by side, a verdict per field",
     )
-    why.add_argument("key", metavar="KEY", help="the record's key")
+    why.add_argument(
+        "key",
+        metavar="KEY",
+        help="the record's key, or a contact's name or e-mail address, or a subject",
+    )
     _add_inputs(why, "explain a record of")
     why.add_argument(
         "--domain",

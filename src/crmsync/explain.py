@@ -11,7 +11,8 @@ Per field, in this order of precedence:
 - `refused`: a domain rule kept the whole record out of the sync (the notice
   code names the rule: `not_tracked`, `recurring_task_unsupported`, ...);
 - `conflict_pending`: changed differently on both sides, left for a person
-  (conflict policy MANUAL);
+  (conflict policy MANUAL), or a contact's address that an address-mode
+  switch could not remap without losing one (`address_remap_conflict`);
 - `conflict_won`: changed differently on both sides (or differing at a first
   sync); `winner` says whose value was written over the other's;
 - `travelled`: written to `to`, for `reason` (the op's reason:
@@ -22,6 +23,12 @@ Per field, in this order of precedence:
 - `standing_difference`: different, but nothing changed since the last sync
   that may travel (a one-way field edited on the wrong side earlier, say).
 
+An appointment's explanation also has a verdict per attachment (`travelled`,
+`deleted`, `in_sync` or `not_synced`, with the notice that says why), and
+every "does not sync" ends with what would make it sync (`REMEDIES`).
+`find` looks a record up by its name, e-mail address or subject, for a person
+who does not know its key.
+
 Values are read through the domain's field map under the plan's settings
 (the baseline too, so after an address-mode switch its addresses read as the
 new mode maps them). Without the inputs the values come from the plan alone (the records as the
@@ -31,6 +38,7 @@ plan did not touch show no values.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,8 +46,9 @@ import attrs
 
 from crmsync import appointments, contacts, tasks
 from crmsync.merge import DomainRules, FieldRule, View
-from crmsync.plan import Action, Notice, Op, Plan, describe
+from crmsync.plan import Action, Notice, Op, Plan, _record_label, describe
 from crmsync.records import (
+    Appointment,
     Attachment,
     Baseline,
     CrmSnapshot,
@@ -50,7 +59,17 @@ from crmsync.records import (
 )
 from crmsync.settings import Direction
 
-__all__ = ["REFUSAL_CODES", "Explanation", "FieldVerdict", "explain"]
+__all__ = [
+    "REFUSAL_CODES",
+    "REMEDIES",
+    "AttachmentVerdict",
+    "Candidate",
+    "Explanation",
+    "FieldVerdict",
+    "Found",
+    "explain",
+    "find",
+]
 
 REFUSAL_CODES = frozenset(
     {
@@ -64,6 +83,45 @@ REFUSAL_CODES = frozenset(
     }
 )
 """Notice codes that keep a whole record out of the sync."""
+
+REMEDIES: Mapping[str, str] = {
+    "not_tracked": "track it in Outlook (the Dynamics 365 category, or the Track button of "
+    "the Dynamics 365 App for Outlook)",
+    "unlinked": "link it again: create the same record (same e-mail address or iCalendar UID) "
+    "on the other side, or have the application give both records one key",
+    "ambiguous_match": "leave one record with that e-mail address or iCalendar UID on each "
+    "side (merge or delete the duplicates), or link the pair yourself",
+    "recurring_task_unsupported": "Dynamics never syncs recurring tasks: make it a one-off task",
+    "assigned_task_sync_disabled": "turn on sync_assigned_tasks",
+    "task_assignee_outside_organization": "add the assigner's and the assignee's e-mail "
+    "domains to organization_domains",
+    "task_multiple_recipients": "assign it to one recipient",
+    "attachment_sync_disabled": "turn on sync_appointment_attachments",
+    "recurring_appointment_attachment_unsupported": "Dynamics never syncs attachments of "
+    "recurring series: attach it to a single (non-recurring) appointment",
+    "service_activity_attachment_unsupported": "Dynamics never syncs attachments of service "
+    "activities: attach it to an appointment",
+    "attachment_too_large": "raise max_attachment_bytes above its size (Dynamics' maximum "
+    "file size), or make the file smaller",
+    "attachment_deferred": "nothing: a later plan moves it; raise attachment_budget_bytes to "
+    "move it sooner",
+    "address_remap_conflict": "make the contact's addresses fit: at most three distinct "
+    "addresses across both sides (remove or merge one on either side), and the next plan "
+    "remaps them",
+    "conflict": "make both sides hold the value you want (edit one side), or choose a conflict "
+    "policy other than manual",
+    "field_not_synced": "edit it on the side its direction sends from, or change its "
+    "direction in field_directions",
+    "mass_delete_blocked": "check the read that lost the records; if the deletes are real, set "
+    "allow_mass_delete for one plan",
+}
+"""Per notice code that stops something from syncing: what would make it sync."""
+
+_ATTACHMENT_CODES = (
+    "attachment_sync_disabled",
+    "recurring_appointment_attachment_unsupported",
+    "service_activity_attachment_unsupported",
+)
 
 _SIDE_NAMES = {Side.CRM: "the CRM", Side.OUTLOOK: "Outlook"}
 _ABSENT = "—"
@@ -103,6 +161,32 @@ class FieldVerdict:
 
 
 @attrs.frozen(kw_only=True)
+class AttachmentVerdict:
+    """What the plan does with one attachment of an appointment.
+
+    Args:
+        name: the file's name.
+        size: its size in bytes.
+        crm: whether the CRM's appointment holds it now.
+        outlook: whether Outlook's appointment holds it now.
+        decision: `travelled`, `deleted`, `in_sync` or `not_synced`.
+        to: where it is created or deleted (`travelled`, `deleted`).
+        rule: the op's reason or the notice code behind the decision.
+        why: the decision as a sentence; a `not_synced` one ends with what
+            would make it sync.
+    """
+
+    name: str
+    size: int
+    crm: bool
+    outlook: bool
+    decision: str
+    to: Side | None = None
+    rule: str = ""
+    why: str
+
+
+@attrs.frozen(kw_only=True)
 class Explanation:
     """One record's story in a plan: its ops, its notices, and a verdict per field.
 
@@ -115,6 +199,8 @@ class Explanation:
             attachment ops).
         notices: the plan's notices about the record, and the domain-wide
             ones (`mass_delete_blocked`, `no_baseline`).
+        name: the record's display name (a contact's name or e-mail, a subject).
+        attachments: an appointment's attachments, one verdict each.
     """
 
     domain: Domain
@@ -123,6 +209,8 @@ class Explanation:
     fields: tuple[FieldVerdict, ...] = ()
     ops: tuple[Op, ...] = ()
     notices: tuple[Notice, ...] = ()
+    name: str = ""
+    attachments: tuple[AttachmentVerdict, ...] = ()
 
     def field(self, name: str) -> FieldVerdict:
         """The verdict for the field called `name`.
@@ -201,6 +289,153 @@ def explain(
     return tuple(out)
 
 
+@attrs.frozen(kw_only=True)
+class Candidate:
+    """A record a `find` query may mean.
+
+    Args:
+        domain: its domain (contact, appointment, task).
+        key: its key.
+        name: its display name (a contact's name or e-mail, a subject).
+        emails: a contact's e-mail addresses.
+    """
+
+    domain: Domain
+    key: str
+    name: str
+    emails: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Found:
+    """What a `find` query names.
+
+    Args:
+        matches: the records whose key, name, e-mail address or subject is
+            the query (case-insensitive); one means the query names a record.
+        closest: when nothing matches, the few records whose names, e-mail
+            addresses, subjects or keys are the most similar, best first.
+    """
+
+    matches: tuple[Candidate, ...] = ()
+    closest: tuple[Candidate, ...] = ()
+
+
+_COLLECTIONS = (
+    (Domain.CONTACT, "contacts"),
+    (Domain.APPOINTMENT, "appointments"),
+    (Domain.TASK, "tasks"),
+)
+
+
+def _candidates(
+    plan: Plan,
+    crm: CrmSnapshot | None,
+    outlook: OutlookSnapshot | None,
+    baseline: Baseline | None,
+) -> dict[tuple[Domain, str], Candidate]:
+    """Every record the plan or the inputs know, once per (domain, key), newest first."""
+    records: list[tuple[Domain, Any]] = []
+    by_field = {field: domain for domain, field in _COLLECTIONS}
+    for snapshot in (crm, outlook, baseline and baseline.crm, baseline and baseline.outlook):
+        if isinstance(snapshot, CrmSnapshot | OutlookSnapshot):
+            for field, domain in by_field.items():
+                records.extend((domain, r) for r in getattr(snapshot, field))
+    records.extend(
+        (op.domain, op.record)
+        for op in plan.ops
+        if op.action is Action.CREATE and not isinstance(op.record, Attachment)
+    )
+    for update in plan.baseline_updates:
+        records.extend((update.domain, r) for r in (update.crm, update.outlook) if r is not None)
+    out: dict[tuple[Domain, str], Candidate] = {}
+    for domain, record in records:
+        if record is None or (domain, record.key) in out:
+            continue
+        emails = tuple(getattr(record, "emails", ()))
+        out[(domain, record.key)] = Candidate(
+            domain=domain, key=record.key, name=_record_label(record), emails=emails
+        )
+    return out
+
+
+def _words(
+    candidate: Candidate, record_names: Mapping[tuple[Domain, str], tuple[str, ...]]
+) -> tuple[str, ...]:
+    return (
+        candidate.key,
+        candidate.name,
+        *candidate.emails,
+        *record_names.get((candidate.domain, candidate.key), ()),
+    )
+
+
+def find(
+    plan: Plan,
+    query: str,
+    *,
+    crm: CrmSnapshot | None = None,
+    outlook: OutlookSnapshot | None = None,
+    baseline: Baseline | None = None,
+    domain: Domain | None = None,
+    closest: int = 5,
+) -> Found:
+    """Finds the records a person means by a key, a name, an e-mail address or a subject.
+
+    A contact matches its full name, its first or last name and each of its
+    e-mail addresses; an appointment or a task its subject; every record its
+    key. Case and surrounding spaces do not matter.
+
+    Args:
+        plan: the plan.
+        query: what the person typed (`Ben`, `ben@fabrikam.com`, `Quarterly review`).
+        crm: the CRM snapshot the plan was made from.
+        outlook: the Outlook snapshot the plan was made from.
+        baseline: the baseline the plan was made with.
+        domain: look only in this domain (default: every domain).
+        closest: how many similar records to suggest when nothing matches.
+
+    Returns:
+        The matches (in domain, then key order) or, when there are none, the
+        closest records by similarity (`difflib`), best first.
+    """
+    wanted = query.strip().casefold()
+    known = [
+        c
+        for c in _candidates(plan, crm, outlook, baseline).values()
+        if domain is None or c.domain is domain
+    ]
+    parts: dict[tuple[Domain, str], tuple[str, ...]] = {}
+    for c in known:
+        first_last = c.name.split(" ", 1) if c.domain is Domain.CONTACT else []
+        parts[(c.domain, c.key)] = tuple(first_last)
+    order = [d for d, _ in _COLLECTIONS]
+
+    def rank(c: Candidate) -> tuple[int, str]:
+        return (order.index(c.domain), c.key)
+
+    matches = sorted(
+        (c for c in known if wanted in {w.casefold() for w in _words(c, parts) if w}),
+        key=rank,
+    )
+    if matches or not wanted:
+        return Found(matches=tuple(matches))
+    scored: dict[tuple[Domain, str], float] = {}
+    for c in known:
+        for word in _words(c, parts):
+            text = word.casefold()
+            if not text:
+                continue
+            # A part of a name or an address counts as similar as the closest whole word.
+            ratio = 0.9 if wanted in text else difflib.SequenceMatcher(None, wanted, text).ratio()
+            scored[(c.domain, c.key)] = max(ratio, scored.get((c.domain, c.key), 0.0))
+    best = sorted(
+        (c for c in known if scored.get((c.domain, c.key), 0.0) >= 0.5),
+        key=lambda c: (-scored[(c.domain, c.key)], rank(c)),
+    )
+    return Found(closest=tuple(best[:closest]))
+
+
 def _explain_domain(
     plan: Plan,
     key: str,
@@ -263,6 +498,12 @@ def _explain_domain(
             rule = _title_of(n, rules.fields)
             if rule is not None:
                 by_field.setdefault(rule.name, []).append(n)
+    # The plan held a contact's addresses back as one decision: each differing
+    # address field carries it, as a conflict for a person, not as a standing difference.
+    remap = next((n for n in own if n.code == "address_remap_conflict"), None)
+    if remap is not None:
+        for name in contacts.ADDRESS_FIELDS:
+            by_field.setdefault(name, []).append(remap)
     action = {op.action: op for op in record_ops}
     verdicts = tuple(
         _verdict(
@@ -278,14 +519,83 @@ def _explain_domain(
         )
         for rule in rules.fields
     )
+    files = _attachments(ops, own, now) if dom is Domain.APPOINTMENT else ()
+    record = next((r for r in (*after.values(), *now.values(), *base.values()) if r), None)
     return Explanation(
         domain=dom,
         key=key,
-        outcome=_outcome(list(ops), own, refusal, now),
+        outcome=_outcome(list(ops), own, refusal, now, files),
         fields=verdicts,
         ops=ops,
         notices=(*own, *wide),
+        name=_record_label(record),
+        attachments=files,
     )
+
+
+def _remedy(code: str) -> str:
+    remedy = REMEDIES.get(code)
+    return f"; to sync it: {remedy}" if remedy else ""
+
+
+def _attachments(
+    ops: tuple[Op, ...], notices: list[Notice], now: Mapping[Side, Any]
+) -> tuple[AttachmentVerdict, ...]:
+    """One verdict per attachment either side holds now or an op moves."""
+    found: dict[tuple[str, str], Attachment] = {}
+    held: dict[tuple[str, str], set[Side]] = {}
+    for side, record in now.items():
+        if isinstance(record, Appointment):
+            for attachment in record.attachments:
+                found.setdefault(attachment.identity, attachment)
+                held.setdefault(attachment.identity, set()).add(side)
+    moves: dict[tuple[str, str], Op] = {}
+    for each in ops:
+        if isinstance(each.record, Attachment):
+            found.setdefault(each.record.identity, each.record)
+            moves[each.record.identity] = each
+    whole = next((n for n in notices if n.code in _ATTACHMENT_CODES), None)
+    out = []
+    for identity, attachment in sorted(found.items()):
+        sides = held.get(identity, set())
+        op = moves.get(identity)
+        # The per-file notices name the file first: "agenda.pdf (48,213 bytes) is ...".
+        own = next(
+            (
+                n
+                for n in notices
+                if n.code in ("attachment_too_large", "attachment_deferred")
+                and n.message.startswith(f"{attachment.name} (")
+            ),
+            whole,
+        )
+        decision, to, rule = "not_synced", None, ""
+        if op is not None:
+            decision = "travelled" if op.action is Action.CREATE else "deleted"
+            to, rule = op.side, op.reason
+            verb = "copied to" if op.action is Action.CREATE else "deleted in"
+            why = f"{verb} {_SIDE_NAMES[op.side]} ({op.reason})"
+        elif sides == set(Side):
+            decision, why = "in_sync", "on both sides"
+        elif own is not None:
+            rule = own.code
+            why = f"does not sync ({own.code}): {own.message.rstrip('.')}{_remedy(own.code)}"
+        else:
+            held_by = " and ".join(_SIDE_NAMES[s] for s in sorted(sides)) or "neither side"
+            why = f"only {held_by} holds it, and no op or notice of this plan moves it"
+        out.append(
+            AttachmentVerdict(
+                name=attachment.name,
+                size=attachment.size,
+                crm=Side.CRM in sides,
+                outlook=Side.OUTLOOK in sides,
+                decision=decision,
+                to=to,
+                rule=rule,
+                why=why,
+            )
+        )
+    return tuple(out)
 
 
 def _text(view: View | None, name: str) -> str:
@@ -351,8 +661,24 @@ def _verdict(
     if "conflict" in codes:
         return verdict(
             "conflict_pending",
-            "changed differently on both sides; left for a person (conflict policy: manual)",
+            "changed differently on both sides; left for a person (conflict policy: manual)"
+            + _remedy("conflict"),
             rule="conflict",
+        )
+    crm_now, outlook_now = views[Side.CRM], views[Side.OUTLOOK]
+    differs = (
+        crm_now is not None
+        and outlook_now is not None
+        and name in crm_now
+        and name in outlook_now
+        and not rule.same(crm_now[name], outlook_now[name])
+    )
+    if "address_remap_conflict" in codes and differs:
+        return verdict(
+            "conflict_pending",
+            "the address-mode switch cannot remap this contact's addresses without losing one; "
+            "they are left as they are for a person" + _remedy("address_remap_conflict"),
+            rule="address_remap_conflict",
         )
     if Action.CREATE in ops:
         # A created record gets only what its direction lets travel from the source.
@@ -395,7 +721,7 @@ def _verdict(
         n = codes["field_not_synced"]
         return verdict(
             "held_by_direction",
-            f"held by its direction ({direction.value}): {n.message}",
+            f"held by its direction ({direction.value}): {n.message}" + _remedy("field_not_synced"),
             rule="field_not_synced",
         )
     for action, decision in ((Action.DELETE, "deleted"), (Action.UNLINK, "unlinked")):
@@ -416,41 +742,61 @@ def _verdict(
 
 
 def _outcome(
-    ops: list[Op], notices: list[Notice], refusal: Notice | None, now: Mapping[Side, Any]
+    ops: list[Op],
+    notices: list[Notice],
+    refusal: Notice | None,
+    now: Mapping[Side, Any],
+    files: tuple[AttachmentVerdict, ...] = (),
 ) -> str:
     if refusal is not None:
-        return f"not synced: {refusal.code} ({refusal.message})"
-    if not ops:
-        if any(n.code == "conflict" for n in notices):
-            return "no op: a conflict waits for a person"
-        if now[Side.CRM] is None and now[Side.OUTLOOK] is None:
-            return "no op: the record is on neither side now"
-        return "no op: nothing to write"
-    parts = [
-        f"{op.action.value}{_attachment(op)} in {_SIDE_NAMES[op.side]} ({op.reason})" for op in ops
-    ]
-    return "; ".join(parts)
+        return f"not synced: {refusal.code} ({refusal.message}){_remedy(refusal.code)}"
+    codes = {n.code for n in notices}
+    if ops:
+        text = "; ".join(
+            f"{op.action.value}{_attachment(op)} in {_SIDE_NAMES[op.side]} ({op.reason})"
+            for op in ops
+        )
+    elif "conflict" in codes:
+        text = "no op: a conflict waits for a person"
+    elif "address_remap_conflict" in codes:
+        text = "no op: the contact's addresses wait for a person (address_remap_conflict)"
+    elif now[Side.CRM] is None and now[Side.OUTLOOK] is None:
+        text = "no op: the record is on neither side now"
+    else:
+        text = "no op: nothing to write"
+    # What stays behind is part of the outcome: an attachment that does not sync says so.
+    stays = [f for f in files if f.decision == "not_synced"]
+    text += "".join(f"; attachment {f.name} does not sync ({f.rule or 'no rule'})" for f in stays)
+    remedies = [REMEDIES[c] for c in ("conflict", "address_remap_conflict") if c in codes]
+    remedies += [REMEDIES[f.rule] for f in stays if f.rule in REMEDIES]
+    if remedies:
+        text += "; to sync it: " + "; ".join(dict.fromkeys(remedies))
+    return text
 
 
 def _attachment(op: Op) -> str:
     return f" attachment {op.record.name}" if isinstance(op.record, Attachment) else ""
 
 
-def _cell(text: str, width: int) -> str:
-    text = text.replace("\n", " ")
-    if len(text) > width:
-        text = text[: width - 1] + "…"
-    return text.ljust(width)
+_MIN_WIDTHS = (17, 22, 22, 22, 22)
 
 
 def _render(e: Explanation) -> str:
-    lines = [f"{e.domain.value} {e.key}: {e.outcome}"]
+    named = f" ({e.name})" if e.name else ""
+    lines = [f"{e.domain.value} {e.key}{named}: {e.outcome}"]
     if e.fields:
         heads = ("field", "CRM", "Outlook", "baseline CRM", "baseline Outlook")
-        rows = [heads, *((v.field, v.crm, v.outlook, v.base_crm, v.base_outlook) for v in e.fields)]
+        table = [
+            heads,
+            *((v.field, v.crm, v.outlook, v.base_crm, v.base_outlook) for v in e.fields),
+        ]
+        rows = [tuple(c.replace("\n", " ") for c in row) for row in table]
+        # Whole values, in columns as wide as their longest: two addresses are compared
+        # character by character, so none is ever cut.
+        widths = [max(w, *(len(row[i]) for row in rows)) for i, w in enumerate(_MIN_WIDTHS)]
         decisions = ["decision", *(v.decision for v in e.fields)]
         for row, decision in zip(rows, decisions, strict=True):
-            cells = (_cell(c, 17 if i == 0 else 22) for i, c in enumerate(row))
+            cells = (c.ljust(widths[i]) for i, c in enumerate(row))
             lines.append("  " + " ".join(cells) + " " + decision)
         told: dict[str, list[str]] = {}
         for v in e.fields:
@@ -459,6 +805,13 @@ def _render(e: Explanation) -> str:
         if told:
             lines.append("  why:")
             lines.extend(f"    {', '.join(names)}: {why}" for why, names in told.items())
+    if e.attachments:
+        lines.append("  attachments:")
+        lines.extend(
+            f"    {a.name} ({a.size:,} bytes; CRM {'yes' if a.crm else 'no'}, "
+            f"Outlook {'yes' if a.outlook else 'no'}): {a.decision}: {a.why}"
+            for a in e.attachments
+        )
     other = [op for op in e.ops if op.domain is Domain.ATTACHMENT]
     if other:
         lines.append("  attachment ops:")

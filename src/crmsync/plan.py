@@ -432,10 +432,17 @@ def _record_label(record: Any) -> str:
     return ""
 
 
+def _named_domain(domain: Domain) -> Domain:
+    """An attachment op is named after its appointment."""
+    return Domain.APPOINTMENT if domain is Domain.ATTACHMENT else domain
+
+
 def render(plan: Plan) -> str:
     """Formats a plan for a person: what happens where, and why."""
     lines = [f"crmsync plan for {plan.now.isoformat()}"]
     summary = plan.summary()
+    # The baseline updates hold every record an op writes, as the plan leaves it: its name.
+    names = {(u.domain, u.key): _record_label(u.crm or u.outlook) for u in plan.baseline_updates}
     if plan.is_empty:
         lines.append("Nothing to write: both sides are in sync.")
     for domain in Domain:
@@ -452,6 +459,11 @@ def render(plan: Plan) -> str:
             lines.append(f"  {_SIDE_TITLES[side]}:")
             for op in side_ops:
                 label = _record_label(op.record)
+                name = names.get((_named_domain(op.domain), op.key), "")
+                if isinstance(op.record, Attachment) and name:
+                    label += f" on {name!r}"
+                elif not label:
+                    label = name
                 head = f"    {op.action.value:<7} {op.key}"
                 if label:
                     head += f"  {label}"
@@ -463,6 +475,8 @@ def render(plan: Plan) -> str:
             lines.append("  notices:")
             for n in notices:
                 where = f" {n.key}" if n.key else ""
+                if names.get((_named_domain(n.domain), n.key)):
+                    where += f" ({names[(_named_domain(n.domain), n.key)]})"
                 lines.append(f"    [{n.severity.value}] {n.code}{where}: {n.message}")
     counts = ", ".join(f"{k} {v}" for k, v in summary["ops"].items()) or "no ops"
     lines.append("")
