@@ -1,5 +1,12 @@
 """A small stateful stand-in for Microsoft Graph and the Dataverse Web API, over real HTTP.
 
+Test your sync service the way `moto` or `respx` let you test AWS or HTTP
+code: start `FakeMicrosoft`, seed records with `add()`, point a
+`crmsync.http.Connection` at `url` and `graph_url` (with
+`allow_loopback_http=True` and the tokens `GRAPH_TOKEN` and
+`DATAVERSE_TOKEN`), run your rounds and look at `graph` and `dataverse`.
+It needs only the standard library; crmsync's own executor tests use it.
+
 It serves the subset crmsync reads and writes: Graph contacts, events (with
 file attachments), To Do lists and tasks and JSON `$batch`; Dataverse
 contacts, appointments (with activity parties), tasks and
@@ -45,6 +52,15 @@ in `faults`.
         fake.url                    # http://127.0.0.1:PORT
         fake.graph_url              # .../v1.0
         fake.add("dataverse", "contacts", {"firstname": "Ann"})  # -> the new contactid
+
+What it does not cover: Graph and Dataverse beyond those collections (mail,
+other calendars, shared mailboxes, `$select` and `$filter` beyond one
+`column eq 'value'`, which it ignores or answers from the whole row), the
+Dataverse multipart `$batch`, OAuth (any request with the right bearer token
+is the user), server-side validation of field values, time passing
+(`Retry-After` is only a header; upload sessions never expire), and
+Microsoft's exact error messages. Pass `FakeMicrosoft` as a fake of the
+protocol, not of a tenant's data rules.
 """
 
 from __future__ import annotations
@@ -63,9 +79,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from crmsync.errors import CrmsyncError
+
+__all__ = [
+    "API",
+    "DATAVERSE_TOKEN",
+    "GRAPH_TOKEN",
+    "LARGE",
+    "OWNER",
+    "RESET",
+    "Answer",
+    "FakeMicrosoft",
+    "NotRunning",
+    "SeedRefused",
+]
+
 GRAPH_TOKEN = "graph-token"  # noqa: S105 - the fake services' own tokens
+"""The bearer token the fake Graph accepts (`Authorization: Bearer graph-token`)."""
 DATAVERSE_TOKEN = "dataverse-token"  # noqa: S105
+"""The bearer token the fake Dataverse accepts."""
 API = "/api/data/v9.2"
+"""The Dataverse Web API's path under `FakeMicrosoft.url`."""
 
 _DATAVERSE_KEYS = {
     "contacts": "contactid",
@@ -74,6 +108,7 @@ _DATAVERSE_KEYS = {
     "activitymimeattachments": "activitymimeattachmentid",
 }
 LARGE = 3 * 1024 * 1024  # Graph: a single POST only under 3 MB; an upload session from 3 MB
+"""An event attachment this size or larger must go through an upload session."""
 _RANGE_UNIT = 320 * 1024
 _RANGE_MAX = 4 * 1024 * 1024
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -81,11 +116,21 @@ _BIND = re.compile(r"^objectid_(\w+)@odata\.bind$")
 _ROW = re.compile(r"^/(\w+)\(([^)]*)\)$")
 _EQ = re.compile(r"^\s*(\w+) eq '?([^']*)'?\s*$")
 OWNER = "6b2a1c3d-0000-4000-8000-00000000aaaa"  # the systemuser Dataverse makes the owner
+"""The `_ownerid_value` the fake Dataverse sets on every row it creates."""
 LOST = 0  # the status `handle` answers for a response to drop
 
 Answer = tuple[int, dict[str, str], Any]
+"""An answer: status, headers, and a JSON body (None for none, `bytes` sent as they are)."""
 RESET = object()
 """As an answer's body: close the connection without answering."""
+
+
+class SeedRefused(CrmsyncError, ValueError):
+    """`FakeMicrosoft.add` or `attach` was refused, as the service would refuse the request."""
+
+
+class NotRunning(CrmsyncError, RuntimeError):
+    """The server is not running: use `FakeMicrosoft` as a context manager."""
 
 
 class _Rule:
@@ -103,7 +148,29 @@ class _Rule:
 
 
 class FakeMicrosoft:
-    """Graph and Dataverse in one in-memory server; use as a context manager."""
+    """Graph and Dataverse in one in-memory server; use as a context manager.
+
+    The server listens on 127.0.0.1 on a free port from `__enter__` to
+    `__exit__`, and answers from several threads; every request is carried
+    out under one lock. Its state is plain dicts a test may read (and seed
+    with `add()`, `attach()` and `edit()`): `graph` maps "contacts",
+    "events" and "tasks" to items by id, `attachments` maps an event id to
+    its attachments by id, `dataverse` maps a table to rows by primary key.
+    `log` holds (method, path) of every request, each request of a
+    `$batch` too; `authorizations` every Authorization header received.
+
+    Args:
+        page_size: items per page of a collection; the rest follow by
+            `@odata.nextLink`. A small size makes every read page.
+        todo_list: the id of the user's default To Do list.
+
+    Example:
+        ```py
+        with FakeMicrosoft(page_size=2) as fake:
+            fake.add("graph", "contacts", {"givenName": "Ann"})
+            fake.throttle(lambda method, path: method == "POST", times=2)
+        ```
+    """
 
     def __init__(self, *, page_size: int = 50, todo_list: str = "AQMkTasks") -> None:
         self.page_size = page_size
@@ -151,12 +218,12 @@ class FakeMicrosoft:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                raw = isinstance(payload, bytes)
-                data = payload if raw else b"" if payload is None else json.dumps(payload).encode()
+                blob = isinstance(payload, bytes)
+                data = payload if blob else b"" if payload is None else json.dumps(payload).encode()
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                if data and not raw:
+                if data and not blob:
                     self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -172,18 +239,26 @@ class FakeMicrosoft:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
+        if self._server is None:
+            return
         self._server.shutdown()
         self._server.server_close()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
+        """The server's root, `http://127.0.0.1:PORT`: the Dataverse organization URL.
+
+        Raises:
+            NotRunning: outside the `with` block.
+        """
+        if self._server is None:
+            raise NotRunning("FakeMicrosoft is not running: use it in a `with` block")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
     @property
     def graph_url(self) -> str:
+        """Graph's root on this server, `url` + `/v1.0`, for `Connection(graph_url=...)`."""
         return f"{self.url}/v1.0"
 
     # -- test controls -----------------------------------------------------------
@@ -191,11 +266,30 @@ class FakeMicrosoft:
     def throttle(
         self, match: Callable[[str, str], bool], *, times: int = 1, retry_after: str = "1"
     ) -> None:
-        """The next `times` requests `match(method, path)` accepts get 429 and `Retry-After`."""
+        """The next `times` requests `match(method, path)` accepts get 429 and `Retry-After`.
+
+        Requests inside a Graph `$batch` are matched one by one: a throttled one
+        gets its 429 as its own response in the batch, as Graph answers.
+
+        Args:
+            match: takes the method and the decoded path (`/v1.0/me/contacts`,
+                `/api/data/v9.2/contacts(...)`), without the query.
+            times: how many matching requests are throttled.
+            retry_after: the `Retry-After` header, seconds or an HTTP date.
+        """
         self._rules.append(_Rule(match, times, _error(429, {"Retry-After": retry_after})))
 
     def fail(self, match: Callable[[str, str], bool], *, times: int = 1, status: int = 500) -> None:
-        """The next `times` requests `match(method, path)` accepts get `status`."""
+        """The next `times` requests `match(method, path)` accepts get `status`.
+
+        The answer is an error in Microsoft's shape, `{"error": {"code", "message"}}`;
+        the request is not carried out.
+
+        Args:
+            match: as for `throttle`.
+            times: how many matching requests fail.
+            status: the HTTP status to answer.
+        """
         self._rules.append(_Rule(match, times, _error(status, {})))
 
     def answer(
@@ -211,6 +305,13 @@ class FakeMicrosoft:
 
         A JSON body is not checked against anything: a test may answer a page whose
         `@odata.nextLink` names another host, or a collection without `value`.
+
+        Args:
+            match: as for `throttle`.
+            times: how many matching requests get it.
+            status: the HTTP status.
+            headers: the response headers.
+            body: JSON-able data, `bytes` sent as they are, or `RESET`.
         """
         self._rules.append(_Rule(match, times, (status, dict(headers or {}), body)))
 
@@ -221,6 +322,11 @@ class FakeMicrosoft:
 
         With `commit`, the request is carried out first (a write takes effect, every
         request of a `$batch` too) and only its response is lost.
+
+        Args:
+            match: as for `throttle`.
+            times: how many matching requests are reset.
+            commit: carry the request out before closing the connection.
         """
         self._rules.append(_Rule(match, times, (0, {}, RESET), commit=commit))
 
@@ -228,6 +334,10 @@ class FakeMicrosoft:
         """The next `times` requests `match` accepts are carried out, then their answer is lost.
 
         Inside a `$batch`, the whole batch's answer is lost (its connection drops).
+
+        Args:
+            match: as for `throttle`.
+            times: how many matching requests are lost.
         """
         self._losses.append((match, times))
 
@@ -242,7 +352,17 @@ class FakeMicrosoft:
         return False
 
     def edit(self, service: str, collection: str, item_id: str, **changes: Any) -> None:
-        """A user's write between crmsync's read and its write: the values, and a new etag."""
+        """A user's write between crmsync's read and its write: the values, and a new etag.
+
+        Args:
+            service: "graph" or "dataverse".
+            collection: "contacts", "events" or "tasks" in Graph; a table in Dataverse.
+            item_id: the item's Graph id or the row's primary key.
+            **changes: the properties or columns to set, as the service names them.
+
+        Raises:
+            KeyError: no such item.
+        """
         with self._lock:
             store = self.graph if service == "graph" else self.dataverse
             item = store[collection][item_id]
@@ -250,7 +370,25 @@ class FakeMicrosoft:
             item["@odata.etag"] = self._etag()
 
     def add(self, service: str, collection: str, body: dict[str, Any]) -> str:
-        """Creates an item as a client would; returns the id the server gave it."""
+        """Creates an item as a client would; returns the id the server gave it.
+
+        The item gets what the service sets on a create: an id, an etag, the
+        modification time; a Dataverse row its owner (`OWNER`) and `createdon`.
+
+        Args:
+            service: "graph" or "dataverse".
+            collection: "contacts", "events" or "tasks" (the default To Do list)
+                in Graph; "contacts", "appointments", "tasks" or
+                "activitymimeattachments" in Dataverse.
+            body: the item as a client would send it in a `POST`.
+
+        Returns:
+            The Graph id, or the row's primary key.
+
+        Raises:
+            SeedRefused: the service would refuse the `POST` (an all-day event
+                not at midnight, a row whose chosen key exists, ...).
+        """
         with self._lock:
             if service == "graph":
                 if collection == "tasks":
@@ -258,21 +396,33 @@ class FakeMicrosoft:
                 else:
                     path = f"/me/{collection}"
                 status, _headers, item = self._graph("POST", path, {}, copy.deepcopy(body))
-                assert status == 201, item
+                if status != 201:
+                    raise SeedRefused(f"{service} {collection}: {status} {item}")
                 return str(item["id"])
             status, _headers, item = self._dataverse_call(
                 "POST", f"{API}/{collection}", {}, {"prefer": "return=representation"}, body
             )
-            assert status == 201, item
+            if status != 201:
+                raise SeedRefused(f"{service} {collection}: {status} {item}")
             return str(item[_DATAVERSE_KEYS[collection]])
 
     def attach(self, event_id: str, name: str, content: str) -> str:
-        """Attaches a file (base64 `content`) to a Graph event; returns the attachment's id."""
+        """Attaches a file (base64 `content`) to a Graph event; returns the attachment's id.
+
+        Args:
+            event_id: the Graph event's id.
+            name: the file's name.
+            content: the file's bytes, base64-encoded (under `LARGE` once decoded).
+
+        Raises:
+            SeedRefused: no such event, no bytes, or `LARGE` or more.
+        """
         body = {"@odata.type": "#microsoft.graph.fileAttachment", "name": name}
         body |= {"contentType": "text/plain", "contentBytes": content}
         with self._lock:
             status, _headers, item = self._attachment(event_id, [], "POST", "", {}, body)
-        assert status == 201, item
+        if status != 201:
+            raise SeedRefused(f"attachment {name}: {status} {item}")
         return str(item["id"])
 
     # -- dispatch -----------------------------------------------------------------
@@ -301,7 +451,20 @@ class FakeMicrosoft:
         return None
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: Any) -> Answer:
-        """Answers one HTTP request: (status, headers, JSON body or None)."""
+        """Answers one HTTP request: (status, headers, JSON body or None).
+
+        The HTTP server calls it for every request; a test may call it directly
+        to ask the fake without a socket.
+
+        Args:
+            method: the HTTP method.
+            target: the request target, path and query.
+            headers: the request's headers.
+            body: the parsed JSON body, `bytes` for `application/octet-stream`, or None.
+
+        Returns:
+            The answer; a body of `RESET`, or a status of 0, means no answer.
+        """
         parts = urlsplit(target)
         path = unquote(parts.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
