@@ -12,11 +12,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 import crmsync
 import crmsync.testing
+from crmsync.adapters import read_graph
 from crmsync.http import Connection
 from crmsync.testing import (
     DATAVERSE_TOKEN,
@@ -188,3 +191,144 @@ def test_the_url_outside_the_with_block_raises_not_running() -> None:
     with pytest.raises(NotRunning):
         _ = FakeMicrosoft().url
     assert issubclass(NotRunning, crmsync.CrmsyncError)
+
+
+# -- delta rounds ----------------------------------------------------------------------
+
+
+def _read_round(client: httpx.Client, url: str, **headers: str) -> tuple[list[Any], str, int]:
+    """Every entry of a delta round, following `@odata.nextLink`; its deltaLink; its pages."""
+    entries: list[Any] = []
+    pages = 0
+    while True:
+        answer = client.get(url, headers=headers)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        pages += 1
+        entries += page["value"]
+        if "@odata.nextLink" not in page:
+            return entries, page["@odata.deltaLink"], pages
+        url = page["@odata.nextLink"]
+
+
+@pytest.fixture
+def graph(fake: FakeMicrosoft) -> Iterator[httpx.Client]:
+    with httpx.Client(headers={"Authorization": f"Bearer {GRAPH_TOKEN}"}) as client:
+        yield client
+
+
+@pytest.fixture
+def dataverse(fake: FakeMicrosoft) -> Iterator[httpx.Client]:
+    with httpx.Client(headers={"Authorization": f"Bearer {DATAVERSE_TOKEN}"}) as client:
+        yield client
+
+
+def test_contacts_delta_lists_everything_then_only_changes_and_removals(
+    fake: FakeMicrosoft, graph: httpx.Client
+) -> None:
+    """Graph delta query: a first round in pages ending with a deltaLink, then the changes."""
+    ann, ben, cy = (fake.add("graph", "contacts", {"givenName": n}) for n in ("Ann", "Ben", "Cy"))
+    first, link, pages = _read_round(graph, f"{fake.graph_url}/me/contacts/delta")
+    assert [e["id"] for e in first] == [ann, ben, cy]
+    assert pages == 2  # page_size 2: the nextLink, then the deltaLink
+    assert "$deltatoken=" in link
+
+    fake.edit("graph", "contacts", ben, givenName="Benjamin")
+    delete = graph.delete(f"{fake.graph_url}/me/contacts/{ann}")
+    assert delete.status_code == 204
+    dee = fake.add("graph", "contacts", {"givenName": "Dee"})
+    second, link, _ = _read_round(graph, link)
+    assert [(e["id"], e.get("givenName")) for e in second if "@removed" not in e] == [
+        (ben, "Benjamin"),
+        (dee, "Dee"),
+    ]
+    assert [e for e in second if "@removed" in e] == [
+        {"@odata.type": "#microsoft.graph.contact", "id": ann, "@removed": {"reason": "deleted"}}
+    ]
+    third, _, _ = _read_round(graph, link)
+    assert third == []
+
+
+def test_a_folder_contacts_delta_and_an_unknown_token(
+    fake: FakeMicrosoft, graph: httpx.Client
+) -> None:
+    fake.add("graph", "contacts", {"givenName": "Ann"})
+    entries, _, _ = _read_round(graph, f"{fake.graph_url}/me/contactFolders/F1/contacts/delta")
+    assert [e["givenName"] for e in entries] == ["Ann"]
+    gone = graph.get(f"{fake.graph_url}/me/contacts/delta?$deltatoken=nope")
+    assert gone.status_code == 410
+
+
+def _event(subject: str, day: int) -> dict[str, Any]:
+    return {
+        "subject": subject,
+        "start": {"dateTime": f"2026-12-{day:02d}T09:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": f"2026-12-{day:02d}T10:00:00", "timeZone": "UTC"},
+    }
+
+
+def test_calendar_view_delta_needs_a_window_and_keeps_it_in_its_links(
+    fake: FakeMicrosoft, graph: httpx.Client
+) -> None:
+    inside = fake.add("graph", "events", _event("Inside", 8))
+    fake.add("graph", "events", _event("Outside", 28))
+    view = f"{fake.graph_url}/me/calendarView/delta"
+    assert graph.get(view).status_code == 400
+    window = "startDateTime=2026-12-01T00:00:00Z&endDateTime=2026-12-15T00:00:00Z"
+    first, link, _ = _read_round(graph, f"{view}?{window}")
+    assert [e["subject"] for e in first] == ["Inside"]
+    fake.edit("graph", "events", inside, subject="Moved")
+    fake.add("graph", "events", _event("Later", 29))
+    second, _, _ = _read_round(graph, link)
+    assert [e["subject"] for e in second] == ["Moved"]
+
+
+def test_todo_tasks_delta_reports_a_deleted_task(fake: FakeMicrosoft, graph: httpx.Client) -> None:
+    task = fake.add("graph", "tasks", {"title": "Call Ann"})
+    tasks = f"{fake.graph_url}/me/todo/lists/{fake.todo_list}/tasks"
+    _, link, _ = _read_round(graph, f"{tasks}/delta")
+    assert graph.delete(f"{tasks}/{task}").status_code == 204
+    second, _, _ = _read_round(graph, link)
+    assert second == [
+        {"@odata.type": "#microsoft.graph.todoTask", "id": task, "@removed": {"reason": "deleted"}}
+    ]
+
+
+def test_dataverse_change_tracking_gives_changes_and_deleted_entities(
+    fake: FakeMicrosoft, dataverse: httpx.Client
+) -> None:
+    """Dataverse change tracking: `Prefer: odata.track-changes`, then the deltaLink."""
+    ann = fake.add("dataverse", "contacts", {"firstname": "Ann"})
+    ben = fake.add("dataverse", "contacts", {"firstname": "Ben"})
+    contacts = f"{fake.url}/api/data/v9.2/contacts"
+    answer = dataverse.get(contacts, headers={"Prefer": "odata.track-changes"})
+    assert answer.headers["Preference-Applied"] == "odata.track-changes"
+    assert answer.json()["@odata.context"].endswith("/$metadata#contacts/$delta")
+    _, link, _ = _read_round(dataverse, contacts, Prefer="odata.track-changes")
+    fake.edit("dataverse", "contacts", ann, firstname="Annie")
+    assert dataverse.delete(f"{contacts}({ben})").status_code == 204
+    second, _, _ = _read_round(dataverse, link)
+    assert [e.get("firstname") for e in second if "reason" not in e] == ["Annie"]
+    assert [e for e in second if "reason" in e] == [
+        {
+            "@odata.context": f"{fake.url}/api/data/v9.2/$metadata#contacts/$deletedEntity",
+            "id": ben,
+            "reason": "deleted",
+        }
+    ]
+
+
+def test_delta_rounds_read_by_crmsync_adapters_give_a_partial_snapshot(
+    fake: FakeMicrosoft, graph: httpx.Client
+) -> None:
+    """The fake's delta pages are what `read_graph(partial=True)` reads."""
+    ann = fake.add("graph", "contacts", {"givenName": "Ann", "emailAddresses": []})
+    ben = fake.add("graph", "contacts", {"givenName": "Ben", "emailAddresses": []})
+    _, link, _ = _read_round(graph, f"{fake.graph_url}/me/contacts/delta")
+    fake.edit("graph", "contacts", ann, givenName="Annie")
+    assert graph.delete(f"{fake.graph_url}/me/contacts/{ben}").status_code == 204
+    entries, _, _ = _read_round(graph, link)
+    read = read_graph({"contacts": {"value": entries}}, partial=True)
+    assert not read.snapshot.complete
+    assert [c.first_name for c in read.snapshot.contacts] == ["Annie"]
+    assert len(read.snapshot.removed) == 1

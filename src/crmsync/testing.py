@@ -48,6 +48,19 @@ every Authorization header received, so a test can see where a token went.
 (429, 503, 504, resets before the request is carried out), counted by kind
 in `faults`.
 
+Delta rounds, as Graph's delta query and Dataverse change tracking document
+them: `GET /me/contacts/delta` (or `/me/contactFolders/{id}/contacts/delta`),
+`/me/calendarView/delta?startDateTime=...&endDateTime=...` (the window is
+required on the first request) and `/me/todo/lists/{id}/tasks/delta`; a
+Dataverse collection `GET` with `Prefer: odata.track-changes`. The first
+round lists everything; its pages are linked by `@odata.nextLink` and the
+last carries an `@odata.deltaLink` whose `$deltatoken` starts the next round,
+which lists what was created or changed since (by a request, `add()` or
+`edit()`) and what was deleted: Graph's `{"@odata.type", "id", "@removed":
+{"reason": "deleted"}}`, Dataverse's `{"@odata.context":
+".../$metadata#TABLE/$deletedEntity", "id", "reason": "deleted"}`. A round is
+read as it was when its first page was asked for; an unknown token is 410.
+
     with FakeMicrosoft() as fake:
         fake.url                    # http://127.0.0.1:PORT
         fake.graph_url              # .../v1.0
@@ -58,9 +71,13 @@ other calendars, shared mailboxes, `$select` and `$filter` beyond one
 `column eq 'value'`, which it ignores or answers from the whole row), the
 Dataverse multipart `$batch`, OAuth (any request with the right bearer token
 is the user), server-side validation of field values, time passing
-(`Retry-After` is only a header; upload sessions never expire), and
-Microsoft's exact error messages. Pass `FakeMicrosoft` as a fake of the
-protocol, not of a tenant's data rules.
+(`Retry-After` is only a header; upload sessions and delta tokens never
+expire), and Microsoft's exact error messages. A calendar view's delta
+lists events (series masters included) whose start and end, read as UTC
+whatever their `timeZone`, overlap the window; it neither expands a series
+into occurrences nor reports an event that moved out of the window.
+Changes made by writing the dicts directly are not seen by delta rounds.
+Use `FakeMicrosoft` as a fake of the protocol, not of a tenant's data rules.
 """
 
 from __future__ import annotations
@@ -193,6 +210,9 @@ class FakeMicrosoft:
         self._losses: list[tuple[Callable[[str, str], bool], int]] = []
         self._transactions: dict[str, str] = {}  # Graph event transactionId -> event id
         self.sessions: dict[str, dict[str, Any]] = {}  # upload session id -> its state
+        self._removed: dict[tuple[str, str], dict[str, int]] = {}  # deletes for delta rounds
+        self._deltas: dict[str, tuple[str, str, int, dict[str, str]]] = {}  # token -> its round
+        self._rounds: dict[str, tuple[list[dict[str, Any]], str]] = {}  # delta pages as read
         self._counter = 0
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -572,6 +592,8 @@ class FakeMicrosoft:
         if segments[:1] != ["me"]:
             return 404, {}, {"error": {"code": "NotFound"}}
         rest = segments[1:]
+        if method == "GET" and rest[-1:] == ["delta"]:
+            return self._graph_delta(rest[:-1], path, query)
         if rest[:2] == ["todo", "lists"]:
             if len(rest) == 2:
                 lists = [{"id": self.todo_list, "wellknownListName": "defaultList"}]
@@ -657,6 +679,7 @@ class FakeMicrosoft:
         if method == "DELETE":
             del store[item_id]
             self.attachments.pop(item_id, None)
+            self._removed.setdefault(("graph", name), {})[item_id] = self._tick()
             return 204, {}, None
         return 405, {}, None
 
@@ -794,6 +817,10 @@ class FakeMicrosoft:
         store = self.dataverse[table]
         key = _DATAVERSE_KEYS[table]
         if row_id is None:
+            if method == "GET" and (
+                "odata.track-changes" in headers.get("prefer", "") or "$deltatoken" in query
+            ):
+                return self._dataverse_delta(table, path, query)
             if method == "GET":
                 items = list(store.values())
                 found = _EQ.match(query.get("$filter", ""))
@@ -835,11 +862,16 @@ class FakeMicrosoft:
             return 204, {}, None
         if method == "DELETE":
             del store[row_id]
+            self._removed.setdefault(("dataverse", table), {})[row_id] = self._tick()
             if table == "appointments":
                 files = self.dataverse["activitymimeattachments"]
                 for attachment_id, attachment in list(files.items()):
                     if attachment.get("_objectid_value") == row_id:
                         del files[attachment_id]
+                        gone = self._removed.setdefault(
+                            ("dataverse", "activitymimeattachments"), {}
+                        )
+                        gone[attachment_id] = self._tick()
             return 204, {}, None
         return 405, {}, None
 
@@ -856,6 +888,144 @@ class FakeMicrosoft:
 
     def _dataverse_view(self, table: str, item: dict[str, Any]) -> dict[str, Any]:
         return copy.deepcopy(item)
+
+    # -- delta rounds -------------------------------------------------------------------
+
+    def _tick(self) -> int:
+        """The next number of the change sequence, which etags and deletes share."""
+        self._counter += 1
+        return self._counter
+
+    def _changes(
+        self, service: str, collection: str, since: int
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """The items changed after `since` (by their etag's number), and the keys deleted."""
+        store = (self.graph if service == "graph" else self.dataverse)[collection]
+        changed = [item for item in store.values() if _sequence(item) > since]
+        gone = self._removed.get((service, collection), {})
+        removed = [key for key, when in gone.items() if when > since and key not in store]
+        return changed, removed
+
+    def _delta_round(
+        self, service: str, collection: str, query: dict[str, str]
+    ) -> tuple[int, dict[str, str]] | None:
+        """A new round's start (changes after it) and query, or None for an unknown token."""
+        token = query.get("$deltatoken")
+        if token is None:
+            return 0, {k: v for k, v in query.items() if not k.startswith("$skip")}
+        held = self._deltas.get(token)
+        if held is None or held[:2] != (service, collection):
+            return None
+        return held[2], held[3]
+
+    def _delta_page(
+        self,
+        service: str,
+        collection: str,
+        path: str,
+        query: dict[str, str],
+        entries: Callable[[int, dict[str, str]], list[dict[str, Any]]],
+    ) -> Answer:
+        """One page of a delta round; the first request freezes the round's entries.
+
+        A round is read as it was when it began: changes made while its pages
+        are read come in the next round, whose token the last page's
+        `@odata.deltaLink` carries.
+        """
+        prefix = "/v1.0" if service == "graph" else ""
+        skip = query.get("$skiptoken", "")
+        round_id, _, offset = skip.partition(".")
+        if skip and round_id not in self._rounds:  # a page of a round already read to its end
+            return 410, {}, {"error": {"code": "SyncStateNotFound", "message": "unknown page"}}
+        if round_id not in self._rounds:
+            started = self._delta_round(service, collection, query)
+            if started is None:
+                return 410, {}, {"error": {"code": "SyncStateNotFound", "message": "unknown token"}}
+            since, kept = started
+            upto = self._counter
+            token = f"d{self._tick()}"
+            self._deltas[token] = (service, collection, upto, dict(kept))
+            round_id, offset = f"r{self._tick()}", "0"
+            self._rounds[round_id] = (entries(since, kept), token)
+        held, token = self._rounds[round_id]
+        start = int(offset or 0)
+        out: dict[str, Any] = {"value": copy.deepcopy(held[start : start + self.page_size])}
+        if start + self.page_size < len(held):
+            link = f"$skiptoken={round_id}.{start + self.page_size}"
+            out["@odata.nextLink"] = f"{self.url}{prefix}{path}?{link}"
+        else:
+            out["@odata.deltaLink"] = f"{self.url}{prefix}{path}?$deltatoken={token}"
+            del self._rounds[round_id]
+        return 200, {}, out
+
+    def _graph_delta(self, rest: list[str], path: str, query: dict[str, str]) -> Answer:
+        """Graph's delta functions: `contacts/delta`, `calendarView/delta`, To Do `tasks/delta`.
+
+        The first request of the first round lists every item; each later
+        round lists what was created or changed since the round its token
+        came from, and each item deleted since as `{"id", "@removed": {"reason":
+        "deleted"}}` ("Use delta query to track changes in Microsoft Graph data").
+        """
+        if rest in (["contacts"], ["contactFolders", *rest[1:2], "contacts"]):
+            name, kind = "contacts", "contact"
+        elif rest == ["calendarView"]:
+            name, kind = "events", "event"
+            fresh = "$deltatoken" not in query and "$skiptoken" not in query
+            if fresh and not (query.get("startDateTime") and query.get("endDateTime")):
+                message = "This request requires a time window specified by the query string"
+                return 400, {}, {"error": {"code": "ErrorInvalidParameter", "message": message}}
+        elif rest == ["todo", "lists", self.todo_list, "tasks"]:
+            name, kind = "tasks", "todoTask"
+        else:
+            return 404, {}, {"error": {"code": "NotFound"}}
+
+        def entries(since: int, kept: dict[str, str]) -> list[dict[str, Any]]:
+            changed, removed = self._changes("graph", name, since)
+            if name == "events":
+                window = (kept.get("startDateTime", ""), kept.get("endDateTime", ""))
+                changed = [i for i in changed if _in_window(i, *window)]
+            gone = {"@odata.type": f"#microsoft.graph.{kind}", "@removed": {"reason": "deleted"}}
+            return [
+                *(self._graph_view(name, item, kept) for item in changed),
+                *({**gone, "id": key} for key in removed),
+            ]
+
+        return self._delta_page("graph", name, path, query, entries)
+
+    def _dataverse_delta(self, table: str, path: str, query: dict[str, str]) -> Answer:
+        """Dataverse change tracking: `Prefer: odata.track-changes`, then the `@odata.deltaLink`.
+
+        Deleted rows come as `{"@odata.context": ".../$metadata#TABLE/$deletedEntity",
+        "id": KEY, "reason": "deleted"}` ("Use change tracking to synchronize data
+        with external systems").
+        """
+
+        def entries(since: int, kept: dict[str, str]) -> list[dict[str, Any]]:
+            changed, removed = self._changes("dataverse", table, since)
+            context = f"{self.url}{API}/$metadata#{table}/$deletedEntity"
+            return [
+                *(self._dataverse_view(table, item) for item in changed),
+                *({"@odata.context": context, "id": key, "reason": "deleted"} for key in removed),
+            ]
+
+        status, headers, body = self._delta_page("dataverse", table, path, query, entries)
+        if status == 200:
+            headers = {**headers, "Preference-Applied": "odata.track-changes"}
+            body = {"@odata.context": f"{self.url}{API}/$metadata#{table}/$delta", **body}
+        return status, headers, body
+
+
+def _sequence(item: dict[str, Any]) -> int:
+    """Where an item's last write falls in the change sequence: its etag's number."""
+    digits = str(item.get("@odata.etag", "")).removeprefix('W/"').removesuffix('"')
+    return int(digits) if digits.isdigit() else 0
+
+
+def _in_window(event: dict[str, Any], start: str, end: str) -> bool:
+    """Whether an event overlaps the calendar view's window (times compared as UTC text)."""
+    first = str((event.get("start") or {}).get("dateTime", ""))[:19]
+    last = str((event.get("end") or {}).get("dateTime", ""))[:19]
+    return first < end[:19] and last > start[:19]
 
 
 def _error(status: int, headers: dict[str, str]) -> Answer:
