@@ -305,6 +305,11 @@ def test_dataverse_change_tracking_gives_changes_and_deleted_entities(
     assert answer.headers["Preference-Applied"] == "odata.track-changes"
     assert answer.json()["@odata.context"].endswith("/$metadata#contacts/$delta")
     _, link, _ = _read_round(dataverse, contacts, Prefer="odata.track-changes")
+    for _ in range(3):
+        fake.add("dataverse", "contacts", {"firstname": "Cy"})
+    paged, link, pages = _read_round(dataverse, link)  # nextLinks followed without Prefer
+    assert [e["firstname"] for e in paged] == ["Cy"] * 3
+    assert pages == 2
     fake.edit("dataverse", "contacts", ann, firstname="Annie")
     assert dataverse.delete(f"{contacts}({ben})").status_code == 204
     second, _, _ = _read_round(dataverse, link)

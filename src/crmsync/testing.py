@@ -818,7 +818,9 @@ class FakeMicrosoft:
         key = _DATAVERSE_KEYS[table]
         if row_id is None:
             if method == "GET" and (
-                "odata.track-changes" in headers.get("prefer", "") or "$deltatoken" in query
+                "odata.track-changes" in headers.get("prefer", "")
+                or "$deltatoken" in query
+                or query.get("$skiptoken", "").partition(".")[0] in self._rounds
             ):
                 return self._dataverse_delta(table, path, query)
             if method == "GET":
