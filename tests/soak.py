@@ -1,4 +1,4 @@
-"""A multi-round soak of `crmsync.http` against tests/fake_microsoft.py, with invariants.
+"""A multi-round soak of `crmsync.http` against crmsync.testing, with invariants.
 
 Each round is the documented service loop (docs/adapters.md): `read_dataverse`,
 `read_outlook(baseline, crm=...)`, `crmsync.plan`, `crmsync.hold` when the
@@ -54,7 +54,7 @@ from crmsync import Baseline, Domain, Plan, Settings, Severity, Side
 from crmsync.adapters import DataverseRead, GraphRead
 from crmsync.adapters.graph import TRACKED_CATEGORY
 from crmsync.http import Connection, Executed, ServiceError
-from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
+from crmsync.testing import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)

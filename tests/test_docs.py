@@ -218,9 +218,9 @@ def test_the_sync_service_in_the_adapters_page_is_complete_in_under_60_lines() -
 def test_the_sync_service_in_the_adapters_page_converges_against_the_stateful_fake(
     tmp_path: Path,
 ) -> None:
-    """Two rounds against tests/fake_microsoft.py: everything done, then nothing to do."""
+    """Two rounds against `crmsync.testing`: everything done, then nothing to do."""
     from crmsync.http import Connection
-    from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft
+    from crmsync.testing import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft
 
     [service] = [b for b in _python_blocks(DOC) if "def sync_once(" in b]
     namespace: dict[str, Any] = {"__name__": "docs.adapters"}

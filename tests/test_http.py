@@ -1,6 +1,6 @@
 """Tests for crmsync.http: running a plan against Graph and Dataverse over real HTTP.
 
-The services are tests/fake_microsoft.py, a stateful server on localhost.
+The services are `crmsync.testing`, a stateful server on localhost.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import crmsync
 from crmsync import Action, Baseline, Domain, Plan, Settings
 from crmsync.adapters.graph import LINK_APPLICATION, REGARDING_LINK, TRACKED_CATEGORY
 from crmsync.http import Connection, Executed
-from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
+from crmsync.testing import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)

@@ -2,7 +2,7 @@
 
 Series in `recurringappointmentmasters` with their instances, closed activities
 that refuse edits, `statecode` refused on create, MaxLength refused, read-only
-and required columns: tests/fake_microsoft.py enforces each as the Dataverse
+and required columns: crmsync.testing enforces each as the Dataverse
 table reference documents it, so a round that sends anything else fails here.
 """
 
@@ -18,7 +18,7 @@ import crmsync
 from crmsync import Baseline, Plan, Settings
 from crmsync.adapters.graph import TRACKED_CATEGORY
 from crmsync.http import Connection, Executed
-from fake_microsoft import API, DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
+from crmsync.testing import API, DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)

@@ -1,6 +1,6 @@
 """Tests for crmsync.http as a service: every op takes effect once, and no update is lost.
 
-The services are tests/fake_microsoft.py, which behaves as Microsoft documents
+The services are `crmsync.testing`, which behaves as Microsoft documents
 what these tests rely on: client-chosen Dataverse ids refused when they exist,
 Graph event `transactionId`, etags that change on every write, `If-Match` and
 412, `Prefer: return=representation`, and writes that commit but whose answer
@@ -20,7 +20,13 @@ from crmsync import Baseline, Domain, Plan, Settings, Severity
 from crmsync.adapters.graph import LINK_APPLICATION, TASK_LINK, TRACKED_CATEGORY
 from crmsync.adapters.requests import crm_id_for
 from crmsync.http import Connection, Executed
-from fake_microsoft import DATAVERSE_TOKEN, GRAPH_TOKEN, OWNER, FakeMicrosoft, organizer_party
+from crmsync.testing import (
+    DATAVERSE_TOKEN,
+    GRAPH_TOKEN,
+    OWNER,
+    FakeMicrosoft,
+    organizer_party,
+)
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)

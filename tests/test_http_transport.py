@@ -1,6 +1,6 @@
 """Tests for crmsync.http's transport guarantees, against hostile and faulty answers.
 
-The services are tests/fake_microsoft.py on 127.0.0.1; its `answer`, `reset` and
+The services are `crmsync.testing` on 127.0.0.1; its `answer`, `reset` and
 `rewrite_batch` controls send what Microsoft's documentation says a client may
 meet (429 with odd `Retry-After` values, 5xx, resets, lost responses) and what a
 broken proxy or a hostile server may send (HTML pages, foreign nextLinks, loops,
@@ -22,7 +22,7 @@ from crmsync import Domain, Settings
 from crmsync.adapters.graph import TRACKED_CATEGORY
 from crmsync.errors import CrmsyncError, SettingsError
 from crmsync.http import Connection, Executed
-from fake_microsoft import API, DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
+from crmsync.testing import API, DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)

@@ -1,5 +1,12 @@
 """A small stateful stand-in for Microsoft Graph and the Dataverse Web API, over real HTTP.
 
+Test your sync service the way `moto` or `respx` let you test AWS or HTTP
+code: start `FakeMicrosoft`, seed records with `add()`, point a
+`crmsync.http.Connection` at `url` and `graph_url` (with
+`allow_loopback_http=True` and the tokens `GRAPH_TOKEN` and
+`DATAVERSE_TOKEN`), run your rounds and look at `graph` and `dataverse`.
+It needs only the standard library; crmsync's own executor tests use it.
+
 It serves the subset crmsync reads and writes: Graph contacts, events (with
 file attachments), To Do lists and tasks and JSON `$batch`; Dataverse
 contacts, appointments (with activity parties), tasks and
@@ -45,10 +52,36 @@ its answer (`lost`; a write inside a `$batch`, or the `$batch` itself, loses
 the whole batch's answer: `lost_in_batch`), as a connection dropped after
 the service carried the request out would. `remove()` is a user's delete.
 
+Delta rounds, as Graph's delta query and Dataverse change tracking document
+them: `GET /me/contacts/delta` (or `/me/contactFolders/{id}/contacts/delta`),
+`/me/calendarView/delta?startDateTime=...&endDateTime=...` (the window is
+required on the first request) and `/me/todo/lists/{id}/tasks/delta`; a
+Dataverse collection `GET` with `Prefer: odata.track-changes`. The first
+round lists everything; its pages are linked by `@odata.nextLink` and the
+last carries an `@odata.deltaLink` whose `$deltatoken` starts the next round,
+which lists what was created or changed since (by a request, `add()` or
+`edit()`) and what was deleted: Graph's `{"@odata.type", "id", "@removed":
+{"reason": "deleted"}}`, Dataverse's `{"@odata.context":
+".../$metadata#TABLE/$deletedEntity", "id", "reason": "deleted"}`. A round is
+read as it was when its first page was asked for; an unknown token is 410.
+
     with FakeMicrosoft() as fake:
         fake.url                    # http://127.0.0.1:PORT
         fake.graph_url              # .../v1.0
         fake.add("dataverse", "contacts", {"firstname": "Ann"})  # -> the new contactid
+
+What it does not cover: Graph and Dataverse beyond those collections (mail,
+other calendars, shared mailboxes, `$select` and `$filter` beyond one
+`column eq 'value'`, which it ignores or answers from the whole row), the
+Dataverse multipart `$batch`, OAuth (any request with the right bearer token
+is the user), server-side validation of field values, time passing
+(`Retry-After` is only a header; upload sessions and delta tokens never
+expire), and Microsoft's exact error messages. A calendar view's delta
+lists events (series masters included) whose start and end, read as UTC
+whatever their `timeZone`, overlap the window; it neither expands a series
+into occurrences nor reports an event that moved out of the window.
+Changes made by writing the dicts directly are not seen by delta rounds.
+Use `FakeMicrosoft` as a fake of the protocol, not of a tenant's data rules.
 """
 
 from __future__ import annotations
@@ -64,12 +97,31 @@ import threading
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from crmsync.errors import CrmsyncError
+
+__all__ = [
+    "API",
+    "DATAVERSE_TOKEN",
+    "GRAPH_TOKEN",
+    "LARGE",
+    "OWNER",
+    "RESET",
+    "Answer",
+    "FakeMicrosoft",
+    "NotRunning",
+    "SeedRefused",
+    "organizer_party",
+]
+
 GRAPH_TOKEN = "graph-token"  # noqa: S105 - the fake services' own tokens
+"""The bearer token the fake Graph accepts (`Authorization: Bearer graph-token`)."""
 DATAVERSE_TOKEN = "dataverse-token"  # noqa: S105
+"""The bearer token the fake Dataverse accepts."""
 API = "/api/data/v9.2"
+"""The Dataverse Web API's path under `FakeMicrosoft.url`."""
 
 _DATAVERSE_KEYS = {
     "contacts": "contactid",
@@ -79,6 +131,7 @@ _DATAVERSE_KEYS = {
     "activitymimeattachments": "activitymimeattachmentid",
 }
 LARGE = 3 * 1024 * 1024  # Graph: a single POST only under 3 MB; an upload session from 3 MB
+"""An event attachment this size or larger must go through an upload session."""
 _RANGE_UNIT = 320 * 1024
 _RANGE_MAX = 4 * 1024 * 1024
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -118,12 +171,22 @@ _BIND = re.compile(r"^objectid_(\w+)@odata\.bind$")
 _ROW = re.compile(r"^/(\w+)\(([^)]*)\)$")
 _EQ = re.compile(r"^\s*(\w+) eq '?([^']*)'?\s*$")
 OWNER = "6b2a1c3d-0000-4000-8000-00000000aaaa"  # the systemuser Dataverse makes the owner
+"""The `_ownerid_value` the fake Dataverse sets on every row it creates."""
 LOST = 0  # the status `handle` answers for a response to drop
 
 Answer = tuple[int, dict[str, str], Any]
+"""An answer: status, headers, and a JSON body (None for none, `bytes` sent as they are)."""
 RESET = object()
 """As an answer's body: close the connection without answering."""
 _COMMIT_THEN_LOSE = object()  # a chaos fault: carry the request out, then drop the answer
+
+
+class SeedRefused(CrmsyncError, ValueError):
+    """`FakeMicrosoft.add` or `attach` was refused, as the service would refuse the request."""
+
+
+class NotRunning(CrmsyncError, RuntimeError):
+    """The server is not running: use `FakeMicrosoft` as a context manager."""
 
 
 class _Rule:
@@ -141,7 +204,29 @@ class _Rule:
 
 
 class FakeMicrosoft:
-    """Graph and Dataverse in one in-memory server; use as a context manager."""
+    """Graph and Dataverse in one in-memory server; use as a context manager.
+
+    The server listens on 127.0.0.1 on a free port from `__enter__` to
+    `__exit__`, and answers from several threads; every request is carried
+    out under one lock. Its state is plain dicts a test may read (and seed
+    with `add()`, `attach()` and `edit()`): `graph` maps "contacts",
+    "events" and "tasks" to items by id, `attachments` maps an event id to
+    its attachments by id, `dataverse` maps a table to rows by primary key.
+    `log` holds (method, path) of every request, each request of a
+    `$batch` too; `authorizations` every Authorization header received.
+
+    Args:
+        page_size: items per page of a collection; the rest follow by
+            `@odata.nextLink`. A small size makes every read page.
+        todo_list: the id of the user's default To Do list.
+
+    Example:
+        ```py
+        with FakeMicrosoft(page_size=2) as fake:
+            fake.add("graph", "contacts", {"givenName": "Ann"})
+            fake.throttle(lambda method, path: method == "POST", times=2)
+        ```
+    """
 
     def __init__(self, *, page_size: int = 50, todo_list: str = "AQMkTasks") -> None:
         self.page_size = page_size
@@ -165,6 +250,9 @@ class FakeMicrosoft:
         self._losses: list[tuple[Callable[[str, str], bool], int]] = []
         self._transactions: dict[str, str] = {}  # Graph event transactionId -> event id
         self.sessions: dict[str, dict[str, Any]] = {}  # upload session id -> its state
+        self._removed: dict[tuple[str, str], dict[str, int]] = {}  # deletes for delta rounds
+        self._deltas: dict[str, tuple[str, str, int, dict[str, str]]] = {}  # token -> its round
+        self._rounds: dict[str, tuple[list[dict[str, Any]], str]] = {}  # delta pages as read
         self._counter = 0
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -190,12 +278,12 @@ class FakeMicrosoft:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                raw = isinstance(payload, bytes)
-                data = payload if raw else b"" if payload is None else json.dumps(payload).encode()
+                blob = isinstance(payload, bytes)
+                data = payload if blob else b"" if payload is None else json.dumps(payload).encode()
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                if data and not raw:
+                if data and not blob:
                     self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -211,18 +299,26 @@ class FakeMicrosoft:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
+        if self._server is None:
+            return
         self._server.shutdown()
         self._server.server_close()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
+        """The server's root, `http://127.0.0.1:PORT`: the Dataverse organization URL.
+
+        Raises:
+            NotRunning: outside the `with` block.
+        """
+        if self._server is None:
+            raise NotRunning("FakeMicrosoft is not running: use it in a `with` block")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
     @property
     def graph_url(self) -> str:
+        """Graph's root on this server, `url` + `/v1.0`, for `Connection(graph_url=...)`."""
         return f"{self.url}/v1.0"
 
     # -- test controls -----------------------------------------------------------
@@ -230,11 +326,30 @@ class FakeMicrosoft:
     def throttle(
         self, match: Callable[[str, str], bool], *, times: int = 1, retry_after: str = "1"
     ) -> None:
-        """The next `times` requests `match(method, path)` accepts get 429 and `Retry-After`."""
+        """The next `times` requests `match(method, path)` accepts get 429 and `Retry-After`.
+
+        Requests inside a Graph `$batch` are matched one by one: a throttled one
+        gets its 429 as its own response in the batch, as Graph answers.
+
+        Args:
+            match: takes the method and the decoded path (`/v1.0/me/contacts`,
+                `/api/data/v9.2/contacts(...)`), without the query.
+            times: how many matching requests are throttled.
+            retry_after: the `Retry-After` header, seconds or an HTTP date.
+        """
         self._rules.append(_Rule(match, times, _error(429, {"Retry-After": retry_after})))
 
     def fail(self, match: Callable[[str, str], bool], *, times: int = 1, status: int = 500) -> None:
-        """The next `times` requests `match(method, path)` accepts get `status`."""
+        """The next `times` requests `match(method, path)` accepts get `status`.
+
+        The answer is an error in Microsoft's shape, `{"error": {"code", "message"}}`;
+        the request is not carried out.
+
+        Args:
+            match: as for `throttle`.
+            times: how many matching requests fail.
+            status: the HTTP status to answer.
+        """
         self._rules.append(_Rule(match, times, _error(status, {})))
 
     def answer(
@@ -250,6 +365,13 @@ class FakeMicrosoft:
 
         A JSON body is not checked against anything: a test may answer a page whose
         `@odata.nextLink` names another host, or a collection without `value`.
+
+        Args:
+            match: as for `throttle`.
+            times: how many matching requests get it.
+            status: the HTTP status.
+            headers: the response headers.
+            body: JSON-able data, `bytes` sent as they are, or `RESET`.
         """
         self._rules.append(_Rule(match, times, (status, dict(headers or {}), body)))
 
@@ -260,6 +382,11 @@ class FakeMicrosoft:
 
         With `commit`, the request is carried out first (a write takes effect, every
         request of a `$batch` too) and only its response is lost.
+
+        Args:
+            match: as for `throttle`.
+            times: how many matching requests are reset.
+            commit: carry the request out before closing the connection.
         """
         self._rules.append(_Rule(match, times, (0, {}, RESET), commit=commit))
 
@@ -267,6 +394,10 @@ class FakeMicrosoft:
         """The next `times` requests `match` accepts are carried out, then their answer is lost.
 
         Inside a `$batch`, the whole batch's answer is lost (its connection drops).
+
+        Args:
+            match: as for `throttle`.
+            times: how many matching requests are lost.
         """
         self._losses.append((match, times))
 
@@ -281,7 +412,17 @@ class FakeMicrosoft:
         return False
 
     def edit(self, service: str, collection: str, item_id: str, **changes: Any) -> None:
-        """A user's write between crmsync's read and its write: the values, and a new etag."""
+        """A user's write between crmsync's read and its write: the values, and a new etag.
+
+        Args:
+            service: "graph" or "dataverse".
+            collection: "contacts", "events" or "tasks" in Graph; a table in Dataverse.
+            item_id: the item's Graph id or the row's primary key.
+            **changes: the properties or columns to set, as the service names them.
+
+        Raises:
+            KeyError: no such item.
+        """
         with self._lock:
             store = self.graph if service == "graph" else self.dataverse
             item = store[collection][item_id]
@@ -300,7 +441,25 @@ class FakeMicrosoft:
                 self._dataverse_call("DELETE", f"{API}/{collection}({item_id})", {}, {}, None)
 
     def add(self, service: str, collection: str, body: dict[str, Any]) -> str:
-        """Creates an item as a client would; returns the id the server gave it."""
+        """Creates an item as a client would; returns the id the server gave it.
+
+        The item gets what the service sets on a create: an id, an etag, the
+        modification time; a Dataverse row its owner (`OWNER`) and `createdon`.
+
+        Args:
+            service: "graph" or "dataverse".
+            collection: "contacts", "events" or "tasks" (the default To Do list)
+                in Graph; "contacts", "appointments", "tasks" or
+                "activitymimeattachments" in Dataverse.
+            body: the item as a client would send it in a `POST`.
+
+        Returns:
+            The Graph id, or the row's primary key.
+
+        Raises:
+            SeedRefused: the service would refuse the `POST` (an all-day event
+                not at midnight, a row whose chosen key exists, ...).
+        """
         with self._lock:
             if service == "graph":
                 if collection == "tasks":
@@ -308,21 +467,33 @@ class FakeMicrosoft:
                 else:
                     path = f"/me/{collection}"
                 status, _headers, item = self._graph("POST", path, {}, copy.deepcopy(body))
-                assert status == 201, item
+                if status != 201:
+                    raise SeedRefused(f"{service} {collection}: {status} {item}")
                 return str(item["id"])
             status, _headers, item = self._dataverse_call(
                 "POST", f"{API}/{collection}", {}, {"prefer": "return=representation"}, body
             )
-            assert status == 201, item
+            if status != 201:
+                raise SeedRefused(f"{service} {collection}: {status} {item}")
             return str(item[_DATAVERSE_KEYS[collection]])
 
     def attach(self, event_id: str, name: str, content: str) -> str:
-        """Attaches a file (base64 `content`) to a Graph event; returns the attachment's id."""
+        """Attaches a file (base64 `content`) to a Graph event; returns the attachment's id.
+
+        Args:
+            event_id: the Graph event's id.
+            name: the file's name.
+            content: the file's bytes, base64-encoded (under `LARGE` once decoded).
+
+        Raises:
+            SeedRefused: no such event, no bytes, or `LARGE` or more.
+        """
         body = {"@odata.type": "#microsoft.graph.fileAttachment", "name": name}
         body |= {"contentType": "text/plain", "contentBytes": content}
         with self._lock:
             status, _headers, item = self._attachment(event_id, [], "POST", "", {}, body)
-        assert status == 201, item
+        if status != 201:
+            raise SeedRefused(f"attachment {name}: {status} {item}")
         return str(item["id"])
 
     # -- dispatch -----------------------------------------------------------------
@@ -351,7 +522,20 @@ class FakeMicrosoft:
         return None
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: Any) -> Answer:
-        """Answers one HTTP request: (status, headers, JSON body or None)."""
+        """Answers one HTTP request: (status, headers, JSON body or None).
+
+        The HTTP server calls it for every request; a test may call it directly
+        to ask the fake without a socket.
+
+        Args:
+            method: the HTTP method.
+            target: the request target, path and query.
+            headers: the request's headers.
+            body: the parsed JSON body, `bytes` for `application/octet-stream`, or None.
+
+        Returns:
+            The answer; a body of `RESET`, or a status of 0, means no answer.
+        """
         parts = urlsplit(target)
         path = unquote(parts.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -365,7 +549,7 @@ class FakeMicrosoft:
             batch = path == "/v1.0/$batch"
             fault = self._fault(top=True, write=method != "GET", batch=batch)
             if fault is not None and fault is not _COMMIT_THEN_LOSE:
-                return fault
+                return cast(Answer, fault)
             lost = self._lost(method, path) or fault is _COMMIT_THEN_LOSE
             answer = self._serve(method, path, query, lowered, body)
             if lost or answer[0] == LOST:
@@ -474,6 +658,8 @@ class FakeMicrosoft:
         if segments[:1] != ["me"]:
             return 404, {}, {"error": {"code": "NotFound"}}
         rest = segments[1:]
+        if method == "GET" and rest[-1:] == ["delta"]:
+            return self._graph_delta(rest[:-1], path, query)
         if rest[:2] == ["todo", "lists"]:
             if len(rest) == 2:
                 lists = [{"id": self.todo_list, "wellknownListName": "defaultList"}]
@@ -515,8 +701,8 @@ class FakeMicrosoft:
                 if name == "events" and not _all_day_ok(item):
                     return 400, {}, {"error": {"code": "ErrorInvalidRequest", "message": _ALL_DAY}}
                 transaction = item.get("transactionId") if name == "events" else None
-                made = self._transactions.get(transaction)
-                if made in store:  # a retry: the event made the first time
+                made = self._transactions.get(transaction) if transaction else None
+                if made is not None and made in store:  # a retry: the event made the first time
                     return 201, {}, copy.deepcopy(store[made])
                 # Graph documents no answer for an id whose event is gone: make a new one.
                 prefix = {"contacts": "AAMkC", "events": "AAMkE"}.get(name, "AAkT")
@@ -561,6 +747,7 @@ class FakeMicrosoft:
         if method == "DELETE":
             del store[item_id]
             self.attachments.pop(item_id, None)
+            self._removed.setdefault(("graph", name), {})[item_id] = self._tick()
             return 204, {}, None
         return 405, {}, None
 
@@ -701,6 +888,12 @@ class FakeMicrosoft:
         store = self.dataverse[table]
         key = _DATAVERSE_KEYS[table]
         if row_id is None:
+            if method == "GET" and (
+                "odata.track-changes" in headers.get("prefer", "")
+                or "$deltatoken" in query
+                or query.get("$skiptoken", "").partition(".")[0] in self._rounds
+            ):
+                return self._dataverse_delta(table, path, query)
             if method == "GET":
                 items = list(store.values())
                 terms = [_EQ.match(t) for t in query.get("$filter", "").split(" or ")]
@@ -762,6 +955,7 @@ class FakeMicrosoft:
             return 204, {}, None
         if method == "DELETE":
             del store[row_id]
+            self._removed.setdefault(("dataverse", table), {})[row_id] = self._tick()
             if table == "recurringappointmentmasters":  # its instances go with it
                 appointments = self.dataverse["appointments"]
                 for instance_id, instance in list(appointments.items()):
@@ -772,6 +966,10 @@ class FakeMicrosoft:
                 for attachment_id, attachment in list(files.items()):
                     if attachment.get("_objectid_value") == row_id:
                         del files[attachment_id]
+                        gone = self._removed.setdefault(
+                            ("dataverse", "activitymimeattachments"), {}
+                        )
+                        gone[attachment_id] = self._tick()
             return 204, {}, None
         return 405, {}, None
 
@@ -843,6 +1041,144 @@ class FakeMicrosoft:
 
     def _dataverse_view(self, table: str, item: dict[str, Any]) -> dict[str, Any]:
         return copy.deepcopy(item)
+
+    # -- delta rounds -------------------------------------------------------------------
+
+    def _tick(self) -> int:
+        """The next number of the change sequence, which etags and deletes share."""
+        self._counter += 1
+        return self._counter
+
+    def _changes(
+        self, service: str, collection: str, since: int
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """The items changed after `since` (by their etag's number), and the keys deleted."""
+        store = (self.graph if service == "graph" else self.dataverse)[collection]
+        changed = [item for item in store.values() if _sequence(item) > since]
+        gone = self._removed.get((service, collection), {})
+        removed = [key for key, when in gone.items() if when > since and key not in store]
+        return changed, removed
+
+    def _delta_round(
+        self, service: str, collection: str, query: dict[str, str]
+    ) -> tuple[int, dict[str, str]] | None:
+        """A new round's start (changes after it) and query, or None for an unknown token."""
+        token = query.get("$deltatoken")
+        if token is None:
+            return 0, {k: v for k, v in query.items() if not k.startswith("$skip")}
+        held = self._deltas.get(token)
+        if held is None or held[:2] != (service, collection):
+            return None
+        return held[2], held[3]
+
+    def _delta_page(
+        self,
+        service: str,
+        collection: str,
+        path: str,
+        query: dict[str, str],
+        entries: Callable[[int, dict[str, str]], list[dict[str, Any]]],
+    ) -> Answer:
+        """One page of a delta round; the first request freezes the round's entries.
+
+        A round is read as it was when it began: changes made while its pages
+        are read come in the next round, whose token the last page's
+        `@odata.deltaLink` carries.
+        """
+        prefix = "/v1.0" if service == "graph" else ""
+        skip = query.get("$skiptoken", "")
+        round_id, _, offset = skip.partition(".")
+        if skip and round_id not in self._rounds:  # a page of a round already read to its end
+            return 410, {}, {"error": {"code": "SyncStateNotFound", "message": "unknown page"}}
+        if round_id not in self._rounds:
+            started = self._delta_round(service, collection, query)
+            if started is None:
+                return 410, {}, {"error": {"code": "SyncStateNotFound", "message": "unknown token"}}
+            since, kept = started
+            upto = self._counter
+            token = f"d{self._tick()}"
+            self._deltas[token] = (service, collection, upto, dict(kept))
+            round_id, offset = f"r{self._tick()}", "0"
+            self._rounds[round_id] = (entries(since, kept), token)
+        held, token = self._rounds[round_id]
+        start = int(offset or 0)
+        out: dict[str, Any] = {"value": copy.deepcopy(held[start : start + self.page_size])}
+        if start + self.page_size < len(held):
+            link = f"$skiptoken={round_id}.{start + self.page_size}"
+            out["@odata.nextLink"] = f"{self.url}{prefix}{path}?{link}"
+        else:
+            out["@odata.deltaLink"] = f"{self.url}{prefix}{path}?$deltatoken={token}"
+            del self._rounds[round_id]
+        return 200, {}, out
+
+    def _graph_delta(self, rest: list[str], path: str, query: dict[str, str]) -> Answer:
+        """Graph's delta functions: `contacts/delta`, `calendarView/delta`, To Do `tasks/delta`.
+
+        The first request of the first round lists every item; each later
+        round lists what was created or changed since the round its token
+        came from, and each item deleted since as `{"id", "@removed": {"reason":
+        "deleted"}}` ("Use delta query to track changes in Microsoft Graph data").
+        """
+        if rest in (["contacts"], ["contactFolders", *rest[1:2], "contacts"]):
+            name, kind = "contacts", "contact"
+        elif rest == ["calendarView"]:
+            name, kind = "events", "event"
+            fresh = "$deltatoken" not in query and "$skiptoken" not in query
+            if fresh and not (query.get("startDateTime") and query.get("endDateTime")):
+                message = "This request requires a time window specified by the query string"
+                return 400, {}, {"error": {"code": "ErrorInvalidParameter", "message": message}}
+        elif rest == ["todo", "lists", self.todo_list, "tasks"]:
+            name, kind = "tasks", "todoTask"
+        else:
+            return 404, {}, {"error": {"code": "NotFound"}}
+
+        def entries(since: int, kept: dict[str, str]) -> list[dict[str, Any]]:
+            changed, removed = self._changes("graph", name, since)
+            if name == "events":
+                window = (kept.get("startDateTime", ""), kept.get("endDateTime", ""))
+                changed = [i for i in changed if _in_window(i, *window)]
+            gone = {"@odata.type": f"#microsoft.graph.{kind}", "@removed": {"reason": "deleted"}}
+            return [
+                *(self._graph_view(name, item, kept) for item in changed),
+                *({**gone, "id": key} for key in removed),
+            ]
+
+        return self._delta_page("graph", name, path, query, entries)
+
+    def _dataverse_delta(self, table: str, path: str, query: dict[str, str]) -> Answer:
+        """Dataverse change tracking: `Prefer: odata.track-changes`, then the `@odata.deltaLink`.
+
+        Deleted rows come as `{"@odata.context": ".../$metadata#TABLE/$deletedEntity",
+        "id": KEY, "reason": "deleted"}` ("Use change tracking to synchronize data
+        with external systems").
+        """
+
+        def entries(since: int, kept: dict[str, str]) -> list[dict[str, Any]]:
+            changed, removed = self._changes("dataverse", table, since)
+            context = f"{self.url}{API}/$metadata#{table}/$deletedEntity"
+            return [
+                *(self._dataverse_view(table, item) for item in changed),
+                *({"@odata.context": context, "id": key, "reason": "deleted"} for key in removed),
+            ]
+
+        status, headers, body = self._delta_page("dataverse", table, path, query, entries)
+        if status == 200:
+            headers = {**headers, "Preference-Applied": "odata.track-changes"}
+            body = {"@odata.context": f"{self.url}{API}/$metadata#{table}/$delta", **body}
+        return status, headers, body
+
+
+def _sequence(item: dict[str, Any]) -> int:
+    """Where an item's last write falls in the change sequence: its etag's number."""
+    digits = str(item.get("@odata.etag", "")).removeprefix('W/"').removesuffix('"')
+    return int(digits) if digits.isdigit() else 0
+
+
+def _in_window(event: dict[str, Any], start: str, end: str) -> bool:
+    """Whether an event overlaps the calendar view's window (times compared as UTC text)."""
+    first = str((event.get("start") or {}).get("dateTime", ""))[:19]
+    last = str((event.get("end") or {}).get("dateTime", ""))[:19]
+    return first < end[:19] and last > start[:19]
 
 
 def organizer_party(address: str, user: str = OWNER) -> dict[str, Any]:
