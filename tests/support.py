@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import crmsync
 from crmsync import Baseline, CrmSnapshot, OutlookSnapshot, Plan, Settings, Synced
@@ -55,3 +57,21 @@ def codes(planned: Plan) -> list[str]:
 
 def ops(planned: Plan) -> list[tuple[str, str, str, str]]:
     return [(op.domain.value, op.side.value, op.key, op.action.value) for op in planned.ops]
+
+
+def fake_connection(
+    fake: Any, sleep: Callable[[float], None] = lambda _: None, **options: Any
+) -> Any:
+    """A `crmsync.http.Connection` to a `crmsync.testing.FakeMicrosoft` (plain http, loopback)."""
+    from crmsync.http import Connection
+    from crmsync.testing import DATAVERSE_TOKEN, GRAPH_TOKEN
+
+    return Connection(
+        graph_token=lambda: GRAPH_TOKEN,
+        dataverse_url=fake.url,
+        dataverse_token=lambda: DATAVERSE_TOKEN,
+        graph_url=fake.graph_url,
+        sleep=sleep,
+        allow_loopback_http=True,  # the fake serves plain http on 127.0.0.1
+        **options,
+    )

@@ -22,7 +22,8 @@ import crmsync
 from crmsync import Action, Baseline, Domain, Plan, Settings
 from crmsync.adapters.graph import LINK_APPLICATION, REGARDING_LINK, TRACKED_CATEGORY
 from crmsync.http import Connection, Executed
-from crmsync.testing import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
+from crmsync.testing import FakeMicrosoft, organizer_party
+from support import fake_connection
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -49,15 +50,7 @@ def _close_connections() -> Iterator[None]:
 
 
 def _connection(fake: FakeMicrosoft, sleeps: list[float], **options: Any) -> Connection:
-    connection = Connection(
-        graph_token=lambda: GRAPH_TOKEN,
-        dataverse_url=fake.url,
-        dataverse_token=lambda: DATAVERSE_TOKEN,
-        graph_url=fake.graph_url,
-        sleep=sleeps.append,
-        allow_loopback_http=True,  # the fake serves plain http on 127.0.0.1
-        **options,
-    )
+    connection = fake_connection(fake, sleeps.append, **options)
     _OPEN.append(connection)
     return connection
 

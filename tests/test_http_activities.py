@@ -18,7 +18,8 @@ import crmsync
 from crmsync import Baseline, Plan, Settings
 from crmsync.adapters.graph import TRACKED_CATEGORY
 from crmsync.http import Connection, Executed
-from crmsync.testing import API, DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
+from crmsync.testing import API, FakeMicrosoft, organizer_party
+from support import fake_connection
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -38,14 +39,7 @@ def fake() -> Iterator[FakeMicrosoft]:
 
 @pytest.fixture
 def connection(fake: FakeMicrosoft) -> Iterator[Connection]:
-    with Connection(
-        graph_token=lambda: GRAPH_TOKEN,
-        dataverse_url=fake.url,
-        dataverse_token=lambda: DATAVERSE_TOKEN,
-        graph_url=fake.graph_url,
-        sleep=lambda _: None,
-        allow_loopback_http=True,
-    ) as made:
+    with fake_connection(fake) as made:
         yield made
 
 

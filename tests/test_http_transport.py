@@ -22,7 +22,8 @@ from crmsync import Domain, Settings
 from crmsync.adapters.graph import TRACKED_CATEGORY
 from crmsync.errors import CrmsyncError, SettingsError
 from crmsync.http import Connection, Executed
-from crmsync.testing import API, DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, organizer_party
+from crmsync.testing import API, FakeMicrosoft, organizer_party
+from support import fake_connection
 
 USER = "ann@contoso.com"
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -53,15 +54,7 @@ def _close_connections() -> Iterator[None]:
 
 
 def _connection(fake: FakeMicrosoft, sleeps: list[float], **options: Any) -> Connection:
-    connection = Connection(
-        graph_token=lambda: GRAPH_TOKEN,
-        dataverse_url=fake.url,
-        dataverse_token=lambda: DATAVERSE_TOKEN,
-        graph_url=fake.graph_url,
-        sleep=sleeps.append,
-        allow_loopback_http=True,
-        **options,
-    )
+    connection = fake_connection(fake, sleeps.append, **options)
     _OPEN.append(connection)
     return connection
 

@@ -1285,21 +1285,26 @@ class Connection:
         todo = {str(i): item for i, item in enumerate(chunk, 1)}
         attempts = 0
 
-        def fail(
-            request: Request, url: str, text: str, status: int | None = None, code: str = ""
-        ) -> None:
-            # The status and code of a refused $batch are the request's: a 401 of the
-            # batch is a 401 for each request in it.
+        def noted(
+            request: Request, url: str, status: int | None, code: str, message: str
+        ) -> _Detail:
             detail = _Detail(
                 service="graph",
                 method=request.method,
                 url=self._full("graph", url),
                 status=status,
                 code=code,
-                message=text,
+                message=message,
             )
             self._details[request.id] = detail
-            failures[request.id] = _describe(detail)
+            return detail
+
+        def fail(
+            request: Request, url: str, text: str, status: int | None = None, code: str = ""
+        ) -> None:
+            # The status and code of a refused $batch are the request's: a 401 of the
+            # batch is a 401 for each request in it.
+            failures[request.id] = _describe(noted(request, url, status, code, text))
 
         while todo:
             entries = []
@@ -1353,15 +1358,7 @@ class Connection:
                 headers = answer.get("headers")
                 body = answer.get("body")
                 code, message = _ms_error(body)
-                detail = _Detail(
-                    service="graph",
-                    method=request.method,
-                    url=self._full("graph", url),
-                    status=status,
-                    code=code,
-                    message=message,
-                )
-                self._details[request.id] = detail
+                detail = noted(request, url, status, code, message)
                 if status in _RETRY_STATUSES and attempts < self.max_retries:
                     retry[batch_id] = todo[batch_id]
                     wait = max(wait, _delay(headers if isinstance(headers, dict) else {}, attempts))
