@@ -21,6 +21,7 @@ from crmsync.adapters.graph import LINK_APPLICATION, TASK_LINK, TRACKED_CATEGORY
 from crmsync.adapters.requests import crm_id_for
 from crmsync.http import Connection, Executed
 from crmsync.testing import (
+    API,
     OWNER,
     FakeMicrosoft,
     organizer_party,
@@ -432,6 +433,32 @@ def test_a_task_paired_after_a_lost_answer_relinks_when_its_row_is_deleted(
     for _ in range(2):
         again, _, baseline = _round(connection, baseline)
         assert again.ops == again.notices == (), again.render()
+
+
+def test_a_paired_task_made_again_whose_answer_is_lost_is_never_made_twice(
+    fake: FakeMicrosoft, connection: Connection
+) -> None:
+    """The row made again is derived from the derived key: the next read follows the chain.
+
+    Found by the soak: the read stopped at the first derived key (the deleted row the
+    baseline pairs), so the new row looked new in the CRM and was copied to To Do as a
+    second task linked to it, and every later read refused the mailbox (one key twice).
+    """
+    todo, row, baseline = _paired_after_a_lost_answer(fake, connection)
+    fake.edit("graph", "tasks", todo, title="Call back, it matters")
+    del fake.dataverse["tasks"][row]
+    fake.lose(lambda m, path: m == "POST" and path.endswith(f"{API}/tasks"))
+
+    plan, executed, baseline = _round(connection, baseline)
+
+    assert _ops(plan) == {("task", "crm", "create")}
+    assert not executed.complete  # the answer was lost after the row was made
+    for _ in range(3):
+        _, _, baseline = _round(connection, baseline)
+    assert len(fake.graph["tasks"]) == 1
+    assert len(fake.dataverse["tasks"]) == 1
+    again, _, _ = _round(connection, baseline)
+    assert again.ops == (), again.render()
 
 
 def test_a_failed_link_back_is_paired_on_the_next_read_by_the_derived_id(

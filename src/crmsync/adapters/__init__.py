@@ -585,6 +585,31 @@ _COLLECTIONS = {
 }
 
 
+_DERIVED_DEPTH = 4
+"""How many creates in a row, each from the key the one before derived, a read follows."""
+
+
+def _derived_pair(
+    domain: Domain, key: str, live: Callable[[Domain, str], bool], paired: Mapping[str, Any]
+) -> str | None:
+    """The CRM row crmsync created from Outlook record `key`, or None.
+
+    The row's id is derived from the key (`crm_id_for`). A pair found that way
+    and re-created in the CRM after a CRM delete gets a row derived from the
+    derived key, and so on: the chain is followed to the first row the CRM
+    holds. Failing that, a derived key the baseline pairs is kept, so that a
+    row deleted since reads as a CRM delete.
+    """
+    derived, known = key, None
+    for _ in range(_DERIVED_DEPTH):
+        derived = crm_id_for(domain, derived)
+        if live(domain, derived):
+            return derived
+        if known is None and derived in paired:
+            known = derived
+    return known
+
+
 def resolve_links(
     outlook: GraphRead, crm: CrmSnapshot, baseline: Baseline | None = None
 ) -> GraphRead:
@@ -642,10 +667,7 @@ def resolve_links(
                 continue
             new = alive[0] if alive else None
             if new is None and not live(domain, key):
-                derived = crm_id_for(domain, key)
-                # Paired under the derived id before: a row deleted since is a CRM delete.
-                if live(domain, derived) or derived in paired[name]:
-                    new = derived
+                new = _derived_pair(domain, key, live, paired[name])
             if new is None or new == key or new in taken:
                 out.append(record)
                 continue
