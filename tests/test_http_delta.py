@@ -19,7 +19,7 @@ from crmsync.records import Domain
 from crmsync.testing import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft
 
 USER = "ann@contoso.com"
-NOW = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)  # the calendar view is around the clock
 TRACKED = ["Tracked to Dynamics 365"]
 
 
@@ -111,7 +111,8 @@ def test_the_first_round_reads_in_full_and_returns_the_state_delta_rounds_start_
     assert crm.snapshot.complete
     assert outlook.snapshot.complete
     assert outlook.state is not None
-    assert set(outlook.state.graph_links) == {"contacts", "tasks"}
+    assert set(outlook.state.graph_links) == {"contacts", "events", "tasks"}
+    assert "/calendarView/delta" in outlook.state.graph_links["events"]
     assert set(outlook.state.dataverse_links) == {"contacts", "tasks"}
     assert len(outlook.state.dataverse_etags[Domain.CONTACT]) == 3
 
@@ -192,3 +193,42 @@ def test_the_state_round_trips_through_dumps_and_loads(fake: FakeMicrosoft) -> N
         assert loaded.graph_etags
         plan, _, _ = _round(connection, baseline, loaded)
     assert plan.is_empty
+
+
+def _event(subject: str, days: int) -> dict[str, object]:
+    start = (NOW + dt.timedelta(days=days)).replace(tzinfo=None)
+    return {
+        "subject": subject,
+        "categories": TRACKED,
+        "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
+        "end": {"dateTime": (start + dt.timedelta(hours=1)).isoformat(), "timeZone": "UTC"},
+    }
+
+
+def test_events_come_by_calendar_view_delta_with_their_extended_properties_fetched(
+    fake: FakeMicrosoft,
+) -> None:
+    """An Outlook edit and delete come by delta rounds; each delivered event is fetched whole."""
+    review = fake.add("graph", "events", _event("Review", 2))
+    fake.add("graph", "events", _event("Kickoff", 3))
+    with _connection(fake) as connection:
+        baseline, state = _settle(connection, None, None)
+        assert len(fake.dataverse["appointments"]) == 2
+        fake.edit("graph", "events", review, subject="Design review")
+        crm = connection.read_dataverse(baseline, state=state)
+        before = len(fake.log)
+        outlook = connection.read_outlook(baseline, crm=crm.snapshot, state=crm.state)
+        events = [path for _, path in fake.log[before:] if "/events" in path]
+        assert events == [f"/v1.0/me/events/{review}"]  # one GET for the one changed event
+        assert not any(path.endswith("/me/events") for _, path in fake.log[before:])
+        assert [a.subject for a in outlook.snapshot.appointments] == ["Design review"]
+        # The CRM id Dynamics wrote on the event (an extended property) keys it.
+        assert outlook.snapshot.appointments[0].key in fake.dataverse["appointments"]
+        baseline, state = _settle(connection, baseline, state)
+        kickoff = next(k for k, e in fake.graph["events"].items() if e["subject"] == "Kickoff")
+        fake.remove("graph", "events", kickoff)
+        baseline, state = _settle(connection, baseline, state)
+        _full(connection, baseline)
+    # The delete was seen: the pair is gone from the baseline (Outlook deletes unlink).
+    assert [a.subject for a in baseline.outlook.appointments] == ["Design review"]
+    assert {a["subject"] for a in fake.dataverse["appointments"].values()} >= {"Design review"}

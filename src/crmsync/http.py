@@ -56,6 +56,7 @@ from __future__ import annotations
 import base64
 import contextvars
 import copy
+import datetime as dt
 import email.utils
 import hashlib
 import ipaddress
@@ -571,6 +572,10 @@ class Connection:
             properties crmsync reads); a round that changed more is read in
             full instead, so a round costs at most this many GETs more than
             its pages, per collection.
+        event_window_days: the calendar view delta rounds of events read:
+            this many days before and after the first round's start (Graph's
+            `calendarView/delta` requires a window; events wholly outside it
+            are read only by a full read of events).
 
     Raises:
         SettingsError: a root that is not https (nor an allowed loopback
@@ -592,6 +597,7 @@ class Connection:
     max_pages: int = 10_000
     max_response_bytes: int = 256 * 1024 * 1024
     max_delta_fetches: int = 200
+    event_window_days: tuple[int, int] = (90, 365)
     _attachments: dict[tuple[Side, str], list[tuple[str, str, str, str]]] = attrs.field(
         factory=dict, init=False
     )
@@ -871,8 +877,9 @@ class Connection:
         """The mailbox's contacts, events (with attachments) and To Do tasks, read from Graph.
 
         Without `state`, every collection is read in full and the returned
-        `GraphRead.state` starts delta rounds: contacts and To Do tasks
-        through Graph's delta queries (`contacts/delta`, `tasks/delta`),
+        `GraphRead.state` starts delta rounds: contacts, events and To Do
+        tasks through Graph's delta queries (`contacts/delta`,
+        `calendarView/delta`, `tasks/delta`),
         whose first round is read to its end for its `@odata.deltaLink`
         before the full read, so a change made in between comes again in
         the next round rather than never. With `state`, the snapshot is
@@ -880,8 +887,12 @@ class Connection:
         round delivered, each fetched as its Graph document with the
         `$expand` the full read uses (a delta page leaves out the extended
         properties and linked resources crmsync reads), and `@removed`
-        entries are removed keys. Events are read in full every round.
-        A collection read in full in a partial round (events; a domain in
+        entries are removed keys. Events come by `calendarView/delta` over
+        `event_window_days`, each delivered event (an occurrence as its
+        series master) fetched with its attachments and extended
+        properties; a removed event is fetched to tell a delete from an
+        event that left the window.
+        A collection read in full in a partial round (a domain in
         `full`; a delta token Graph answers with 410, `syncStateNotFound` or
         `resyncRequired`; a round that changed more than `max_delta_fetches`
         items) holds every record, and the baseline's records it no longer
@@ -930,11 +941,17 @@ class Connection:
                 "tasks": f"{todo}?$expand=linkedResources",
             }
             # The delta query of a collection, and how one of its items is fetched whole.
+            first, last = self._event_window()
             deltas = {
                 "contacts": ("/me/contacts/delta", "/me/contacts/{id}?$expand=" + extended),
+                "events": (
+                    f"/me/calendarView/delta?startDateTime={first}&endDateTime={last}",
+                    "/me/events/{id}?$expand=attachments," + extended,
+                ),
                 "tasks": (f"{todo}/delta", todo + "/{id}?$expand=linkedResources"),
             }
             data: dict[str, Any] = {}
+            known = _known_graph_ids(state, baseline)
             for name, url in reads.items():
                 link = state.graph_links.get(name, "") if state is not None else ""
                 if name in deltas and link and _GRAPH_DOMAINS[name] not in full:
@@ -944,7 +961,7 @@ class Connection:
                         _LOG.info("graph %s: delta token refused (410), reading in full", name)
                     else:
                         if len(changed) <= self.max_delta_fetches:
-                            data[name] = self._documents(changed, deltas[name][1])
+                            data[name] = self._documents(changed, deltas[name][1], known)
                             continue
                 if name in deltas and name not in links:
                     links[name] = self._pages("graph", deltas[name][0])[1]
@@ -963,19 +980,46 @@ class Connection:
             read, state=(state or ReadState()).with_graph(links, read.ids, read.etags)
         )
 
-    def _documents(self, changed: list[Any], template: str) -> list[Any]:
-        """The items a delta round delivered, each fetched whole; one deleted since is removed."""
+    def _event_window(self) -> tuple[str, str]:
+        """The calendar view a delta round of events starts with, as Graph's UTC text."""
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+        past, future = self.event_window_days
+        first, last = now - dt.timedelta(days=past), now + dt.timedelta(days=future)
+        return first.isoformat() + "Z", last.isoformat() + "Z"
+
+    def _documents(self, changed: list[Any], template: str, known: set[str]) -> list[Any]:
+        """The items a delta round delivered, each fetched whole; one deleted since is removed.
+
+        An occurrence or exception (`calendarView/delta`) stands for its series
+        master, fetched once. A removed event is fetched too: an event that
+        left the calendar view is not deleted. A removed entry naming an id
+        no earlier read knew is dropped (an occurrence, an item never read).
+        """
         out: list[Any] = []
+        fetched: set[str] = set()
         for item in changed:
             graph_id = item.get("id") if isinstance(item, dict) else None
-            if not isinstance(item, dict) or "@removed" in item or not _valid_id("graph", graph_id):
-                out.append(item)  # a removed entry, or a bad one the reader reports
+            if not isinstance(item, dict) or not _valid_id("graph", graph_id):
+                out.append(item)  # a bad entry: the reader reports it
                 continue
+            removed = "@removed" in item
+            if removed and graph_id not in known:
+                continue
+            if removed and not template.startswith("/me/events/"):
+                out.append(item)
+                continue
+            if item.get("type") in ("occurrence", "exception"):
+                master = item.get("seriesMasterId")
+                graph_id = master if _valid_id("graph", master) else graph_id
+            if graph_id in fetched:
+                continue
+            fetched.add(str(graph_id))
             try:
                 url = template.replace("{id}", quote(str(graph_id), safe="=-_"))
                 out.append(self._get("graph", url))
             except _Gone:
-                out.append({"id": graph_id, "@removed": {"reason": "deleted"}})
+                if graph_id in known:
+                    out.append({"id": graph_id, "@removed": {"reason": "deleted"}})
         return out
 
     def read_crm(self) -> CrmSnapshot:
@@ -1571,6 +1615,17 @@ _SNAPSHOT_NAMES: Final = {
     Domain.APPOINTMENT: "appointments",
     Domain.TASK: "tasks",
 }
+
+
+def _known_graph_ids(state: ReadState | None, baseline: Baseline | None) -> set[str]:
+    """The Graph ids (and keys) earlier reads knew: a removed entry naming another is dropped."""
+    known: set[str] = set()
+    if state is not None:
+        known |= set(state.ids.values())
+        known |= {key for keys in state.graph_etags.values() for key in keys}
+    if baseline is not None:
+        known |= {key for name in _SNAPSHOT_NAMES.values() for key in baseline.outlook.by_key[name]}
+    return known
 
 
 def _deleted_entry(row: Any) -> bool:
