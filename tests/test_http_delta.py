@@ -232,3 +232,36 @@ def test_events_come_by_calendar_view_delta_with_their_extended_properties_fetch
     # The delete was seen: the pair is gone from the baseline (Outlook deletes unlink).
     assert [a.subject for a in baseline.outlook.appointments] == ["Design review"]
     assert {a["subject"] for a in fake.dataverse["appointments"].values()} >= {"Design review"}
+
+
+def test_a_domain_in_full_is_read_in_full_in_a_delta_round(fake: FakeMicrosoft) -> None:
+    """Pending and held work: `full=` reads those domains whole, the rest by delta."""
+    _seed(fake)
+    with _connection(fake) as connection:
+        baseline, state = _settle(connection, None, None)
+        crm = connection.read_dataverse(baseline, state=state, full={Domain.CONTACT})
+        outlook = connection.read_outlook(
+            baseline, crm=crm.snapshot, state=crm.state, full={Domain.CONTACT}
+        )
+    assert not crm.snapshot.complete
+    assert len(crm.snapshot.contacts) == 4
+    assert len(outlook.snapshot.contacts) == 4
+    assert outlook.snapshot.tasks == ()  # unchanged: not delivered
+
+
+def test_a_round_that_changed_more_than_max_delta_fetches_is_read_in_full(
+    fake: FakeMicrosoft,
+) -> None:
+    """Bounded requests: at most max_delta_fetches GETs of single items per collection."""
+    _seed(fake)
+    with _connection(fake) as connection:
+        baseline, state = _settle(connection, None, None)
+        for key in list(fake.graph["contacts"])[:2]:
+            fake.edit("graph", "contacts", key, jobTitle="Changed")
+        connection.max_delta_fetches = 1
+        before = len(fake.log)
+        outlook = connection.read_outlook(baseline, state=state)
+    contacts = [path for _, path in fake.log[before:] if "/me/contacts" in path]
+    assert contacts[-1] == "/v1.0/me/contacts"  # the full read, not two single GETs
+    assert not any(path.startswith("/v1.0/me/contacts/AAM") for path in contacts)
+    assert len(outlook.snapshot.contacts) == 4
