@@ -265,3 +265,19 @@ def test_a_round_that_changed_more_than_max_delta_fetches_is_read_in_full(
     assert contacts[-1] == "/v1.0/me/contacts"  # the full read, not two single GETs
     assert not any(path.startswith("/v1.0/me/contacts/AAM") for path in contacts)
     assert len(outlook.snapshot.contacts) == 4
+
+
+def test_a_table_that_refuses_change_tracking_is_read_in_full_every_round(
+    fake: FakeMicrosoft,
+) -> None:
+    _seed(fake)
+    refused = {"error": {"code": "0x80040203", "message": "Change tracking is not enabled"}}
+    fake.answer(
+        lambda method, path: path.endswith("/api/data/v9.2/tasks"), status=400, body=refused
+    )
+    with _connection(fake) as connection:
+        crm = connection.read_dataverse()
+    assert crm.state is not None
+    assert crm.state.dataverse_links["tasks"] == ""
+    assert crm.state.dataverse_links["contacts"]
+    assert [t.subject for t in crm.snapshot.tasks] == ["Send offer"]

@@ -1092,7 +1092,14 @@ class Connection:
                         continue
                     except _Expired:
                         _LOG.info("dataverse %s: delta token refused (410), reading in full", name)
-                rows, links[name] = self._pages("dataverse", f"{API_ROOT}/{name}", tracking)
+                try:
+                    rows, links[name] = self._pages("dataverse", f"{API_ROOT}/{name}", tracking)
+                except ServiceError as exc:
+                    # Change tracking off for the table: read it as before, with no link.
+                    _LOG.info(
+                        "dataverse %s: change tracking refused (%s), reading in full", name, exc
+                    )
+                    rows, links[name] = self._collection("dataverse", f"{API_ROOT}/{name}"), ""
                 # A round started without a token lists every row; a deleted entry in
                 # it names a row that is not there, which a full read does not list.
                 data[name] = [row for row in rows if not _deleted_entry(row)]
