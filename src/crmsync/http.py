@@ -183,6 +183,10 @@ class _Gone(ServiceError):
     """A 404: the item a delta round named was deleted since."""
 
 
+class _BadRequest(ServiceError):
+    """A 400: the service refused the request as asked (change tracking off for a table)."""
+
+
 @attrs.frozen(kw_only=True)
 class _Detail:
     """The last exchange of one request: where it went and what came back."""
@@ -799,6 +803,8 @@ class Connection:
             raise _Expired(_error(response))
         if response.status_code == 404:
             raise _Gone(_error(response))
+        if response.status_code == 400:
+            raise _BadRequest(_error(response))
         if not response.is_success:
             raise ServiceError(_error(response))
         try:
@@ -1094,8 +1100,9 @@ class Connection:
                         _LOG.info("dataverse %s: delta token refused (410), reading in full", name)
                 try:
                     rows, links[name] = self._pages("dataverse", f"{API_ROOT}/{name}", tracking)
-                except ServiceError as exc:
+                except _BadRequest as exc:
                     # Change tracking off for the table: read it as before, with no link.
+                    # Only a refusal: a 2xx answer that is not a page still fails the read.
                     _LOG.info(
                         "dataverse %s: change tracking refused (%s), reading in full", name, exc
                     )
