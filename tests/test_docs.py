@@ -204,7 +204,9 @@ def test_the_sync_service_in_the_adapters_page_is_complete_in_under_60_lines() -
     assert len(service.splitlines()) < 60
     for step in (
         "read_outlook(baseline, crm=",
-        "read_dataverse()",
+        "read_dataverse(baseline, state=",
+        "state=crm.state",
+        "write_in_order(",
         "graph_etags=",
         "crmsync.plan(",
         ".execute(",

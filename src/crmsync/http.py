@@ -56,6 +56,7 @@ from __future__ import annotations
 import base64
 import contextvars
 import copy
+import datetime as dt
 import email.utils
 import hashlib
 import ipaddress
@@ -71,7 +72,14 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from crmsync.adapters import DataverseRead, GraphRead, read_dataverse, read_graph, resolve_links
+from crmsync.adapters import (
+    DataverseRead,
+    GraphRead,
+    ReadState,
+    read_dataverse,
+    read_graph,
+    resolve_links,
+)
 from crmsync.adapters import dataverse as dataverse_adapter
 from crmsync.adapters import graph as graph_adapter
 from crmsync.adapters._activities import ADD_RECURRENCE
@@ -165,6 +173,18 @@ class _Failed(Exception):
     def __init__(self, message: str, response: httpx.Response | None = None) -> None:
         super().__init__(message)
         self.response = response
+
+
+class _Expired(ServiceError):
+    """A 410: an unknown or expired delta token (Graph `syncStateNotFound`, `resyncRequired`)."""
+
+
+class _Gone(ServiceError):
+    """A 404: the item a delta round named was deleted since."""
+
+
+class _BadRequest(ServiceError):
+    """A 400: the service refused the request as asked (change tracking off for a table)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -551,6 +571,15 @@ class Connection:
         max_pages: the most pages one collection read follows.
         max_response_bytes: the largest answer read (after decompression);
             a larger one fails its request.
+        max_delta_fetches: the most items of one Graph collection a delta
+            round fetches one by one (a delta page leaves out the expanded
+            properties crmsync reads); a round that changed more is read in
+            full instead, so a round costs at most this many GETs more than
+            its pages, per collection.
+        event_window_days: the calendar view delta rounds of events read:
+            this many days before and after the first round's start (Graph's
+            `calendarView/delta` requires a window; events wholly outside it
+            are read only by a full read of events).
 
     Raises:
         SettingsError: a root that is not https (nor an allowed loopback
@@ -571,6 +600,8 @@ class Connection:
     wait_budget: float = 600.0
     max_pages: int = 10_000
     max_response_bytes: int = 256 * 1024 * 1024
+    max_delta_fetches: int = 200
+    event_window_days: tuple[int, int] = (90, 365)
     _attachments: dict[tuple[Side, str], list[tuple[str, str, str, str]]] = attrs.field(
         factory=dict, init=False
     )
@@ -588,7 +619,13 @@ class Connection:
         ]
         problems += [
             Problem((name,), "must be positive")
-            for name in ("max_wait", "wait_budget", "max_pages", "max_response_bytes")
+            for name in (
+                "max_wait",
+                "wait_budget",
+                "max_pages",
+                "max_response_bytes",
+                "max_delta_fetches",
+            )
             if not getattr(self, name) > 0
         ]
         if problems:
@@ -747,20 +784,27 @@ class Connection:
                     raise _Failed(str(exc), response) from None
             attempt += 1
 
-    def _get(self, service: str, url: str) -> Any:
+    def _get(self, service: str, url: str, headers: Mapping[str, str] | None = None) -> Any:
         """The JSON body of a successful GET.
 
         Raises:
+            _Expired: a 410 (a delta token the service no longer knows).
             ServiceError: the GET failed, or its body is not JSON.
         """
         try:
-            response = self._send(service, "GET", url)
+            response = self._send(service, "GET", url, headers=headers)
         except _Failed as exc:
             text = str(exc)
             said = text if text.startswith("GET ") else f"GET {url[:200]}: {text}"
             raise ServiceError(said) from None
         except httpx.HTTPError as exc:
             raise ServiceError(f"GET {url[:200]}: {type(exc).__name__}: {exc}") from None
+        if response.status_code == 410:
+            raise _Expired(_error(response))
+        if response.status_code == 404:
+            raise _Gone(_error(response))
+        if response.status_code == 400:
+            raise _BadRequest(_error(response))
         if not response.is_success:
             raise ServiceError(_error(response))
         try:
@@ -774,7 +818,13 @@ class Connection:
             ) from None
 
     def _collection(self, service: str, url: str) -> list[Any]:
-        """Every item of a collection, following `@odata.nextLink` on the read's own origin.
+        """Every item of a collection, following `@odata.nextLink` on the read's own origin."""
+        return self._pages(service, url)[0]
+
+    def _pages(
+        self, service: str, url: str, headers: Mapping[str, str] | None = None
+    ) -> tuple[list[Any], str]:
+        """Every item of a collection and its last page's `@odata.deltaLink` ('' when none).
 
         Raises:
             ServiceError: a page is not `{"value": [...]}`, a nextLink is not
@@ -782,6 +832,7 @@ class Connection:
                 twice, or there are more than `max_pages` pages.
         """
         items: list[Any] = []
+        delta_link = ""
         try:
             start = self._target(service, url)
         except _Failed as exc:
@@ -794,13 +845,15 @@ class Connection:
             if len(seen) >= self.max_pages:
                 raise ServiceError(f"GET {start}: more than max_pages={self.max_pages} pages")
             seen.add(next_url)
-            page = self._get(service, next_url)
+            page = self._get(service, next_url, headers)
             value = page.get("value") if isinstance(page, dict) else None
             if not isinstance(value, list):
                 raise ServiceError(f"GET {next_url}: the answer holds no `value` list")
             items.extend(value)
             link = page.get("@odata.nextLink")
             if link is None:
+                found = page.get("@odata.deltaLink")
+                delta_link = found if isinstance(found, str) else ""
                 break
             if not isinstance(link, str):
                 raise ServiceError(f"GET {next_url}: the nextLink is not a string")
@@ -813,23 +866,66 @@ class Connection:
                     "which leaves the origin the read started on"
                 )
             next_url = link
-        return items
+        if delta_link and not _under(delta_link, self._root(service)):
+            raise ServiceError(f"GET {start}: refused the deltaLink {delta_link[:200]!r}")
+        return items, delta_link
 
     # -- reading -------------------------------------------------------------
 
     def read_outlook(
-        self, baseline: Baseline | None = None, *, crm: CrmSnapshot | None = None
+        self,
+        baseline: Baseline | None = None,
+        *,
+        crm: CrmSnapshot | None = None,
+        state: ReadState | None = None,
+        full: Collection[Domain] = (),
     ) -> GraphRead:
         """The mailbox's contacts, events (with attachments) and To Do tasks, read from Graph.
+
+        Without `state`, every collection is read in full and the returned
+        `GraphRead.state` starts delta rounds: contacts, events and To Do
+        tasks through Graph's delta queries (`contacts/delta`,
+        `calendarView/delta`, `tasks/delta`),
+        whose first round is read to its end for its `@odata.deltaLink`
+        before the full read, so a change made in between comes again in
+        the next round rather than never. With `state`, the snapshot is
+        partial (`complete=False`): contacts and tasks hold what the delta
+        round delivered, each fetched as its Graph document with the
+        `$expand` the full read uses (a delta page leaves out the extended
+        properties and linked resources crmsync reads), and `@removed`
+        entries are removed keys. Events come by `calendarView/delta` over
+        `event_window_days`, each delivered event (an occurrence as its
+        series master) fetched with its attachments and extended
+        properties; a removed event is fetched to tell a delete from an
+        event that left the window.
+        A collection read in full in a partial round (a domain in
+        `full`; a delta token Graph answers with 410, `syncStateNotFound` or
+        `resyncRequired`; a round that changed more than `max_delta_fetches`
+        items) holds every record, and the baseline's records it no longer
+        holds are removed keys.
 
         Args:
             baseline: the baseline of the next plan: a To Do task's percent
                 complete, which To Do cannot hold, is read from its Outlook
-                side (`read_graph(previous=...)`).
+                side (`read_graph(previous=...)`), and in a delta round the
+                keys a collection read in full no longer holds are removed.
             crm: the CRM snapshot of the same round: links only the CRM can
                 settle are settled (`crmsync.adapters.resolve_links`: a row
                 created from an item whose answer was lost, a To Do task
                 that links to several CRM tasks). Read the CRM first.
+            state: the previous round's state, or the one `read_dataverse`
+                returned in this round (it carries the previous Graph
+                part on); a state without Graph links reads in full.
+            full: domains to read in full in a delta round
+                (`Plan.reread_domains`, and the domains of `Plan.reread` and
+                `Plan.data_loss_records`, which a delta round would not
+                deliver again).
+
+        Returns:
+            The read; its `ids` and `etags` cover every record known, those
+            a delta round did not deliver included, and `state` is the
+            state for the next round (this read's Graph part, the
+            Dataverse part of `state`).
 
         Raises:
             InvalidInput: a payload crmsync cannot read, with its path.
@@ -840,20 +936,97 @@ class Connection:
         self._waited = 0.0
         props = " or ".join(f"id eq '{p}'" for p in _GRAPH_PROPERTIES)
         extended = f"singleValueExtendedProperties($filter={props})"
+        previous = baseline.outlook if baseline is not None else None
+        links: dict[str, str] = {}
+        whole: set[str] = set()
         try:
-            data = {
-                "contacts": self._collection("graph", f"/me/contacts?$expand={extended}"),
-                "events": self._collection("graph", f"/me/events?$expand=attachments,{extended}"),
-                "tasks": self._collection(
-                    "graph",
-                    f"/me/todo/lists/{quote(self._todo_list(), safe='=-_')}/tasks"
-                    "?$expand=linkedResources",
-                ),
+            todo = f"/me/todo/lists/{quote(self._todo_list(), safe='=-_')}/tasks"
+            reads = {
+                "contacts": f"/me/contacts?$expand={extended}",
+                "events": f"/me/events?$expand=attachments,{extended}",
+                "tasks": f"{todo}?$expand=linkedResources",
             }
+            # The delta query of a collection, and how one of its items is fetched whole.
+            first, last = self._event_window()
+            deltas = {
+                "contacts": ("/me/contacts/delta", "/me/contacts/{id}?$expand=" + extended),
+                "events": (
+                    f"/me/calendarView/delta?startDateTime={first}&endDateTime={last}",
+                    "/me/events/{id}?$expand=attachments," + extended,
+                ),
+                "tasks": (f"{todo}/delta", todo + "/{id}?$expand=linkedResources"),
+            }
+            data: dict[str, Any] = {}
+            known = _known_graph_ids(state, baseline)
+            for name, url in reads.items():
+                link = state.graph_links.get(name, "") if state is not None else ""
+                if name in deltas and link and _GRAPH_DOMAINS[name] not in full:
+                    try:
+                        changed, links[name] = self._pages("graph", link)
+                    except _Expired:
+                        _LOG.info("graph %s: delta token refused (410), reading in full", name)
+                    else:
+                        if len(changed) <= self.max_delta_fetches:
+                            data[name] = self._documents(changed, deltas[name][1], known)
+                            continue
+                if name in deltas and name not in links:
+                    links[name] = self._pages("graph", deltas[name][0])[1]
+                data[name] = self._collection("graph", url)
+                whole.add(name)
         except _Failed as exc:
             raise ServiceError(str(exc)) from None
-        read = read_graph(data, previous=baseline.outlook if baseline is not None else None)
-        return read if crm is None else resolve_links(read, crm, baseline)
+        if state is None or not state.graph_links:
+            read = read_graph(data, previous=previous)
+        else:
+            read = read_graph(data, partial=True, known_ids=state.ids, previous=previous)
+            read = _kept(read, state, baseline, whole)
+        if crm is not None:
+            read = resolve_links(read, crm, baseline)
+        return attrs.evolve(
+            read, state=(state or ReadState()).with_graph(links, read.ids, read.etags)
+        )
+
+    def _event_window(self) -> tuple[str, str]:
+        """The calendar view a delta round of events starts with, as Graph's UTC text."""
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+        past, future = self.event_window_days
+        first, last = now - dt.timedelta(days=past), now + dt.timedelta(days=future)
+        return first.isoformat() + "Z", last.isoformat() + "Z"
+
+    def _documents(self, changed: list[Any], template: str, known: set[str]) -> list[Any]:
+        """The items a delta round delivered, each fetched whole; one deleted since is removed.
+
+        An occurrence or exception (`calendarView/delta`) stands for its series
+        master, fetched once. A removed event is fetched too: an event that
+        left the calendar view is not deleted. A removed entry naming an id
+        no earlier read knew is dropped (an occurrence, an item never read).
+        """
+        out: list[Any] = []
+        fetched: set[str] = set()
+        for item in changed:
+            graph_id = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(item, dict) or not _valid_id("graph", graph_id):
+                out.append(item)  # a bad entry: the reader reports it
+                continue
+            removed = "@removed" in item
+            if removed and graph_id not in known:
+                continue
+            if removed and not template.startswith("/me/events/"):
+                out.append(item)
+                continue
+            if item.get("type") in ("occurrence", "exception"):
+                master = item.get("seriesMasterId")
+                graph_id = master if _valid_id("graph", master) else graph_id
+            if graph_id in fetched:
+                continue
+            fetched.add(str(graph_id))
+            try:
+                url = template.replace("{id}", quote(str(graph_id), safe="=-_"))
+                out.append(self._get("graph", url))
+            except _Gone:
+                if graph_id in known:
+                    out.append({"id": graph_id, "@removed": {"reason": "deleted"}})
+        return out
 
     def read_crm(self) -> CrmSnapshot:
         """The CRM's contacts, appointments (with attendees and attachments) and tasks.
@@ -866,11 +1039,43 @@ class Connection:
         """
         return self.read_dataverse().snapshot
 
-    def read_dataverse(self) -> DataverseRead:
+    def read_dataverse(
+        self,
+        baseline: Baseline | None = None,
+        *,
+        state: ReadState | None = None,
+        full: Collection[Domain] = (),
+    ) -> DataverseRead:
         """The CRM as `read_crm` reads it, with each row's etag (`DataverseRead.etags`).
 
         The collections are read one after another; a file whose appointment
         was made after the appointments were read is left for the next read.
+
+        Contacts and tasks are read with change tracking (`Prefer:
+        odata.track-changes`): without `state`, the first request lists every
+        row and its last page's `@odata.deltaLink` goes into the returned
+        `state`; with `state`, the snapshot is partial and holds the rows
+        changed since, deleted rows (`$deletedEntity`) as removed keys.
+        Appointments, series and their attachment rows are read in full
+        every round: the read expands each appointment's activity parties,
+        which a change-tracking request does not return, and joins the
+        attachment rows to their appointment. A table read in full in a
+        partial round (those; a domain in `full`; a delta token Dataverse
+        refuses with 410) holds every row, and the baseline's rows it no
+        longer holds are removed keys.
+
+        Args:
+            baseline: the baseline of the next plan (its CRM side names the
+                rows a table read in full no longer holds).
+            state: the previous round's state; None, or a state without
+                Dataverse links, reads in full.
+            full: domains to read in full in a delta round (see
+                `read_outlook`).
+
+        Returns:
+            The read; its `etags` cover every row known, and `state` is the
+            state for the next round (this read's Dataverse part, the Graph
+            part of `state`).
 
         Raises:
             InvalidInput: a payload crmsync cannot read, with its path.
@@ -880,9 +1085,33 @@ class Connection:
         """
         self._waited = 0.0
         parties = "appointment_activity_parties($select=participationtypemask,addressused)"
+        tracking = {"Prefer": "odata.track-changes"}
+        links: dict[str, str] = {}
+        whole: set[Domain] = {Domain.APPOINTMENT}
+        data: dict[str, Any] = {}
         try:
-            data = {
-                "contacts": self._collection("dataverse", f"{API_ROOT}/contacts"),
+            for name, domain in (("contacts", Domain.CONTACT), ("tasks", Domain.TASK)):
+                link = state.dataverse_links.get(name, "") if state is not None else ""
+                if link and domain not in full:
+                    try:
+                        data[name], links[name] = self._pages("dataverse", link, tracking)
+                        continue
+                    except _Expired:
+                        _LOG.info("dataverse %s: delta token refused (410), reading in full", name)
+                try:
+                    rows, links[name] = self._pages("dataverse", f"{API_ROOT}/{name}", tracking)
+                except _BadRequest as exc:
+                    # Change tracking off for the table: read it as before, with no link.
+                    # Only a refusal: a 2xx answer that is not a page still fails the read.
+                    _LOG.info(
+                        "dataverse %s: change tracking refused (%s), reading in full", name, exc
+                    )
+                    rows, links[name] = self._collection("dataverse", f"{API_ROOT}/{name}"), ""
+                # A round started without a token lists every row; a deleted entry in
+                # it names a row that is not there, which a full read does not list.
+                data[name] = [row for row in rows if not _deleted_entry(row)]
+                whole.add(domain)
+            data |= {
                 "appointments": self._collection(
                     "dataverse", f"{API_ROOT}/appointments?$expand={parties}"
                 ),
@@ -892,7 +1121,6 @@ class Connection:
                     f"{API_ROOT}/recurringappointmentmasters?$expand="
                     + parties.replace("appointment_", "recurringappointmentmaster_", 1),
                 ),
-                "tasks": self._collection("dataverse", f"{API_ROOT}/tasks"),
                 "activitymimeattachments": self._collection(
                     "dataverse",
                     f"{API_ROOT}/activitymimeattachments?$filter=objecttypecode eq 'appointment'"
@@ -904,7 +1132,16 @@ class Connection:
         data["activitymimeattachments"] = _of_appointments_read(
             data["activitymimeattachments"], data["appointments"]
         )
-        return read_dataverse(data)
+        if state is None or not state.dataverse_links:
+            read = read_dataverse(data)
+        else:
+            read = read_dataverse(data, partial=True)
+            previous = baseline.crm if baseline is not None else None
+            gone = set(read.snapshot.removed) | _absent_keys(read.snapshot, previous, whole)
+            etags = _carried(_flat_state(state.dataverse_etags), read.etags, gone, whole)
+            snapshot = attrs.evolve(read.snapshot, removed=frozenset(gone))
+            read = attrs.evolve(read, snapshot=snapshot, etags=etags)
+        return attrs.evolve(read, state=(state or ReadState()).with_dataverse(links, read.etags))
 
     def _todo_list(self) -> str:
         if self.todo_list is None:
@@ -1377,6 +1614,89 @@ class Connection:
                     return
                 attempts += 1
             todo = retry
+
+
+_GRAPH_DOMAINS: Final = {
+    "contacts": Domain.CONTACT,
+    "events": Domain.APPOINTMENT,
+    "tasks": Domain.TASK,
+}
+_SNAPSHOT_NAMES: Final = {
+    Domain.CONTACT: "contacts",
+    Domain.APPOINTMENT: "appointments",
+    Domain.TASK: "tasks",
+}
+
+
+def _known_graph_ids(state: ReadState | None, baseline: Baseline | None) -> set[str]:
+    """The Graph ids (and keys) earlier reads knew: a removed entry naming another is dropped."""
+    known: set[str] = set()
+    if state is not None:
+        known |= set(state.ids.values())
+        known |= {key for keys in state.graph_etags.values() for key in keys}
+    if baseline is not None:
+        known |= {key for name in _SNAPSHOT_NAMES.values() for key in baseline.outlook.by_key[name]}
+    return known
+
+
+def _deleted_entry(row: Any) -> bool:
+    """Whether a change-tracking entry is a deleted row (`$deletedEntity`)."""
+    if not isinstance(row, dict):
+        return False
+    context = row.get("@odata.context")
+    return row.get("reason") == "deleted" or (
+        isinstance(context, str) and context.endswith("/$deletedEntity")
+    )
+
+
+def _flat_state(nested: Mapping[Domain, Mapping[str, str]]) -> dict[tuple[Domain, str], str]:
+    return {(domain, key): value for domain, keys in nested.items() for key, value in keys.items()}
+
+
+def _absent_keys(
+    snapshot: CrmSnapshot | OutlookSnapshot,
+    side: CrmSnapshot | OutlookSnapshot | None,
+    domains: Collection[Domain],
+) -> set[str]:
+    """The keys of `domains` the baseline's side holds and a read in full of them does not."""
+    if side is None:
+        return set()
+    return {
+        key
+        for domain in domains
+        for key in side.by_key[_SNAPSHOT_NAMES[domain]]
+        if key not in snapshot.by_key[_SNAPSHOT_NAMES[domain]]
+    }
+
+
+def _carried(
+    earlier: Mapping[tuple[Domain, str], str],
+    now: Mapping[tuple[Domain, str], str],
+    gone: Collection[str],
+    whole: Collection[Domain],
+) -> dict[tuple[Domain, str], str]:
+    """A delta round's ids or etags: the earlier ones of records it did not deliver, and its own.
+
+    A domain read in full (`whole`) has all of its own; a removed key has none.
+    """
+    kept = {k: v for k, v in earlier.items() if k[0] not in whole and k[1] not in gone}
+    kept.update((k, v) for k, v in now.items() if k[1] not in gone)
+    return kept
+
+
+def _kept(
+    read: GraphRead, state: ReadState, baseline: Baseline | None, whole: Collection[str]
+) -> GraphRead:
+    """A Graph delta round with the ids and etags of the records it did not deliver."""
+    domains = {_GRAPH_DOMAINS[name] for name in whole}
+    previous = baseline.outlook if baseline is not None else None
+    gone = set(read.snapshot.removed) | _absent_keys(read.snapshot, previous, domains)
+    return attrs.evolve(
+        read,
+        snapshot=attrs.evolve(read.snapshot, removed=frozenset(gone)),
+        ids=_carried(state.ids, read.ids, gone, domains),
+        etags=_carried(_flat_state(state.graph_etags), read.etags, gone, domains),
+    )
 
 
 def _of_appointments_read(attachments: list[Any], appointments: list[Any]) -> list[Any]:

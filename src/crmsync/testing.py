@@ -437,6 +437,8 @@ class FakeMicrosoft:
             if service == "graph":
                 del self.graph[collection][item_id]
                 self.attachments.pop(item_id, None)
+                # A delta round reports it, as it reports a DELETE request's.
+                self._removed.setdefault(("graph", collection), {})[item_id] = self._tick()
             else:
                 self._dataverse_call("DELETE", f"{API}/{collection}({item_id})", {}, {}, None)
 

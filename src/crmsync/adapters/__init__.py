@@ -64,6 +64,7 @@ from crmsync.records import (
 __all__ = [
     "DataverseRead",
     "GraphRead",
+    "ReadState",
     "crm_snapshot_from_dataverse",
     "outlook_snapshot_from_graph",
     "read_dataverse",
@@ -271,6 +272,80 @@ def _read(problems: Problems, path: tuple[PathPart, ...], read: Callable[[], T])
         return None
 
 
+Keyed = Mapping[tuple[Domain, str], str]
+
+
+def _nested(flat: Keyed) -> dict[Domain, dict[str, str]]:
+    nested: dict[Domain, dict[str, str]] = {}
+    for (domain, key), value in flat.items():
+        nested.setdefault(domain, {})[key] = value
+    return nested
+
+
+def _flat(nested: Mapping[Domain, Mapping[str, str]]) -> dict[tuple[Domain, str], str]:
+    return {(domain, key): value for domain, keys in nested.items() for key, value in keys.items()}
+
+
+@attrs.frozen(kw_only=True)
+class ReadState:
+    """What a round's reads keep for the next round: delta links, Graph ids and etags.
+
+    One value for both sides, serializable with `crmsync.dumps` and read
+    back with `crmsync.loads(text, ReadState)`. `Connection.read_dataverse`
+    and `Connection.read_outlook` take the previous round's state and return
+    the next one (`DataverseRead.state`, `GraphRead.state`), each replacing
+    its own side's part and keeping the other's. Save it after the baseline
+    it belongs to (`crmsync.files.write_in_order`).
+
+    Attributes:
+        graph_links: each Graph collection's `@odata.deltaLink`
+            (`"contacts"`, `"tasks"`), where the next round starts.
+        dataverse_links: each Dataverse table's `@odata.deltaLink`.
+        graph_ids: per domain, key → Graph id, for the records keyed
+            otherwise (`GraphRead.ids`).
+        graph_etags: per domain, key → `@odata.etag` of every Graph record read.
+        dataverse_etags: per domain, key → `@odata.etag` of every row read.
+    """
+
+    graph_links: Mapping[str, str] = attrs.field(factory=dict)
+    dataverse_links: Mapping[str, str] = attrs.field(factory=dict)
+    graph_ids: Mapping[Domain, Mapping[str, str]] = attrs.field(factory=dict)
+    graph_etags: Mapping[Domain, Mapping[str, str]] = attrs.field(factory=dict)
+    dataverse_etags: Mapping[Domain, Mapping[str, str]] = attrs.field(factory=dict)
+
+    @property
+    def ids(self) -> dict[tuple[Domain, str], str]:
+        """`graph_ids` as `(domain, key)` → Graph id, as `GraphRead.ids` and `known_ids=` are."""
+        return _flat(self.graph_ids)
+
+    def with_graph(self, links: Mapping[str, str], ids: Keyed, etags: Keyed) -> ReadState:
+        """This state with its Graph part replaced.
+
+        Args:
+            links: the Graph collections' delta links.
+            ids: `(domain, key)` → Graph id.
+            etags: `(domain, key)` → etag.
+
+        Returns:
+            A new state; the Dataverse part is this one's.
+        """
+        return attrs.evolve(
+            self, graph_links=dict(links), graph_ids=_nested(ids), graph_etags=_nested(etags)
+        )
+
+    def with_dataverse(self, links: Mapping[str, str], etags: Keyed) -> ReadState:
+        """This state with its Dataverse part replaced.
+
+        Args:
+            links: the Dataverse tables' delta links.
+            etags: `(domain, key)` → etag.
+
+        Returns:
+            A new state; the Graph part is this one's.
+        """
+        return attrs.evolve(self, dataverse_links=dict(links), dataverse_etags=_nested(etags))
+
+
 @attrs.frozen
 class GraphRead:
     """A Graph read: the snapshot, the Graph id of each record keyed otherwise, the links.
@@ -294,6 +369,8 @@ class GraphRead:
         task_links: `(domain.TASK, key)` → every CRM task a To Do task links
             to, for the tasks that link to more than one (`resolve_links`
             keeps the one that names a live row).
+        state: the state to pass to the next round's read
+            (`Connection.read_outlook`), None from `read_graph`.
     """
 
     snapshot: OutlookSnapshot
@@ -302,6 +379,7 @@ class GraphRead:
     next_links: Mapping[str, str] = attrs.field(factory=dict)
     etags: Mapping[tuple[Domain, str], str] = attrs.field(factory=dict)
     task_links: Mapping[tuple[Domain, str], tuple[str, ...]] = attrs.field(factory=dict)
+    state: ReadState | None = None
 
 
 @attrs.frozen
@@ -309,13 +387,16 @@ class DataverseRead:
     """A Dataverse read: the snapshot and each table's `@odata.deltaLink` (change tracking).
 
     `etags` maps `(domain, key)` to the row's `@odata.etag` as read; pass it
-    to `requests_for(dataverse_etags=...)`.
+    to `requests_for(dataverse_etags=...)`. `state` is what
+    `Connection.read_dataverse` returns for the next round (None from
+    `read_dataverse`).
     """
 
     snapshot: CrmSnapshot
     delta_links: Mapping[str, str] = attrs.field(factory=dict)
     next_links: Mapping[str, str] = attrs.field(factory=dict)
     etags: Mapping[tuple[Domain, str], str] = attrs.field(factory=dict)
+    state: ReadState | None = None
 
 
 def _links(rounds: Mapping[str, _Round], partial: bool) -> tuple[dict[str, str], dict[str, str]]:
