@@ -3,10 +3,10 @@
 Two sources, each named with its repository, path and commit in the extract:
 
 - the Microsoft Graph v1.0 CSDL, `schemas/v1.0-Prod.csdl` in
-  microsoftgraph/msgraph-metadata (a git directory, as the `fetch` tool leaves
-  it under /work/.mirror/): the entity and complex types crmsync reads and
-  writes, with their inherited properties, the enumerations their properties
-  use, and the bound actions crmsync calls;
+  microsoftgraph/msgraph-metadata (a clone, or a bare git directory): the
+  entity and complex types crmsync reads and writes, with their inherited
+  properties, the enumerations their properties use, and the bound actions
+  crmsync calls;
 - the Dataverse table reference pages,
   `powerapps-docs/developer/data-platform/reference/entities/<table>.md` in
   MicrosoftDocs/powerapps-docs: per table, every column's logical name,
@@ -17,7 +17,7 @@ Two sources, each named with its repository, path and commit in the extract:
 
 Usage:
 
-    python scripts/metadata_extract.py graph /work/.mirror/microsoftgraph+msgraph-metadata/repo
+    python scripts/metadata_extract.py graph path/to/msgraph-metadata
     python scripts/metadata_extract.py dataverse tests/metadata/powerapps-docs
 
 `DIR` holds the table pages (`appointment.md`, ...), each opening with a
