@@ -59,6 +59,32 @@ def _connection(fake: FakeMicrosoft, sleeps: list[float], **options: Any) -> Con
     return connection
 
 
+def _appointment_with_a_file(fake: FakeMicrosoft) -> str:
+    """A CRM appointment the user organizes, with one small file: its key."""
+    key = fake.add(
+        "dataverse",
+        "appointments",
+        {
+            "subject": "Review",
+            "scheduledstart": "2026-11-26T09:00:00Z",
+            "scheduledend": "2026-11-26T10:00:00Z",
+            "appointment_activity_parties": [organizer_party(USER)],
+        },
+    )
+    fake.add(
+        "dataverse",
+        "activitymimeattachments",
+        {
+            "filename": "a.txt",
+            "mimetype": "text/plain",
+            "objecttypecode": "appointment",
+            "body": "aGk=",
+            "objectid_appointment@odata.bind": f"/appointments({key})",
+        },
+    )
+    return key
+
+
 def _contacts(fake: FakeMicrosoft, count: int) -> None:
     for i in range(count):
         fake.add("dataverse", "contacts", {"firstname": f"P{i}", "emailaddress1": f"p{i}@x.org"})
@@ -500,27 +526,7 @@ def test_a_graph_create_answered_with_an_id_that_is_not_a_graph_id_stops_its_dep
     fake: FakeMicrosoft, new_id: Any
 ) -> None:
     """An appointment's attachment is posted under the new event's id: never under `..`."""
-    key = fake.add(
-        "dataverse",
-        "appointments",
-        {
-            "subject": "Review",
-            "scheduledstart": "2026-11-26T09:00:00Z",
-            "scheduledend": "2026-11-26T10:00:00Z",
-            "appointment_activity_parties": [organizer_party(USER)],
-        },
-    )
-    fake.add(
-        "dataverse",
-        "activitymimeattachments",
-        {
-            "filename": "a.txt",
-            "mimetype": "text/plain",
-            "objecttypecode": "appointment",
-            "body": "aGk=",
-            "objectid_appointment@odata.bind": f"/appointments({key})",
-        },
-    )
+    _appointment_with_a_file(fake)
     fake.answer(_on("POST", "/v1.0/me/events"), status=201, body={"id": new_id})
     connection = _connection(fake, [])
     outlook, crm = connection.read_outlook(), connection.read_crm()
@@ -598,27 +604,7 @@ def test_an_outcome_carries_service_method_url_status_and_microsoft_s_error(
 
 
 def test_executed_tells_done_failed_and_skipped_ops_apart(fake: FakeMicrosoft) -> None:
-    key = fake.add(
-        "dataverse",
-        "appointments",
-        {
-            "subject": "Review",
-            "scheduledstart": "2026-11-26T09:00:00Z",
-            "scheduledend": "2026-11-26T10:00:00Z",
-            "appointment_activity_parties": [organizer_party(USER)],
-        },
-    )
-    fake.add(
-        "dataverse",
-        "activitymimeattachments",
-        {
-            "filename": "a.txt",
-            "mimetype": "text/plain",
-            "objecttypecode": "appointment",
-            "body": "aGk=",
-            "objectid_appointment@odata.bind": f"/appointments({key})",
-        },
-    )
+    _appointment_with_a_file(fake)
     _contacts(fake, 1)
     fake.fail(_on("POST", "/v1.0/me/events"), status=500)
     connection = _connection(fake, [])
