@@ -44,6 +44,19 @@ from crmsync import (
 from support import NOW, USER, codes, converge
 
 
+def _settles(
+    crm: CrmSnapshot, outlook: OutlookSnapshot, baseline: Baseline | None, policy: Any
+) -> crmsync.Synced:
+    """Plans with `policy` and applies the plan; the next plan with it must be empty."""
+    planned = crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
+    synced = crmsync.apply(planned, crm, outlook, baseline)
+    again = crmsync.plan(
+        synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW, policy=policy
+    )
+    assert again.is_empty, again.render()
+    return synced
+
+
 def test_plan_without_a_user_creates_crm_records_owned_by_no_one() -> None:
     """`user` names the syncing user, who owns what the plan creates in the CRM."""
     outlook = OutlookSnapshot(contacts=[OutlookContact(key="o", first_name="Ann")])
@@ -95,13 +108,8 @@ def test_refine_changes_an_op_and_the_next_plan_is_empty() -> None:
         ]
 
     policy = refine(compose(*default_policies()), labelled)
-    planned = crmsync.plan(crm, outlook, None, baseline, user=USER, now=NOW, policy=policy)
-    synced = crmsync.apply(planned, crm, outlook, baseline)
+    synced = _settles(crm, outlook, baseline, policy)
     assert synced.outlook.contacts[0].job_title == "B (CRM)"
-    again = crmsync.plan(
-        synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW, policy=policy
-    )
-    assert again.is_empty, again.render()
 
 
 def test_refine_reads_a_partial_snapshot_through_to_the_baseline() -> None:
@@ -385,13 +393,8 @@ def test_refine_changes_a_create_and_the_next_plan_is_empty() -> None:
         ]
 
     policy = refine(compose(*default_policies()), tagged)
-    planned = crmsync.plan(crm, outlook, None, None, user=USER, now=NOW, policy=policy)
-    synced = crmsync.apply(planned, crm, outlook, None)
+    synced = _settles(crm, outlook, None, policy)
     assert synced.outlook.contacts[0].job_title == "Buyer (from the CRM)"
-    again = crmsync.plan(
-        synced.crm, synced.outlook, None, synced.baseline, user=USER, now=NOW, policy=policy
-    )
-    assert again.is_empty, again.render()
 
 
 def test_refine_changes_an_op_of_a_first_sync_pair_and_the_next_plan_is_empty() -> None:
