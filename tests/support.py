@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -62,16 +64,30 @@ def ops(planned: Plan) -> list[tuple[str, str, str, str]]:
 def fake_connection(
     fake: Any, sleep: Callable[[float], None] = lambda _: None, **options: Any
 ) -> Any:
-    """A `crmsync.http.Connection` to a `crmsync.testing.FakeMicrosoft` (plain http, loopback)."""
+    """A `crmsync.http.Connection` to a `crmsync.testing.FakeMicrosoft` (plain http, loopback).
+
+    Waits take no time: `sleep` records them, and the connection's clock
+    moves on by what was slept (on top of the real clock), so its pacing
+    sees the waits pass as a real `time.sleep` would make them.
+    """
     from crmsync.http import Connection
     from crmsync.testing import DATAVERSE_TOKEN, GRAPH_TOKEN
 
+    slept = [0.0]
+    lock = threading.Lock()
+
+    def waited(seconds: float) -> None:
+        with lock:
+            slept[0] += seconds
+        sleep(seconds)
+
+    options.setdefault("clock", lambda: time.monotonic() + slept[0])
     return Connection(
         graph_token=lambda: GRAPH_TOKEN,
         dataverse_url=fake.url,
         dataverse_token=lambda: DATAVERSE_TOKEN,
         graph_url=fake.graph_url,
-        sleep=sleep,
+        sleep=waited,
         allow_loopback_http=True,  # the fake serves plain http on 127.0.0.1
         **options,
     )

@@ -58,20 +58,25 @@ import contextvars
 import copy
 import datetime as dt
 import email.utils
+import functools
 import hashlib
 import ipaddress
 import json
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 from urllib.parse import quote
 
 import attrs
 import httpx
 
+from crmsync import _multipart
+from crmsync._pacing import Pace
 from crmsync.adapters import (
     DataverseRead,
     GraphRead,
@@ -125,6 +130,9 @@ _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 # so an id can never be a `..` path segment.
 _GRAPH_ID = re.compile(r"[A-Za-z0-9=_+/-]{1,2048}")
 _MESSAGE_LIMIT = 1000  # characters of a server's error message kept in an outcome
+# Bodies per Dataverse $batch: attachments are base64 in their rows, and one batch must
+# stay a request a proxy or the service takes (its bodies' JSON, roughly).
+_BATCH_BYTES = 16 * 1024 * 1024
 _GRAPH_PROPERTIES = (
     graph_adapter.CRMID_PROPERTY,
     graph_adapter.REGARDING_PROPERTY,
@@ -580,6 +588,26 @@ class Connection:
             this many days before and after the first round's start (Graph's
             `calendarView/delta` requires a window; events wholly outside it
             are read only by a full read of events).
+        graph_concurrency: Graph requests (single or `$batch`) in flight at
+            once; Outlook allows 4 concurrent requests per app and mailbox.
+        dataverse_concurrency: Dataverse requests (single or `$batch`) in
+            flight at once. Dataverse allows 52 concurrent requests per user
+            and web server, but also 1,200 s of combined execution time per
+            5 minutes: 4 requests busy all the time use exactly that, so 4
+            never passes it whatever the server's execution time.
+        dataverse_batch_size: Dataverse requests per `$batch` (at most 1,000,
+            the documented maximum; 1 sends every request alone).
+        graph_rate: (requests, seconds): no more requests start within any
+            window of that length (each request of a `$batch` counts).
+            Outlook allows 10,000 per 10 minutes per app and mailbox. None:
+            no pacing but `Retry-After`.
+        dataverse_rate: (requests, seconds) for Dataverse, where a `$batch`
+            counts once; the service allows 6,000 per 5 minutes per user
+            and web server. Also the spacing while the `x-ms-ratelimit-*`
+            headers say the allowance is nearly spent.
+        clock: seconds from a monotonic clock (`time.monotonic`), for the
+            pacing windows; tests and scaled benchmarks pass their own with
+            a matching `sleep`.
 
     Raises:
         SettingsError: a root that is not https (nor an allowed loopback
@@ -602,6 +630,12 @@ class Connection:
     max_response_bytes: int = 256 * 1024 * 1024
     max_delta_fetches: int = 200
     event_window_days: tuple[int, int] = (90, 365)
+    graph_concurrency: int = 4
+    dataverse_concurrency: int = 4
+    dataverse_batch_size: int = 1
+    graph_rate: tuple[int, float] | None = (10_000, 600.0)
+    dataverse_rate: tuple[int, float] | None = (6_000, 300.0)
+    clock: Callable[[], float] = time.monotonic
     _attachments: dict[tuple[Side, str], list[tuple[str, str, str, str]]] = attrs.field(
         factory=dict, init=False
     )
@@ -610,6 +644,8 @@ class Connection:
     _details: dict[str, _Detail] = attrs.field(factory=dict, init=False)
     _services: dict[str, str] = attrs.field(factory=dict, init=False)
     _skipped: set[str] = attrs.field(factory=set, init=False)
+    _paces: dict[str, Pace] = attrs.field(factory=dict, init=False)
+    _budget: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
     def __attrs_post_init__(self) -> None:
         problems = [
@@ -625,11 +661,33 @@ class Connection:
                 "max_pages",
                 "max_response_bytes",
                 "max_delta_fetches",
+                "graph_concurrency",
+                "dataverse_concurrency",
             )
             if not getattr(self, name) > 0
         ]
+        if not 1 <= self.batch_size <= 20:
+            problems.append(Problem(("batch_size",), "Graph takes 1 to 20 requests per $batch"))
+        if not 1 <= self.dataverse_batch_size <= 1000:
+            problems.append(
+                Problem(("dataverse_batch_size",), "Dataverse takes 1 to 1000 requests per $batch")
+            )
+        for name in ("graph_rate", "dataverse_rate"):
+            rate = getattr(self, name)
+            if rate is not None and not (rate[0] >= 1 and rate[1] > 0):
+                problems.append(Problem((name,), "must be (requests >= 1, seconds > 0) or None"))
         if problems:
             raise SettingsError(problems, root="Connection")
+        self._new_paces()
+
+    def _new_paces(self) -> None:
+        """Fresh pacing for each service: every read and `execute` call starts with its own."""
+        self._paces = {
+            "graph": Pace(self.graph_concurrency, self.clock, self.sleep, self.graph_rate),
+            "dataverse": Pace(
+                self.dataverse_concurrency, self.clock, self.sleep, self.dataverse_rate
+            ),
+        }
 
     def _unsafe_root(self, root: str) -> str:
         """Why a service root may not be sent credentials, or ''."""
@@ -689,10 +747,19 @@ class Connection:
     def _exchange(
         self, service: str, method: str, target: str, body: Any, headers: Mapping[str, str] | None
     ) -> httpx.Response:
-        """One HTTP exchange, its answer read whole up to `max_response_bytes`."""
-        request = self.client.build_request(
-            method, target, json=body, headers=self._headers(service, headers)
-        )
+        """One HTTP exchange, its answer read whole up to `max_response_bytes`.
+
+        A `bytes` body is sent as it is (a Dataverse `$batch`, its Content-Type in
+        `headers`); anything else as JSON.
+        """
+        if isinstance(body, bytes):
+            request = self.client.build_request(
+                method, target, content=body, headers=self._headers(service, headers)
+            )
+        else:
+            request = self.client.build_request(
+                method, target, json=body, headers=self._headers(service, headers)
+            )
         # Never a redirect: it could carry the request (and its token) elsewhere.
         started = time.monotonic()
         sending = _SENDING.set(True)
@@ -728,20 +795,27 @@ class Connection:
             response.status_code, headers=plain, content=b"".join(chunks), request=request
         )
 
-    def _wait(self, seconds: float, why: str) -> None:
+    def _wait(self, service: str, seconds: float, why: str) -> None:
         """Waits before a retry, within `max_wait` and what is left of `wait_budget`.
+
+        The whole service pauses: no other request to it starts before the
+        wait ends. Waits that overlap count once against the budget.
 
         Raises:
             _Failed: the wait is longer than either allows; the request is not retried.
         """
         if not seconds <= self.max_wait:  # also NaN and inf
             raise _Failed(f"{why}; the service asks to wait {seconds:.0f} s, over max_wait")
-        if self._waited + seconds > self.wait_budget:
-            raise _Failed(
-                f"{why}; waiting {seconds:.0f} s more would pass wait_budget="
-                f"{self.wait_budget:g} s ({self._waited:.0f} s waited)"
-            )
-        self._waited += seconds
+        pace = self._paces[service]
+        with self._budget:
+            extension = pace.extension(seconds)
+            if self._waited + extension > self.wait_budget:
+                raise _Failed(
+                    f"{why}; waiting {seconds:.0f} s more would pass wait_budget="
+                    f"{self.wait_budget:g} s ({self._waited:.0f} s waited)"
+                )
+            self._waited += extension
+            pace.pause(seconds)
         self.sleep(seconds)
 
     def _send(
@@ -751,8 +825,14 @@ class Connection:
         url: str,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        weight: int = 1,
+        resumed: bool = False,
     ) -> httpx.Response:
         """One request, retried on 429 and 503 (a GET also on transport errors and 5xx).
+
+        Paced: it takes one of the service's slots while in flight and
+        counts `weight` operations in the service's rate window; `resumed`:
+        the caller has just waited out a `Retry-After` itself.
 
         Returns:
             The last response.
@@ -766,20 +846,27 @@ class Connection:
         target = self._target(service, url)
         retried = _GET_RETRY_STATUSES if method == "GET" else _RETRY_STATUSES
         attempt = 0
+        pace = self._paces[service]
         while True:
+            pace.enter(weight, own_pause=resumed or attempt > 0)
             try:
-                response = self._exchange(service, method, target, body, headers)
+                try:
+                    response = self._exchange(service, method, target, body, headers)
+                finally:
+                    pace.leave()
             except httpx.TransportError as exc:
                 # Only a GET is safe to send again when the answer was lost: a write
                 # may have been carried out.
                 if method != "GET" or attempt >= self.max_retries:
                     raise
-                self._wait(_delay({}, attempt), f"{method} {target}: {exc!r}")
+                self._wait(service, _delay({}, attempt), f"{method} {target}: {exc!r}")
             else:
+                if service == "dataverse":
+                    pace.observe(response.headers.items())
                 if response.status_code not in retried or attempt >= self.max_retries:
                     return response
                 try:
-                    self._wait(_delay(response, attempt), _error(response))
+                    self._wait(service, _delay(response, attempt), _error(response))
                 except _Failed as exc:
                     raise _Failed(str(exc), response) from None
             attempt += 1
@@ -934,6 +1021,7 @@ class Connection:
                 documented shape (a partial read would look like deletes).
         """
         self._waited = 0.0
+        self._new_paces()
         props = " or ".join(f"id eq '{p}'" for p in _GRAPH_PROPERTIES)
         extended = f"singleValueExtendedProperties($filter={props})"
         previous = baseline.outlook if baseline is not None else None
@@ -1084,6 +1172,7 @@ class Connection:
                 documented shape.
         """
         self._waited = 0.0
+        self._new_paces()
         parties = "appointment_activity_parties($select=participationtypemask,addressused)"
         tracking = {"Prefer": "odata.track-changes"}
         links: dict[str, str] = {}
@@ -1294,6 +1383,7 @@ class Connection:
         self._details.clear()
         self._skipped.clear()
         self._waited = 0.0
+        self._new_paces()
         self._refused.clear()
         by_op = requests_by_op(
             plan,
@@ -1378,15 +1468,112 @@ class Connection:
                 continue
             prepared.append((request, url, body))
         graph = [p for p in prepared if p[0].service == "graph"]
+        jobs: dict[str, list[tuple[Callable[[], None], list[Request]]]] = {
+            "graph": [],
+            "dataverse": [],
+        }
         for start in range(0, len(graph), self.batch_size):
             chunk = graph[start : start + self.batch_size]
             if len(chunk) == 1:
-                self._one(*chunk[0], responses, failures)
+                job = functools.partial(self._one, *chunk[0], responses, failures)
             else:
-                self._batch(chunk, responses, failures)
-        for request, url, body in prepared:
-            if request.service == "dataverse":
-                self._one(request, url, body, responses, failures)
+                job = functools.partial(self._batch, chunk, responses, failures)
+            jobs["graph"].append((job, [r for r, _, _ in chunk]))
+        dataverse = [p for p in prepared if p[0].service == "dataverse"]
+        for batch in self._dataverse_batches(dataverse):
+            if len(batch) == 1 and len(batch[0]) == 1:
+                job = functools.partial(self._one, *batch[0][0], responses, failures)
+            else:
+                job = functools.partial(self._dataverse_batch, batch, responses, failures)
+            jobs["dataverse"].append((job, [r for unit in batch for r, _, _ in unit]))
+        self._dispatch(jobs, responses, failures)
+
+    def _dispatch(
+        self,
+        jobs: Mapping[str, Sequence[tuple[Callable[[], None], list[Request]]]],
+        responses: dict[str, Any],
+        failures: dict[str, str],
+    ) -> None:
+        """Runs each service's jobs, at most its concurrency at once, both services together.
+
+        With a concurrency of 1 for both, everything runs in this thread, Graph
+        first, as a sequential executor would. A job that raises fails the
+        requests it had not settled (execute always returns).
+        """
+
+        def guarded(job: Callable[[], None], requests: list[Request]) -> None:
+            try:
+                job()
+            except Exception as exc:  # execute returns, whatever was answered
+                for request in requests:
+                    if request.id not in responses and request.id not in failures:
+                        failures[request.id] = (
+                            f"{request.method} {request.url}: crmsync could not use the "
+                            f"answer ({type(exc).__name__})"
+                        )
+
+        if self.graph_concurrency == 1 and self.dataverse_concurrency == 1:
+            for service in ("graph", "dataverse"):
+                for job, requests in jobs[service]:
+                    guarded(job, requests)
+            return
+        pools = {
+            "graph": ThreadPoolExecutor(self.graph_concurrency, "crmsync-graph"),
+            "dataverse": ThreadPoolExecutor(self.dataverse_concurrency, "crmsync-dataverse"),
+        }
+        try:
+            futures = [
+                pools[service].submit(contextvars.copy_context().run, guarded, job, requests)
+                for service in ("graph", "dataverse")
+                for job, requests in jobs[service]
+            ]
+            for future in futures:
+                future.result()
+        finally:
+            for pool in pools.values():
+                pool.shutdown(wait=True)
+
+    def _dataverse_batches(
+        self, prepared: Sequence[tuple[Request, str, Any]]
+    ) -> list[list[list[tuple[Request, str, Any]]]]:
+        """Dataverse requests ready together, in `$batch`es of change sets and lone requests.
+
+        An op's requests that are ready together form one change set (all or
+        none of them take effect), unless one is a `DELETE` (a 404 is done,
+        and must not undo the rest) or a create that may be read back (its
+        412 is done too). A `$batch` holds at most `dataverse_batch_size`
+        requests and about `_BATCH_BYTES` of bodies.
+        """
+        units: list[list[tuple[Request, str, Any]]] = []
+        by_op: dict[OpRef | None, list[tuple[Request, str, Any]]] = {}
+        for item in prepared:
+            by_op.setdefault(item[0].op, []).append(item)
+        for op, items in by_op.items():
+            atomic = (
+                op is not None
+                and len(items) > 1
+                and self.dataverse_batch_size > 1
+                and all(r.method != "DELETE" and not r.read_back for r, _, _ in items)
+            )
+            if atomic and len(items) <= self.dataverse_batch_size:
+                units.append(list(items))
+            else:
+                units.extend([item] for item in items)
+        batches: list[list[list[tuple[Request, str, Any]]]] = []
+        count = size = 0
+        for unit in units:
+            weight = sum(len(json.dumps(body)) for _, _, body in unit if body is not None)
+            if batches and (
+                count + len(unit) > self.dataverse_batch_size or size + weight > _BATCH_BYTES
+            ):
+                batches.append([])
+                count = size = 0
+            if not batches:
+                batches.append([])
+            batches[-1].append(unit)
+            count += len(unit)
+            size += weight
+        return batches
 
     def _upload(
         self,
@@ -1481,14 +1668,6 @@ class Connection:
         )
         try:
             response = self._send(request.service, request.method, url, body, headers)
-            if request.read_back and _read_back(request, response):
-                # Created by an earlier attempt, or answered without the row: read it.
-                sent = _Detail(
-                    service=request.service,
-                    method="GET",
-                    url=self._full(request.service, request.read_back),
-                )
-                response = self._send(request.service, "GET", request.read_back)
         except _Failed as exc:  # a refused URL or wait, an answer over the size limit
             answered = exc.response
             detail = sent if answered is None else _answered(request.service, answered)
@@ -1499,6 +1678,37 @@ class Connection:
             self._details[request.id] = attrs.evolve(sent, message=f"{type(exc).__name__}: {exc}")
             failures[request.id] = _describe(self._details[request.id])
             return
+        self._settle(request, response, responses, failures)
+
+    def _settle(
+        self,
+        request: Request,
+        response: httpx.Response,
+        responses: dict[str, Any],
+        failures: dict[str, str],
+    ) -> None:
+        """Records a request's answer (alone or from a `$batch`): done, read back, or failed."""
+        if request.read_back and _read_back(request, response):
+            # Created by an earlier attempt, or answered without the row: read it.
+            sent = _Detail(
+                service=request.service,
+                method="GET",
+                url=self._full(request.service, request.read_back),
+            )
+            try:
+                response = self._send(request.service, "GET", request.read_back)
+            except _Failed as exc:
+                answered = exc.response
+                detail = sent if answered is None else _answered(request.service, answered)
+                self._details[request.id] = attrs.evolve(detail, message=str(exc))
+                failures[request.id] = str(exc)
+                return
+            except httpx.HTTPError as exc:
+                self._details[request.id] = attrs.evolve(
+                    sent, message=f"{type(exc).__name__}: {exc}"
+                )
+                failures[request.id] = _describe(self._details[request.id])
+                return
         self._details[request.id] = _answered(request.service, response)
         if response.is_success or (request.method == "DELETE" and response.status_code == 404):
             responses[request.id] = _json(response)
@@ -1506,6 +1716,141 @@ class Connection:
             if response.status_code == 412:
                 self._refused.add(request.id)
             failures[request.id] = _describe(self._details[request.id])
+
+    def _dataverse_batch(
+        self,
+        batch: Sequence[Sequence[tuple[Request, str, Any]]],
+        responses: dict[str, Any],
+        failures: dict[str, str],
+    ) -> None:
+        """One Dataverse multipart `$batch`; what is throttled inside it goes again, alone.
+
+        Sent with `Prefer: odata.continue-on-error`, so one failure does not
+        stop the rest. The answer must be `200` and `multipart/mixed` with one
+        part per lone request and per change set, in order, a change set's
+        parts named by their `Content-ID` (or one failure for the whole set,
+        which Dataverse rolled back); anything else fails every request of
+        the batch, none counted done.
+        """
+        todo = [list(unit) for unit in batch]
+        attempts = 0
+        url = f"{API_ROOT}/$batch"
+
+        def fail(unit: Sequence[tuple[Request, str, Any]], why: str, status: int | None) -> None:
+            for request, part_url, _body in unit:
+                detail = _Detail(
+                    service="dataverse",
+                    method=request.method,
+                    url=self._full("dataverse", part_url),
+                    status=status,
+                    message=why,
+                )
+                self._details[request.id] = detail
+                failures[request.id] = _describe(detail)
+
+        while todo:
+            try:
+                parts = [
+                    [
+                        _multipart.Part(r.method, self._part_path(u), b, dict(r.headers))
+                        for r, u, b in unit
+                    ]
+                    for unit in todo
+                ]
+                content_type, data = _multipart.batch_body(parts)
+                response = self._send(
+                    "dataverse",
+                    "POST",
+                    url,
+                    data,
+                    {"Content-Type": content_type, "Prefer": "odata.continue-on-error"},
+                    resumed=attempts > 0,
+                )
+            except (_Failed, httpx.HTTPError) as exc:
+                status = (
+                    exc.response.status_code if isinstance(exc, _Failed) and exc.response else None
+                )
+                for unit in todo:
+                    fail(unit, f"POST {url}: {type(exc).__name__}: {exc}", status)
+                return
+            try:
+                if response.status_code != 200:
+                    raise _multipart.AnswerError("")
+                answers = _multipart.parse_answer(
+                    response.headers.get("Content-Type", ""), response.content
+                )
+            except _multipart.AnswerError as exc:
+                refused = _answered("dataverse", response)
+                why = f"the $batch answer could not be read: {exc}" if str(exc) else ""
+                text = why or f"the $batch was refused: {refused.message}".rstrip(": ")
+                for unit in todo:
+                    fail(unit, text, refused.status if not why else None)
+                return
+            if len(answers) != len(todo):
+                for unit in todo:
+                    fail(unit, f"the $batch answered {len(answers)} parts for {len(todo)}", None)
+                return
+            retry: list[list[tuple[Request, str, Any]]] = []
+            wait = 0.0
+            for unit, answer in zip(todo, answers, strict=True):
+                matched = self._matched(unit, answer)
+                if isinstance(matched, str):
+                    fail(unit, matched, None)
+                    continue
+                statuses = [a.status for a in matched]
+                if any(s in _RETRY_STATUSES for s in statuses) and attempts < self.max_retries:
+                    retry.append(unit)
+                    for a in matched:
+                        wait = max(wait, _delay(dict(a.headers), attempts))
+                    continue
+                for (request, part_url, _body), part in zip(unit, matched, strict=True):
+                    sent = httpx.Request(request.method, self._full("dataverse", part_url))
+                    self._settle(
+                        request,
+                        httpx.Response(
+                            part.status, headers=list(part.headers), content=part.body, request=sent
+                        ),
+                        responses,
+                        failures,
+                    )
+            if retry:
+                try:
+                    self._wait("dataverse", wait, "throttled inside a $batch")
+                except _Failed as exc:
+                    for unit in retry:
+                        fail(unit, str(exc), 429)
+                    return
+                attempts += 1
+            todo = retry
+
+    @staticmethod
+    def _matched(
+        unit: Sequence[tuple[Request, str, Any]], answer: _multipart.Answered | list[Any]
+    ) -> list[_multipart.Answered] | str:
+        """The answer of each request of a unit, in its order, or why there is none to trust.
+
+        A lone request is answered by one part. A change set by one part per
+        request, matched by `Content-ID`, or, when the set failed and was
+        rolled back, by one failure that is every request's answer.
+        """
+        if len(unit) == 1:
+            if isinstance(answer, list):
+                return "a lone request answered as a change set"
+            return [answer]
+        parts = answer if isinstance(answer, list) else [answer]
+        if len(parts) == 1 and parts[0].status >= 400:
+            return [parts[0]] * len(unit)  # the set failed: none of it took effect
+        by_id = {p.content_id: p for p in parts}
+        wanted = [str(n) for n in range(1, len(unit) + 1)]
+        if len(parts) != len(unit) or sorted(by_id) != sorted(wanted):
+            return f"the change set of {len(unit)} was answered by {len(parts)} parts"
+        return [by_id[n] for n in wanted]
+
+    def _part_path(self, url: str) -> str:
+        """A request's path for a `$batch` part, refused (`_Failed`) off the service's origin."""
+        target = self._target("dataverse", url)
+        parsed = httpx.URL(target)
+        return parsed.raw_path.decode("ascii")
 
     def _batch(
         self,
@@ -1554,7 +1899,14 @@ class Connection:
                     entry["headers"] = dict(request.headers)
                 entries.append(entry)
             try:
-                response = self._send("graph", "POST", "/$batch", {"requests": entries})
+                response = self._send(
+                    "graph",
+                    "POST",
+                    "/$batch",
+                    {"requests": entries},
+                    weight=len(entries),
+                    resumed=attempts > 0,
+                )
             except (_Failed, httpx.HTTPError) as exc:
                 status = (
                     exc.response.status_code if isinstance(exc, _Failed) and exc.response else None
@@ -1607,7 +1959,7 @@ class Connection:
                     failures[request.id] = _describe(detail)
             if retry:
                 try:
-                    self._wait(wait, "not retried")
+                    self._wait("graph", wait, "not retried")
                 except _Failed as exc:
                     for request, _url, _body in retry.values():
                         failures[request.id] = f"{_describe(self._details[request.id])}; {exc}"

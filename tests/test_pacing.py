@@ -1,0 +1,154 @@
+"""`crmsync._pacing.Pace`: slots in flight, one pause for the pool, the rate window, the headers."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from crmsync._pacing import Pace, remaining_seconds
+
+
+class Clock:
+    """Virtual time: `sleep` records the wait and moves the clock on by it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(round(seconds, 6))
+            self.now += seconds
+
+
+def test_the_rate_window_holds_back_the_request_that_would_pass_it_until_the_oldest_leave() -> None:
+    clock = Clock()
+    pace = Pace(4, clock, clock.sleep, rate=(10, 60.0))
+    for weight in (4, 4):
+        pace.enter(weight)
+        pace.leave()
+    assert clock.sleeps == []  # 8 of 10 in the window
+    pace.enter(4)  # 12 > 10: waits until the first 4 leave the window
+    pace.leave()
+    assert clock.sleeps == [60.0]
+    pace.enter(2)  # 4 + 4 + 2 = 10 in the window that ends now: fits
+    pace.leave()
+    assert clock.sleeps == [60.0]
+
+
+def test_without_a_rate_nothing_waits() -> None:
+    clock = Clock()
+    pace = Pace(2, clock, clock.sleep)
+    for _ in range(50):
+        pace.enter(20)
+        pace.leave()
+    assert clock.sleeps == []
+
+
+def test_a_pause_holds_every_other_request_but_not_the_one_that_waited_it_out() -> None:
+    clock = Clock()
+    pace = Pace(4, clock, clock.sleep)
+    pace.pause(7.0)
+    pace.enter(own_pause=True)  # the throttled request slept its Retry-After itself
+    pace.leave()
+    assert clock.sleeps == []
+    pace.enter()  # another request waits for the pause to end
+    pace.leave()
+    assert clock.sleeps == [7.0]
+    assert pace.extension(3.0) == 3.0  # the pause is over: a new one extends it fully
+
+
+def test_overlapping_pauses_extend_by_the_difference_only() -> None:
+    clock = Clock()
+    pace = Pace(4, clock, clock.sleep)
+    pace.pause(10.0)
+    assert pace.extension(4.0) == 0.0
+    assert pace.extension(12.0) == 2.0
+
+
+def test_no_more_requests_are_in_flight_than_the_concurrency() -> None:
+    pace = Pace(3, time.monotonic, time.sleep)
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    def request() -> None:
+        pace.enter()
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.02)
+        with lock:
+            in_flight[0] -= 1
+        pace.leave()
+
+    threads = [threading.Thread(target=request) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak[0] == 3 == pace.peak
+
+
+def test_dataverse_headers_narrow_the_pool_to_one_spaced_request_and_plenty_restores_it() -> None:
+    clock = Clock()
+    pace = Pace(4, clock, clock.sleep, rate=(6000, 300.0))
+    pace.observe([("x-ms-ratelimit-burst-remaining-xrm-requests", "5")])  # < 2 x 4
+    assert pace.narrowed == 1
+    pace.enter()
+    pace.leave()
+    pace.enter()  # spaced at the documented rate: 300 s / 6000
+    pace.leave()
+    assert clock.sleeps == [0.05]
+    # One at a time: a second request waits for the first to leave.
+    pace.enter()
+    entered = threading.Event()
+    second = threading.Thread(target=lambda: (pace.enter(), entered.set(), pace.leave()))
+    second.start()
+    assert not entered.wait(0.1)
+    pace.leave()
+    second.join(5)
+    assert entered.is_set()
+    pace.observe([("X-MS-RateLimit-Burst-Remaining-XRM-Requests", "5000")])
+    clock.sleeps.clear()
+    pace.enter()
+    pace.enter()  # two in flight again, and no spacing
+    pace.leave()
+    pace.leave()
+    assert clock.sleeps == []
+
+
+def test_little_execution_time_left_narrows_the_pool_too() -> None:
+    clock = Clock()
+    pace = Pace(4, clock, clock.sleep, rate=(6000, 300.0))
+    pace.observe([("x-ms-ratelimit-time-remaining-xrm-requests", "00:03:00")])  # < 4 min
+    assert pace.narrowed == 1
+    pace.observe([("x-ms-ratelimit-time-remaining-xrm-requests", "00:19:00")])
+    pace.observe([("x-ms-ratelimit-time-remaining-xrm-requests", "00:02:00")])
+    assert pace.narrowed == 2
+    pace.observe([("x-ms-ratelimit-burst-remaining-xrm-requests", "junk")])
+    assert pace.narrowed == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("00:19:58.5", 1198.5),
+        ("1.02:00:00", 93600.0),
+        ("1200", 1200.0),
+        ("17.25", 17.25),
+        ("", None),
+        ("soon", None),
+        ("-5", None),
+        ("inf", None),
+        ("nan", None),
+    ],
+)
+def test_the_time_remaining_header_reads_as_a_timespan_or_seconds(
+    value: str, seconds: float | None
+) -> None:
+    assert remaining_seconds(value) == seconds
