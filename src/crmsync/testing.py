@@ -52,6 +52,42 @@ its answer (`lost`; a write inside a `$batch`, or the `$batch` itself, loses
 the whole batch's answer: `lost_in_batch`), as a connection dropped after
 the service carried the request out would. `remove()` is a user's delete.
 
+The Dataverse multipart `$batch` (`POST {url}/api/data/v9.2/$batch`) is served
+as "Execute batch operations using the Web API" and OData 4.0 §11.7 document
+it: `multipart/mixed` parts holding whole requests (relative or absolute
+URLs; CRLF lines, LF taken too), change sets whose parts carry a
+`Content-ID`, at most 1000 requests (more: 400), no batch inside a batch, no
+`GET` in a change set (400). The requests run in order through the same code
+as requests sent alone. A change set is atomic: when one of its requests
+fails, every write it made is undone (rows, etags, change tracking) and that
+failure is the change set's one response. `$1` in a URL or a body names the
+URI an earlier request of the change set created; a Content-ID not declared
+before is 400. Without `Prefer: odata.continue-on-error` the batch stops at
+the first failure and answers with its status and that response alone; with
+it, 200 and every response. The answer is `multipart/mixed; boundary=
+batchresponse_<guid>`, change sets nested in `changesetresponse_<guid>`, each
+part `HTTP/1.1 <status> <reason>` with `OData-Version`, `Location` and
+`OData-EntityId` for what it made, as in the documentation's examples.
+Faults reach the requests inside as inside a Graph `$batch` (a throttled
+request gets its 429 as its own response; one in a change set fails the
+change set); `rewrite_dataverse_batch` changes the answer's bytes before they
+are sent (truncated multipart, missing or doubled parts, bad status lines).
+
+Time and Microsoft's limits, opt-in: `latency` seconds are added to every
+HTTP answer and `execution` seconds per operation carried out (each request
+of a `$batch`), slept outside the lock so concurrent requests overlap.
+`limits=Limits()` enforces the documented service protection limits: Graph's
+Outlook limits per mailbox (10,000 operations in 10 minutes, counted one by
+one inside a `$batch`; 4 requests in flight) and Dataverse's per user (6,000
+HTTP requests, a `$batch` being one, and 1,200 s of execution in a 5-minute
+sliding window; 52 in flight), answered with 429, `Retry-After` and the
+documented codes (`ApplicationThrottled`; `0x80072322`, `0x80072321`,
+`0x80072326`); every Dataverse answer then carries
+`x-ms-ratelimit-burst-remaining-xrm-requests` and
+`x-ms-ratelimit-time-remaining-xrm-requests`. `Limits(scale=...)` runs the
+windows faster for a benchmark. `stats` counts, per service, HTTP requests,
+operations, 429s from the limits and 429s injected, and the peak concurrency.
+
 Delta rounds, as Graph's delta query and Dataverse change tracking document
 them: `GET /me/contacts/delta` (or `/me/contactFolders/{id}/contacts/delta`),
 `/me/calendarView/delta?startDateTime=...&endDateTime=...` (the window is
@@ -72,11 +108,12 @@ read as it was when its first page was asked for; an unknown token is 410.
 
 What it does not cover: Graph and Dataverse beyond those collections (mail,
 other calendars, shared mailboxes, `$select` and `$filter` beyond one
-`column eq 'value'`, which it ignores or answers from the whole row), the
-Dataverse multipart `$batch`, OAuth (any request with the right bearer token
-is the user), server-side validation of field values, time passing
-(`Retry-After` is only a header; upload sessions and delta tokens never
-expire), and Microsoft's exact error messages. A calendar view's delta
+`column eq 'value'`, which it ignores or answers from the whole row), binary
+bodies inside a Dataverse `$batch` (its parts are read as UTF-8 JSON), OAuth
+(any request with the right bearer token is the user), server-side
+validation of field values, time passing beyond the opt-in `limits` (an
+injected `Retry-After` is only a header; upload sessions and delta tokens
+never expire), and Microsoft's exact error messages. A calendar view's delta
 lists events (series masters included) whose start and end, read as UTC
 whatever their `timeZone`, overlap the window; it neither expands a series
 into occurrences nor reports an event that moved out of the window.
@@ -87,13 +124,18 @@ Use `FakeMicrosoft` as a fake of the protocol, not of a tenant's data rules.
 from __future__ import annotations
 
 import base64
+import collections
 import copy
+import dataclasses
 import datetime as dt
+import http
 import json
+import math
 import random
 import re
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -111,8 +153,10 @@ __all__ = [
     "RESET",
     "Answer",
     "FakeMicrosoft",
+    "Limits",
     "NotRunning",
     "SeedRefused",
+    "ServiceStats",
     "organizer_party",
 ]
 
@@ -170,6 +214,9 @@ _ADD_RECURRENCE = re.compile(r"^/appointments\(([^)]*)\)/Microsoft\.Dynamics\.CR
 _BIND = re.compile(r"^objectid_(\w+)@odata\.bind$")
 _ROW = re.compile(r"^/(\w+)\(([^)]*)\)$")
 _EQ = re.compile(r"^\s*(\w+) eq '?([^']*)'?\s*$")
+_BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
+_REFERENCE = re.compile(r"^\$(\w+)(?=/|$)")  # `$1`, `$1/lastname`: a Content-ID reference
+_BATCH_MAX = 1000  # "Batch requests can contain up to 1000 individual requests"
 OWNER = "6b2a1c3d-0000-4000-8000-00000000aaaa"  # the systemuser Dataverse makes the owner
 """The `_ownerid_value` the fake Dataverse sets on every row it creates."""
 LOST = 0  # the status `handle` answers for a response to drop
@@ -187,6 +234,68 @@ class SeedRefused(CrmsyncError, ValueError):
 
 class NotRunning(CrmsyncError, RuntimeError):
     """The server is not running: use `FakeMicrosoft` as a context manager."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
+class Limits:
+    """Microsoft's documented service protection limits, for `FakeMicrosoft(limits=...)`.
+
+    The defaults are the documented ones. Graph's are the Outlook service's,
+    per app per mailbox (the fake has one mailbox): 10,000 API requests in a
+    10-minute period and 4 concurrent requests ("Microsoft Graph
+    service-specific throttling limits", Outlook service limits); each request
+    of a JSON `$batch` is evaluated individually ("Combine multiple requests in
+    one HTTP call using JSON batching"). Dataverse's are per user per web
+    server: 6,000 requests and 20 minutes (1,200 s) of combined execution time
+    in a 5-minute (300 s) sliding window, and 52 concurrent requests ("Service
+    protection API limits"); a `$batch` is one request there ("A batch ... will
+    avoid the number of requests limit") whose operations all add execution time.
+
+    Attributes:
+        graph_requests: Graph operations allowed in `graph_window`.
+        graph_window: Graph's sliding window, in seconds.
+        graph_concurrency: Graph HTTP requests in flight at once (MailboxConcurrency).
+        dataverse_requests: Dataverse HTTP requests allowed in `dataverse_window`.
+        dataverse_window: Dataverse's sliding window, in seconds.
+        dataverse_execution: seconds of combined execution allowed in `dataverse_window`.
+        dataverse_concurrency: Dataverse HTTP requests in flight at once.
+        scale: multiplies every window and the execution budget, so a benchmark
+            runs Microsoft's limits faster (0.01: a 6 s Graph window, a 3 s
+            Dataverse window holding 12 s of execution). `latency` and
+            `execution` are slept as given and charged as they are against the
+            scaled budget. `Retry-After` and the Dataverse headers stay in
+            Microsoft's unscaled seconds, the wait the real service would ask:
+            a scaled client multiplies its sleep by `scale`.
+    """
+
+    graph_requests: int = 10_000
+    graph_window: float = 600.0
+    graph_concurrency: int = 4
+    dataverse_requests: int = 6_000
+    dataverse_window: float = 300.0
+    dataverse_execution: float = 1200.0
+    dataverse_concurrency: int = 52
+    scale: float = 1.0
+
+
+@dataclasses.dataclass(slots=True)
+class ServiceStats:
+    """What one service of `FakeMicrosoft` saw (`FakeMicrosoft.stats["graph"]`, `["dataverse"]`).
+
+    Attributes:
+        requests: HTTP requests received (a `$batch` is one).
+        operations: operations received: each request on its own, and each
+            request inside a `$batch` (the `$batch` itself is none).
+        limited: 429s answered because a `Limits` limit was reached.
+        injected: 429s answered by `throttle()`, `answer()` or `chaos`.
+        peak_concurrency: the most HTTP requests in flight at once.
+    """
+
+    requests: int = 0
+    operations: int = 0
+    limited: int = 0
+    injected: int = 0
+    peak_concurrency: int = 0
 
 
 class _Rule:
@@ -213,12 +322,20 @@ class FakeMicrosoft:
     "events" and "tasks" to items by id, `attachments` maps an event id to
     its attachments by id, `dataverse` maps a table to rows by primary key.
     `log` holds (method, path) of every request, each request of a
-    `$batch` too; `authorizations` every Authorization header received.
+    `$batch` too; `authorizations` every Authorization header received;
+    `stats` maps "graph" and "dataverse" to their `ServiceStats`.
 
     Args:
         page_size: items per page of a collection; the rest follow by
             `@odata.nextLink`. A small size makes every read page.
         todo_list: the id of the user's default To Do list.
+        latency: seconds added to every HTTP answer (a `$batch` once).
+        execution: seconds of execution per operation carried out (each
+            request of a `$batch` adds it; they run one after another).
+        limits: Microsoft's service protection limits to enforce; None (the
+            default) enforces none and sends no `x-ms-ratelimit-*` header.
+        clock: the monotonic clock the limits' windows read (a test may
+            pass its own); `latency` and `execution` are slept in real time.
 
     Example:
         ```py
@@ -228,8 +345,27 @@ class FakeMicrosoft:
         ```
     """
 
-    def __init__(self, *, page_size: int = 50, todo_list: str = "AQMkTasks") -> None:
+    def __init__(
+        self,
+        *,
+        page_size: int = 50,
+        todo_list: str = "AQMkTasks",
+        latency: float = 0.0,
+        execution: float = 0.0,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.page_size = page_size
+        self.latency = latency
+        self.execution = execution
+        self.limits = limits
+        self.stats = {"graph": ServiceStats(), "dataverse": ServiceStats()}
+        self._clock = clock
+        self._in_flight = {"graph": 0, "dataverse": 0}
+        self._graph_operations: collections.deque[float] = collections.deque()
+        self._dataverse_requests: collections.deque[float] = collections.deque()
+        self._executions: collections.deque[tuple[float, float]] = collections.deque()
+        self._local = threading.local()  # per request: the operations it carried out
         self.representation = True  # False: ignore `Prefer: return=representation` (204 only)
         self.todo_list = todo_list
         self.graph: dict[str, dict[str, dict[str, Any]]] = {
@@ -242,6 +378,7 @@ class FakeMicrosoft:
         self.log: list[tuple[str, str]] = []  # (method, path) of every request, batched too
         self.authorizations: list[str] = []  # the Authorization header of every HTTP request
         self.rewrite_batch: Callable[[list[dict[str, Any]]], Any] | None = None
+        self.rewrite_dataverse_batch: Callable[[bytes], bytes] | None = None
         self.chaos: random.Random | None = None  # set with a seeded Random to inject faults
         self.chaos_rate = 0.1
         self.chaos_lose = False  # True: chaos also commits writes and loses their answer
@@ -266,9 +403,10 @@ class FakeMicrosoft:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                octets = self.headers.get("Content-Type", "").startswith("application/octet")
+                kind = self.headers.get("Content-Type", "")
+                octets = kind.startswith(("application/octet", "multipart/"))  # a $batch: bytes
                 body = raw if octets else json.loads(raw) if raw else None
-                status, headers, payload = fake.handle(
+                status, headers, payload = fake._exchange(
                     self.command, self.path, dict(self.headers.items()), body
                 )
                 if payload is RESET:  # the client sees the connection closed, no answer
@@ -523,6 +661,28 @@ class FakeMicrosoft:
                 return rule
         return None
 
+    def _exchange(self, method: str, target: str, headers: dict[str, str], body: Any) -> Answer:
+        """`handle` for one HTTP request, which stays in flight until its pauses have passed.
+
+        `latency` and `execution` are slept outside the lock, so requests overlap.
+        """
+        service = _service(unquote(urlsplit(target).path))
+        if service is not None:
+            with self._lock:
+                self._in_flight[service] += 1
+                stats = self.stats[service]
+                stats.peak_concurrency = max(stats.peak_concurrency, self._in_flight[service])
+        try:
+            answer = self.handle(method, target, headers, body)
+            pause = self.latency + self.execution * self._local.executed
+            if pause > 0:
+                time.sleep(pause)
+            return answer
+        finally:
+            if service is not None:
+                with self._lock:
+                    self._in_flight[service] -= 1
+
     def handle(self, method: str, target: str, headers: dict[str, str], body: Any) -> Answer:
         """Answers one HTTP request: (status, headers, JSON body or None).
 
@@ -543,20 +703,147 @@ class FakeMicrosoft:
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         lowered = {k.lower(): v for k, v in headers.items()}
         with self._lock:
-            self.log.append((method, path))
-            self.authorizations.append(lowered.get("authorization", ""))
-            rule = self._ruled(method, path, top=True)
-            if rule is not None and not rule.commit:
-                return rule.answer
-            batch = path == "/v1.0/$batch"
-            fault = self._fault(top=True, write=method != "GET", batch=batch)
-            if fault is not None and fault is not _COMMIT_THEN_LOSE:
-                return cast(Answer, fault)
-            lost = self._lost(method, path) or fault is _COMMIT_THEN_LOSE
-            answer = self._serve(method, path, query, lowered, body)
-            if lost or answer[0] == LOST:
-                return LOST, {}, None
-            return rule.answer if rule is not None else answer
+            self._local.executed = 0
+            service = _service(path)
+            answer = self._handle(method, path, query, lowered, body, service)
+            if service == "dataverse" and self.limits is not None:
+                if self._local.executed:
+                    self._executions.append((self._clock(), self._local.executed * self.execution))
+                answer = (answer[0], {**answer[1], **self._ratelimit_headers()}, answer[2])
+            return answer
+
+    def _handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        lowered: dict[str, str],
+        body: Any,
+        service: str | None,
+    ) -> Answer:
+        self.log.append((method, path))
+        self.authorizations.append(lowered.get("authorization", ""))
+        batch = path in ("/v1.0/$batch", f"{API}/$batch")
+        if service is not None:
+            self.stats[service].requests += 1
+            if not batch:
+                self.stats[service].operations += 1
+        rule = self._ruled(method, path, top=True)
+        if rule is not None and not rule.commit:
+            self._injected(service, rule.answer)
+            return rule.answer
+        refused = self._refused(service, batch=batch)
+        if refused is not None:
+            return refused
+        fault = self._fault(top=True, write=method != "GET", batch=batch)
+        if fault is not None and fault is not _COMMIT_THEN_LOSE:
+            self._injected(service, cast(Answer, fault))
+            return cast(Answer, fault)
+        lost = self._lost(method, path) or fault is _COMMIT_THEN_LOSE
+        self._local.executed += 0 if batch else 1
+        answer = self._serve(method, path, query, lowered, body)
+        if lost or answer[0] == LOST:
+            return LOST, {}, None
+        return rule.answer if rule is not None else answer
+
+    # -- limits -------------------------------------------------------------------------
+
+    def _operation(self, service: str) -> None:
+        """One operation of a `$batch` received."""
+        self.stats[service].operations += 1
+
+    def _injected(self, service: str | None, answer: Answer) -> None:
+        if service is not None and answer[0] == 429:
+            self.stats[service].injected += 1
+
+    def _limited(self, service: str, wait: float, code: str, message: str) -> Answer:
+        """A 429 for a limit reached; `wait` in unscaled seconds, rounded up."""
+        self.stats[service].limited += 1
+        retry = max(1, math.ceil(round(wait, 6)))
+        return 429, {"Retry-After": str(retry)}, {"error": {"code": code, "message": message}}
+
+    def _refused(self, service: str | None, *, batch: bool) -> Answer | None:
+        """The 429 a top-level request gets from the `limits`, or None (then it counts)."""
+        limits = self.limits
+        if limits is None or service is None:
+            return None
+        if service == "graph":
+            if self._in_flight["graph"] > limits.graph_concurrency:
+                message = "Application is over its MailboxConcurrency limit."
+                return self._limited("graph", 1, "ApplicationThrottled", message)
+            return None if batch else self._graph_quota()  # a batch's requests count one by one
+        if self._in_flight["dataverse"] > limits.dataverse_concurrency:
+            limit = limits.dataverse_concurrency
+            message = f"Number of concurrent requests exceeded the limit of {limit}."
+            return self._limited("dataverse", 1, "0x80072326", message)
+        now = self._clock()
+        window = limits.dataverse_window * limits.scale
+        requests = _pruned(self._dataverse_requests, now - window)
+        seconds = f"{limits.dataverse_window:g}"
+        if len(requests) >= limits.dataverse_requests:
+            wait = (requests[0] + window - now) / limits.scale
+            message = (
+                f"Number of requests exceeded the limit of {limits.dataverse_requests} "
+                f"over time window of {seconds} seconds."
+            )
+            return self._limited("dataverse", wait, "0x80072322", message)
+        executions = _pruned(self._executions, now - window)
+        budget = limits.dataverse_execution * limits.scale
+        used = sum(spent for _, spent in executions)
+        if used >= budget:
+            leaves = executions[0][0]
+            for leaves, spent in executions:  # noqa: B007 - until enough execution leaves
+                used -= spent
+                if used < budget:
+                    break
+            wait = (leaves + window - now) / limits.scale
+            message = (
+                "Combined execution time of incoming requests exceeded limit of "
+                f"{limits.dataverse_execution * 1000:,.0f} milliseconds over time window of "
+                f"{seconds} seconds. Decrease number of concurrent requests or reduce the "
+                "duration of requests and try again later."
+            )
+            return self._limited("dataverse", wait, "0x80072321", message)
+        requests.append(now)
+        return None
+
+    def _graph_quota(self) -> Answer | None:
+        """The 429 one Graph operation gets in a full window, or None (then it counts)."""
+        limits = self.limits
+        if limits is None:
+            return None
+        now = self._clock()
+        window = limits.graph_window * limits.scale
+        held = _pruned(self._graph_operations, now - window)
+        if len(held) >= limits.graph_requests:
+            wait = (held[0] + window - now) / limits.scale
+            return self._limited(
+                "graph", wait, "ApplicationThrottled", "Application is over its request limit."
+            )
+        held.append(now)
+        return None
+
+    def _ratelimit_headers(self) -> dict[str, str]:
+        """Dataverse's `x-ms-ratelimit-*` headers: requests and execution left in the window.
+
+        "Service protection API limits" names them; it documents no format. The
+        time is seconds with a thousands separator and two decimals, as live
+        answers carry it (`1,200.00` for an unused 20 minutes).
+        """
+        limits = self.limits
+        if limits is None:
+            return {}
+        now = self._clock()
+        window = limits.dataverse_window * limits.scale
+        requests = _pruned(self._dataverse_requests, now - window)
+        used = sum(spent for _, spent in _pruned(self._executions, now - window))
+        left = max(0.0, limits.dataverse_execution * limits.scale - used) / limits.scale
+        return {
+            "x-ms-ratelimit-burst-remaining-xrm-requests": str(
+                max(0, limits.dataverse_requests - len(requests))
+            ),
+            "x-ms-ratelimit-time-remaining-xrm-requests": f"{left:,.2f}",
+        }
 
     def _fault(self, *, top: bool, write: bool = False, batch: bool = False) -> Any:
         """A random fault from `chaos`, or None; only a top-level request can be reset.
@@ -595,6 +882,8 @@ class FakeMicrosoft:
         if path.startswith(API):
             if lowered.get("authorization") != f"Bearer {DATAVERSE_TOKEN}":
                 return 401, {}, {"error": {"code": "0x80040220"}}
+            if path == f"{API}/$batch" and method == "POST":
+                return self._dataverse_batch(lowered, body)
             return self._dataverse_call(method, path, query, lowered, body)
         return 404, {}, {"error": {"code": "NotFound"}}
 
@@ -626,15 +915,21 @@ class FakeMicrosoft:
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             method = str(item["method"]).upper()
             self.log.append((method, "/v1.0" + path))
+            self._operation("graph")
             lowered = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
             lost = lost or self._lost(method, "/v1.0" + path)
             rule = self._ruled(method, "/v1.0" + path)
-            answer = (
-                rule.answer if rule is not None else self._fault(top=False, write=method != "GET")
-            )
+            answer = rule.answer if rule is not None else self._graph_quota()
+            if answer is None:
+                answer = self._fault(top=False, write=method != "GET")
+                if answer is not None and answer is not _COMMIT_THEN_LOSE:
+                    self._injected("graph", answer)
+            elif rule is not None:
+                self._injected("graph", answer)
             if answer is _COMMIT_THEN_LOSE:
                 lost, answer = True, None
             if answer is None or isinstance(answer[2], bytes):
+                self._local.executed += 1
                 answer = self._graph(method, path, query, copy.deepcopy(item.get("body")), lowered)
             status, headers, payload = answer
             responses.append(
@@ -1035,7 +1330,7 @@ class FakeMicrosoft:
         for name, value in body.items():
             bound = _BIND.match(name)
             if bound:
-                target = _ROW.match(str(value))
+                target = _ROW.match("/" + str(value).rpartition("/")[2])  # relative or absolute
                 out["_objectid_value"] = target.group(2) if target else None
             else:
                 out[name] = copy.deepcopy(value)
@@ -1043,6 +1338,121 @@ class FakeMicrosoft:
 
     def _dataverse_view(self, table: str, item: dict[str, Any]) -> dict[str, Any]:
         return copy.deepcopy(item)
+
+    # -- Dataverse $batch -----------------------------------------------------------------
+
+    def _dataverse_batch(self, headers: dict[str, str], body: Any) -> Answer:
+        """A multipart `$batch` ("Execute batch operations using the Web API", OData 4.0 §11.7).
+
+        Its requests run in order through `_dataverse_call`, as they would one
+        by one; a change set is atomic. Without `Prefer: odata.continue-on-error`
+        the batch stops at the first failure and answers with its status and
+        that response alone; with it, the batch answers 200 with every response.
+        """
+        parsed = _parse_batch(body if isinstance(body, bytes) else b"", headers)
+        if isinstance(parsed, str):
+            return 400, {}, {"error": {"code": "0x80040203", "message": parsed}}
+        go_on = "odata.continue-on-error" in headers.get("prefer", "")
+        status, parts, lost = 200, [], False
+        for item in parsed:
+            if isinstance(item, _Inner):
+                answer, gone, _url = self._batch_request(item, {})
+                part = _http_part(answer, None)
+            else:
+                failed, gone, done = self._change_set(item)
+                answer = failed or (200, {}, None)
+                if failed is None:
+                    inner = f"changesetresponse_{uuid.uuid4()}"
+                    nested = _multipart(inner, [_http_part(a, cid) for cid, a in done])
+                    head = f"Content-Type: multipart/mixed; boundary={inner}\r\n\r\n"
+                    part = head.encode() + nested
+                else:  # a change set that fails answers with that one failure
+                    part = _http_part(failed, None)
+            lost = lost or gone
+            parts.append(part)
+            if answer[0] >= 400 and not go_on:
+                status, parts = answer[0], [part]
+                break
+        if lost:  # a write committed, and the whole batch's answer is lost
+            return LOST, {}, None
+        boundary = f"batchresponse_{uuid.uuid4()}"
+        blob = _multipart(boundary, parts) + b"\r\n"
+        if self.rewrite_dataverse_batch is not None:
+            blob = self.rewrite_dataverse_batch(blob)
+        kind = {"Content-Type": f"multipart/mixed; boundary={boundary}", "OData-Version": "4.0"}
+        return status, kind, blob
+
+    def _change_set(
+        self, items: list[_Inner]
+    ) -> tuple[Answer | None, bool, list[tuple[str | None, Answer]]]:
+        """Runs a change set: (its failure or None, whether an answer is lost, the answers).
+
+        A failure rolls back every write the change set made: the rows, their
+        etags and the change-tracking bookkeeping are as they were before it.
+        """
+        saved = self._save()
+        ids: dict[str, str] = {}  # Content-ID -> the URI of what its request created or changed
+        done: list[tuple[str | None, Answer]] = []
+        lost = False
+        for item in items:
+            answer, gone, url = self._batch_request(item, ids)
+            lost = lost or gone
+            if answer[0] >= 400:
+                self._restore(saved)
+                return answer, lost, []
+            done.append((item.content_id, answer))
+            if item.content_id is not None:
+                ids[item.content_id] = answer[1].get("OData-EntityId") or url
+        return None, lost, done
+
+    def _batch_request(self, item: _Inner, ids: dict[str, str]) -> tuple[Answer, bool, str]:
+        """One request of a Dataverse `$batch`: (its answer, whether it is lost, its URL).
+
+        Faults apply as to a request on its own: `throttle()`, `fail()`,
+        `answer()` and `chaos` answer it in its place; `lose()` carries it out
+        and loses the whole batch's answer.
+        """
+        target = _dereference(item.target, ids)
+        split = urlsplit(target)
+        path = unquote(split.path)
+        if not path.startswith("/"):  # relative to the service root
+            path = f"{API}/{path}"
+        url = f"{self.url}{path}"
+        query = {k: v[0] for k, v in parse_qs(split.query).items()}
+        self.log.append((item.method, path))
+        self._operation("dataverse")
+        lost = self._lost(item.method, path)
+        rule = self._ruled(item.method, path)
+        answer = (
+            rule.answer if rule is not None else self._fault(top=False, write=item.method != "GET")
+        )
+        if answer is _COMMIT_THEN_LOSE:
+            lost, answer = True, None
+        if answer is not None:
+            self._injected("dataverse", cast(Answer, answer))
+            return cast(Answer, answer), lost, url
+        self._local.executed += 1
+        try:
+            body = _dereferenced(json.loads(item.body), ids) if item.body.strip() else None
+        except json.JSONDecodeError:
+            return (400, {}, {"error": {"code": "0x80040203", "message": "not JSON"}}), lost, url
+        return self._dataverse_call(item.method, path, query, item.headers, body), lost, url
+
+    def _save(self) -> tuple[Any, ...]:
+        """What a Dataverse change set may change, to put back if it fails."""
+        removed = copy.deepcopy(self._removed)
+        return copy.deepcopy(self.dataverse), removed, self._counter, dict(self._deltas)
+
+    def _restore(self, saved: tuple[Any, ...]) -> None:
+        tables, removed, counter, deltas = saved
+        for table, rows in self.dataverse.items():  # in place: a test may hold the dicts
+            rows.clear()
+            rows.update(tables[table])
+        self._removed.clear()
+        self._removed.update(removed)
+        self._deltas.clear()
+        self._deltas.update(deltas)
+        self._counter = counter
 
     # -- delta rounds -------------------------------------------------------------------
 
@@ -1168,6 +1578,191 @@ class FakeMicrosoft:
             headers = {**headers, "Preference-Applied": "odata.track-changes"}
             body = {"@odata.context": f"{self.url}{API}/$metadata#{table}/$delta", **body}
         return status, headers, body
+
+
+def _service(path: str) -> str | None:
+    """Which service a request path belongs to: "graph" (upload URLs too), "dataverse" or None."""
+    if path.startswith(("/v1.0", "/upload/")):
+        return "graph"
+    return "dataverse" if path.startswith(API) else None
+
+
+_Held = collections.deque[Any]
+
+
+def _pruned(held: _Held, cutoff: float) -> _Held:
+    """`held` without its entries (times, or (time, seconds)) at or before `cutoff`."""
+    while held and (held[0][0] if isinstance(held[0], tuple) else held[0]) <= cutoff:
+        held.popleft()
+    return held
+
+
+class _Inner:
+    """One request of a Dataverse `$batch` as sent: its Content-ID, request line, headers, body."""
+
+    __slots__ = ("body", "content_id", "headers", "method", "target")
+
+    def __init__(
+        self, content_id: str | None, method: str, target: str, headers: dict[str, str], body: str
+    ) -> None:
+        self.content_id, self.method, self.target = content_id, method, target
+        self.headers, self.body = headers, body
+
+
+def _boundary(content_type: str) -> str | None:
+    """The `boundary` of a `multipart/mixed` Content-Type, quoted or not."""
+    if not content_type.lower().startswith("multipart/mixed"):
+        return None
+    found = _BOUNDARY.search(content_type)
+    return (found.group(1) or found.group(2)) if found else None
+
+
+def _mime_parts(text: str, boundary: str) -> list[str] | None:
+    """The parts of a multipart body (CRLF lines, or LF), or None if it never closes."""
+    parts: list[list[str]] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line.rstrip() == f"--{boundary}":
+            parts.append([])
+        elif line.rstrip() == f"--{boundary}--":
+            return ["\n".join(part) for part in parts]
+        elif parts:  # the preamble before the first delimiter is ignored
+            parts[-1].append(line)
+    return None
+
+
+def _head(text: str) -> tuple[dict[str, str], str]:
+    """A MIME part's headers (names lower-cased) and what follows the blank line after them."""
+    head, _, rest = ("", "", text[1:]) if text.startswith("\n") else text.partition("\n\n")
+    headers = {}
+    for line in head.split("\n"):
+        name, colon, value = line.partition(":")
+        if colon:
+            headers[name.strip().lower()] = value.strip()
+    return headers, rest
+
+
+def _parse_batch(body: bytes, headers: dict[str, str]) -> list[_Inner | list[_Inner]] | str:
+    """A `$batch` body's requests and change sets in order, or why the batch is refused (400)."""
+    boundary = _boundary(headers.get("content-type", ""))
+    if boundary is None:
+        return "a $batch is multipart/mixed with a boundary"
+    parts = _mime_parts(body.decode("utf-8", "replace"), boundary)
+    if parts is None:
+        return f"the batch does not end with --{boundary}--"
+    out: list[_Inner | list[_Inner]] = []
+    count = 0
+    for part in parts:
+        part_headers, rest = _head(part)
+        inner = _boundary(part_headers.get("content-type", ""))
+        if inner is None:
+            parsed = _parse_request(part_headers, rest, set(), in_change_set=False)
+            if isinstance(parsed, str):
+                return parsed
+            out.append(parsed)
+            count += 1
+            continue
+        members = _mime_parts(rest, inner)
+        if members is None:
+            return f"the change set does not end with --{inner}--"
+        declared: set[str] = set()  # Content-IDs a later request of the change set may name
+        change_set = []
+        for member in members:
+            member_headers, member_rest = _head(member)
+            parsed = _parse_request(member_headers, member_rest, declared, in_change_set=True)
+            if isinstance(parsed, str):
+                return parsed
+            change_set.append(parsed)
+            if parsed.content_id is not None:
+                declared.add(parsed.content_id)
+        out.append(change_set)
+        count += len(change_set)
+    if count > _BATCH_MAX:
+        return f"a batch holds at most {_BATCH_MAX} requests, not {count}"
+    return out
+
+
+def _parse_request(
+    headers: dict[str, str], text: str, declared: set[str], *, in_change_set: bool
+) -> _Inner | str:
+    """One `application/http` part: the request in it, or why the batch is refused."""
+    if _boundary(headers.get("content-type", "")) is not None:
+        return "change sets cannot be nested"
+    if not headers.get("content-type", "").lower().startswith("application/http"):
+        return "a batch part is application/http or a change set"
+    line, _, after = text.lstrip("\n").partition("\n")
+    words = line.split()
+    if len(words) != 3 or not words[2].startswith("HTTP/"):
+        return f"not a request line: {line!r}"
+    method, target = words[0].upper(), words[1]
+    if urlsplit(target).path.rstrip("/").endswith("$batch"):
+        return "a batch cannot contain other batch requests"
+    if in_change_set and method == "GET":
+        return "GET requests are not allowed within change sets"
+    request_headers, body = _head(after)
+    body = body.strip()
+    named = [m.group(1) for m in (_REFERENCE.match(target),) if m]
+    named += re.findall(r'"\$(\w+)(?:/[^"]*)?"', body)
+    for name in named:
+        if name not in declared:
+            return f"Content-ID Reference: '${name}' does not exist in the batch context."
+    return _Inner(headers.get("content-id"), method, target, request_headers, body)
+
+
+def _dereference(value: str, ids: dict[str, str]) -> str:
+    """`$1/lastname` with `$1` replaced by the URI its request created; else the value."""
+    found = _REFERENCE.match(value)
+    if found is None or found.group(1) not in ids:
+        return value
+    return ids[found.group(1)] + value[found.end() :]
+
+
+def _dereferenced(body: Any, ids: dict[str, str]) -> Any:
+    """A JSON body with every `$n` string (an `@odata.bind`, an `@odata.id`) dereferenced."""
+    if isinstance(body, str):
+        return _dereference(body, ids)
+    if isinstance(body, dict):
+        return {key: _dereferenced(value, ids) for key, value in body.items()}
+    if isinstance(body, list):
+        return [_dereferenced(value, ids) for value in body]
+    return body
+
+
+def _reason(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _http_part(answer: Answer, content_id: str | None) -> bytes:
+    """One response of a batch answer, shaped as the documentation's examples."""
+    status, headers, payload = answer
+    mime = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
+    if content_id is not None:
+        mime.append(f"Content-ID: {content_id}")
+    if isinstance(payload, bytes):
+        data = payload
+    elif payload is None:
+        data = b""
+    else:
+        data = json.dumps(payload, separators=(",", ":")).encode()
+    lines = [f"HTTP/1.1 {status} {_reason(status)}"]
+    if data and not isinstance(payload, bytes):
+        lines.append("Content-Type: application/json; odata.metadata=minimal")
+    lines.append("OData-Version: 4.0")
+    if "OData-EntityId" in headers:
+        lines.append(f"Location: {headers['OData-EntityId']}")
+    if isinstance(payload, dict) and "@odata.etag" in payload and "ETag" not in headers:
+        lines.append(f"ETag: {payload['@odata.etag']}")
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    head = "\r\n".join([*mime, "", *lines]) + "\r\n\r\n"
+    return head.encode() + data
+
+
+def _multipart(boundary: str, parts: list[bytes]) -> bytes:
+    """The parts between `--boundary` delimiters, closed by `--boundary--` (no CRLF after it)."""
+    delimiter = f"--{boundary}\r\n".encode()
+    return b"".join(delimiter + part + b"\r\n" for part in parts) + f"--{boundary}--".encode()
 
 
 def _sequence(item: dict[str, Any]) -> int:
