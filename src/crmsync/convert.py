@@ -25,6 +25,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
+from crmsync._fastread import FastReader, gc_paused
 from crmsync.errors import (
     MAX_PROBLEMS,
     InvalidInput,
@@ -423,6 +424,14 @@ def _flatten(
 
 _CONVERTER = make_converter()
 
+# Classes with a hook of their own are read the detailed way only.
+_OWN_HOOKS = frozenset({Op, BaselineUpdate})
+_FAST = FastReader(
+    _CONVERTER.structure,
+    {dt.datetime: _structure_datetime, dt.date: _structure_date, float: _structure_float},
+    lambda t: isinstance(t, type) and attrs.has(t) and t not in _OWN_HOOKS,
+)
+
 FORMAT_VERSIONS = (FORMAT_VERSION,)
 """The plan format versions this crmsync reads."""
 
@@ -457,6 +466,13 @@ def structure(data: Any, cls: type[T]) -> T:
     """
     if cls is Plan:
         _check_version(data)
+    if isinstance(cls, type) and attrs.has(cls) and cls not in _OWN_HOOKS:
+        try:
+            fast: T = _FAST.reader(cls)(data)
+        except Exception:  # noqa: S110 - the detailed read below says what is wrong
+            pass
+        else:
+            return fast
     try:
         return _CONVERTER.structure(data, cls)
     except RecursionError:
@@ -479,6 +495,7 @@ def dumps(value: Any, *, indent: int | None = 2) -> str:
     return json.dumps(unstructure(value), indent=indent, ensure_ascii=False)
 
 
+@gc_paused
 def parse_json(text: str | bytes) -> Any:
     """Parses JSON text (bytes must be UTF-8) with errors as `InvalidInput`.
 
@@ -504,6 +521,7 @@ def parse_json(text: str | bytes) -> Any:
         ) from None
 
 
+@gc_paused
 def loads(text: str | bytes, cls: type[T]) -> T:
     """Reads a value of type `cls` from JSON.
 
