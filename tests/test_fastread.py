@@ -100,6 +100,13 @@ def test_the_fast_path_reads_a_valid_document_as_the_detailed_path_does(
     fast = fast_read(data, cls)
     assert fast == detailed_read(data, cls) == value
     assert crmsync.dumps(fast) == crmsync.dumps(value)
+    text = crmsync.dumps(value, indent=None).encode("utf-8")
+    assert crmsync.loads(text, cls) == value  # with orjson, when it is installed
+    saved, convert_module._ORJSON = convert_module._ORJSON, None
+    try:
+        assert crmsync.loads(text, cls) == value
+    finally:
+        convert_module._ORJSON = saved
 
 
 @settings(max_examples=150, deadline=None)
@@ -162,3 +169,69 @@ def test_the_collector_is_restored_as_it_was() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.fixture(params=["orjson", "json"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`crmsync.loads` with orjson (when installed) and with the standard library alone."""
+    if request.param == "orjson":
+        if convert_module._ORJSON is None:
+            pytest.skip("orjson is not installed (the `fast` extra)")
+    else:
+        monkeypatch.setattr(convert_module, "_ORJSON", None)
+    return str(request.param)
+
+
+def _contacts(**fields: Any) -> str:
+    contact = {"key": "c1", "first_name": "Ann", **fields}
+    return json.dumps({"contacts": [contact]}, ensure_ascii=False)
+
+
+EDGE_DOCUMENTS: list[str | bytes] = [
+    _contacts(),
+    '{"contacts": [{"key": "c1", "key": "c2"}]}',  # a repeated name: the last one counts
+    '{"contacts": [{"key": "c1", "first_name": NaN}]}',
+    '{"contacts": [{"key": "c1", "first_name": "\\ud800"}]}',  # a lone surrogate escape
+    _contacts(first_name="\ud800").encode("utf-8", "surrogatepass"),  # invalid UTF-8
+    _contacts(first_name="\ud800"),  # a str holding a lone surrogate
+    '{"appointments": [{"key": "a1", "start": "2026-01-01T00:00:00Z",'
+    ' "end": "2026-01-01T01:00:00Z", "attachments":'
+    ' [{"name": "a", "content_hash": "h", "size": 18446744073709551616}]}]}',
+    '{"tasks": [{"key": "t1", "percent_complete": 1e2}]}',
+    '{"tasks": [{"key": "t1", "percent_complete": 1' + "0" * 400 + "}]}",
+    "\ufeff{}",
+    b"\xef\xbb\xbf{}",
+    '{"contacts": [{"key": "c1", "notes": "\x01"}]}',
+    '{"complete": false, "removed": ["c1", "\\ud800"]}',
+    '{"contacts": []} x',
+    "",
+    "[" * 5000 + "]" * 5000,
+    _contacts(first_name="Zoë ☃ 𝄞").encode("utf-8"),
+]
+
+
+@pytest.mark.parametrize("document", EDGE_DOCUMENTS)
+def test_loads_gives_the_same_value_or_the_same_problems_with_either_parser(
+    parser: str, document: str | bytes
+) -> None:
+    def read() -> tuple[str, Any]:
+        try:
+            return "value", crmsync.loads(document, CrmSnapshot)
+        except InvalidInput as exc:
+            return "refused", exc.lines()
+
+    found = read()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(convert_module, "_ORJSON", None)
+        patch.setattr(convert_module, "_FAST", _NoFastPath())
+        assert read() == found  # the standard library and the detailed read alone
+
+
+class _NoFastPath:
+    """Stands for the fast path when it gives up on everything."""
+
+    def reader(self, cls: type) -> Any:
+        def give_up(data: Any) -> Any:
+            raise convert_module.InvalidInput([])
+
+        return give_up
