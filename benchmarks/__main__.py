@@ -2,9 +2,13 @@
 
     python -m benchmarks [--sizes 10000,100000,1000000] [--out FILE] [--smoke]
     python -m benchmarks --delta [--sizes 1000000]
+    python -m benchmarks --reads [--sizes 20000]
 
 `--delta` measures a delta round instead: a 1 % delta (partial snapshots)
 against the baseline, as a share of planning the complete snapshots.
+
+`--reads` measures reading instead: `crmsync.loads` and the Graph and
+Dataverse readers against `json.loads` of the same bytes (benchmarks/reads.py).
 
 Every target is a ratio measured in one run, never an absolute time.
 """
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import crmsync
+from benchmarks import reads
 from benchmarks.worlds import (
     NOW,
     SETTINGS,
@@ -42,6 +47,7 @@ TARGETS = {
     "memory_vs_input": 1.5,
     "cli_vs_json_floor": 4.0,
     "delta_vs_complete": 0.05,
+    "read_vs_json": reads.TARGET,
 }
 
 
@@ -197,6 +203,34 @@ def main_delta(sizes: list[int], out: Path) -> int:
     return 0
 
 
+def main_reads(sizes: list[int], out: Path) -> int:
+    """Prints and writes the reading rows: each reader against `json.loads` of its bytes."""
+    print(
+        f"{'format':>9} {'kind':>16} {'records':>8} {'MB':>6} {'json s':>8} "
+        f"{'read s':>8} {'x json':>7} {'orjson':>6} {'pure s':>8} {'x json':>7}"
+    )
+    rows = []
+    for size in sizes:
+        for row in reads.measure(size, 3, best_of):
+            rows.append(row)
+            pure = (
+                f"{row['pure_read_s']:>8.4f} {row['pure_read_vs_json']:>7.2f}"
+                if "pure_read_s" in row
+                else f"{'-':>8} {'-':>7}"
+            )
+            print(
+                f"{row['format']:>9} {row['kind']:>16} {size:>8,} {row['bytes'] / 1e6:>6.1f} "
+                f"{row['json_s']:>8.4f} {row['read_s']:>8.4f} {row['read_vs_json']:>7.2f} "
+                f"{'yes' if row['orjson'] else 'no':>6} {pure}",
+                flush=True,
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = {"target": reads.TARGET, "rows": rows}
+    out.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+    print(f"results written to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -205,8 +239,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--delta", action="store_true", help="a 1%% delta round against the complete snapshots"
     )
+    parser.add_argument(
+        "--reads",
+        action="store_true",
+        help="crmsync's readers against json.loads of the same bytes",
+    )
     args = parser.parse_args(argv)
     sizes = [2000] if args.smoke else [int(s) for s in args.sizes.split(",")]
+    if args.reads:
+        sizes = [500] if args.smoke else sizes if args.sizes != "10000,100000,1000000" else [20000]
+        return main_reads(
+            sizes,
+            Path(args.out).with_name("reads.json")
+            if args.out.endswith("latest.json")
+            else Path(args.out),
+        )
     if args.delta:
         out = (
             Path(args.out).with_name("delta.json")

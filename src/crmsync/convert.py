@@ -9,6 +9,7 @@ their lower-case values.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +26,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
+from crmsync._fastread import FastReader, gc_paused
 from crmsync.errors import (
     MAX_PROBLEMS,
     InvalidInput,
@@ -423,6 +425,26 @@ def _flatten(
 
 _CONVERTER = make_converter()
 
+try:  # the `fast` extra: Apache-2.0 or MIT
+    _ORJSON: Callable[[str | bytes], Any] | None = importlib.import_module("orjson").loads
+except ImportError:
+    _ORJSON = None
+"""orjson's parser when it is installed; `loads` reads valid documents with it."""
+
+# Classes with a hook of their own are read the detailed way only.
+_OWN_HOOKS = frozenset({Op, BaselineUpdate})
+
+
+def _fast_readable(cls: Any) -> bool:
+    return isinstance(cls, type) and attrs.has(cls) and cls not in _OWN_HOOKS
+
+
+_FAST = FastReader(
+    _CONVERTER.structure,
+    {dt.datetime: _structure_datetime, dt.date: _structure_date, float: _structure_float},
+    _fast_readable,
+)
+
 FORMAT_VERSIONS = (FORMAT_VERSION,)
 """The plan format versions this crmsync reads."""
 
@@ -457,6 +479,13 @@ def structure(data: Any, cls: type[T]) -> T:
     """
     if cls is Plan:
         _check_version(data)
+    if _fast_readable(cls):
+        try:
+            fast: T = _FAST.reader(cls)(data)
+        except Exception:  # noqa: S110 - the detailed read below says what is wrong
+            pass
+        else:
+            return fast
     try:
         return _CONVERTER.structure(data, cls)
     except RecursionError:
@@ -479,6 +508,7 @@ def dumps(value: Any, *, indent: int | None = 2) -> str:
     return json.dumps(unstructure(value), indent=indent, ensure_ascii=False)
 
 
+@gc_paused
 def parse_json(text: str | bytes) -> Any:
     """Parses JSON text (bytes must be UTF-8) with errors as `InvalidInput`.
 
@@ -504,6 +534,7 @@ def parse_json(text: str | bytes) -> Any:
         ) from None
 
 
+@gc_paused
 def loads(text: str | bytes, cls: type[T]) -> T:
     """Reads a value of type `cls` from JSON.
 
@@ -517,4 +548,16 @@ def loads(text: str | bytes, cls: type[T]) -> T:
     Raises:
         InvalidInput: bad JSON, or every problem in the data with its path.
     """
+    if _ORJSON is not None and cls is not Plan and _fast_readable(cls):
+        # orjson and the fast path together, for a valid document only: on
+        # anything either refuses (NaN, a lone surrogate, a whole number
+        # beyond 64 bits, which orjson reads as a float, bad data), the
+        # standard library's parser and the detailed read run, so the value
+        # and the errors are theirs.
+        try:
+            fast: T = _FAST.reader(cls)(_ORJSON(text))
+        except Exception:  # noqa: S110 - the detailed read below says what is wrong
+            pass
+        else:
+            return fast
     return structure(parse_json(text), cls)

@@ -47,6 +47,7 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from crmsync._fastread import gc_paused
 from crmsync.adapters import dataverse, graph
 from crmsync.adapters._identity import crm_id_for
 from crmsync.adapters._read import Reader, collection, etag
@@ -405,6 +406,7 @@ def _links(rounds: Mapping[str, _Round], partial: bool) -> tuple[dict[str, str],
     return delta, more
 
 
+@gc_paused
 def read_graph(
     data: Any,
     *more: Any,
@@ -551,6 +553,7 @@ def crm_snapshot_from_dataverse(data: Any, *more: Any, partial: bool = False) ->
     return read_dataverse(data, *more, partial=partial).snapshot
 
 
+@gc_paused
 def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRead:
     """A CRM snapshot, and each table's delta link, from Dataverse collections.
 
