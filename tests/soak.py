@@ -143,6 +143,7 @@ class Soak:
         fault_rate: float,
         edit_between_rate: float = 0.2,
         settings: Settings | None = None,
+        connection_options: dict[str, Any] | None = None,
     ) -> None:
         self.fake = fake
         self.rng = random.Random(seed)  # noqa: S311 - a seeded soak, not cryptography
@@ -159,6 +160,7 @@ class Soak:
             sleep=self.waits.append,
             max_retries=3,
             allow_loopback_http=True,
+            **(connection_options or {}),
         )
         self.baseline: Baseline | None = None
         self.report = Report()

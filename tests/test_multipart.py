@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from crmsync._multipart import AnswerError, Answered, Part, batch_body, parse_answer
+from crmsync._multipart import Answered, AnswerError, Part, batch_body, parse_answer
 
 ANSWER_TYPE = "multipart/mixed; boundary=batchresponse_01346794-f2e2-4d45-8cc2-f97e09fe8916"
 
@@ -123,8 +123,10 @@ def _header(answer: Answered, name: str) -> str:
 def test_the_documented_answer_without_a_change_set_reads_part_by_part(line_end: str) -> None:
     data = _crlf(PLAIN) if line_end == "crlf" else PLAIN.encode()
     created, listed = parse_answer(ANSWER_TYPE, data)
-    assert isinstance(created, Answered) and isinstance(listed, Answered)
-    assert created.status == 204 and created.body == b""
+    assert isinstance(created, Answered)
+    assert isinstance(listed, Answered)
+    assert created.status == 204
+    assert created.body == b""
     assert _header(created, "OData-EntityId").endswith("(d31ba648-c592-ed11-aad1-000d3a993550)")
     assert listed.status == 200
     assert json.loads(listed.body)["value"][0]["subject"] == "Task 1 in batch"
@@ -132,13 +134,15 @@ def test_the_documented_answer_without_a_change_set_reads_part_by_part(line_end:
 
 def test_the_documented_change_set_answer_names_its_parts_by_content_id() -> None:
     changeset, listed = parse_answer(ANSWER_TYPE, _crlf(CHANGESET))
-    assert isinstance(changeset, list) and isinstance(listed, Answered)
+    assert isinstance(changeset, list)
+    assert isinstance(listed, Answered)
     assert [(a.content_id, a.status) for a in changeset] == [("1", 204), ("2", 204)]
 
 
 def test_the_documented_continue_on_error_answer_keeps_each_requests_status() -> None:
     failed, created = parse_answer(ANSWER_TYPE, _crlf(CONTINUED))
-    assert isinstance(failed, Answered) and isinstance(created, Answered)
+    assert isinstance(failed, Answered)
+    assert isinstance(created, Answered)
     assert failed.status == 400
     assert json.loads(failed.body)["error"]["code"] == "0x80044331"
     assert created.status == 204

@@ -31,15 +31,34 @@ def test_the_rate_window_holds_back_the_request_that_would_pass_it_until_the_old
     clock = Clock()
     pace = Pace(4, clock, clock.sleep, rate=(10, 60.0))
     for weight in (4, 4):
-        pace.enter(weight)
-        pace.leave()
+        pace.leave(pace.enter(weight))
     assert clock.sleeps == []  # 8 of 10 in the window
-    pace.enter(4)  # 12 > 10: waits until the first 4 leave the window
-    pace.leave()
+    pace.leave(pace.enter(4))  # 12 > 10: waits until the first 4 leave the window
     assert clock.sleeps == [60.0]
-    pace.enter(2)  # 4 + 4 + 2 = 10 in the window that ends now: fits
-    pace.leave()
+    pace.leave(pace.enter(2))  # 4 + 4 + 2 = 10 in the window that ends now: fits
     assert clock.sleeps == [60.0]
+
+
+def test_a_request_counts_from_its_answer_and_one_in_flight_is_waited_for() -> None:
+    """The service may count a request as late as its answer: a request that would need an
+    unanswered one to have left the window waits for that answer, then a window from it."""
+    clock = Clock()
+    pace = Pace(4, clock, clock.sleep, rate=(10, 60.0))
+    first = pace.enter(10)
+    clock.now += 5.0  # the first is answered 5 s after it started
+    started = threading.Event()
+
+    def second() -> None:
+        pace.leave(pace.enter(1))
+        started.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    assert not started.wait(0.1)  # it cannot reckon from a request still in flight
+    pace.leave(first)
+    thread.join(5)
+    assert started.is_set()
+    assert clock.sleeps == [60.0]  # a window from the first's answer, not from its start
 
 
 def test_without_a_rate_nothing_waits() -> None:
@@ -141,6 +160,9 @@ def test_little_execution_time_left_narrows_the_pool_too() -> None:
         ("1.02:00:00", 93600.0),
         ("1200", 1200.0),
         ("17.25", 17.25),
+        ("1,199.98", 1199.98),
+        ("12,000,000", 12_000_000.0),
+        ("1,2", None),
         ("", None),
         ("soon", None),
         ("-5", None),

@@ -25,6 +25,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import attrs
 
@@ -38,10 +39,13 @@ def remaining_seconds(value: str) -> float | None:
 
     Microsoft documents the header ("the remaining combined duration for all
     connections using the same user account") but not its format: a .NET
-    TimeSpan (`00:19:58.1234`, `1.00:00:00`) and a plain number of seconds
-    are both read.
+    TimeSpan (`00:19:58.1234`, `1.00:00:00`) and a number of seconds, with
+    thousands separators as answers captured from the service show them
+    (`1,199.98`), are both read.
     """
     value = value.strip()
+    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", value):
+        value = value.replace(",", "")
     found = _TIMESPAN.fullmatch(value)
     if found:
         days, hours, minutes, seconds = found.groups()
@@ -65,7 +69,7 @@ class Pace:
     _in_flight: int = attrs.field(default=0, init=False)
     _allowed: int = attrs.field(default=0, init=False)
     _until: float = attrs.field(default=-math.inf, init=False)
-    _window: deque[tuple[float, int]] = attrs.field(factory=deque, init=False)
+    _window: deque[list[Any]] = attrs.field(factory=deque, init=False)  # [time, weight, done]
     _spacing: float = attrs.field(default=0.0, init=False)
     _last: float = attrs.field(default=-math.inf, init=False)
     peak: int = attrs.field(default=0, init=False)
@@ -74,12 +78,15 @@ class Pace:
     def __attrs_post_init__(self) -> None:
         self._allowed = self.concurrency
 
-    def enter(self, weight: int = 1, *, own_pause: bool = False) -> None:
+    def enter(self, weight: int = 1, *, own_pause: bool = False) -> list[Any]:
         """Takes a slot and waits until this request may start.
 
         Args:
             weight: the operations the request carries (its share of `rate`).
             own_pause: the caller has just waited out its own `Retry-After`.
+
+        Returns:
+            The request's entry in the rate window, for `leave`.
         """
         with self._lock:
             while self._in_flight >= self._allowed:
@@ -89,26 +96,55 @@ class Pace:
             now = self.clock()
             start = now if own_pause else max(now, self._until)
             start = max(start, self._last + self._spacing)
+            entry: list[Any] = [start, weight, False]
             if self.rate is not None:
-                limit, window = self.rate
-                while self._window and self._window[0][0] <= start - window:
-                    self._window.popleft()
-                used = sum(w for _, w in self._window)
-                # Wait for the oldest starts to leave the window until this one fits.
-                while self._window and used + weight > limit:
-                    first, spent = self._window.popleft()
-                    used -= spent
-                    start = max(start, first + window)
-                self._window.append((start, weight))
+                fits = self._fits(start, weight, now)
+                while fits is None:  # it waits for a request in flight to be answered
+                    self._lock.wait()
+                    now = self.clock()
+                    fits = self._fits(max(start, now), weight, now)
+                start = entry[0] = fits
+                self._window.append(entry)
             self._last = start
         if start > now:
             self.sleep(start - now)
+        return entry
 
-    def leave(self) -> None:
-        """Gives the slot back."""
+    def _fits(self, start: float, weight: int, now: float) -> float | None:
+        """The earliest start from `start` at which `weight` more stays within the rate.
+
+        None when that depends on a request still in flight: the service
+        counts a request somewhere between its sending and its answer, so a
+        request counts from its answer until a window later, and one not yet
+        answered must be answered before anything can be reckoned from it.
+        Never too early, whatever the network's delays.
+        """
+        assert self.rate is not None  # noqa: S101 - only called with a rate
+        limit, window = self.rate
+        counted = sorted(
+            (time if done else max(time, now), spent, done) for time, spent, done in self._window
+        )
+        used = sum(spent for time, spent, _ in counted if time > start - window)
+        for time, spent, done in counted:
+            if used + weight <= limit:
+                break
+            if time > start - window:
+                if not done:
+                    return None
+                used -= spent
+                start = max(start, time + window)
+        # Requests answered more than a window before any later start count no more.
+        self._window = deque(e for e in self._window if not (e[2] and e[0] <= start - window))
+        return start
+
+    def leave(self, entry: list[Any] | None = None) -> None:
+        """Gives the slot back; the request counts in the window from now."""
         with self._lock:
+            if entry is not None:
+                entry[0] = max(entry[0], self.clock())
+                entry[2] = True
             self._in_flight -= 1
-            self._lock.notify()
+            self._lock.notify_all()
 
     def extension(self, seconds: float) -> float:
         """How much later the service's pause would end if it were paused `seconds` from now."""

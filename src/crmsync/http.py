@@ -9,13 +9,24 @@ sides into snapshots, and `Connection.execute` runs the requests of
 - Graph requests that are ready together go in JSON `$batch` requests of up
   to 20 (each ready request's dependencies have already succeeded, so no
   `dependsOn` is needed; a value a request takes from another's response is
-  filled before it is batched). Dataverse requests go one by one.
+  filled before it is batched). Dataverse requests that are ready together
+  go in multipart `$batch` requests (`dataverse_batch_size`), an op's
+  requests in one change set (all or none take effect) unless one is a
+  `DELETE` or a create that may be read back.
+- Each service's requests and batches run in a pool of their own
+  (`graph_concurrency`, `dataverse_concurrency`), both services at once,
+  paced so that no more start per window than `graph_rate` and
+  `dataverse_rate` allow; Dataverse's `x-ms-ratelimit-*` answer headers
+  narrow its pool to one request at a time while they say the allowance is
+  nearly spent (`crmsync._pacing`).
 - A 429 or 503 (of a request, or of one request inside a batch) is retried
   after its `Retry-After` (ASCII digits or an HTTP date; exponential when
   absent), at most `max_retries` times; a GET is also retried on transport
-  errors and any 5xx. No wait is longer than `max_wait`, and the waits of one
-  read or one `execute` add up to at most `wait_budget`; a request that would
-  need more is not retried and says why. `sleep` is injectable.
+  errors and any 5xx. The wait pauses the whole service's pool. No wait is
+  longer than `max_wait`, and the waits of one read or one `execute` add up
+  to at most `wait_budget` (overlapping waits count once); a request that
+  would need more is not retried and says why. `sleep` and `clock` are
+  injectable.
 - Reads fail loudly: a 2xx answer that is not the documented JSON shape
   raises `ServiceError`, never reads as an empty collection; an
   `@odata.nextLink` is followed only on the read's own origin, over https
@@ -632,7 +643,7 @@ class Connection:
     event_window_days: tuple[int, int] = (90, 365)
     graph_concurrency: int = 4
     dataverse_concurrency: int = 4
-    dataverse_batch_size: int = 1
+    dataverse_batch_size: int = 100
     graph_rate: tuple[int, float] | None = (10_000, 600.0)
     dataverse_rate: tuple[int, float] | None = (6_000, 300.0)
     clock: Callable[[], float] = time.monotonic
@@ -681,7 +692,11 @@ class Connection:
         self._new_paces()
 
     def _new_paces(self) -> None:
-        """Fresh pacing for each service: every read and `execute` call starts with its own."""
+        """The pacing of each service, kept for the connection's life.
+
+        The services count every request of a window, reads included, whichever
+        call sent it.
+        """
         self._paces = {
             "graph": Pace(self.graph_concurrency, self.clock, self.sleep, self.graph_rate),
             "dataverse": Pace(
@@ -848,12 +863,12 @@ class Connection:
         attempt = 0
         pace = self._paces[service]
         while True:
-            pace.enter(weight, own_pause=resumed or attempt > 0)
+            entry = pace.enter(weight, own_pause=resumed or attempt > 0)
             try:
                 try:
                     response = self._exchange(service, method, target, body, headers)
                 finally:
-                    pace.leave()
+                    pace.leave(entry)
             except httpx.TransportError as exc:
                 # Only a GET is safe to send again when the answer was lost: a write
                 # may have been carried out.
@@ -1021,7 +1036,6 @@ class Connection:
                 documented shape (a partial read would look like deletes).
         """
         self._waited = 0.0
-        self._new_paces()
         props = " or ".join(f"id eq '{p}'" for p in _GRAPH_PROPERTIES)
         extended = f"singleValueExtendedProperties($filter={props})"
         previous = baseline.outlook if baseline is not None else None
@@ -1172,7 +1186,6 @@ class Connection:
                 documented shape.
         """
         self._waited = 0.0
-        self._new_paces()
         parties = "appointment_activity_parties($select=participationtypemask,addressused)"
         tracking = {"Prefer": "odata.track-changes"}
         links: dict[str, str] = {}
@@ -1383,7 +1396,6 @@ class Connection:
         self._details.clear()
         self._skipped.clear()
         self._waited = 0.0
-        self._new_paces()
         self._refused.clear()
         by_op = requests_by_op(
             plan,
@@ -1415,6 +1427,7 @@ class Connection:
                     failures[request.id] = "not run: its dependencies never ran"
                     self._skipped.add(request.id)
                 break
+            ready, blocked = self._chained(ready, blocked)
             try:
                 self._run(ready, responses, failures, ids)
             except Exception as exc:  # execute returns, whatever was answered
@@ -1426,7 +1439,8 @@ class Connection:
                             f"{request.method} {request.url}: crmsync could not use the "
                             f"answer ({type(exc).__name__})"
                         )
-            waiting = blocked
+            # A request taken into its op's change set early and left unsent goes back.
+            waiting = blocked + [r for r in ready if r.id not in responses and r.id not in failures]
         return Executed(
             plan=plan,
             outcomes=tuple(
@@ -1446,6 +1460,7 @@ class Connection:
     ) -> None:
         """Runs requests whose dependencies have succeeded: Graph's in batches."""
         prepared: list[tuple[Request, str, Any]] = []
+        present: set[str] = set()
         for request in ready:
             if request.upload is not None:
                 self._upload(request, responses, failures, graph_ids)
@@ -1466,7 +1481,10 @@ class Connection:
                 # resource once the URL is normalized: never sent.
                 failures[request.id] = f"{request.method} {url[:200]}: refused, a dot segment"
                 continue
+            if any(d not in responses and d not in present for d in request.depends_on):
+                continue  # taken into a change set whose head did not go: it waits again
             prepared.append((request, url, body))
+            present.add(request.id)
         graph = [p for p in prepared if p[0].service == "graph"]
         jobs: dict[str, list[tuple[Callable[[], None], list[Request]]]] = {
             "graph": [],
@@ -1533,16 +1551,55 @@ class Connection:
             for pool in pools.values():
                 pool.shutdown(wait=True)
 
+    def _chained(
+        self, ready: list[Request], blocked: list[Request]
+    ) -> tuple[list[Request], list[Request]]:
+        """Takes the Dataverse requests that only wait for a ready one of their op into its round.
+
+        A CRM create of a closed activity is a create and then a `PATCH` of its
+        state; an update of a closed row reopens it, writes and closes it again.
+        Sent in one change set, each chain takes effect whole or not at all, so
+        a lost answer or a failure never leaves a row half written (open when
+        it should be closed, or reopened). A request joins only when it has no
+        fills, is not a `DELETE` and waits for nothing but its chain.
+        """
+        if self.dataverse_batch_size == 1:
+            return ready, blocked
+        taken: dict[str, Request] = {}
+        for head in ready:
+            if head.service != "dataverse" or head.upload is not None or head.op is None:
+                continue
+            chain = {head.id}
+            for request in blocked:
+                joins = (
+                    request.service == "dataverse"
+                    and request.op == head.op
+                    and not request.fills
+                    and request.upload is None
+                    and not request.read_back
+                    and request.method != "DELETE"
+                    and bool(request.depends_on)
+                    and set(request.depends_on) <= chain
+                    and len(chain) < self.dataverse_batch_size
+                )
+                if joins:
+                    chain.add(request.id)
+                    taken[request.id] = request
+        if not taken:
+            return ready, blocked
+        return ready + list(taken.values()), [r for r in blocked if r.id not in taken]
+
     def _dataverse_batches(
         self, prepared: Sequence[tuple[Request, str, Any]]
     ) -> list[list[list[tuple[Request, str, Any]]]]:
         """Dataverse requests ready together, in `$batch`es of change sets and lone requests.
 
-        An op's requests that are ready together form one change set (all or
-        none of them take effect), unless one is a `DELETE` (a 404 is done,
-        and must not undo the rest) or a create that may be read back (its
-        412 is done too). A `$batch` holds at most `dataverse_batch_size`
-        requests and about `_BATCH_BYTES` of bodies.
+        An op's requests that go together form one change set (all or none of
+        them take effect), unless one is a `DELETE` (a 404 is done, and must
+        not undo the rest) or a create that may be read back is not the
+        first (its 412 is done too: see `_dataverse_batch`). A `$batch` holds
+        at most `dataverse_batch_size` requests and about `_BATCH_BYTES` of
+        bodies.
         """
         units: list[list[tuple[Request, str, Any]]] = []
         by_op: dict[OpRef | None, list[tuple[Request, str, Any]]] = {}
@@ -1553,7 +1610,8 @@ class Connection:
                 op is not None
                 and len(items) > 1
                 and self.dataverse_batch_size > 1
-                and all(r.method != "DELETE" and not r.read_back for r, _, _ in items)
+                and all(r.method != "DELETE" for r, _, _ in items)
+                and not any(r.read_back for r, _, _ in items[1:])
             )
             if atomic and len(items) <= self.dataverse_batch_size:
                 units.append(list(items))
@@ -1797,6 +1855,20 @@ class Connection:
                 if isinstance(matched, str):
                     fail(unit, matched, None)
                     continue
+                head, first = unit[0][0], matched[0]
+                if len(unit) > 1 and len(matched) > 1 and matched[1] is first and head.read_back:
+                    answered = httpx.Response(
+                        first.status,
+                        headers=list(first.headers),
+                        content=first.body,
+                        request=httpx.Request(head.method, self._full("dataverse", unit[0][1])),
+                    )
+                    if _read_back(head, answered):
+                        # The create was made by an earlier attempt: the set was rolled
+                        # back, the row is read back, and the rest of the chain goes in
+                        # the next round, after it.
+                        self._settle(head, answered, responses, failures)
+                        continue
                 statuses = [a.status for a in matched]
                 if any(s in _RETRY_STATUSES for s in statuses) and attempts < self.max_retries:
                     retry.append(unit)
