@@ -390,6 +390,42 @@ def test_an_outlook_delete_is_not_applied_to_a_closed_past_or_foreign_appointmen
     assert (Domain.APPOINTMENT, "a") in synced.baseline.unlinked
 
 
+def test_an_outlook_delete_of_a_crm_row_without_an_organizer_goes_by_outlooks_organizer() -> None:
+    """The CRM keeps an organizer only when it is a system user: without one, the organizer
+    Outlook held at the last sync decides whether the user may delete it."""
+    row = appointment(organizer="")
+    mine, theirs = appointment(), appointment(organizer="boss@contoso.com")
+    for held, expected in ((mine, "delete"), (theirs, "unlink")):
+        before = Baseline(
+            crm=CrmSnapshot(appointments=[row]), outlook=OutlookSnapshot(appointments=[held])
+        )
+        planned = plan(*snapshots([row], []), None, before)
+        assert ops(planned) == [("appointment", "crm", "a", expected)]
+
+
+def test_an_outlook_delete_of_a_crm_row_with_the_users_organizer_goes_by_the_crm() -> None:
+    """A CRM row's organizer (a system user) is the one that counts, whatever Outlook held."""
+    row = appointment()
+    held = appointment(organizer="boss@contoso.com")
+    before = Baseline(
+        crm=CrmSnapshot(appointments=[row]), outlook=OutlookSnapshot(appointments=[held])
+    )
+    planned = plan(*snapshots([row], []), None, before)
+    assert ops(planned) == [("appointment", "crm", "a", "delete")]
+
+
+def test_a_crm_delete_of_a_service_activity_edited_in_outlook_strands_the_edit() -> None:
+    """Directions come from the CRM's last synced record: a service activity syncs CRM to
+    Outlook only, so an Outlook edit cannot bring it back and the delete reports the loss."""
+    service = appointment(kind="service_activity")
+    edited = attrs.evolve(service, subject="Review, moved", kind="appointment")
+    planned = plan(*snapshots([], [edited]), None, linked(service))
+    assert ops(planned) == [("appointment", "outlook", "a", "delete")]
+    assert [(n.code, n.severity) for n in planned.notices] == [
+        ("field_not_synced", Severity.DATA_LOSS)
+    ]
+
+
 # --- duplicates ----------------------------------------------------------------------------
 
 

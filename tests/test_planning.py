@@ -562,10 +562,14 @@ def test_hold_refuses_a_plan_made_from_other_snapshots() -> None:
     crm, outlook, baseline = _held_world()
     planned = _held_plan(crm, outlook, ONE_WAY, baseline)
     edited = CrmSnapshot(contacts=[CrmContact(key="k2", job_title="C")])
-    with pytest.raises(StalePlan, match="changed since it was made"):
+    with pytest.raises(StalePlan) as stale:
         crmsync.hold(planned, edited, outlook, baseline)
-    with pytest.raises(StalePlan, match="pass it to hold"):
+    assert stale.value.reasons == (
+        "the records the plan reads or writes have changed since it was made",
+    )
+    with pytest.raises(StalePlan) as unbased:
         crmsync.hold(planned, crm, outlook)
+    assert unbased.value.reasons[0] == "the plan was made with a baseline; pass it to hold()"
 
 
 def test_hold_refuses_an_altered_plan() -> None:
@@ -595,3 +599,133 @@ def test_a_held_contact_keeps_its_address_remap_pending() -> None:
     again = _held_plan(synced.crm, synced.outlook, switched, synced.baseline)
     assert [n.code for n in again.notices] == ["address_remap_data_loss"]
     assert [c.new for op in again.ops for c in op.changes] == [other]
+
+
+def _delta_held_world() -> tuple[CrmSnapshot, OutlookSnapshot, Baseline]:
+    """`_held_world` as a delta round: k1 deleted in the CRM over an Outlook edit that cannot
+    travel; k2 edited in the CRM, its Outlook record only in the baseline."""
+    keys = ("k1", "k2")
+    crm = CrmSnapshot(contacts=[CrmContact(key=k, job_title="A") for k in keys])
+    outlook = OutlookSnapshot(contacts=[OutlookContact(key=k, job_title="A") for k in keys])
+    baseline = Baseline(crm=crm, outlook=outlook, settings=ONE_WAY)
+    delta_crm = CrmSnapshot(
+        contacts=[CrmContact(key="k2", job_title="B")], complete=False, removed=["k1"]
+    )
+    delta_outlook = OutlookSnapshot(
+        contacts=[OutlookContact(key="k1", job_title="O")], complete=False
+    )
+    return delta_crm, delta_outlook, baseline
+
+
+def test_hold_of_a_delta_rounds_plan_reads_the_unchanged_records_through_the_baseline() -> None:
+    """A partial snapshot's unchanged records are the baseline's: the held plan is checked
+    and fingerprinted through it, so it holds k1 and applies to the same delta."""
+    crm, outlook, baseline = _delta_held_world()
+    planned = _held_plan(crm, outlook, ONE_WAY, baseline)
+    assert planned.data_loss_records == {(Domain.CONTACT, "k1")}
+
+    held = crmsync.hold(planned, crm, outlook, baseline)
+
+    assert [(op.key, op.side.value, op.action.value) for op in held.ops] == [
+        ("k2", "outlook", "update")
+    ]
+    synced = crmsync.apply(held, crm, outlook, baseline)
+    assert synced.baseline.outlook.by_key["contacts"]["k2"].job_title == "B"
+    assert synced.baseline.crm.by_key["contacts"]["k1"] == baseline.crm.by_key["contacts"]["k1"]
+
+
+def test_hold_of_an_attachment_holds_its_appointment_and_every_op_on_it() -> None:
+    """An attachment's data-loss notice names the attachment domain with the appointment's
+    key: holding it holds the appointment's ops and its attachment ops alike."""
+    start = NOW + dt.timedelta(days=3)
+    end = start + dt.timedelta(hours=1)
+    held_key, other_key = "a1", "a2"
+    crm = CrmSnapshot(
+        appointments=[
+            Appointment(key=held_key, subject="Old", start=start, end=end),
+            Appointment(key=other_key, subject="Old", start=start, end=end),
+        ]
+    )
+    baseline = Baseline(crm=crm, outlook=OutlookSnapshot(appointments=crm.appointments))
+    edited = CrmSnapshot(
+        appointments=[
+            Appointment(key=held_key, subject="New", start=start, end=end),
+            Appointment(key=other_key, subject="New", start=start, end=end),
+        ]
+    )
+    planned = _held_plan(edited, baseline.outlook, Settings(), baseline)
+    assert {op.key for op in planned.ops} == {held_key, other_key}
+
+    held = crmsync.hold(
+        planned, edited, baseline.outlook, baseline, records=[(Domain.ATTACHMENT, held_key)]
+    )
+
+    assert [op.key for op in held.ops] == [other_key]
+    assert {u.key for u in held.baseline_updates} == {other_key}
+
+
+def test_hold_on_a_links_new_key_withdraws_the_link() -> None:
+    """A LINK re-keys a record: a hold naming the new key holds the link too."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="c1", emails=("ann@x.org",), last_name="Lee")])
+    outlook = OutlookSnapshot(
+        contacts=[OutlookContact(key="o1", emails=("ann@x.org",), last_name="Lee")]
+    )
+    planned = _held_plan(crm, outlook, Settings(), Baseline())
+    links = [op for op in planned.ops if op.action is Action.LINK]
+    assert links, planned.render()
+    new_keys = {str(c.new) for op in links for c in op.changes if c.field == "key"}
+    assert new_keys
+
+    held = crmsync.hold(
+        planned, crm, outlook, Baseline(), records=[(Domain.CONTACT, k) for k in new_keys]
+    )
+
+    assert not [op for op in held.ops if op.action is Action.LINK]
+    assert not held.baseline_updates
+
+
+def test_hold_withdraws_a_held_records_baseline_update_when_it_has_no_op() -> None:
+    """A record whose sides agree again gets only a baseline update: holding it withdraws
+    the update, so the plan held is not the plan made."""
+    crm = CrmSnapshot(contacts=[CrmContact(key="k", job_title="B")])
+    outlook = OutlookSnapshot(contacts=[OutlookContact(key="k", job_title="B")])
+    before = Baseline(
+        crm=CrmSnapshot(contacts=[CrmContact(key="k", job_title="A")]),
+        outlook=OutlookSnapshot(contacts=[OutlookContact(key="k", job_title="A")]),
+    )
+    planned = _held_plan(crm, outlook, Settings(), before)
+    assert planned.ops == ()
+    assert [u.key for u in planned.baseline_updates] == ["k"]
+
+    held = crmsync.hold(planned, crm, outlook, before, records=[(Domain.CONTACT, "k")])
+
+    assert held is not planned
+    assert held.baseline_updates == ()
+    crmsync.apply(held, crm, outlook, before)  # fingerprinted anew
+
+
+def test_a_held_remap_keeps_both_sides_entries_and_a_held_domain_marks_every_contact() -> None:
+    """The pending remap is marked with the previous entries of both sides, only for linked
+    contacts, and for every linked contact when the whole contact domain is held."""
+    work, home, other = (Address(street=s) for s in ("1 Main", "2 Home", "9 Other"))
+    both = [CrmContact(key=k, address1=work, address2=other) for k in ("k", "j")]
+    # m is linked and agrees under either mode: no op, yet a held domain marks it too.
+    crm = CrmSnapshot(contacts=[*both, CrmContact(key="m"), CrmContact(key="crm-only")])
+    outlook = OutlookSnapshot(
+        contacts=[
+            *(OutlookContact(key=k, business_address=work, home_address=home) for k in "kj"),
+            OutlookContact(key="m"),
+        ]
+    )
+    baseline = Baseline(crm=crm, outlook=outlook, settings=Settings())
+    switched = Settings(address_sync=AddressSync.ALL_THREE, address_remap=AddressRemap.CRM_WINS)
+    planned = _held_plan(crm, outlook, switched, baseline)
+
+    one = crmsync.hold(planned, crm, outlook, baseline, records=[(Domain.CONTACT, "k")])
+    marked = {u.key: u for u in one.baseline_updates if u.pending_remap}
+    assert set(marked) == {"k"}
+    assert marked["k"].crm == baseline.crm.by_key["contacts"]["k"]
+    assert marked["k"].outlook == baseline.outlook.by_key["contacts"]["k"]
+
+    every = crmsync.hold(planned, crm, outlook, baseline, records=[(Domain.CONTACT, "")])
+    assert {u.key for u in every.baseline_updates if u.pending_remap} == {"j", "k", "m"}
