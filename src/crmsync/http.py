@@ -144,6 +144,7 @@ _MESSAGE_LIMIT = 1000  # characters of a server's error message kept in an outco
 # Bodies per Dataverse $batch: attachments are base64 in their rows, and one batch must
 # stay a request a proxy or the service takes (its bodies' JSON, roughly).
 _BATCH_BYTES = 16 * 1024 * 1024
+_SPREAD_LEAST = 10  # requests a Dataverse $batch holds, at least, when a round is spread
 _GRAPH_PROPERTIES = (
     graph_adapter.CRMID_PROPERTY,
     graph_adapter.REGARDING_PROPERTY,
@@ -1599,7 +1600,9 @@ class Connection:
         not undo the rest) or a create that may be read back is not the
         first (its 412 is done too: see `_dataverse_batch`). A `$batch` holds
         at most `dataverse_batch_size` requests and about `_BATCH_BYTES` of
-        bodies.
+        bodies, and a round's requests are spread over at least as many
+        batches as may be in flight (Dataverse runs a batch's requests one
+        after another).
         """
         units: list[list[tuple[Request, str, Any]]] = []
         by_op: dict[OpRef | None, list[tuple[Request, str, Any]]] = {}
@@ -1619,11 +1622,16 @@ class Connection:
                 units.extend([item] for item in items)
         batches: list[list[list[tuple[Request, str, Any]]]] = []
         count = size = 0
+        # Dataverse runs a batch's requests one after another: a round is spread over the
+        # pool (241 requests go as four batches of 61, not 100, 100 and 41), in batches of
+        # at least _SPREAD_LEAST, where a batch's own round trip stops paying for itself.
+        most = min(
+            self.dataverse_batch_size,
+            max(_SPREAD_LEAST, math.ceil(len(prepared) / self.dataverse_concurrency)),
+        )
         for unit in units:
             weight = sum(len(json.dumps(body)) for _, _, body in unit if body is not None)
-            if batches and (
-                count + len(unit) > self.dataverse_batch_size or size + weight > _BATCH_BYTES
-            ):
+            if batches and (count + len(unit) > max(most, 1) or size + weight > _BATCH_BYTES):
                 batches.append([])
                 count = size = 0
             if not batches:
