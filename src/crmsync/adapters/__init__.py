@@ -233,7 +233,8 @@ def _last_page(files: Sequence[Any], name: str) -> tuple[PathPart, ...]:
 
 def _graph_removed(item: Any) -> str | None:
     """The Graph id of a removed entry (`"@removed": {"reason": ...}`), None for an item."""
-    if not isinstance(item, Mapping) or "@removed" not in item:
+    # `type(...) is dict` first: most items are, and it spares the Mapping ABC's check.
+    if not (type(item) is dict or isinstance(item, Mapping)) or "@removed" not in item:
         return None
     found = item.get("id")
     return found if isinstance(found, str) and found.strip() else ""
@@ -241,7 +242,7 @@ def _graph_removed(item: Any) -> str | None:
 
 def _dataverse_removed(item: Any) -> str | None:
     """The id of a Dataverse deleted entry (`$deletedEntity`, `"reason": "deleted"`)."""
-    if not isinstance(item, Mapping):
+    if not (type(item) is dict or isinstance(item, Mapping)):
         return None
     context = item.get("@odata.context")
     deleted = isinstance(context, str) and context.endswith("/$deletedEntity")
@@ -688,7 +689,7 @@ _task_links = _fast.first_fast(_fast.task_links, graph.task_links)
 
 def _series_instance(item: Any) -> bool:
     """Whether a row is an unmodified instance of a series (`instancetypecode` 2)."""
-    return isinstance(item, Mapping) and item.get("instancetypecode") == 2
+    return (type(item) is dict or isinstance(item, Mapping)) and item.get("instancetypecode") == 2
 
 
 _COLLECTIONS = {
