@@ -31,8 +31,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+# By module path, not `from crmsync.adapters import ...`: the package imports this module.
+import crmsync.adapters.dataverse as dataverse  # noqa: PLR0402 - see above
+import crmsync.adapters.graph as graph  # noqa: PLR0402 - see above
 from crmsync._fastread import Fallback, _texts_clean
-from crmsync.adapters import dataverse, graph
 from crmsync.adapters._read import normalize_text, split_name, unique_emails
 from crmsync.records import (
     MAX_INT,
