@@ -48,7 +48,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from crmsync._fastread import gc_paused
-from crmsync.adapters import dataverse, graph
+from crmsync.adapters import _fast, dataverse, graph
 from crmsync.adapters._identity import crm_id_for
 from crmsync.adapters._read import Reader, collection, etag
 from crmsync.errors import InvalidInput, PathPart, Problem, Problems
@@ -233,7 +233,8 @@ def _last_page(files: Sequence[Any], name: str) -> tuple[PathPart, ...]:
 
 def _graph_removed(item: Any) -> str | None:
     """The Graph id of a removed entry (`"@removed": {"reason": ...}`), None for an item."""
-    if not isinstance(item, Mapping) or "@removed" not in item:
+    # `type(...) is dict` first: most items are, and it spares the Mapping ABC's check.
+    if not (type(item) is dict or isinstance(item, Mapping)) or "@removed" not in item:
         return None
     found = item.get("id")
     return found if isinstance(found, str) and found.strip() else ""
@@ -241,7 +242,7 @@ def _graph_removed(item: Any) -> str | None:
 
 def _dataverse_removed(item: Any) -> str | None:
     """The id of a Dataverse deleted entry (`$deletedEntity`, `"reason": "deleted"`)."""
-    if not isinstance(item, Mapping):
+    if not (type(item) is dict or isinstance(item, Mapping)):
         return None
     context = item.get("@odata.context")
     deleted = isinstance(context, str) and context.endswith("/$deletedEntity")
@@ -265,9 +266,11 @@ def _last_wins(entries: Sequence[tuple[str, Any]]) -> tuple[list[Any], set[str]]
     return kept, {key for key, (_, record) in last.items() if record is None}
 
 
-def _read(problems: Problems, path: tuple[PathPart, ...], read: Callable[[], T]) -> T | None:
+def _read(
+    problems: Problems, path: tuple[PathPart, ...], read: Callable[[Any], T], item: Any
+) -> T | None:
     try:
-        return read()
+        return read(item)
     except InvalidInput as exc:
         problems.absorb(exc, *path)
         return None
@@ -471,7 +474,7 @@ def read_graph(
                 continue
             if name == "events" and isinstance(item, dict) and item.get("type") == "occurrence":
                 continue
-            record = _read(problems, path, functools.partial(read, item))
+            record = _read(problems, path, read, item)
             if record is None:
                 continue
             graph_id = item.get("id")
@@ -491,7 +494,7 @@ def read_graph(
             found = etag(item)
             if found:
                 etags[(domain, record.key)] = found
-            if domain is Domain.TASK and len(links := graph.task_links(item)) > 1:
+            if domain is Domain.TASK and len(links := _task_links(item)) > 1:
                 task_links[(domain, record.key)] = links
             entries.append((record.key, record))
         if not partial:
@@ -500,10 +503,26 @@ def read_graph(
         removed.update(gone_keys)
         return kept
 
-    contacts = each("contacts", Domain.CONTACT, graph.contact_from_graph)
-    events = each("events", Domain.APPOINTMENT, graph.event_from_graph)
+    # Each payload through its fast reader first, the detailed one on any doubt (`_fast`).
+    contacts = each(
+        "contacts",
+        Domain.CONTACT,
+        _fast.first_fast(_fast.contact_from_graph, graph.contact_from_graph),
+    )
+    events = each(
+        "events",
+        Domain.APPOINTMENT,
+        _fast.first_fast(_fast.event_from_graph, graph.event_from_graph),
+    )
     earlier: Mapping[str, Any] = previous.by_key["tasks"] if previous is not None else {}
-    tasks = each("tasks", Domain.TASK, functools.partial(graph.task_from_graph, previous=earlier))
+    tasks = each(
+        "tasks",
+        Domain.TASK,
+        _fast.first_fast(
+            functools.partial(_fast.task_from_graph, previous=earlier),
+            functools.partial(graph.task_from_graph, previous=earlier),
+        ),
+    )
     if problems:
         raise InvalidInput(problems)
     snapshot = OutlookSnapshot(
@@ -595,7 +614,7 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
                 )
             )
     for path, item in rounds["activitymimeattachments"].items:
-        found = _read(problems, path, functools.partial(dataverse.attachment_from_dataverse, item))
+        found = _read(problems, path, dataverse.attachment_from_dataverse, item)
         if not isinstance(item, Mapping):
             continue  # reported once, by the attachment's own reader
         owner = Reader(item, path, problems).text("_objectid_value", required=True)
@@ -619,7 +638,7 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
                 continue
             if _series_instance(item):
                 continue  # its series is the record
-            record = _read(problems, path, functools.partial(read, item))
+            record = _read(problems, path, read, item)
             if record is not None:
                 entries.append((record.key, record))
                 if found := etag(item):
@@ -632,10 +651,16 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
 
     def appointment(item: Any) -> Appointment:
         key = item.get("activityid") if isinstance(item, dict) else None
-        files = attached.pop(key, []) if isinstance(key, str) else []
-        return dataverse.appointment_from_dataverse(item, attachments=files)
+        files = tuple(attached.pop(key, ())) if isinstance(key, str) else ()
+        return _fast.first_fast(
+            functools.partial(_fast.dataverse_appointment, attachments=files),
+            functools.partial(dataverse.appointment_from_dataverse, attachments=files),
+        )(item)
 
-    contacts = each("contacts", dataverse.contact_from_dataverse)
+    # Each row through its fast reader first, the detailed one on any doubt (`_fast`).
+    contacts = each(
+        "contacts", _fast.first_fast(_fast.contact_from_dataverse, dataverse.contact_from_dataverse)
+    )
     appointments = each("recurringappointmentmasters", appointment) + each(
         "appointments", appointment
     )
@@ -643,7 +668,9 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
         problems.append(
             Problem((*owners[owner], "_objectid_value"), f"no appointment {owner!r} in this file")
         )
-    tasks = each("tasks", dataverse.task_from_dataverse)
+    tasks = each(
+        "tasks", _fast.first_fast(_fast.task_from_dataverse, dataverse.task_from_dataverse)
+    )
     if problems:
         raise InvalidInput(problems)
     snapshot = CrmSnapshot(
@@ -657,9 +684,12 @@ def read_dataverse(data: Any, *more: Any, partial: bool = False) -> DataverseRea
     return DataverseRead(snapshot=snapshot, delta_links=delta, next_links=next_links, etags=etags)
 
 
+_task_links = _fast.first_fast(_fast.task_links, graph.task_links)
+
+
 def _series_instance(item: Any) -> bool:
     """Whether a row is an unmodified instance of a series (`instancetypecode` 2)."""
-    return isinstance(item, Mapping) and item.get("instancetypecode") == 2
+    return (type(item) is dict or isinstance(item, Mapping)) and item.get("instancetypecode") == 2
 
 
 _COLLECTIONS = {

@@ -178,7 +178,8 @@ def etag(item: Any) -> str:
 
     Kept opaque, as both services ask: it is only ever sent back in `If-Match`.
     """
-    found = item.get("@odata.etag") if isinstance(item, Mapping) else None
+    is_object = type(item) is dict or isinstance(item, Mapping)  # the exact type first: cheaper
+    found = item.get("@odata.etag") if is_object else None
     return found if isinstance(found, str) and found.strip() else ""
 
 
