@@ -426,6 +426,26 @@ def test_a_crm_delete_of_a_service_activity_edited_in_outlook_strands_the_edit()
     ]
 
 
+def test_a_series_made_single_in_outlook_warns_that_the_crm_series_is_replaced() -> None:
+    series = appointment(recurrence=WEEKLY)
+    single = attrs.evolve(series, recurrence=None)
+    planned = plan(*snapshots([series], [single]), None, linked(series))
+    assert ops(planned) == [("appointment", "crm", "a", "update")]
+    # With another notice on the pair (a conflict over the subject), both are kept.
+    crm_edit = attrs.evolve(series, subject="Review (CRM)")
+    outlook_edit = attrs.evolve(single, subject="Review (Outlook)")
+    both = plan(*snapshots([crm_edit], [outlook_edit]), None, linked(series))
+    assert sorted(codes(both)) == ["conflict_resolved", "series_replaced"]
+    [notice] = planned.notices
+    assert (notice.code, notice.severity, notice.key, notice.side) == (
+        "series_replaced",
+        Severity.WARNING,
+        "a",
+        Side.CRM,
+    )
+    assert "Dataverse cannot turn a series into an appointment" in notice.message
+
+
 # --- duplicates ----------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from crmsync import (
     Recurrence,
     Settings,
     SettingsError,
+    Severity,
     Side,
     Task,
     TaskStatus,
@@ -228,6 +229,15 @@ def test_the_refusal_screen_passes_every_task_refusals_would_refuse(
             assert task in screened
 
 
+def test_a_start_set_on_one_side_of_a_task_without_due_dates_is_no_conflict() -> None:
+    """Neither side changed a due date: the start travels and no overwrite is reported."""
+    base = Task(key="t")
+    crm, outlook = snapshots([Task(key="t", start=DUE)], [Task(key="t")])
+    planned = plan(crm, outlook, Settings(), linked(base))
+    assert codes(planned) == []
+    assert [op.side for op in planned.ops] == [Side.OUTLOOK]
+
+
 def test_a_due_date_cleared_while_the_other_side_sets_a_start_is_a_resolved_conflict() -> None:
     """Safety: a task without a due date is due on its start date, so clearing the due date in
     Outlook while the CRM sets a start cannot both hold; the overwrite is recorded."""
@@ -235,5 +245,17 @@ def test_a_due_date_cleared_while_the_other_side_sets_a_start_is_a_resolved_conf
     crm, outlook = snapshots([Task(key="t", start=DUE, due=DUE)], [Task(key="t")])
     planned = plan(crm, outlook, Settings(), linked(base))
     [notice] = planned.notices
-    assert (notice.code, notice.side) == ("conflict_resolved", Side.OUTLOOK)
+    assert (notice.code, notice.side, notice.key, notice.severity) == (
+        "conflict_resolved",
+        Side.OUTLOOK,
+        "t",
+        Severity.WARNING,
+    )
     assert notice.message.startswith("Due date changed in Outlook")
+    # Beside another notice of the pair (a subject both sides changed), both are kept.
+    crm = CrmSnapshot(tasks=[Task(key="t", subject="CRM", start=DUE, due=DUE)])
+    outlook = OutlookSnapshot(tasks=[Task(key="t", subject="Outlook")])
+    both = plan(crm, outlook, Settings(), linked(base))
+    resolved = sorted(n.message[:16] for n in both.notices if n.code == "conflict_resolved")
+    assert len(resolved) == 2
+    assert "Due date changed" in resolved
