@@ -1491,8 +1491,14 @@ class Connection:
             "graph": [],
             "dataverse": [],
         }
-        for start in range(0, len(graph), self.batch_size):
-            chunk = graph[start : start + self.batch_size]
+        # Whole rounds of the pool: 246 requests go as 16 batches of at most 16, four at a
+        # time in four turns, rather than 13 of 20, whose last turn has one batch alone.
+        batches = math.ceil(len(graph) / self.batch_size)
+        turns = math.ceil(batches / self.graph_concurrency)
+        size = max(1, math.ceil(len(graph) / max(turns * self.graph_concurrency, 1)))
+        size = self.batch_size if batches <= 1 else min(self.batch_size, size)
+        for start in range(0, len(graph), size):
+            chunk = graph[start : start + size]
             if len(chunk) == 1:
                 job = functools.partial(self._one, *chunk[0], responses, failures)
             else:
