@@ -18,6 +18,7 @@ import pytest
 import crmsync
 from crmsync import Baseline, Plan, Settings
 from crmsync.adapters.graph import TRACKED_CATEGORY
+from crmsync.errors import SettingsError
 from crmsync.http import Connection, Executed
 from crmsync.testing import API, DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, Limits
 from support import fake_connection
@@ -278,3 +279,29 @@ def test_no_more_requests_are_in_flight_than_each_services_concurrency(
     assert executed.complete, [(o.url, o.message) for o in executed.not_done]
     assert fake.stats["graph"].peak_concurrency == 3
     assert fake.stats["dataverse"].peak_concurrency == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "path"),
+    [
+        ({"graph_concurrency": 0}, "graph_concurrency"),
+        ({"dataverse_concurrency": -1}, "dataverse_concurrency"),
+        ({"batch_size": 21}, "batch_size"),
+        ({"dataverse_batch_size": 1001}, "dataverse_batch_size"),
+        ({"dataverse_batch_size": 0}, "dataverse_batch_size"),
+        ({"graph_rate": (0, 600.0)}, "graph_rate"),
+        ({"dataverse_rate": (6000, 0.0)}, "dataverse_rate"),
+        ({"graph_rate": (10, 600.0)}, "graph_rate"),  # fewer than one batch of 20
+    ],
+)
+def test_a_knob_outside_microsofts_limits_or_its_own_sense_is_refused(
+    options: dict[str, Any], path: str
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Connection(
+            graph_token=lambda: GRAPH_TOKEN,
+            dataverse_url="https://contoso.crm.dynamics.com",
+            dataverse_token=lambda: DATAVERSE_TOKEN,
+            **options,
+        )
+    assert [p.path for p in refused.value.problems] == [(path,)]

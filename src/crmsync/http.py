@@ -623,7 +623,10 @@ class Connection:
 
     Raises:
         SettingsError: a root that is not https (nor an allowed loopback
-            http root), or a limit that is not positive.
+            http root), a limit or concurrency that is not positive, a batch
+            size over Microsoft's maximum (20 for Graph, 1,000 for
+            Dataverse), or a `graph_rate` that allows fewer requests per
+            window than one batch carries.
     """
 
     graph_token: Callable[[], str]
@@ -688,6 +691,9 @@ class Connection:
             rate = getattr(self, name)
             if rate is not None and not (rate[0] >= 1 and rate[1] > 0):
                 problems.append(Problem((name,), "must be (requests >= 1, seconds > 0) or None"))
+        if self.graph_rate is not None and 1 <= self.graph_rate[0] < self.batch_size:
+            # A $batch counts each request it carries: one batch could never fit.
+            problems.append(Problem(("graph_rate",), "allows fewer requests than batch_size"))
         if problems:
             raise SettingsError(problems, root="Connection")
         self._new_paces()
