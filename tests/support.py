@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -91,3 +92,25 @@ def fake_connection(
         allow_loopback_http=True,  # the fake serves plain http on 127.0.0.1
         **options,
     )
+
+
+def places(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into a JSON document that leads to a value (object members and list items)."""
+    found = [path] if path else []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found += places(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += places(value, (*path, index))
+    return found
+
+
+def replaced(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A copy of a JSON document with the value at `path` replaced."""
+    copy = json.loads(json.dumps(data))
+    target = copy
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return copy

@@ -11,7 +11,6 @@ made odd at a random place.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 from crmsync import InvalidInput
 from crmsync import strategies as cst
 from crmsync.adapters import _fast, dataverse, graph, read_dataverse, read_graph
+from support import places, replaced
 
 STAMP = "2026-11-20T08:30:00Z"
 
@@ -175,27 +175,6 @@ def outcome(read: Any, data: Any, *, fast: bool) -> tuple[str, Any]:
     finally:
         _fast.enabled = saved
     return "read", (_records(result.snapshot), dict(result.etags), getattr(result, "ids", None))
-
-
-def places(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path into a payload that leads to a value (object members and list items)."""
-    found = [path] if path else []
-    if isinstance(data, dict):
-        for key, value in data.items():
-            found += places(value, (*path, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            found += places(value, (*path, index))
-    return found
-
-
-def replaced(data: Any, path: tuple[Any, ...], value: Any) -> Any:
-    copy = json.loads(json.dumps(data))
-    target = copy
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
-    return copy
 
 
 CASES = st.one_of(

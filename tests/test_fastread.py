@@ -20,6 +20,7 @@ from crmsync import Address, Baseline, CrmContact, CrmSnapshot, InvalidInput, Ou
 from crmsync import convert as convert_module
 from crmsync import strategies as cst
 from crmsync._fastread import paused_gc
+from support import places, replaced
 
 SNAPSHOTS = st.one_of(
     st.tuples(cst.crm_snapshots(max_records=4), st.just(CrmSnapshot)),
@@ -67,27 +68,6 @@ def outcome(read: Any, data: Any, cls: type) -> tuple[str, Any]:
         return "value", read(data, cls)
     except Exception as exc:
         return "refused", type(exc)
-
-
-def places(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path into a document that leads to a value (object members and list items)."""
-    found = [path] if path else []
-    if isinstance(data, dict):
-        for key, value in data.items():
-            found += places(value, (*path, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            found += places(value, (*path, index))
-    return found
-
-
-def replaced(data: Any, path: tuple[Any, ...], value: Any) -> Any:
-    copy = json.loads(json.dumps(data))
-    target = copy
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
-    return copy
 
 
 @settings(max_examples=60, deadline=None)

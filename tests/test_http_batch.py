@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from benchmarks.throughput import scaled_connection
 
 import crmsync
 from crmsync import Baseline, Plan, Settings
@@ -225,20 +225,6 @@ def test_a_batch_answer_crmsync_cannot_trust_counts_nothing_done_and_the_next_ro
     assert set(outlook.by_key["contacts"]) == set(crm.by_key["contacts"])  # paired
 
 
-def _scaled(fake: FakeMicrosoft, scale: float, **options: Any) -> Connection:
-    """A connection whose clock and sleep run `1/scale` times faster, as the fake's limits do."""
-    return Connection(
-        graph_token=lambda: GRAPH_TOKEN,
-        dataverse_url=fake.url,
-        dataverse_token=lambda: DATAVERSE_TOKEN,
-        graph_url=fake.graph_url,
-        allow_loopback_http=True,
-        clock=lambda: time.monotonic() / scale,
-        sleep=lambda seconds: time.sleep(seconds * scale),
-        **options,
-    )
-
-
 @pytest.mark.parametrize("paced", [True, False])
 def test_graph_requests_are_paced_within_the_mailbox_rate_and_never_throttled(
     paced: bool,
@@ -251,7 +237,9 @@ def test_graph_requests_are_paced_within_the_mailbox_rate_and_never_throttled(
         for n in range(25):
             fake.add("dataverse", "contacts", {"lastname": f"Lee{n}", "emailaddress1": f"{n}@x"})
         rate = (10, 600.0) if paced else None
-        with _scaled(fake, scale, batch_size=5, graph_rate=rate, max_retries=0) as connection:
+        with scaled_connection(
+            fake, scale, batch_size=5, graph_rate=rate, max_retries=0
+        ) as connection:
             crm = connection.read_dataverse()
             outlook = connection.read_outlook(None, crm=crm.snapshot)
             plan = crmsync.plan(crm.snapshot, outlook.snapshot, SETTINGS, None, user=USER, now=NOW)

@@ -28,6 +28,7 @@ from typing import Any
 
 import hypothesis
 import hypothesis.strategies as st
+from benchmarks.throughput import SEQUENTIAL
 from hypothesis import given
 
 import crmsync
@@ -36,13 +37,6 @@ from crmsync.http import Connection
 from crmsync.testing import DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft
 from soak import Soak
 
-SEQUENTIAL: dict[str, Any] = {
-    "graph_concurrency": 1,
-    "dataverse_concurrency": 1,
-    "dataverse_batch_size": 1,
-    "graph_rate": None,
-    "dataverse_rate": None,
-}
 FAULTS = ("none", "fail", "throttle", "edit_between", "lose")
 
 

@@ -1440,12 +1440,7 @@ class Connection:
             except Exception as exc:  # execute returns, whatever was answered
                 # A bug met by an answer no test foresaw: the requests it concerns are
                 # not done, and what was done before still advances the baseline.
-                for request in ready:
-                    if request.id not in responses and request.id not in failures:
-                        failures[request.id] = (
-                            f"{request.method} {request.url}: crmsync could not use the "
-                            f"answer ({type(exc).__name__})"
-                        )
+                _unusable(ready, exc, responses, failures)
             # A request taken into its op's change set early and left unsent goes back.
             waiting = blocked + [r for r in ready if r.id not in responses and r.id not in failures]
         return Executed(
@@ -1536,12 +1531,7 @@ class Connection:
             try:
                 job()
             except Exception as exc:  # execute returns, whatever was answered
-                for request in requests:
-                    if request.id not in responses and request.id not in failures:
-                        failures[request.id] = (
-                            f"{request.method} {request.url}: crmsync could not use the "
-                            f"answer ({type(exc).__name__})"
-                        )
+                _unusable(requests, exc, responses, failures)
 
         if self.graph_concurrency == 1 and self.dataverse_concurrency == 1:
             for service in ("graph", "dataverse"):
@@ -2070,6 +2060,21 @@ _SNAPSHOT_NAMES: Final = {
     Domain.APPOINTMENT: "appointments",
     Domain.TASK: "tasks",
 }
+
+
+def _unusable(
+    requests: Iterable[Request],
+    exc: Exception,
+    responses: Mapping[str, Any],
+    failures: dict[str, str],
+) -> None:
+    """Fails the requests not settled yet when handling an answer raised `exc`."""
+    for request in requests:
+        if request.id not in responses and request.id not in failures:
+            failures[request.id] = (
+                f"{request.method} {request.url}: crmsync could not use the "
+                f"answer ({type(exc).__name__})"
+            )
 
 
 def _known_graph_ids(state: ReadState | None, baseline: Baseline | None) -> set[str]:
