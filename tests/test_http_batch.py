@@ -293,3 +293,17 @@ def test_a_knob_outside_microsofts_limits_or_its_own_sense_is_refused(
             **options,
         )
     assert [p.path for p in refused.value.problems] == [(path,)]
+
+
+def test_dataverse_ratelimit_headers_narrow_the_pool_before_a_429() -> None:
+    """The fake sends Dataverse's x-ms-ratelimit-* headers as the window fills: crmsync
+    reads them on every answer and goes one request at a time while they say little is left."""
+    limits = Limits(dataverse_requests=20, dataverse_window=300.0, scale=0.01)
+    with FakeMicrosoft(limits=limits) as fake:
+        _contacts(fake, 12)
+        with fake_connection(fake, dataverse_batch_size=1, dataverse_rate=None) as connection:
+            _, executed, _ = _round(connection, None)
+            narrowed = connection._paces["dataverse"].narrowed  # white box: the wiring
+    assert executed.complete, [o.message for o in executed.not_done]
+    assert narrowed >= 1
+    assert fake.stats["dataverse"].limited == 0
