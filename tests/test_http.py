@@ -235,20 +235,6 @@ def test_the_batch_size_can_be_smaller(fake: FakeMicrosoft) -> None:
     assert _batches(fake) == 3  # 5 + 5 + 2
 
 
-def test_a_round_of_graph_requests_is_spread_over_whole_turns_of_the_pool(
-    fake: FakeMicrosoft,
-) -> None:
-    """45 requests fit one turn of the pool: four batches of 12 at once rather than three
-    of up to 20 (a batch takes the longer the more it holds)."""
-    _contacts(fake, 45)
-
-    _, executed, _ = _round(_connection(fake, []), None)
-
-    assert executed.complete
-    assert _batches(fake) == 4  # 12 + 12 + 12 + 9
-    assert fake.log.count(("POST", "/v1.0/me/contacts")) == 45
-
-
 def test_retry_after_is_honoured_inside_a_batch(fake: FakeMicrosoft) -> None:
     _contacts(fake, 3)
     sleeps: list[float] = []

@@ -192,7 +192,13 @@ def _last_part_dropped(answer: bytes) -> bytes:
     return marker.join([*parts[:-2], parts[-1]])
 
 
+def _first_part_twice_and_the_last_dropped(answer: bytes) -> bytes:
+    """As many parts as requests, but each after the first answers its neighbour."""
+    return _last_part_dropped(_first_part_twice(answer))
+
+
 HOSTILE: dict[str, Callable[[bytes], bytes]] = {
+    "a part twice, the last missing": _first_part_twice_and_the_last_dropped,
     "truncated": lambda answer: answer[: len(answer) // 2],
     "empty": lambda answer: b"",
     "a part twice": _first_part_twice,
@@ -261,12 +267,27 @@ def test_no_more_requests_are_in_flight_than_each_services_concurrency(
         fake.add("dataverse", "contacts", {"lastname": f"Kim{n}", "emailaddress1": f"k{n}@x.org"})
     fake.latency = 0.05  # requests overlap
     with fake_connection(
-        fake, batch_size=2, dataverse_batch_size=2, graph_concurrency=3, dataverse_concurrency=2
+        fake, batch_size=2, dataverse_batch_size=2, dataverse_concurrency=2
     ) as connection:
         _, executed, _ = _round(connection, None)
     assert executed.complete, [(o.url, o.message) for o in executed.not_done]
-    assert fake.stats["graph"].peak_concurrency == 3
+    # Graph runs a batch's requests two at a time here: two batches of two fill the mailbox.
+    assert fake.stats["graph"].peak_concurrency == 4
     assert fake.stats["dataverse"].peak_concurrency == 2
+
+
+def test_one_unordered_graph_batch_at_a_time_keeps_outlooks_mailbox_concurrency() -> None:
+    """Graph sends Outlook four requests of an unordered $batch at a time, the mailbox's
+    four concurrent requests: a second batch in flight would be throttled (the fake, like
+    Outlook, answers 429 MailboxConcurrency)."""
+    with FakeMicrosoft(limits=Limits(), latency=0.02) as fake:
+        for n in range(60):
+            fake.add("dataverse", "contacts", {"lastname": f"Lee{n}", "emailaddress1": f"{n}@x"})
+        with fake_connection(fake, max_retries=0) as connection:
+            _, executed, _ = _round(connection, None)
+        assert executed.complete, [o.message for o in executed.not_done]
+        assert fake.stats["graph"].limited == 0
+        assert fake.stats["graph"].peak_concurrency == 4
 
 
 @pytest.mark.parametrize(

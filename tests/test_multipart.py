@@ -148,6 +148,21 @@ def test_the_documented_continue_on_error_answer_keeps_each_requests_status() ->
     assert created.status == 204
 
 
+def test_a_bodiless_part_whose_headers_end_at_the_boundary_is_read() -> None:
+    """Some of Microsoft's documented answers put a 204's headers right before the next
+    boundary, with one line break between: the part has no body."""
+    entity = "tasks(e73ffc82-e292-ed11-aad1-000d3a9933c9)"
+    tight = CHANGESET.replace(f"{entity}\n\n\n", f"{entity}\n")
+    assert tight != CHANGESET
+    for data in (tight.encode(), _crlf(tight)):
+        changeset, _listed = parse_answer(ANSWER_TYPE, data)
+        assert isinstance(changeset, list)
+        assert [(a.content_id, a.status, a.body) for a in changeset] == [
+            ("1", 204, b""),
+            ("2", 204, b""),
+        ]
+
+
 def test_a_quoted_boundary_is_read() -> None:
     kind = 'multipart/mixed; boundary="batchresponse_01346794-f2e2-4d45-8cc2-f97e09fe8916"'
     assert len(parse_answer(kind, _crlf(PLAIN))) == 2

@@ -65,8 +65,7 @@ def test_without_a_rate_nothing_waits() -> None:
     clock = Clock()
     pace = Pace(2, clock, clock.sleep)
     for _ in range(50):
-        pace.enter(20)
-        pace.leave()
+        pace.leave(pace.enter(20))
     assert clock.sleeps == []
 
 
@@ -74,12 +73,11 @@ def test_a_pause_holds_every_other_request_but_not_the_one_that_waited_it_out() 
     clock = Clock()
     pace = Pace(4, clock, clock.sleep)
     pace.pause(7.0)
-    pace.enter(own_pause=True)  # the throttled request slept its Retry-After itself
-    pace.leave()
-    assert clock.sleeps == []
-    pace.enter()  # another request waits for the pause to end
-    pace.leave()
+    pace.leave(pace.enter())  # every request waits for the pause to end
     assert clock.sleeps == [7.0]
+    clock.sleep(0.0)  # the throttled request, having slept its own wait, is not held again
+    pace.leave(pace.enter())
+    assert clock.sleeps == [7.0, 0.0]
     assert pace.extension(3.0) == 3.0  # the pause is over: a new one extends it fully
 
 
@@ -96,14 +94,14 @@ def test_no_more_requests_are_in_flight_than_the_concurrency() -> None:
     in_flight, peak, lock = [0], [0], threading.Lock()
 
     def request() -> None:
-        pace.enter()
+        entry = pace.enter()
         with lock:
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
         time.sleep(0.02)
         with lock:
             in_flight[0] -= 1
-        pace.leave()
+        pace.leave(entry)
 
     threads = [threading.Thread(target=request) for _ in range(12)]
     for thread in threads:
@@ -118,27 +116,54 @@ def test_dataverse_headers_narrow_the_pool_to_one_spaced_request_and_plenty_rest
     pace = Pace(4, clock, clock.sleep, rate=(6000, 300.0))
     pace.observe([("x-ms-ratelimit-burst-remaining-xrm-requests", "5")])  # < 2 x 4
     assert pace.narrowed == 1
-    pace.enter()
-    pace.leave()
-    pace.enter()  # spaced at the documented rate: 300 s / 6000
-    pace.leave()
+    pace.leave(pace.enter())
+    pace.leave(pace.enter())  # spaced at the documented rate: 300 s / 6000
     assert clock.sleeps == [0.05]
     # One at a time: a second request waits for the first to leave.
-    pace.enter()
+    first = pace.enter()
     entered = threading.Event()
-    second = threading.Thread(target=lambda: (pace.enter(), entered.set(), pace.leave()))
+    second = threading.Thread(target=lambda: (pace.leave(pace.enter()), entered.set()))
     second.start()
     assert not entered.wait(0.1)
-    pace.leave()
+    pace.leave(first)
     second.join(5)
     assert entered.is_set()
     pace.observe([("X-MS-RateLimit-Burst-Remaining-XRM-Requests", "5000")])
     clock.sleeps.clear()
-    pace.enter()
-    pace.enter()  # two in flight again, and no spacing
-    pace.leave()
-    pace.leave()
+    both = [pace.enter(), pace.enter()]  # two in flight again, and no spacing
+    for entry in both:
+        pace.leave(entry)
     assert clock.sleeps == []
+    pace.observe([("x-ms-ratelimit-burst-remaining-xrm-requests", "²")])  # not a number
+    assert pace.narrowed == 1
+
+
+def test_a_batch_holds_as_many_slots_as_it_runs_requests_at_once() -> None:
+    """An unordered Graph $batch is run four requests at a time: it holds the four slots of
+    Outlook's mailbox, so a second batch waits, and a single request too."""
+    pace = Pace(4, time.monotonic, time.sleep)
+    batch = pace.enter(20, slots=20)
+    assert pace.peak == 4
+    entered = threading.Event()
+    other = threading.Thread(target=lambda: (pace.leave(pace.enter()), entered.set()))
+    other.start()
+    assert not entered.wait(0.1)
+    pace.leave(batch)
+    other.join(5)
+    assert entered.is_set()
+    small = [pace.enter(2, slots=2), pace.enter(2, slots=2)]  # two batches of two fit
+    assert pace.peak == 4
+    for entry in small:
+        pace.leave(entry)
+
+
+def test_a_request_sleeping_to_its_start_is_held_by_a_pause_that_comes_meanwhile() -> None:
+    clock = Clock()
+    pace = Pace(4, clock, lambda s: (clock.sleep(s), pace.pause(10.0) if s == 60.0 else None))
+    pace.rate = (1, 60.0)
+    pace.leave(pace.enter())
+    pace.leave(pace.enter())  # waits 60 s for the window; a 10 s pause begins as it wakes
+    assert clock.sleeps == [60.0, 10.0]
 
 
 def test_little_execution_time_left_narrows_the_pool_too() -> None:

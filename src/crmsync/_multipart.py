@@ -127,12 +127,16 @@ def _headers(block: bytes) -> list[tuple[str, str]]:
     return headers
 
 
-def _head_and_body(data: bytes) -> tuple[bytes, bytes]:
-    """Splits at the first blank line (CRLF or LF); no blank line is an error."""
+def _head_and_body(data: bytes, *, bodiless: bool = False) -> tuple[bytes, bytes]:
+    """Splits at the first blank line (CRLF or LF).
+
+    Without one, `bodiless` reads the whole as headers: a response without a
+    body whose headers end where its part ends, as some of Microsoft's
+    documented answers are laid out. Otherwise it is an error.
+    """
     found = re.search(rb"\r?\n\r?\n", data)
     if found is None:
-        # Headers alone, ending at the part's end: a body-less part.
-        if data.strip() and b"\n" not in data.strip():
+        if bodiless or (data.strip() and b"\n" not in data.strip()):
             return data, b""
         raise AnswerError("a part without the blank line after its headers")
     return data[: found.start()], data[found.end() :]
@@ -172,7 +176,7 @@ def _http(part: bytes) -> Answered:
     if not kind.startswith("application/http"):
         raise AnswerError(f"a part of type {kind[:100]!r}, not application/http")
     content_id = _field(headers, "content-id")
-    status_head, body = _head_and_body(inner.lstrip(b"\r\n"))
+    status_head, body = _head_and_body(inner.lstrip(b"\r\n"), bodiless=True)
     first, _, rest = status_head.partition(b"\n")
     found = _STATUS.fullmatch(first.rstrip(b"\r"))
     if found is None:

@@ -69,7 +69,8 @@ class Pace:
     _in_flight: int = attrs.field(default=0, init=False)
     _allowed: int = attrs.field(default=0, init=False)
     _until: float = attrs.field(default=-math.inf, init=False)
-    _window: deque[list[Any]] = attrs.field(factory=deque, init=False)  # [time, weight, done]
+    # [time, weight, done, slots] of each request counted in the rate window
+    _window: deque[list[Any]] = attrs.field(factory=deque, init=False)
     _spacing: float = attrs.field(default=0.0, init=False)
     _last: float = attrs.field(default=-math.inf, init=False)
     peak: int = attrs.field(default=0, init=False)
@@ -78,25 +79,28 @@ class Pace:
     def __attrs_post_init__(self) -> None:
         self._allowed = self.concurrency
 
-    def enter(self, weight: int = 1, *, own_pause: bool = False) -> list[Any]:
-        """Takes a slot and waits until this request may start.
+    def enter(self, weight: int = 1, *, slots: int = 1) -> list[Any]:
+        """Takes slots and waits until this request may start.
 
         Args:
             weight: the operations the request carries (its share of `rate`).
-            own_pause: the caller has just waited out its own `Retry-After`.
+            slots: the slots it holds while in flight (an unordered Graph
+                `$batch` holds up to four: Graph runs four of its requests
+                at a time); at most the pool's size.
 
         Returns:
             The request's entry in the rate window, for `leave`.
         """
         with self._lock:
-            while self._in_flight >= self._allowed:
+            slots = max(1, min(slots, self.concurrency))
+            while self._in_flight + min(slots, self._allowed) > self._allowed:
                 self._lock.wait()
-            self._in_flight += 1
+            slots = min(slots, self._allowed)
+            self._in_flight += slots
             self.peak = max(self.peak, self._in_flight)
             now = self.clock()
-            start = now if own_pause else max(now, self._until)
-            start = max(start, self._last + self._spacing)
-            entry: list[Any] = [start, weight, False]
+            start = max(now, self._until, self._last + self._spacing)
+            entry: list[Any] = [start, weight, False, slots]
             if self.rate is not None:
                 fits = self._fits(start, weight, now)
                 while fits is None:  # it waits for a request in flight to be answered
@@ -106,8 +110,13 @@ class Pace:
                 start = entry[0] = fits
                 self._window.append(entry)
             self._last = start
-        if start > now:
+        while start > now:
             self.sleep(start - now)
+            with self._lock:
+                # A Retry-After that came in meanwhile holds this request too. The wait is
+                # reckoned from the start it slept to, not the clock, so a `sleep` that lets
+                # no time pass (a test's recorder) cannot loop.
+                now, start = start, max(start, self._until)
         return entry
 
     def _fits(self, start: float, weight: int, now: float) -> float | None:
@@ -122,7 +131,7 @@ class Pace:
         assert self.rate is not None  # noqa: S101 - only called with a rate
         limit, window = self.rate
         counted = sorted(
-            (time if done else max(time, now), spent, done) for time, spent, done in self._window
+            (time if done else max(time, now), spent, done) for time, spent, done, _ in self._window
         )
         used = sum(spent for time, spent, _ in counted if time > start - window)
         for time, spent, done in counted:
@@ -137,13 +146,12 @@ class Pace:
         self._window = deque(e for e in self._window if not (e[2] and e[0] <= start - window))
         return start
 
-    def leave(self, entry: list[Any] | None = None) -> None:
-        """Gives the slot back; the request counts in the window from now."""
+    def leave(self, entry: list[Any]) -> None:
+        """Gives the slots back; the request counts in the window from now."""
         with self._lock:
-            if entry is not None:
-                entry[0] = max(entry[0], self.clock())
-                entry[2] = True
-            self._in_flight -= 1
+            entry[0] = max(entry[0], self.clock())
+            entry[2] = True
+            self._in_flight -= entry[3]
             self._lock.notify_all()
 
     def extension(self, seconds: float) -> float:
@@ -171,7 +179,8 @@ class Pace:
         for name, value in headers:
             lowered = name.lower()
             if lowered == "x-ms-ratelimit-burst-remaining-xrm-requests":
-                burst = int(value) if value.strip().isdigit() else None
+                digits = value.strip()
+                burst = int(digits) if digits.isascii() and digits.isdigit() else None
             elif lowered == "x-ms-ratelimit-time-remaining-xrm-requests":
                 left = remaining_seconds(value)
         if burst is None and left is None:

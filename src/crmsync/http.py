@@ -600,8 +600,11 @@ class Connection:
             this many days before and after the first round's start (Graph's
             `calendarView/delta` requires a window; events wholly outside it
             are read only by a full read of events).
-        graph_concurrency: Graph requests (single or `$batch`) in flight at
-            once; Outlook allows 4 concurrent requests per app and mailbox.
+        graph_concurrency: Outlook requests in flight at once; Outlook allows
+            4 concurrent requests per app and mailbox. Graph sends Outlook up
+            to four requests of an unordered `$batch` at a time, so a batch
+            holds up to four of them: one batch in flight, or up to four
+            single requests ("Outlook service limits for JSON batching").
         dataverse_concurrency: Dataverse requests (single or `$batch`) in
             flight at once. Dataverse allows 52 concurrent requests per user
             and web server, but also 1,200 s of combined execution time per
@@ -848,13 +851,14 @@ class Connection:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         weight: int = 1,
-        resumed: bool = False,
+        slots: int = 1,
     ) -> httpx.Response:
         """One request, retried on 429 and 503 (a GET also on transport errors and 5xx).
 
-        Paced: it takes one of the service's slots while in flight and
-        counts `weight` operations in the service's rate window; `resumed`:
-        the caller has just waited out a `Retry-After` itself.
+        Paced: it holds `slots` of the service's pool while in flight (an
+        unordered Graph `$batch` holds up to four: Graph sends Outlook four of
+        its requests at a time) and counts `weight` operations in the
+        service's rate window.
 
         Returns:
             The last response.
@@ -870,7 +874,7 @@ class Connection:
         attempt = 0
         pace = self._paces[service]
         while True:
-            entry = pace.enter(weight, own_pause=resumed or attempt > 0)
+            entry = pace.enter(weight, slots=slots)
             try:
                 try:
                     response = self._exchange(service, method, target, body, headers)
@@ -1492,14 +1496,8 @@ class Connection:
             "graph": [],
             "dataverse": [],
         }
-        # Whole rounds of the pool: 246 requests go as 16 batches of at most 16, four at a
-        # time in four turns, rather than 13 of 20, whose last turn has one batch alone.
-        batches = math.ceil(len(graph) / self.batch_size)
-        turns = math.ceil(batches / self.graph_concurrency)
-        size = max(1, math.ceil(len(graph) / max(turns * self.graph_concurrency, 1)))
-        size = self.batch_size if batches <= 1 else min(self.batch_size, size)
-        for start in range(0, len(graph), size):
-            chunk = graph[start : start + size]
+        for start in range(0, len(graph), self.batch_size):
+            chunk = graph[start : start + self.batch_size]
             if len(chunk) == 1:
                 job = functools.partial(self._one, *chunk[0], responses, failures)
             else:
@@ -1569,8 +1567,13 @@ class Connection:
         if self.dataverse_batch_size == 1:
             return ready, blocked
         taken: dict[str, Request] = {}
+        # Only where the op's requests make one change set (see `_dataverse_batches`): a
+        # follower sent apart from its head could run without it, or before it.
+        deleting = {r.op for r in ready if r.service == "dataverse" and r.method == "DELETE"}
         for head in ready:
             if head.service != "dataverse" or head.upload is not None or head.op is None:
+                continue
+            if head.op in deleting:
                 continue
             chain = {head.id}
             for request in blocked:
@@ -1832,7 +1835,6 @@ class Connection:
                     url,
                     data,
                     {"Content-Type": content_type, "Prefer": "odata.continue-on-error"},
-                    resumed=attempts > 0,
                 )
             except (_Failed, httpx.HTTPError) as exc:
                 status = (
@@ -1857,6 +1859,13 @@ class Connection:
             if len(answers) != len(todo):
                 for unit in todo:
                     fail(unit, f"the $batch answered {len(answers)} parts for {len(todo)}", None)
+                return
+            stray = _stray_part(todo, answers)
+            if stray:
+                # A part answering for another record: the parts are not in the requests'
+                # order, and no part can be trusted to be its request's.
+                for unit in todo:
+                    fail(unit, f"the $batch answer does not match its requests: {stray}", None)
                 return
             retry: list[list[tuple[Request, str, Any]]] = []
             wait = 0.0
@@ -1987,7 +1996,7 @@ class Connection:
                     "/$batch",
                     {"requests": entries},
                     weight=len(entries),
-                    resumed=attempts > 0,
+                    slots=len(entries),
                 )
             except (_Failed, httpx.HTTPError) as exc:
                 status = (
@@ -2060,6 +2069,49 @@ _SNAPSHOT_NAMES: Final = {
     Domain.APPOINTMENT: "appointments",
     Domain.TASK: "tasks",
 }
+
+
+_KEY_COLUMNS = ("contactid", "activityid", "activitymimeattachmentid")
+_ROW_PATH = re.compile(r"/[A-Za-z_]+\(([0-9a-fA-F-]{36})\)$")
+
+
+def _expected_row(request: Request, url: str) -> str | None:
+    """The row a Dataverse request's answer must name: the id crmsync chose, or its URL's."""
+    found = _ROW_PATH.search(request.read_back if request.method == "POST" else url)
+    if request.method == "POST" and not request.read_back:
+        return None
+    return found.group(1).lower() if found else None
+
+
+def _stray_part(
+    units: Sequence[Sequence[tuple[Request, str, Any]]],
+    answers: Sequence[_multipart.Answered | list[_multipart.Answered]],
+) -> str:
+    """Why a lone request's part names another row than the request, or ''.
+
+    Lone parts are matched to requests by their order only: an answer with a
+    part twice and another missing would give each request a neighbour's
+    status. A success that names its row (`OData-EntityId`) must name the
+    row its request wrote, the id crmsync chose for a create included.
+    """
+    for unit, answer in zip(units, answers, strict=True):
+        if len(unit) != 1 or isinstance(answer, list) or not 200 <= answer.status < 300:
+            continue
+        request, url, _body = unit[0]
+        wanted = _expected_row(request, url)
+        named = next((v for k, v in answer.headers if k.lower() == "odata-entityid"), "")
+        answered = _entity_id(named)
+        if answered is None and answer.body and request.method == "POST":
+            try:  # a create answered with its row (`return=representation`)
+                row = json.loads(answer.body)
+            except ValueError:
+                row = None
+            if isinstance(row, dict):
+                keys = [row.get(c) for c in _KEY_COLUMNS if isinstance(row.get(c), str)]
+                answered = keys[0] if keys else None
+        if wanted and answered and answered.lower() != wanted:
+            return f"{request.method} {url[:200]} answered for the row {answered}"
+    return ""
 
 
 def _unusable(

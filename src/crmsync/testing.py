@@ -254,7 +254,8 @@ class Limits:
     Attributes:
         graph_requests: Graph operations allowed in `graph_window`.
         graph_window: Graph's sliding window, in seconds.
-        graph_concurrency: Graph HTTP requests in flight at once (MailboxConcurrency).
+        graph_concurrency: Outlook requests in flight at once (MailboxConcurrency); an
+            unordered JSON `$batch` holds up to four of them while it runs.
         dataverse_requests: Dataverse HTTP requests allowed in `dataverse_window`.
         dataverse_window: Dataverse's sliding window, in seconds.
         dataverse_execution: seconds of combined execution allowed in `dataverse_window`.
@@ -288,7 +289,8 @@ class ServiceStats:
             request inside a `$batch` (the `$batch` itself is none).
         limited: 429s answered because a `Limits` limit was reached.
         injected: 429s answered by `throttle()`, `answer()` or `chaos`.
-        peak_concurrency: the most HTTP requests in flight at once.
+        peak_concurrency: the most requests in flight at once (a Graph `$batch` counts
+            the requests Graph runs of it at a time, up to four).
     """
 
     requests: int = 0
@@ -666,22 +668,30 @@ class FakeMicrosoft:
 
         `latency` and `execution` are slept outside the lock, so requests overlap.
         """
-        service = _service(unquote(urlsplit(target).path))
+        path = unquote(urlsplit(target).path)
+        service = _service(path)
+        # Graph sends Outlook up to four requests of an unordered JSON $batch at a time
+        # ("Outlook service limits for JSON batching"): such a batch holds up to four of
+        # the mailbox's four concurrent requests while it runs, and runs four at a time.
+        parallel = 1
+        if path == "/v1.0/$batch" and isinstance(body, dict):
+            requests = body.get("requests")
+            parallel = max(1, min(4, len(requests) if isinstance(requests, list) else 1))
         if service is not None:
             with self._lock:
-                self._in_flight[service] += 1
+                self._in_flight[service] += parallel
                 stats = self.stats[service]
                 stats.peak_concurrency = max(stats.peak_concurrency, self._in_flight[service])
         try:
             answer = self.handle(method, target, headers, body)
-            pause = self.latency + self.execution * self._local.executed
+            pause = self.latency + self.execution * math.ceil(self._local.executed / parallel)
             if pause > 0:
                 time.sleep(pause)
             return answer
         finally:
             if service is not None:
                 with self._lock:
-                    self._in_flight[service] -= 1
+                    self._in_flight[service] -= parallel
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: Any) -> Answer:
         """Answers one HTTP request: (status, headers, JSON body or None).
