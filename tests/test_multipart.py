@@ -148,6 +148,16 @@ def test_the_documented_continue_on_error_answer_keeps_each_requests_status() ->
     assert created.status == 204
 
 
+def test_content_ids_are_unique_across_the_change_sets_of_a_batch() -> None:
+    two = [
+        Part("PATCH", "/api/data/v9.2/tasks(1)", {"a": 1}),
+        Part("PATCH", "/api/data/v9.2/tasks(1)", {"b": 2}),
+    ]
+    _kind, data, ids = batch_body([two, [Part("DELETE", "/api/data/v9.2/tasks(3)")], two])
+    assert ids == [["1", "2"], [], ["3", "4"]]
+    assert data.decode().count("Content-ID: ") == 4
+
+
 def test_a_bodiless_part_whose_headers_end_at_the_boundary_is_read() -> None:
     """Some of Microsoft's documented answers put a 204's headers right before the next
     boundary, with one line break between: the part has no body."""
@@ -190,7 +200,7 @@ def test_an_answer_crmsync_cannot_read_safely_is_an_error(kind: str, data: bytes
 
 
 def test_the_request_body_follows_the_documented_layout() -> None:
-    kind, data = batch_body(
+    kind, data, ids = batch_body(
         [
             [Part("POST", "/api/data/v9.2/contacts", {"lastname": "Lee, Ann — 李"})],
             [
@@ -207,6 +217,7 @@ def test_the_request_body_follows_the_documented_layout() -> None:
         ]
     )
     assert kind.startswith("multipart/mixed; boundary=batch_")
+    assert ids == [[], ["1", "2"], []]
     boundary = kind.split("boundary=")[1]
     text = data.decode("utf-8")
     assert text.endswith(f"--{boundary}--\r\n")

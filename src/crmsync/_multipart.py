@@ -66,15 +66,21 @@ def _request_text(part: Part) -> str:
     return _CRLF.join(lines) + _CRLF + _CRLF + body
 
 
-def batch_body(units: Sequence[Sequence[Part]]) -> tuple[str, bytes]:
+def batch_body(units: Sequence[Sequence[Part]]) -> tuple[str, bytes, list[list[str]]]:
     """The `Content-Type` and body of a `$batch`: a unit of one part alone, of more a change set.
 
-    A change set's parts get the Content-IDs 1, 2, ... in their order: the
-    answer names them, and Dataverse runs the set as one transaction.
+    Change sets' parts get the Content-IDs 1, 2, ... in their order across the
+    whole batch (unique in the batch, as OData 4.01 asks, and so within each
+    change set, as 4.0 does): the answer names them, and Dataverse runs each
+    set as one transaction. The third value is each unit's Content-IDs
+    (none for a lone request).
     """
     batch = f"batch_{uuid.uuid4()}"
     out: list[str] = []
+    ids: list[list[str]] = []
+    number = 0
     for unit in units:
+        ids.append([])
         out.append(f"--{batch}")
         if len(unit) == 1:
             out += [
@@ -86,7 +92,9 @@ def batch_body(units: Sequence[Sequence[Part]]) -> tuple[str, bytes]:
             continue
         changeset = f"changeset_{uuid.uuid4()}"
         out += [f"Content-Type: multipart/mixed; boundary={changeset}", ""]
-        for number, part in enumerate(unit, 1):
+        for part in unit:
+            number += 1
+            ids[-1].append(str(number))
             out += [
                 f"--{changeset}",
                 "Content-Type: application/http",
@@ -98,7 +106,7 @@ def batch_body(units: Sequence[Sequence[Part]]) -> tuple[str, bytes]:
         out.append(f"--{changeset}--")
     out.append(f"--{batch}--")
     out.append("")
-    return f"multipart/mixed; boundary={batch}", _CRLF.join(out).encode("utf-8")
+    return f"multipart/mixed; boundary={batch}", _CRLF.join(out).encode("utf-8"), ids
 
 
 def boundary_of(content_type: str) -> str:

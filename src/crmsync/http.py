@@ -1828,7 +1828,7 @@ class Connection:
                     ]
                     for unit in todo
                 ]
-                content_type, data = _multipart.batch_body(parts)
+                content_type, data, content_ids = _multipart.batch_body(parts)
                 response = self._send(
                     "dataverse",
                     "POST",
@@ -1869,8 +1869,8 @@ class Connection:
                 return
             retry: list[list[tuple[Request, str, Any]]] = []
             wait = 0.0
-            for unit, answer in zip(todo, answers, strict=True):
-                matched = self._matched(unit, answer)
+            for unit, answer, wanted in zip(todo, answers, content_ids, strict=True):
+                matched = self._matched(unit, answer, wanted)
                 if isinstance(matched, str):
                     fail(unit, matched, None)
                     continue
@@ -1916,7 +1916,9 @@ class Connection:
 
     @staticmethod
     def _matched(
-        unit: Sequence[tuple[Request, str, Any]], answer: _multipart.Answered | list[Any]
+        unit: Sequence[tuple[Request, str, Any]],
+        answer: _multipart.Answered | list[Any],
+        wanted: Sequence[str],
     ) -> list[_multipart.Answered] | str:
         """The answer of each request of a unit, in its order, or why there is none to trust.
 
@@ -1932,7 +1934,6 @@ class Connection:
         if len(parts) == 1 and parts[0].status >= 400:
             return [parts[0]] * len(unit)  # the set failed: none of it took effect
         by_id = {p.content_id: p for p in parts}
-        wanted = [str(n) for n in range(1, len(unit) + 1)]
         if len(parts) != len(unit) or sorted(by_id) != sorted(wanted):
             return f"the change set of {len(unit)} was answered by {len(parts)} parts"
         return [by_id[n] for n in wanted]
