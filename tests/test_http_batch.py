@@ -18,6 +18,7 @@ from benchmarks.throughput import scaled_connection
 import crmsync
 from crmsync import Baseline, Plan, Settings
 from crmsync.adapters.graph import TRACKED_CATEGORY
+from crmsync.adapters.requests import Request
 from crmsync.errors import SettingsError
 from crmsync.http import Connection, Executed
 from crmsync.testing import API, DATAVERSE_TOKEN, GRAPH_TOKEN, FakeMicrosoft, Limits
@@ -328,3 +329,26 @@ def test_dataverse_ratelimit_headers_narrow_the_pool_before_a_429() -> None:
     assert executed.complete, [o.message for o in executed.not_done]
     assert narrowed >= 1
     assert fake.stats["dataverse"].limited == 0
+
+
+def test_a_rounds_dataverse_requests_are_spread_over_the_pool(fake: FakeMicrosoft) -> None:
+    """Dataverse runs a batch's requests one after another: 40 creates go as four batches of
+    ten, one per slot, not one batch of 40 while three slots wait."""
+    _contacts(fake, 40)
+    with fake_connection(fake) as connection:
+        _, executed, _ = _round(connection, None)
+    assert executed.complete
+    assert fake.log.count(BATCH) == 4
+    assert fake.log.count(("POST", f"{API}/contacts")) == 40
+
+
+def test_a_batch_closes_at_its_size_in_bytes_as_well_as_in_requests(fake: FakeMicrosoft) -> None:
+    """Attachments travel base64 in their rows: a batch holds about 16 MiB of bodies."""
+    big = {"body": "A" * (6 * 1024 * 1024)}
+    prepared = [
+        (Request("dataverse", "POST", f"{API}/activitymimeattachments", big, id=f"r{n}"), "", big)
+        for n in range(5)
+    ]
+    with fake_connection(fake, dataverse_concurrency=1) as connection:
+        batches = connection._dataverse_batches(prepared)  # white box: the packing
+    assert [sum(len(unit) for unit in batch) for batch in batches] == [2, 2, 1]
