@@ -223,16 +223,19 @@ def _clean(texts: list[str]) -> None:
 # Graph
 
 
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """A JSON list of objects (none for null), or `Fallback` for anything else."""
+    if value is None:
+        return []
+    if type(value) is not list or any(type(item) is not dict for item in value):
+        raise Fallback
+    return value
+
+
 def _extended(value: Any, texts: list[str]) -> dict[str, str]:
     """`singleValueExtendedProperties` as {id casefolded: value}, as `graph._extended` reads it."""
     props: dict[str, str] = {}
-    if value is None:
-        return props
-    if type(value) is not list:
-        raise Fallback
-    for item in value:
-        if type(item) is not dict:
-            raise Fallback
+    for item in _objects(value):
         name, found = _text(item.get("id")), _text(item.get("value"))
         texts += (name, found)
         props[name.casefold()] = found
@@ -323,17 +326,11 @@ def contact_from_graph(item: Any) -> OutlookContact:
     texts: list[str] = []
     props = _extended(get("singleValueExtendedProperties"), texts)
     emails: list[str] = []
-    listed = get("emailAddresses")
-    if listed is not None:
-        if type(listed) is not list:
-            raise Fallback
-        for entry in listed:
-            if type(entry) is not dict:
-                raise Fallback
-            address = _text(entry.get("address"))
-            if address:
-                texts.append(address)
-                emails.append(address.strip())
+    for entry in _objects(get("emailAddresses")):
+        address = _text(entry.get("address"))
+        if address:
+            texts.append(address)
+            emails.append(address.strip())
     unique = unique_emails(emails)
     if len(unique) > 3:
         raise Fallback
@@ -411,22 +408,16 @@ def event_from_graph(item: Any) -> Appointment:
         raise Fallback
     required: list[str] = []
     optional: list[str] = []
-    people = get("attendees")
-    if people is not None:
-        if type(people) is not list:
-            raise Fallback
-        for person in people:
-            if type(person) is not dict:
-                raise Fallback
-            role = _text(person.get("type"))
-            texts.append(role)
-            role = (role or "required").casefold()
-            address = _email(person, texts)
-            if address:
-                if role == "required":
-                    required.append(address)
-                elif role == "optional":
-                    optional.append(address)
+    for person in _objects(get("attendees")):
+        role = _text(person.get("type"))
+        texts.append(role)
+        role = (role or "required").casefold()
+        address = _email(person, texts)
+        if address:
+            if role == "required":
+                required.append(address)
+            elif role == "optional":
+                optional.append(address)
     attachments = get("attachments")
     if attachments is not None and (type(attachments) is not list or attachments):
         raise Fallback  # a file's bytes to digest: the detailed path reads them
@@ -481,13 +472,7 @@ def _links(value: Any, texts: list[str]) -> tuple[dict[str, str], list[str]]:
     """`graph._crm_links` and `graph.task_links` of a task's `linkedResources`, in one pass."""
     out: dict[str, str] = {}
     tasks: list[str] = []
-    if value is None:
-        return out, tasks
-    if type(value) is not list:
-        raise Fallback
-    for link in value:
-        if type(link) is not dict:
-            raise Fallback
+    for link in _objects(value):
         application = _text(link.get("applicationName"))
         texts.append(application)
         if application.strip().casefold() != _LINK_APPLICATION:
@@ -690,14 +675,7 @@ def dataverse_appointment(item: Any, attachments: tuple[Attachment, ...]) -> App
     organizers: list[str] = []
     roles = {_REQUIRED: required, _OPTIONAL: optional, _ORGANIZER: organizers}
     for table in _PARTY_TABLES:
-        parties = get(table)
-        if parties is None:
-            continue
-        if type(parties) is not list:
-            raise Fallback
-        for party in parties:
-            if type(party) is not dict:
-                raise Fallback
+        for party in _objects(get(table)):
             role = _integer(party.get("participationtypemask"))
             address = _text(party.get("addressused"))
             texts.append(address)
